@@ -1,0 +1,2 @@
+//! TODO(skeleton): criterion benchmark being written.
+fn main() {}

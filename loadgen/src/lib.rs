@@ -1,0 +1,21 @@
+//! ringlab-loadgen: one workload description, driven open-loop against real
+//! nodes (`ringlab-load`) or simulated ones (`ringlab-sim`), recorded in
+//! HdrHistograms and written as reports.
+//!
+//! # Layout
+//! - [`scenario`]: the scenario file (TOML) and its validation. It lives here,
+//!   not in `ringlab-sim`, because both CLIs read it: `ringlab-load` takes its
+//!   phases, the simulator takes all of it.
+//! - [`workload`]: validated phases: rate shapes, key distributions, op mix,
+//!   value sizes; the seeded generators of arrivals and requests.
+//! - [`driver`]: the open-loop scheduler and its connections.
+//! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
+//! - [`report`]: summary, timeline, interval log, plots, HTML.
+//! - [`compare`]: the regression gate between two runs.
+
+pub mod compare;
+pub mod driver;
+pub mod recorder;
+pub mod report;
+pub mod scenario;
+pub mod workload;

@@ -1,0 +1,1 @@
+//! ringlab-sim: the deterministic cluster simulator.
