@@ -367,8 +367,15 @@ impl Store {
     ///
     /// Details: a winning write whose entry has already expired removes the
     /// stored entry (as Redis's SET with a past expiry deletes the key); it
-    /// counts as neither eviction nor expiration. OutOfMemory is decided
-    /// before anything is evicted, so a refused write changes nothing. The
+    /// counts as neither eviction nor expiration. The bound on used_bytes
+    /// holds after every write that stores an entry; a stale or deleting
+    /// write stores nothing and leaves usage as it was, which may be over a
+    /// limit lowered by [`Store::set_config`] under noeviction. A write that
+    /// needs room while usage is over the limit needs eviction like any
+    /// other, so under noeviction it fails until deletes make room (as in
+    /// Redis). OutOfMemory is decided before anything is evicted, so a
+    /// refused write changes nothing (an expired entry of the same key may
+    /// have been dropped, as any access would). The
     /// value is copied into an allocation of its own length, so a value
     /// sliced out of a large read buffer does not pin that buffer.
     pub fn put(
@@ -400,19 +407,10 @@ impl Store {
         }
 
         let new_cost = entry_cost(key.len(), entry.value.as_ref().map_or(0, Bytes::len));
-        let (old_cost, old_volatile) = match existing {
-            Some(i) => {
-                let c = self.cost_at(i);
-                (
-                    c,
-                    if self.map[i].entry.expires_at.is_some() {
-                        c
-                    } else {
-                        0
-                    },
-                )
-            }
-            None => (0, 0),
+        let old_cost = existing.map_or(0, |i| self.cost_at(i));
+        let old_volatile = match existing {
+            Some(i) if self.map[i].entry.expires_at.is_some() => old_cost,
+            _ => 0,
         };
         let need = self.used - old_cost + new_cost;
         let max = self.cfg.maxmemory;
