@@ -269,11 +269,19 @@ pub(super) fn closest<'c>(
     candidates: impl Iterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let limit = (word.chars().count() / 3).max(2);
+    // Ties go to the candidate sharing the longest prefix: `vnode` is
+    // `vnodes` misspelt, not `node`.
+    let prefix = |c: &str| {
+        word.chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+            .count()
+    };
     candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
+        .map(|c| (edit_distance(word, c), std::cmp::Reverse(prefix(c)), c))
+        .filter(|(d, _, _)| *d <= limit)
+        .min()
+        .map(|(_, _, c)| c)
 }
 
 /// Levenshtein distance, case-insensitive (a wrong case is one typo away at
@@ -324,35 +332,32 @@ pub(super) fn uint(
     min: u64,
     max: u64,
 ) -> Option<u64> {
+    let range = if max == u64::MAX {
+        format!("a whole number >= {min}")
+    } else {
+        format!("a whole number in {min}..={max}")
+    };
     let DeValue::Integer(i) = v.get_ref() else {
-        ctx.wrong_type(path, v, &format!("a whole number in {min}..={max}"));
+        ctx.wrong_type(path, v, &range);
         return None;
     };
     let digits = i.as_str().replace('_', "");
     if digits.starts_with('-') {
-        ctx.invalid(
-            path,
-            v,
-            format!("is negative: expected a whole number in {min}..={max}"),
-        );
+        ctx.invalid(path, v, format!("is negative: expected {range}"));
         return None;
     }
     let n = match u64::from_str_radix(digits.trim_start_matches('+'), i.radix()) {
         Ok(n) => n,
         Err(_) => {
-            ctx.invalid(
-                path,
-                v,
-                format!("is too large: expected a whole number in {min}..={max}"),
-            );
+            ctx.invalid(path, v, format!("is too large: expected {range}"));
             return None;
         }
     };
     if n < min || n > max {
         let why = if n < min && min == 1 {
-            format!("is impossible: expected at least 1 (a whole number in 1..={max})")
+            format!("is impossible: expected at least 1 ({range})")
         } else {
-            format!("is out of range: expected a whole number in {min}..={max}")
+            format!("is out of range: expected {range}")
         };
         ctx.invalid(path, v, why);
         return None;
@@ -480,6 +485,10 @@ mod tests {
     fn suggestions_catch_typos_only() {
         let known = ["nodes", "vnodes", "replication", "maxmemory"];
         assert_eq!(closest("vnode", known.iter().copied()), Some("vnodes"));
+        assert_eq!(
+            closest("node", ["vnodes", "node"].into_iter()),
+            Some("node")
+        );
         assert_eq!(closest("Nodes", known.iter().copied()), Some("nodes"));
         assert_eq!(
             closest("replicaton", known.iter().copied()),
