@@ -108,3 +108,83 @@ fn a_missing_file_is_a_read_error_naming_the_path() {
     assert!(matches!(err, ScenarioError::Read { .. }));
     assert!(err.to_string().contains("no-such-file.toml"), "{err}");
 }
+
+/// A scenario the README's fragments are pasted into: a 30 s "steady" phase
+/// and, unless the fragment brings its own phase, a 10 s "spike".
+fn with_fragment(fragment: &str) -> String {
+    let steady = "[[phase]]\nname = \"steady\"\nduration = \"30s\"\nrate = 1000\n";
+    let spike = "[[phase]]\nname = \"spike\"\nduration = \"10s\"\nrate = \"x10\"\n";
+    let cluster = "[cluster]\nnodes = 5\n";
+    if fragment.contains("[[phase]]") {
+        format!("{cluster}\n{steady}\n{fragment}")
+    } else {
+        format!("{cluster}\n{steady}\n{spike}\n{fragment}")
+    }
+}
+
+#[test]
+fn every_example_in_the_schema_reference_is_valid() {
+    let readme = fs::read_to_string(manifest_dir().join("../scenarios/README.md"))
+        .expect("scenarios/README.md exists");
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or(""))
+        .collect();
+    assert!(
+        blocks.len() >= 6,
+        "expected the README's examples, found {}",
+        blocks.len()
+    );
+    let mut failures = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        let text = with_fragment(block);
+        if let Err(e) = scenario::parse(&text, &format!("README example {}", i + 1)) {
+            failures.push(format!("{e}\n--- in ---\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+mod garbage {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn design_example() -> String {
+        fs::read_to_string(manifest_dir().join("testdata/scenarios/good/design-example.toml"))
+            .expect("the design example exists")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Damage a good file anywhere: the parser reports, never panics,
+        /// and every problem points inside the file.
+        #[test]
+        fn damaged_files_never_panic(cut in any::<prop::sample::Index>(), len in 0usize..40, insert in "\\PC{0,12}") {
+            let text = design_example();
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + len).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let damaged = format!("{}{}{}", &text[..at], insert, &text[end..]);
+            if let Err(e) = scenario::parse(&damaged, "damaged.toml") {
+                let lines = damaged.lines().count() + 1;
+                for p in e.problems() {
+                    prop_assert!(p.line >= 1 && p.line <= lines && p.column >= 1, "{:?}", p);
+                }
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+
+        /// Arbitrary text is rejected without a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = scenario::parse(&text, "noise.toml");
+        }
+    }
+}

@@ -155,31 +155,41 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
             e
         })
         .or(cluster.eviction);
-    if let Some(nv) = t.get("node") {
-        if let Some(nt) = Table::open_any(
-            ctx,
-            "cluster.node",
-            nv,
-            "a table of nodes, like [cluster.node.node-3]",
-        ) {
-            for (name, _, value) in nt.entries() {
-                let path = nt.path_of(name);
-                if check_node_name(ctx, &path, value, name, nodes).is_none() {
-                    continue;
-                }
-                let Some(one) = Table::open(ctx, &path, value, &["vnodes"], "a table with vnodes")
-                else {
-                    continue;
-                };
-                if let Field::Valid(n) =
-                    one.field(ctx, "vnodes", |c, p, v| uint32(c, p, v, 1, 65_536))
-                {
-                    cluster.node_vnodes.insert(name.to_string(), n);
-                }
-            }
+    per_node(ctx, &t, nodes, &["vnodes"], |ctx, name, one| {
+        if let Field::Valid(n) = one.field(ctx, "vnodes", |c, p, v| uint32(c, p, v, 1, 65_536)) {
+            cluster.node_vnodes.insert(name.to_string(), n);
+        }
+    });
+    (cluster, nodes)
+}
+
+/// Reads the per-node overrides `[<section>.node.<name>]` of section `t`:
+/// checks each name, opens its table with `known` keys, and hands it to `f`.
+fn per_node<'a, 'i>(
+    ctx: &mut Ctx<'_>,
+    t: &Table<'a, 'i>,
+    nodes: Option<u32>,
+    known: &[&str],
+    mut f: impl FnMut(&mut Ctx<'_>, &str, &Table<'a, 'i>),
+) {
+    let Some(nv) = t.get("node") else {
+        return;
+    };
+    let path = t.path_of("node");
+    let shape = format!("a table of nodes, like [{path}.node-3]");
+    let Some(nt) = Table::open_any(ctx, &path, nv, &shape) else {
+        return;
+    };
+    for (name, _, value) in nt.entries() {
+        let path = nt.path_of(name);
+        if check_node_name(ctx, &path, value, name, nodes).is_none() {
+            continue;
+        }
+        let shape = format!("a table with {}", known.join(", "));
+        if let Some(one) = Table::open(ctx, &path, value, known, &shape) {
+            f(ctx, name, &one);
         }
     }
-    (cluster, nodes)
 }
 
 /// N = min(3, nodes), R = W = a majority of N.
@@ -252,31 +262,9 @@ pub(super) fn read_capacity(
         return (base, overrides);
     };
     let cap = capacity_fields(ctx, &t, &base);
-    if let Some(nv) = t.get("node") {
-        if let Some(nt) = Table::open_any(
-            ctx,
-            "capacity.node",
-            nv,
-            "a table of nodes, like [capacity.node.node-3]",
-        ) {
-            for (name, _, value) in nt.entries() {
-                let path = nt.path_of(name);
-                if check_node_name(ctx, &path, value, name, nodes).is_none() {
-                    continue;
-                }
-                let Some(one) = Table::open(
-                    ctx,
-                    &path,
-                    value,
-                    &known[..4],
-                    "a table of capacity settings",
-                ) else {
-                    continue;
-                };
-                overrides.insert(name.to_string(), capacity_fields(ctx, &one, &cap));
-            }
-        }
-    }
+    per_node(ctx, &t, nodes, &known[..4], |ctx, name, one| {
+        overrides.insert(name.to_string(), capacity_fields(ctx, one, &cap));
+    });
     (cap, overrides)
 }
 
@@ -428,33 +416,11 @@ pub(super) fn read_network(
     };
     net.latency = t.field(ctx, "latency", latency_dist).or(net.latency);
     net.loss = t.field(ctx, "loss", probability).or(0.0);
-    if let Some(nv) = t.get("node") {
-        if let Some(nt) = Table::open_any(
-            ctx,
-            "network.node",
-            nv,
-            "a table of nodes, like [network.node.node-3]",
-        ) {
-            for (name, _, value) in nt.entries() {
-                let path = nt.path_of(name);
-                if check_node_name(ctx, &path, value, name, nodes).is_none() {
-                    continue;
-                }
-                let Some(one) = Table::open(
-                    ctx,
-                    &path,
-                    value,
-                    &["extra_latency"],
-                    "a table with extra_latency",
-                ) else {
-                    continue;
-                };
-                if let Field::Valid(d) = one.field(ctx, "extra_latency", duration) {
-                    net.node_extra.insert(name.to_string(), d);
-                }
-            }
+    per_node(ctx, &t, nodes, &["extra_latency"], |ctx, name, one| {
+        if let Field::Valid(d) = one.field(ctx, "extra_latency", duration) {
+            net.node_extra.insert(name.to_string(), d);
         }
-    }
+    });
     if let Some(lv) = t.get("link") {
         let Some(links) = lv.get_ref().as_array() else {
             ctx.wrong_type(

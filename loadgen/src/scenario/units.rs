@@ -154,7 +154,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".to_string();
     }
     for (unit, mult) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000)] {
-        if ns % mult == 0 {
+        if ns.is_multiple_of(mult) {
             return format!("{}{unit}", ns / mult);
         }
     }
