@@ -9,7 +9,7 @@ use super::format::{
     grouped, html_escape, latency_opt, latency_us, percent_opt, rate, ratio_opt, seconds,
 };
 use super::plots::Plot;
-use super::summary::{OVERALL, PhaseSummary, Summary};
+use super::summary::{OVERALL, PhaseSummary, Stats, Summary};
 use crate::recorder::RunRecord;
 
 /// File name of the page in a report directory.
@@ -28,21 +28,22 @@ header .meta { margin: 0; color: #5b6270; }
 .description p { margin: 6px 0; }
 h2 { font-size: 20px; margin: 32px 0 10px; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
-.card { background: #fff; border-radius: 6px; padding: 10px 16px; min-width: 150px;
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 16px 0; }
+.card { flex: 1 1 0; background: #fff; border-radius: 6px; padding: 8px 12px; min-width: 110px;
   box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 .card .label { color: #5b6270; font-size: 13px; }
-.card .value { font-size: 22px; font-weight: 600; }
+.card .value { font-size: 20px; font-weight: 600; white-space: nowrap; }
 figure { background: #fff; margin: 0 0 18px; padding: 8px 8px 10px; border-radius: 6px;
   box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 figure svg { display: block; width: 100%; height: auto; }
 figcaption { color: #5b6270; font-size: 13px; padding: 2px 10px 0; }
 table { border-collapse: collapse; background: #fff; font-size: 13.5px; margin: 4px 0 12px;
   box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-th, td { padding: 5px 10px; border-bottom: 1px solid #e4e6ea; white-space: nowrap; }
+th, td { padding: 5px 8px; border-bottom: 1px solid #e4e6ea; white-space: nowrap; }
 th { background: #eef0f3; text-align: left; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.all td { font-weight: 600; }
+td .kinds, td .span { font-size: 11.5px; color: #5b6270; font-weight: 400; }
 .scroll { overflow-x: auto; }
 .muted { color: #5b6270; }
 nav { margin: 12px 0; font-size: 14px; }
@@ -155,7 +156,7 @@ fn cards(h: &mut String, overall: &PhaseSummary) {
 
 /// One row per phase (all op kinds together) and the whole run.
 fn phase_table(h: &mut String, summary: &Summary) {
-    h.push_str("<h2 id=\"phases\">Phases</h2>\n<div class=\"scroll\"><table>\n<tr><th>phase</th><th class=\"num\">from</th><th class=\"num\">to</th>");
+    h.push_str("<h2 id=\"phases\">Phases</h2>\n<div class=\"scroll\"><table>\n<tr><th>phase</th>");
     for c in [
         "requests",
         "throughput",
@@ -185,11 +186,11 @@ fn phase_table(h: &mut String, summary: &Summary) {
         };
         let _ = writeln!(
             h,
-            "<tr{class}><td>{}</td>{}</tr>",
+            "<tr{class}><td>{}<div class=\"span\">{} – {}</div></td>{}</tr>",
             html_escape(&span.name),
+            seconds(span.start_us as f64 / 1e6),
+            seconds(span.end_us as f64 / 1e6),
             [
-                seconds(span.start_us as f64 / 1e6),
-                seconds(span.end_us as f64 / 1e6),
                 grouped(s.requests),
                 rate(s.throughput_per_s),
                 percent_opt(s.availability),
@@ -198,12 +199,12 @@ fn phase_table(h: &mut String, summary: &Summary) {
                 latency_opt(s.latency_us.p99),
                 latency_opt(s.latency_us.p999),
                 latency_opt(s.latency_us.max),
-                s.errors_text(),
+                ERRORS_CELL.to_string(),
                 grouped(s.timeouts),
                 grouped(s.held_back),
             ]
             .iter()
-            .map(|v| format!("<td class=\"num\">{}</td>", html_escape(v)))
+            .map(|v| num_cell(v, s))
             .collect::<String>()
         );
     }
@@ -281,7 +282,7 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
             latency_opt(s.latency_us.p99),
             latency_opt(s.latency_us.p999),
             latency_opt(s.latency_us.max),
-            s.errors_text(),
+            ERRORS_CELL.to_string(),
             grouped(s.timeouts),
             grouped(s.held_back),
         ];
@@ -289,13 +290,35 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
             h,
             "<tr{class}><td>{}</td>{}</tr>",
             html_escape(op),
-            cells
-                .iter()
-                .map(|v| format!("<td class=\"num\">{}</td>", html_escape(v)))
-                .collect::<String>()
+            cells.iter().map(|v| num_cell(v, s)).collect::<String>()
         );
     }
     h.push_str("</table></div>\n");
+}
+
+/// Placeholder in a row's cells for the errors cell, which holds markup.
+const ERRORS_CELL: &str = "\u{0}errors";
+
+/// A right-aligned cell: `v` escaped, or the errors of `s` (total, then the
+/// kinds on a smaller line) for [`ERRORS_CELL`].
+fn num_cell(v: &str, s: &Stats) -> String {
+    if v != ERRORS_CELL {
+        return format!("<td class=\"num\">{}</td>", html_escape(v));
+    }
+    let kinds: Vec<String> = s
+        .errors_by_kind
+        .iter()
+        .map(|(k, n)| format!("<div>{} {}</div>", html_escape(k), grouped(*n)))
+        .collect();
+    if kinds.is_empty() {
+        format!("<td class=\"num\">{}</td>", grouped(s.errors))
+    } else {
+        format!(
+            "<td class=\"num\">{}<div class=\"kinds\">{}</div></td>",
+            grouped(s.errors),
+            kinds.concat()
+        )
+    }
 }
 
 /// An element id from a plot's file name: "latency.svg" -> "plot-latency".

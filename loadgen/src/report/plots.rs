@@ -584,7 +584,7 @@ fn draw_legend<DB: DrawingBackend>(
                 color,
                 dashed,
             } => {
-                let style = color.stroke_width(if *dashed { 1 } else { 3 });
+                let style = color.stroke_width(if *dashed && *color == GREY { 1 } else { 3 });
                 if *dashed {
                     for x in [4, 14, 24] {
                         area.draw(&PathElement::new(vec![(x, y + 7), (x + 6, y + 7)], style))
@@ -627,18 +627,14 @@ fn latency_plot(record: &RunRecord, totals: &[Totals]) -> Result<Plot, ReportErr
             })
             .collect()
     };
+    // Top line first, so the legend reads in the lines' vertical order and
+    // the lower percentiles are drawn over the higher ones where they meet.
     let lines = vec![
         Line {
-            label: "p50".into(),
-            color: BLUE,
+            label: "max".into(),
+            color: GREY,
             dashed: false,
-            values: q(Some(0.5)),
-        },
-        Line {
-            label: "p99".into(),
-            color: ORANGE,
-            dashed: false,
-            values: q(Some(0.99)),
+            values: q(None),
         },
         Line {
             label: "p99.9".into(),
@@ -647,10 +643,16 @@ fn latency_plot(record: &RunRecord, totals: &[Totals]) -> Result<Plot, ReportErr
             values: q(Some(0.999)),
         },
         Line {
-            label: "max".into(),
-            color: GREY,
+            label: "p99".into(),
+            color: ORANGE,
             dashed: false,
-            values: q(None),
+            values: q(Some(0.99)),
+        },
+        Line {
+            label: "p50".into(),
+            color: BLUE,
+            dashed: false,
+            values: q(Some(0.5)),
         },
     ];
     let (lo, hi) = value_bounds(&lines).unwrap_or((100.0, 1_000.0));
@@ -670,13 +672,9 @@ fn throughput_plot(record: &RunRecord, totals: &[Totals]) -> Result<Plot, Report
     let per_s = |f: fn(&Totals) -> u64| -> Vec<Option<f64>> {
         totals.iter().map(|t| Some(f(t) as f64 / secs)).collect()
     };
+    // The schedule last, dashed over the achieved line, so it stays visible
+    // where the two agree.
     let lines = vec![
-        Line {
-            label: "scheduled".into(),
-            color: DARK,
-            dashed: true,
-            values: per_s(|t| t.counts.scheduled()),
-        },
         Line {
             label: "ok (achieved)".into(),
             color: BLUE,
@@ -688,6 +686,12 @@ fn throughput_plot(record: &RunRecord, totals: &[Totals]) -> Result<Plot, Report
             color: RED,
             dashed: false,
             values: per_s(|t| t.counts.scheduled() - t.counts.ok),
+        },
+        Line {
+            label: "scheduled".into(),
+            color: DARK,
+            dashed: true,
+            values: per_s(|t| t.counts.scheduled()),
         },
     ];
     let hi = value_bounds(&lines).map_or(1.0, |(_, hi)| hi);

@@ -435,9 +435,18 @@ impl PhaseSummary {
         }
     }
 
-    /// The "all" row followed by each op kind's, as the tables show them.
+    /// The "all" row followed by each op kind's (get, set, delete, then any
+    /// other name in alphabetical order), as the tables show them.
     pub fn rows(&self) -> impl Iterator<Item = (&str, &Stats)> {
-        std::iter::once((ALL_OPS, &self.all)).chain(self.ops.iter().map(|(k, s)| (k.as_str(), s)))
+        let known = OpKind::ALL
+            .iter()
+            .filter_map(|k| self.ops.get_key_value(k.as_str()));
+        let others = self
+            .ops
+            .iter()
+            .filter(|(k, _)| !OpKind::ALL.iter().any(|kind| kind.as_str() == k.as_str()));
+        std::iter::once((ALL_OPS, &self.all))
+            .chain(known.chain(others).map(|(k, s)| (k.as_str(), s)))
     }
 
     /// The stats of op `op`, or of all ops together for [`ALL_OPS`].
