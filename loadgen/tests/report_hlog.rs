@@ -13,7 +13,10 @@ use ringlab_loadgen::report::{hlog, sample};
 
 /// (start, tag, histogram) of every interval in `bytes`, plus the StartTime
 /// and BaseTime headers.
-type Parsed = (Vec<(Duration, Option<String>, Histogram<u64>)>, Vec<Duration>);
+type Parsed = (
+    Vec<(Duration, Option<String>, Histogram<u64>)>,
+    Vec<Duration>,
+);
 
 fn parse(bytes: &[u8]) -> Parsed {
     let mut intervals = Vec::new();
@@ -78,7 +81,11 @@ fn check_round_trip(record: &RunRecord) {
             let (start, tag, hist) = it.next().unwrap();
             assert_eq!(*start, w.start);
             assert_eq!(tag.as_deref(), Some(kind.as_str()));
-            assert_same(hist, &op.hist, &format!("window {:?} {}", w.start, kind.as_str()));
+            assert_same(
+                hist,
+                &op.hist,
+                &format!("window {:?} {}", w.start, kind.as_str()),
+            );
         }
     }
 }

@@ -24,6 +24,7 @@ use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::aggregate::{Totals, phase_index, run_end, window_all};
@@ -43,10 +44,17 @@ const LEGEND_WIDTH: u32 = 190;
 /// Room at the top for the title.
 const TITLE_HEIGHT: u32 = 30;
 /// Room between the title and the plot for phase and event labels.
-const BAND_HEIGHT: u32 = 52;
+const BAND_HEIGHT: u32 = 58;
 /// Height of one row of labels in the band.
-const BAND_ROW: i32 = 16;
+const BAND_ROW: i32 = 18;
 const FONT: &str = "sans-serif";
+// plotters writes font-size as the given size / 1.24: 20 -> 16.1px.
+/// Title font size (plotters units).
+const TITLE_SIZE: u32 = 20;
+/// Axis, legend and phase label font size.
+const TEXT_SIZE: u32 = 16;
+/// Event label font size.
+const SMALL_SIZE: u32 = 15;
 
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const ORANGE: RGBColor = RGBColor(255, 127, 14);
@@ -54,6 +62,8 @@ const RED: RGBColor = RGBColor(214, 39, 40);
 const GREEN: RGBColor = RGBColor(44, 160, 44);
 const PURPLE: RGBColor = RGBColor(148, 103, 189);
 const GREY: RGBColor = RGBColor(110, 110, 110);
+/// Phase markers: lighter than every data line, and used by nothing else.
+const MARKER: RGBColor = RGBColor(150, 150, 150);
 const DARK: RGBColor = RGBColor(40, 40, 40);
 const FAULT: RGBColor = RGBColor(220, 50, 47);
 /// Phase colours of the distribution plot, in phase order (then repeating).
@@ -177,11 +187,21 @@ impl Axis {
             hi_d = lo_d + 1.0;
         }
         let decades = (lo_d as i32)..=(hi_d as i32);
-        let bold: Vec<f64> = decades.clone().map(f64::from).collect();
-        let light: Vec<f64> = decades
-            .flat_map(|d| [1.0, 2.0, 5.0].map(|m| f64::from(d) + f64::log10(m)))
-            .filter(|p| *p <= hi_d)
-            .collect();
+        // Few decades leave room to label 2x and 5x too.
+        let labelled: &[f64] = if hi_d - lo_d <= 3.0 {
+            &[1.0, 2.0, 5.0]
+        } else {
+            &[1.0]
+        };
+        let within = |multiples: &[f64]| -> Vec<f64> {
+            decades
+                .clone()
+                .flat_map(|d| multiples.iter().map(move |m| f64::from(d) + m.log10()))
+                .filter(|p| *p <= hi_d + 1e-9)
+                .collect()
+        };
+        let bold = within(labelled);
+        let light = within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
         Axis {
             range: lo_d..hi_d,
             bold,
@@ -332,10 +352,10 @@ struct Band {
     row_ends: [i32; 2],
 }
 
-/// Estimated width of `text` in pixels at `size`; SVG text is laid out by the
-/// viewer, so this errs on the wide side.
+/// Estimated width of `text` in pixels at plotters font `size`; SVG text is
+/// laid out by the viewer, so this errs on the wide side.
 fn text_width(text: &str, size: u32) -> i32 {
-    (text.chars().count() as f64 * f64::from(size) * 0.58).ceil() as i32
+    (text.chars().count() as f64 * f64::from(size) / 1.24 * 0.6).ceil() as i32
 }
 
 /// Draws a plot over time: the phases and events, the lines, the legend.
@@ -356,7 +376,10 @@ fn time_plot(
         root.fill(&WHITE).map_err(&err)?;
         root.draw_text(
             title,
-            &(FONT, 18).into_font().style(FontStyle::Bold).color(&DARK),
+            &(FONT, TITLE_SIZE)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&DARK),
             (12, 8),
         )
         .map_err(&err)?;
@@ -377,8 +400,8 @@ fn time_plot(
             .y_label_formatter(yf)
             .x_desc(x.desc.as_str())
             .y_desc(y.desc.as_str())
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, TEXT_SIZE))
+            .axis_desc_style((FONT, TEXT_SIZE))
             .bold_line_style(RGBColor(200, 200, 200).stroke_width(1))
             .light_line_style(RGBColor(236, 236, 236).stroke_width(1))
             .draw()
@@ -415,7 +438,7 @@ fn time_plot(
                         vec![(at, y_lo), (at, y_hi)],
                         6,
                         4,
-                        GREY.stroke_width(1),
+                        MARKER.stroke_width(1),
                     ))
                     .map_err(&err)?;
             }
@@ -442,21 +465,27 @@ fn time_plot(
         // Labels in the band between the title and the plot: phase names on
         // the first row, events on the two rows below.
         let band_top = TITLE_HEIGHT as i32 + 4;
-        let (plot_x, _) = chart.plotting_area().get_pixel_range();
+        let limit = plot_area.dim_in_pixel().0 as i32;
         let px = |t: f64| chart.backend_coord(&(t, y_hi)).0;
         for p in &record.phases {
             let at = px(p.start.as_secs_f64());
             plot_area
                 .draw(&PathElement::new(
-                    vec![(at, band_top + 2), (at, band_top + 12)],
-                    GREY.stroke_width(2),
+                    vec![(at, band_top + 2), (at, band_top + 14)],
+                    MARKER.stroke_width(2),
                 ))
                 .map_err(&err)?;
+            let width = text_width(&p.name, TEXT_SIZE) + 4;
+            let (_, _, anchor) = label_place(at, width, limit);
             plot_area
                 .draw_text(
                     &p.name,
-                    &(FONT, 13).into_font().style(FontStyle::Italic).color(&DARK),
-                    (at + 4, band_top),
+                    &(FONT, TEXT_SIZE)
+                        .into_font()
+                        .style(FontStyle::Italic)
+                        .color(&DARK)
+                        .pos(anchor.0),
+                    (anchor.1, band_top),
                 )
                 .map_err(&err)?;
         }
@@ -465,9 +494,8 @@ fn time_plot(
         };
         for e in &record.events {
             let at = px(e.at.as_secs_f64());
-            let width = text_width(&e.label, 12);
-            // Right-align labels that would run past the plot's right edge.
-            let left = at.min(plot_x.end - width).max(plot_x.start);
+            let width = text_width(&e.label, SMALL_SIZE) + 4;
+            let (left, right, anchor) = label_place(at, width, limit);
             let row = band
                 .row_ends
                 .iter()
@@ -479,19 +507,19 @@ fn time_plot(
                         1
                     }
                 });
-            band.row_ends[row] = left + width;
+            band.row_ends[row] = right;
             let y_px = band_top + BAND_ROW * (row as i32 + 1);
             plot_area
                 .draw(&PathElement::new(
-                    vec![(at, y_px + 2), (at, y_px + 12)],
+                    vec![(at, y_px + 2), (at, y_px + 14)],
                     FAULT.stroke_width(2),
                 ))
                 .map_err(&err)?;
             plot_area
                 .draw_text(
                     &e.label,
-                    &(FONT, 12).into_font().color(&FAULT),
-                    (left + 4, y_px),
+                    &(FONT, SMALL_SIZE).into_font().color(&FAULT).pos(anchor.0),
+                    (anchor.1, y_px),
                 )
                 .map_err(&err)?;
         }
@@ -520,7 +548,7 @@ fn time_plot(
         if record.phases.len() > 1 {
             entries.push(LegendEntry::Line {
                 label: "phase start".to_string(),
-                color: GREY,
+                color: MARKER,
                 dashed: true,
             });
         }
@@ -535,6 +563,17 @@ fn time_plot(
         svg,
         series: lines.len(),
     })
+}
+
+/// Where a label of `width` pixels for a mark at `at` goes: starting just
+/// right of the mark, or, if that would run past `limit`, ending just left of
+/// it. Returns its left and right edges and the anchor to draw it with.
+fn label_place(at: i32, width: i32, limit: i32) -> (i32, i32, (Pos, i32)) {
+    if at + width <= limit {
+        (at, at + width, (Pos::new(HPos::Left, VPos::Top), at + 4))
+    } else {
+        (at - width, at, (Pos::new(HPos::Right, VPos::Top), at - 4))
+    }
 }
 
 /// Consecutive runs of defined values, as points in plot coordinates.
@@ -577,14 +616,14 @@ fn draw_legend<DB: DrawingBackend>(
     err: &impl Fn(DrawingAreaErrorKind<DB::ErrorType>) -> ReportError,
 ) -> Result<(), ReportError> {
     for (i, entry) in entries.iter().enumerate() {
-        let y = top + 4 + 20 * i as i32;
+        let y = top + 4 + 22 * i as i32;
         let (label, color) = match entry {
             LegendEntry::Line {
                 label,
                 color,
                 dashed,
             } => {
-                let style = color.stroke_width(if *dashed && *color == GREY { 1 } else { 3 });
+                let style = color.stroke_width(if *color == MARKER { 1 } else { 3 });
                 if *dashed {
                     for x in [4, 14, 24] {
                         area.draw(&PathElement::new(vec![(x, y + 7), (x + 6, y + 7)], style))
@@ -606,7 +645,7 @@ fn draw_legend<DB: DrawingBackend>(
             }
         };
         let _ = color;
-        area.draw_text(label, &(FONT, 13).into_font().color(&DARK), (38, y))
+        area.draw_text(label, &(FONT, TEXT_SIZE).into_font().color(&DARK), (38, y))
             .map_err(err)?;
     }
     Ok(())
@@ -848,7 +887,10 @@ fn distribution_plot(record: &RunRecord, summary: &Summary) -> Result<Plot, Repo
         root.fill(&WHITE).map_err(&err)?;
         root.draw_text(
             title,
-            &(FONT, 18).into_font().style(FontStyle::Bold).color(&DARK),
+            &(FONT, TITLE_SIZE)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&DARK),
             (12, 8),
         )
         .map_err(&err)?;
@@ -869,8 +911,8 @@ fn distribution_plot(record: &RunRecord, summary: &Summary) -> Result<Plot, Repo
             .y_label_formatter(yf)
             .x_desc(x.desc.as_str())
             .y_desc(y.desc.as_str())
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, TEXT_SIZE))
+            .axis_desc_style((FONT, TEXT_SIZE))
             .bold_line_style(RGBColor(200, 200, 200).stroke_width(1))
             .light_line_style(RGBColor(236, 236, 236).stroke_width(1))
             .draw()
@@ -967,7 +1009,12 @@ mod tests {
     fn log_axis_covers_whole_decades() {
         let a = Axis::log(150.0, 2_500.0, latency_tick, "");
         assert_eq!(a.range, 2.0..4.0);
-        assert_eq!(a.bold, vec![2.0, 3.0, 4.0]);
+        assert_eq!(a.bold.len(), 7, "1x, 2x, 5x of 100µs and 1ms, then 10ms");
+        assert_eq!(a.bold[0], 2.0);
+        assert_eq!(a.bold[3], 3.0);
+        assert_eq!(a.light.len(), 19);
+        let wide = Axis::log(1.0, 1e6, latency_tick, "");
+        assert_eq!(wide.bold, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(a.pos(1_000.0), Some(3.0));
         assert_eq!(a.pos(0.0), None);
         assert_eq!(a.tick(3.0), "1ms");
