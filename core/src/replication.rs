@@ -607,8 +607,8 @@ mod tests {
                     Answer::Ok(v) => {
                         op.handle_reply(i as NodeId, Ok(v.map(|x| V(x, "v"))));
                         ok += 1;
-                        if ok <= r {
-                            if let Some(x) = v { seen.push(*x); }
+                        if let (true, Some(x)) = (ok <= r, v) {
+                            seen.push(*x);
                         }
                     }
                     Answer::Fail => {
