@@ -22,8 +22,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::clock::Micros;
-// Same as `crate::ring::NodeId` (switched to it once ring lands).
-type NodeId = u32;
+use crate::ring::NodeId;
 
 /// Replication factor and quorums, already clamped to the cluster's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,6 +377,11 @@ impl<T: Versioned + Clone> ReadOp<T> {
     /// for.
     pub fn is_finished(&self) -> bool {
         self.tally.timed_out || self.tally.all_answered()
+    }
+
+    /// Every successful reply so far: who, and what it had.
+    pub fn replies(&self) -> &[(NodeId, Option<T>)] {
+        &self.replies
     }
 
     /// The newest value among all successful replies so far.
