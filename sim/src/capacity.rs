@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp, LogNormal};
 use ringlab_core::clock::Clock;
 use ringlab_core::node::{Hooks, OpCost, Overloaded};
 use ringlab_core::ring::NodeId;
@@ -101,32 +100,18 @@ impl SimHooks {
     fn service_time(&self, bytes: usize) -> Duration {
         let base = {
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-            sample_cost(&self.spec.op_cost, &mut *rng)
+            self.spec.op_cost.sample(&mut *rng)
         };
         let per_kb = self.spec.per_kb_cost.mul_f64(bytes as f64 / 1024.0);
         (base + per_kb).mul_f64(self.knobs.slow_factor())
     }
 }
 
-/// Draws one base cost from a cost distribution.
-pub fn sample_cost(dist: &CostDist, rng: &mut impl rand::Rng) -> Duration {
-    match *dist {
-        CostDist::Constant(d) => d,
-        CostDist::Exponential { mean } => {
-            let lambda = 1.0 / mean.as_secs_f64().max(1e-12);
-            let exp = Exp::new(lambda).expect("validated: mean > 0");
-            Duration::from_secs_f64(exp.sample(rng))
-        }
-        CostDist::LogNormal { median, sigma } => {
-            let ln = LogNormal::new(median.as_secs_f64().max(1e-12).ln(), sigma)
-                .expect("validated: sigma >= 0");
-            Duration::from_secs_f64(ln.sample(rng))
-        }
-    }
-}
-
 impl Hooks for SimHooks {
-    fn charge(&self, cost: OpCost) -> Pin<Box<dyn Future<Output = Result<(), Overloaded>> + Send + '_>> {
+    fn charge(
+        &self,
+        cost: OpCost,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Overloaded>> + Send + '_>> {
         Box::pin(async move {
             // Admission: the queue holds at most queue_limit waiting ops.
             // An op that finds a free core does not count as waiting.

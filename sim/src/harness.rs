@@ -25,9 +25,10 @@ use madsim::runtime::{Handle, NodeHandle, Runtime};
 use ringlab_core::clock::{Clock, Micros};
 use ringlab_core::node::{Member, NodeConfig, NodeEnv};
 use ringlab_core::ring::NodeId;
+use ringlab_core::store::Policy;
 use ringlab_loadgen::driver::{self, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
-use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario};
+use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
 
 use crate::capacity::{CapacitySpec, Knobs, SimHooks};
 
@@ -126,43 +127,52 @@ async fn supervise(
     let handle = Handle::current();
     let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
     let cluster = &scenario.cluster;
-    let node_count = cluster.nodes as NodeId;
+    let node_count: NodeId = cluster.nodes;
 
     let members: Vec<Member> = (1..=node_count)
         .map(|i| Member {
             id: i,
             addr: SocketAddr::new(node_ip(i), NODE_PORT),
-            vnodes: cluster.vnodes_of(i),
+            vnodes: cluster.vnodes_of(&node_name(i)),
         })
         .collect();
+    let policy: Policy = cluster
+        .eviction
+        .as_str()
+        .parse()
+        .expect("the scenario's eviction names are the store's policies");
 
     // Cluster nodes. `init` runs again on every restart: each incarnation
     // gets fresh hooks (an empty queue) and a seed of its own.
     let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
     for member in &members {
         let id = member.id;
-        let name = format!("node-{id}");
+        let name = node_name(id);
         let knobs = Arc::new(Knobs::new(node_count));
-        let incarnation = Arc::new(AtomicU64::new(0));
+        for peer in 1..=node_count {
+            knobs.set_peer_delay(peer, scenario.network.extra(&name, &node_name(peer)));
+        }
+        let capacity = scenario.capacity_of(&name);
         let spec = CapacitySpec {
-            cores: scenario.capacity_of(id).cores,
-            op_cost: scenario.capacity_of(id).op_cost,
-            per_kb_cost: scenario.capacity_of(id).per_kb_cost,
-            queue_limit: scenario.capacity_of(id).queue_limit,
+            cores: capacity.cores as usize,
+            op_cost: capacity.op_cost,
+            per_kb_cost: capacity.per_kb_cost,
+            queue_limit: capacity.queue_limit as usize,
         };
         let cfg = NodeConfig {
             id,
             listen: member.addr,
             members: members.clone(),
-            n: cluster.n,
-            r: cluster.r,
-            w: cluster.w,
+            n: cluster.replication.n as usize,
+            r: cluster.replication.r as usize,
+            w: cluster.replication.w as usize,
             replica_timeout: cluster.replica_timeout,
             maxmemory: cluster.maxmemory,
-            policy: cluster.policy,
+            policy,
             seed: seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ..NodeConfig::default()
         };
+        let incarnation = Arc::new(AtomicU64::new(0));
         let node_knobs = knobs.clone();
         let handle_node = handle
             .create_node()
@@ -184,7 +194,9 @@ async fn supervise(
                         .await
                         .expect("a simulated node's address is free");
                     let env = NodeEnv { clock, hooks };
-                    if let Err(e) = ringlab_core::node::serve(cfg, listener, env, std::future::pending()).await {
+                    if let Err(e) =
+                        ringlab_core::node::serve(cfg, listener, env, std::future::pending()).await
+                    {
                         tracing::error!("simulated node stopped: {e:#}");
                     }
                 }
@@ -218,60 +230,57 @@ async fn supervise(
             seed: seed.wrapping_mul(31).wrapping_add(u64::from(k) + 1),
             key_prefix: String::new(),
         };
-        let node = handle.create_node().name(format!("client-{k}")).ip(client_ip(k + 1)).build();
+        let node = handle
+            .create_node()
+            .name(format!("client-{k}"))
+            .ip(client_ip(k + 1))
+            .build();
         let meta = meta.clone();
-        joins.push(node.spawn(async move { driver::run(cfg, clock, meta, std::future::pending()).await }));
+        joins.push(
+            node.spawn(async move { driver::run(cfg, clock, meta, std::future::pending()).await }),
+        );
     }
 
     // The fault timeline, in order, with progress reports in between.
-    let mut events: Vec<Event> = Vec::new();
     let net = NetSim::current();
-    let total: Duration = phases.iter().map(|p| p.duration).sum();
+    let total = scenario.duration();
     let mut faults = scenario.faults.clone();
-    faults.sort_by_key(|f| f.at);
-    let mut next_progress = Duration::ZERO;
+    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
     let mut fi = 0;
+    let mut tick = Duration::ZERO;
     loop {
-        let next_fault = faults.get(fi).map(|f| f.at);
-        let wake = match next_fault {
-            Some(at) if at <= next_progress => at,
-            _ => next_progress,
-        };
-        if wake > total && next_fault.is_none() {
-            break;
-        }
-        clock.sleep_until(start + wake.as_micros() as Micros).await;
-        if Some(wake) == next_fault {
-            let fault = &faults[fi];
-            fi += 1;
-            apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
-            events.push(Event {
-                at: fault.at,
-                end: None,
-                kind: fault.action.kind().to_string(),
-                label: fault.action.to_string(),
-            });
-        } else {
-            if let Some(tx) = &progress {
-                let _ = tx.send(wake.as_secs_f64());
+        match faults.get(fi) {
+            Some(fault) if fault.at <= tick => {
+                clock.sleep_until(start + micros(fault.at)).await;
+                apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
+                fi += 1;
             }
-            next_progress += Duration::from_secs(1);
-            if next_progress > total && fi >= faults.len() {
-                break;
+            _ if tick <= total => {
+                clock.sleep_until(start + micros(tick)).await;
+                if let Some(tx) = &progress {
+                    let _ = tx.send(tick.as_secs_f64());
+                }
+                tick += Duration::from_secs(1);
             }
+            _ => break,
         }
     }
 
     let mut record: Option<RunRecord> = None;
     for j in joins {
-        let r = j.await.expect("a client task ran to completion");
+        let r = j
+            .await
+            .expect("a client task ran to completion")
+            .expect("the scenario's phases are valid for the driver");
         match &mut record {
             None => record = Some(r),
-            Some(acc) => acc.merge(&r),
+            Some(acc) => acc
+                .merge(&r)
+                .expect("client records of one run share windows and phases"),
         }
     }
     let mut record = record.expect("at least one client");
-    record.events = pair_events(events);
+    record.events = events_of(&faults);
     let requests = record
         .windows
         .iter()
@@ -281,7 +290,22 @@ async fn supervise(
     SimOutcome { record, requests }
 }
 
-fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::runtime::NodeId {
+/// The short kind of a fault, as events and plots name it.
+fn fault_kind(action: &FaultAction) -> &'static str {
+    match action {
+        FaultAction::Kill(_) => "kill",
+        FaultAction::Restart(_) => "restart",
+        FaultAction::Partition(_) => "partition",
+        FaultAction::Heal => "heal",
+        FaultAction::CutLink { .. } => "cut-link",
+        FaultAction::RestoreLink { .. } => "restore-link",
+        FaultAction::Slow { .. } => "slow",
+        FaultAction::SetLatency(_) => "latency",
+        FaultAction::SetLoss(_) => "loss",
+    }
+}
+
+fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::task::NodeId {
     nodes[name].0.id()
 }
 
@@ -322,8 +346,12 @@ fn apply_fault(
                 }
             }
         }
-        FaultAction::CutLink { from, to } => net.clog_link(node_id(nodes, from), node_id(nodes, to)),
-        FaultAction::RestoreLink { from, to } => net.unclog_link(node_id(nodes, from), node_id(nodes, to)),
+        FaultAction::CutLink { from, to } => {
+            net.clog_link(node_id(nodes, from), node_id(nodes, to))
+        }
+        FaultAction::RestoreLink { from, to } => {
+            net.unclog_link(node_id(nodes, from), node_id(nodes, to))
+        }
         FaultAction::Slow { node, factor } => nodes[node].1.set_slow_factor(*factor),
         FaultAction::SetLatency(lat) => {
             let range = madsim_latency(lat, scenario.time_scale);
@@ -333,22 +361,42 @@ fn apply_fault(
     }
 }
 
-/// Gives interval events their end: a kill ends at the node's restart, a
-/// partition or cut link at the heal, a slow-down when the factor returns
-/// to 1. Unended intervals stay open (the plots shade to the run's end).
-fn pair_events(mut events: Vec<Event>) -> Vec<Event> {
-    for i in 0..events.len() {
-        let ends_with = |e: &Event, opener: &Event| -> bool {
-            match opener.kind.as_str() {
-                "kill" => e.kind == "restart" && e.label.ends_with(opener.label.trim_start_matches("kill ")),
-                "partition" | "cut-link" => e.kind == "heal" || (e.kind == "restore-link" && opener.kind == "cut-link"),
-                _ => false,
+/// The events of a fault timeline, interval faults with their end: a kill
+/// ends at the node's restart, a partition at the heal, a cut link at its
+/// restore or the heal, a slow-down at the node's next speed change. An
+/// interval never ended stays open (plots shade it to the run's end).
+fn events_of(faults: &[Fault]) -> Vec<Event> {
+    faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let later = &faults[i + 1..];
+            let end = match &f.action {
+                FaultAction::Kill(n) => later
+                    .iter()
+                    .find(|g| matches!(&g.action, FaultAction::Restart(m) if m == n)),
+                FaultAction::Partition(_) => later.iter().find(|g| g.action == FaultAction::Heal),
+                FaultAction::CutLink { from, to } => later.iter().find(|g| match &g.action {
+                    FaultAction::Heal => true,
+                    FaultAction::RestoreLink { from: f2, to: t2 } => f2 == from && t2 == to,
+                    _ => false,
+                }),
+                FaultAction::Slow { node, .. } => later.iter().find(
+                    |g| matches!(&g.action, FaultAction::Slow { node: n2, .. } if n2 == node),
+                ),
+                _ => None,
             }
-        };
-        let opener = events[i].clone();
-        if let Some(end) = events[i + 1..].iter().find(|e| ends_with(e, &opener)).map(|e| e.at) {
-            events[i].end = Some(end);
-        }
-    }
-    events
+            .map(|g| g.at);
+            Event {
+                at: f.at,
+                end,
+                kind: fault_kind(&f.action).to_string(),
+                label: f.action.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn micros(d: Duration) -> Micros {
+    d.as_micros() as Micros
 }

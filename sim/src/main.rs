@@ -29,7 +29,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario once and write its report.
-    #[command(after_help = "Example:\n  ringlab-sim run scenarios/quickstart.toml --seed 7 --out out/qs")]
+    #[command(
+        after_help = "Example:\n  ringlab-sim run scenarios/quickstart.toml --seed 7 --out out/qs"
+    )]
     Run {
         /// The scenario file.
         scenario: PathBuf,
@@ -45,7 +47,9 @@ enum Command {
     },
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
-    #[command(after_help = "Example:\n  ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2")]
+    #[command(
+        after_help = "Example:\n  ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2"
+    )]
     Sweep {
         scenario: PathBuf,
         /// Seeds as A..B (B excluded) or A..=B.

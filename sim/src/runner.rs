@@ -70,10 +70,11 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
     }
     ringlab_loadgen::report::write_all(&outcome.record, out)
         .with_context(|| format!("writing the report into {}", out.display()))?;
+    let verdicts = expect::evaluate(sc, &outcome.record);
+    expect::write_verdicts(out, &verdicts)?;
     if !quiet {
         let summary = Summary::load(&out.join("summary.json"))?;
         print!("{}", expect::short_table(&summary));
-        let verdicts = expect::evaluate(sc, &summary);
         if !verdicts.is_empty() {
             print!("{}", expect::verdict_table(&verdicts));
         }
@@ -92,9 +93,9 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
 /// Parses `A..B` (B excluded) or `A..=B`.
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
     let parse = |x: &str| -> Result<u64> {
-        x.trim()
-            .parse()
-            .with_context(|| format!("--seeds {s:?}: {x:?} is not a seed (expected a whole number)"))
+        x.trim().parse().with_context(|| {
+            format!("--seeds {s:?}: {x:?} is not a seed (expected a whole number)")
+        })
     };
     let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
         (parse(a)?, parse(b)?, true)
@@ -103,7 +104,11 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
     } else {
         bail!("--seeds {s:?}: expected a range like 1..20 or 1..=20");
     };
-    let seeds: Vec<u64> = if inclusive { (a..=b).collect() } else { (a..b).collect() };
+    let seeds: Vec<u64> = if inclusive {
+        (a..=b).collect()
+    } else {
+        (a..b).collect()
+    };
     if seeds.is_empty() {
         bail!("--seeds {s:?} is an empty range");
     }
@@ -111,8 +116,12 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
 }
 
 fn default_jobs(jobs: Option<usize>) -> usize {
-    jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
-        .max(1)
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+    .max(1)
 }
 
 /// Runs `this-binary run ...` for each job, at most `jobs` at a time, and
@@ -147,7 +156,12 @@ fn run_children(jobs: usize, runs: &[(PathBuf, u64, PathBuf)]) -> Result<Vec<boo
 }
 
 /// `ringlab-sim sweep`.
-pub fn sweep_cmd(path: &Path, seeds: &str, jobs: Option<usize>, out: Option<PathBuf>) -> Result<bool> {
+pub fn sweep_cmd(
+    path: &Path,
+    seeds: &str,
+    jobs: Option<usize>,
+    out: Option<PathBuf>,
+) -> Result<bool> {
     let sc = scenario::load(path)?;
     let seeds = parse_seeds(seeds)?;
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{}", sc.name)));
@@ -166,7 +180,7 @@ pub fn sweep_cmd(path: &Path, seeds: &str, jobs: Option<usize>, out: Option<Path
             continue;
         }
         let summary = Summary::load(&dir.join("summary.json"))?;
-        let failed: Vec<String> = expect::evaluate(&sc, &summary)
+        let failed: Vec<String> = expect::read_verdicts(dir)?
             .into_iter()
             .filter(|v| !v.pass)
             .map(|v| v.expectation)
@@ -222,8 +236,7 @@ pub fn check_cmd(paths: &[PathBuf], jobs: Option<usize>, out: Option<PathBuf>) -
             });
             continue;
         }
-        let summary = Summary::load(&dir.join("summary.json"))?;
-        all.extend(expect::evaluate(sc, &summary));
+        all.extend(expect::read_verdicts(dir)?);
     }
     print!("{}", expect::verdict_table(&all));
     let failed = all.iter().filter(|v| !v.pass).count();
