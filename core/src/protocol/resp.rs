@@ -404,8 +404,13 @@ fn build_arguments(
             return Err(ProtocolError::InvalidBulkLength);
         };
         let len = bulk_len(value, limits)?;
-        args.push(frozen.slice(data..data + len));
-        pos = data + len + 2;
+        // Checked again rather than trusted: a caller that changed the
+        // buffer between `decode` calls must get an error, not a panic.
+        let Some(end) = bulk_body(frozen, data, len)? else {
+            return Err(ProtocolError::InvalidBulkLength);
+        };
+        args.push(frozen.slice(data..end));
+        pos = end + 2;
     }
     Ok(args)
 }
@@ -890,6 +895,22 @@ mod tests {
             write_integer(&mut out, v);
             assert_eq!(&out[..], format!(":{v}\r\n").as_bytes());
         }
+    }
+
+    #[test]
+    fn a_decoder_whose_buffer_was_swapped_errs_instead_of_panicking() {
+        let limits = Limits::default();
+        let mut decoder = RequestDecoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf, &limits), Ok(None));
+        // The caller breaks the contract: the scan resumes at byte 13 and
+        // finds a valid argument there, but the first argument now claims
+        // 30 bytes that the request does not hold.
+        let mut swapped = BytesMut::from(&b"*2\r\n$30\r\nGE\r\n$1\r\nx\r\n"[..]);
+        assert_eq!(
+            decoder.decode(&mut swapped, &limits),
+            Err(ProtocolError::InvalidBulkLength)
+        );
     }
 
     #[test]
