@@ -334,10 +334,18 @@ impl RequestDecoder {
                 }
             },
         };
+        // Most requests arrive whole and are short: remember where their
+        // arguments are while scanning, so building them needs no second
+        // walk over the headers.
+        let mut spans = [(0usize, 0usize); SPANS];
+        let whole = progress.left == progress.argc && progress.argc <= SPANS;
         while progress.left > 0 {
             match scan_argument(buf, progress.pos, limits)? {
-                Scan::Done(next) => {
-                    progress.pos = next;
+                Scan::Done { data, end } => {
+                    if whole {
+                        spans[progress.argc - progress.left] = (data, end);
+                    }
+                    progress.pos = end + 2;
                     progress.left -= 1;
                 }
                 Scan::Need(wanted) => {
@@ -348,14 +356,25 @@ impl RequestDecoder {
             }
         }
         let frozen = buf.split_to(progress.pos).freeze();
+        if whole {
+            let spans = &spans[..progress.argc];
+            return Ok(Some(
+                spans.iter().map(|&(s, e)| frozen.slice(s..e)).collect(),
+            ));
+        }
         build_arguments(&frozen, progress.argc, limits).map(Some)
     }
 }
 
+/// Requests of up to this many arguments are built from the spans found
+/// while scanning them (when they arrive whole).
+const SPANS: usize = 16;
+
 /// What scanning one argument found.
 enum Scan {
-    /// The argument is complete; the next one starts here.
-    Done(usize),
+    /// The argument is complete: its data is `data..end`, and the next
+    /// argument starts at `end + 2`.
+    Done { data: usize, end: usize },
     /// More bytes are needed (the buffer length that would do, if known).
     Need(Option<usize>),
 }
@@ -375,7 +394,7 @@ fn scan_argument(buf: &[u8], pos: usize, limits: &Limits) -> Result<Scan, Protoc
     };
     let len = bulk_len(value, limits)?;
     Ok(match bulk_body(buf, data, len)? {
-        Some(end) => Scan::Done(end + 2),
+        Some(end) => Scan::Done { data, end },
         None => Scan::Need(Some(data + len + 2)), // no overflow: checked by bulk_body
     })
 }
