@@ -405,9 +405,10 @@ fn build_arguments(
     argc: usize,
     limits: &Limits,
 ) -> Result<Vec<Bytes>, ProtocolError> {
-    // Each argument took at least four bytes to scan, so argc is bounded by
-    // the bytes present, not just by the declared count.
-    let mut args = Vec::with_capacity(argc);
+    // A scanned argument takes at least six bytes (`$0\r\n\r\n`); capping
+    // by the bytes present keeps a caller who broke the decoder's contract
+    // from making it reserve for a declared count that is not there.
+    let mut args = Vec::with_capacity(argc.min(frozen.len() / 6));
     let mut pos = match line_end(frozen, 0, limits.max_inline, ProtocolError::TooBigLine)? {
         Some(cr) => cr + 2,
         None => return Err(ProtocolError::InvalidMultibulkLength),
