@@ -262,6 +262,19 @@ proptest! {
         }
         let share = before.ownership()[&gone];
         prop_assert!((moved_fraction(&before, &after) - share).abs() < 1e-12);
+        // What the removed node held is dealt out to the survivors, each
+        // part going to the next node clockwise; their handovers sum to it.
+        // (The last node's share goes to nobody.)
+        let shares = before.moved_shares(&after);
+        let survivors = nodes.len() > 1;
+        prop_assert!(shares.keys().all(|&(from, to)| from == Some(gone) && to.is_some() == survivors));
+        prop_assert!((shares.values().sum::<f64>() - share).abs() < 1e-12);
+        for (&(_, to), &part) in &shares {
+            if let Some(to) = to {
+                let gained = after.ownership()[&to] - before.ownership()[&to];
+                prop_assert!((gained - part).abs() < 1e-12);
+            }
+        }
         for h in hashes {
             let (was, is) = (before.primary_for_hash(h), after.primary_for_hash(h));
             prop_assert_eq!(in_ranges(&ranges, h).is_some(), was != is);
