@@ -94,6 +94,20 @@ fn mod_n_moves_most_keys_where_the_ring_moves_an_eleventh() {
     );
 }
 
+/// Regression (found by `removing_moves_only_the_removed_nodes_keys`, a
+/// test bug): removing the only node hands the whole space to nobody, one
+/// range with `to: None`, rather than to some survivor.
+#[test]
+fn removing_the_only_node_hands_everything_to_nobody() {
+    let before = Ring::with_nodes(&[(0, 1)]);
+    let mut after = before.clone();
+    after.remove_node(0);
+    let shares = before.moved_shares(&after);
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares.get(&(Some(0), None)), Some(&1.0));
+    assert_eq!(after.preference_list(b"k", 3), Vec::<NodeId>::new());
+}
+
 /// A reference ring: the first token at or after the hash by linear scan,
 /// then distinct owners clockwise.
 fn model_preference_list(ring: &Ring, hash: u64, n: usize) -> Vec<NodeId> {
