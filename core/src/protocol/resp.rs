@@ -198,11 +198,34 @@ fn header(
     max_line: usize,
     too_long: ProtocolError,
 ) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
+    // Fast path for the usual header, a few digits then CRLF: one pass
+    // that finds the CR and the value together. Anything else (a sign, a
+    // leading zero, a long or incomplete line) takes the general path.
+    let digits = buf.get(start + 1..).unwrap_or_default();
+    let mut value = 0u64;
+    for (i, &b) in digits.iter().take(MAX_FAST_DIGITS + 1).enumerate() {
+        match b {
+            // At most 18 digits: below 10^18, no overflow in u64 or i64.
+            b'0'..=b'9' => value = value * 10 + u64::from(b - b'0'),
+            b'\r'
+                if i > 0
+                    && i <= max_line
+                    && (digits[0] != b'0' || i == 1)
+                    && digits.get(i + 1) == Some(&b'\n') =>
+            {
+                return Ok(Some((Some(value as i64), start + 1 + i + 2)));
+            }
+            _ => break,
+        }
+    }
     let Some(cr) = line_end(buf, start + 1, max_line, too_long)? else {
         return Ok(None);
     };
     Ok(Some((parse_i64(&buf[start + 1..cr]), cr + 2)))
 }
+
+/// Longest header number the fast path of [`header`] reads.
+const MAX_FAST_DIGITS: usize = 18;
 
 /// A bulk length as an in-range `usize`, else `InvalidBulkLength`.
 #[inline]
@@ -905,6 +928,55 @@ mod tests {
             (b"1x", None),
         ] {
             assert_eq!(parse_i64(text), value, "{}", text.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn header_fast_path_agrees_with_the_general_one() {
+        let lines: [&[u8]; 14] = [
+            b"$0\r\n",
+            b"$7\r\n",
+            b"$16\r\n",
+            b"$01\r\n",
+            b"$-1\r\n",
+            b"$\r\n",
+            b"$12\r",
+            b"$12\rx",
+            b"$999999999999999999\r\n",
+            b"$9999999999999999999\r\n",
+            b"$99999999999999999999\r\n",
+            b"$1 \r\n",
+            b"$123456\r\n",
+            b"$1234567\r\n",
+        ];
+        for line in lines {
+            for max_line in [0, 1, 2, 6, 64] {
+                let general = line_end(line, 1, max_line, ProtocolError::TooBigBulkCount)
+                    .map(|cr| cr.map(|cr| (parse_i64(&line[1..cr]), cr + 2)));
+                assert_eq!(
+                    header(line, 0, max_line, ProtocolError::TooBigBulkCount),
+                    general,
+                    "{} with lines up to {max_line}",
+                    line.escape_ascii()
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_fast_path_agrees_on_any_line(
+            body in proptest::collection::vec(
+                proptest::sample::select(&b"0123456789-+\r\n x"[..]), 0..24),
+            max_line in 0..24usize,
+        ) {
+            let line = [&b"$"[..], &body].concat();
+            let general = line_end(&line, 1, max_line, ProtocolError::TooBigBulkCount)
+                .map(|cr| cr.map(|cr| (parse_i64(&line[1..cr]), cr + 2)));
+            proptest::prop_assert_eq!(
+                header(&line, 0, max_line, ProtocolError::TooBigBulkCount),
+                general
+            );
         }
     }
 
