@@ -131,7 +131,7 @@ impl Ring {
         if pos == self.points.len() { 0 } else { pos }
     }
 
-    /// Rebuilds `index` after `points` changed. About one slot per token, so
+    /// Rebuilds `index` after `points` changed. One to two slots per token, so
     /// a search usually looks at zero to two tokens.
     fn rebuild_index(&mut self) {
         let len = self.points.len();
