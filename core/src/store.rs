@@ -286,7 +286,8 @@ pub struct Store {
     evictions: u64,
     /// Entries dropped as expired.
     expirations: u64,
-    /// The LRU counter: bumped on every access, wrapping.
+    /// The LRU counter: bumped on every access; never wraps (see
+    /// [`Store::next_tick`]).
     tick: u32,
     /// The coin for LFU counter increments.
     coin: Coin,
@@ -595,9 +596,25 @@ impl Store {
         if self.cfg.policy.uses_lfu() {
             access::lfu_pack(now, access::LFU_INIT)
         } else {
-            self.tick = self.tick.wrapping_add(1);
-            self.tick
+            self.next_tick()
         }
+    }
+
+    /// The next LRU stamp. A wrapping counter would make an entry untouched
+    /// for 2^32 accesses (about an hour at a million per second) look fresh;
+    /// instead, when the counter is full every stamp is halved, which keeps
+    /// their order. That O(n) pass comes once per 2^31 accesses.
+    fn next_tick(&mut self) -> u32 {
+        if self.tick == u32::MAX {
+            self.tick >>= 1;
+            if !self.cfg.policy.uses_lfu() {
+                for slot in self.map.values_mut() {
+                    slot.access >>= 1;
+                }
+            }
+        }
+        self.tick += 1;
+        self.tick
     }
 
     /// An access record after one more access.
@@ -605,8 +622,7 @@ impl Store {
         if self.cfg.policy.uses_lfu() {
             access::lfu_touch(record, now, self.coin.flip())
         } else {
-            self.tick = self.tick.wrapping_add(1);
-            self.tick
+            self.next_tick()
         }
     }
 
@@ -757,9 +773,7 @@ impl Store {
             }
             // Higher score goes first.
             let score = match policy {
-                Policy::AllKeysLru | Policy::VolatileLru => {
-                    u64::from(self.tick.wrapping_sub(slot.access))
-                }
+                Policy::AllKeysLru | Policy::VolatileLru => u64::from(self.tick - slot.access),
                 Policy::AllKeysLfu => u64::from(u8::MAX - access::lfu_decayed(slot.access, now)),
                 Policy::VolatileTtl => u64::MAX - slot.entry.expires_at.unwrap_or(u64::MAX),
                 Policy::AllKeysRandom => return Some(Victim::Evict(i)),
