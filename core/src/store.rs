@@ -11,12 +11,13 @@
 //! - [`key`]: the stored form of a key (short keys inline).
 //! - [`cost`]: what an entry is charged against `maxmemory`, from `size_of`.
 //! - [`access`]: the LRU stamp and the LFU counter, in one `u32`.
+//! - [`pool`]: Redis's eviction pool of the best candidates sampled lately.
 //!
 //! # How it works
 //! Entries live in an `IndexMap`, so a uniformly random entry is one random
 //! index away and removal is a `swap_remove`. Eviction works like Redis's
-//! approximated LRU/LFU: sample `samples` entries and evict the best
-//! candidate under the policy. The indices of the entries that have an
+//! approximated LRU/LFU: sample `samples` entries, offer them to a pool of
+//! the best candidates seen lately, and evict the pool's best. The indices of the entries that have an
 //! expiry are kept in a second list (each entry knows its position in it),
 //! which `volatile-*` eviction and active expiry sample from.
 //!
@@ -27,6 +28,7 @@
 mod access;
 mod cost;
 mod key;
+mod pool;
 
 use std::hash::RandomState;
 use std::str::FromStr;
@@ -37,6 +39,7 @@ use indexmap::IndexMap;
 use crate::clock::Micros;
 use access::Coin;
 use key::Key;
+use pool::Pool;
 
 pub use cost::entry_cost;
 
@@ -291,6 +294,8 @@ pub struct Store {
     tick: u32,
     /// The coin for LFU counter increments.
     coin: Coin,
+    /// The best eviction candidates sampled lately.
+    pool: Pool,
 }
 
 // The node keeps stores behind mutexes shared across tasks.
@@ -316,6 +321,7 @@ impl Store {
             expirations: 0,
             tick: 0,
             coin: Coin::new(),
+            pool: Pool::default(),
         }
     }
 
@@ -483,6 +489,7 @@ impl Store {
     pub fn flush(&mut self) {
         self.map = IndexMap::with_hasher(RandomState::new());
         self.volatile = Vec::new();
+        self.pool.clear();
         self.used = 0;
         self.volatile_used = 0;
         self.values = 0;
@@ -551,6 +558,7 @@ impl Store {
     pub fn set_config(&mut self, cfg: StoreConfig, now: Micros, rng: &mut impl rand::Rng) {
         let was_lfu = self.cfg.policy.uses_lfu();
         self.cfg = cfg;
+        self.pool.clear();
         if was_lfu != self.cfg.policy.uses_lfu() {
             let fresh = self.fresh_access(now);
             for slot in self.map.values_mut() {
@@ -747,43 +755,81 @@ impl Store {
         }
     }
 
-    /// Samples `samples` candidates under the policy and picks the one to
-    /// drop; an expired candidate is dropped first. None if the pool is empty.
+    /// Samples `samples` candidates under the policy, offers them to the
+    /// pool and picks the pool's best that is still what it was when
+    /// pooled; an expired entry met on the way is dropped first. None if
+    /// nothing can be evicted.
     fn pick_victim(&mut self, now: Micros, rng: &mut impl rand::Rng) -> Option<Victim> {
         let policy = self.cfg.policy;
-        let pool = if policy.volatile_only() {
+        let volatile_only = policy.volatile_only();
+        let population = if volatile_only {
             self.volatile.len()
         } else {
             self.map.len()
         };
-        if pool == 0 || !policy.evicts() {
+        if population == 0 || !policy.evicts() {
             return None;
         }
-        let mut best: Option<(u64, usize)> = None;
+        let tick = self.tick;
+        let score = move |snapshot: u64| rank(policy, snapshot, tick, now);
+        let mut best_sampled: Option<(u64, usize)> = None;
         for _ in 0..self.cfg.samples.max(1) {
-            let pos = rng.random_range(0..pool);
-            let i = if policy.volatile_only() {
+            let pos = rng.random_range(0..population);
+            let i = if volatile_only {
                 self.volatile[pos] as usize
             } else {
                 pos
             };
-            let slot = &self.map[i];
+            let (key, slot) = self.map.get_index(i).expect("sampled in bounds");
             if slot.entry.is_expired(now) {
                 return Some(Victim::Expired(i));
             }
-            // Higher score goes first.
-            let score = match policy {
-                Policy::AllKeysLru | Policy::VolatileLru => u64::from(self.tick - slot.access),
-                Policy::AllKeysLfu => u64::from(u8::MAX - access::lfu_decayed(slot.access, now)),
-                Policy::VolatileTtl => u64::MAX - slot.entry.expires_at.unwrap_or(u64::MAX),
-                Policy::AllKeysRandom => return Some(Victim::Evict(i)),
-                Policy::NoEviction => unreachable!("checked above"),
-            };
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, i));
+            if policy == Policy::AllKeysRandom {
+                return Some(Victim::Evict(i));
             }
+            let snap = snapshot(policy, slot);
+            let s = score(snap);
+            if best_sampled.is_none_or(|(b, _)| s > b) {
+                best_sampled = Some((s, i));
+            }
+            self.pool.offer(key, snap, score);
         }
-        best.map(|(_, i)| Victim::Evict(i))
+        while let Some(c) = self.pool.take_best(score) {
+            let Some(i) = self.map.get_index_of(c.key.as_bytes()) else {
+                continue;
+            };
+            let slot = &self.map[i];
+            let eligible = !volatile_only || slot.vpos != NOT_VOLATILE;
+            if !eligible || snapshot(policy, slot) != c.snapshot {
+                continue;
+            }
+            if slot.entry.is_expired(now) {
+                return Some(Victim::Expired(i));
+            }
+            return Some(Victim::Evict(i));
+        }
+        // Every pooled candidate went stale, this sample's ones included.
+        best_sampled.map(|(_, i)| Victim::Evict(i))
+    }
+}
+
+/// What ranks an entry for eviction under `policy`: its LRU stamp or LFU
+/// record, or its expiry.
+fn snapshot(policy: Policy, slot: &Slot) -> u64 {
+    match policy {
+        Policy::VolatileTtl => slot.entry.expires_at.unwrap_or(u64::MAX),
+        _ => u64::from(slot.access),
+    }
+}
+
+/// A snapshot's eviction rank: higher goes first.
+fn rank(policy: Policy, snapshot: u64, tick: u32, now: Micros) -> u64 {
+    match policy {
+        // Idle accesses; a stamp from before a rescale is stale anyway.
+        Policy::AllKeysLru | Policy::VolatileLru => u64::from(tick).saturating_sub(snapshot),
+        Policy::AllKeysLfu => u64::from(u8::MAX - access::lfu_decayed(snapshot as u32, now)),
+        Policy::VolatileTtl => u64::MAX - snapshot,
+        Policy::AllKeysRandom | Policy::NoEviction => 0,
     }
 }
 
