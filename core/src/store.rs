@@ -17,9 +17,14 @@
 //! Entries live in an `IndexMap`, so a uniformly random entry is one random
 //! index away and removal is a `swap_remove`. Eviction works like Redis's
 //! approximated LRU/LFU: sample `samples` entries, offer them to a pool of
-//! the best candidates seen lately, and evict the pool's best. The indices of the entries that have an
-//! expiry are kept in a second list (each entry knows its position in it),
-//! which `volatile-*` eviction and active expiry sample from.
+//! the best candidates seen lately, and evict the pool's best. The indices
+//! of the entries that have an expiry are kept in a second list (each entry
+//! knows its position in it), which `volatile-*` eviction and active expiry
+//! sample from.
+//!
+//! Memory: every entry is charged [`entry_cost`], measured from the real
+//! sizes of these structures (see [`cost`]); `used_bytes` is the sum of the
+//! charges and a write that stores an entry leaves it at most `maxmemory`.
 //!
 //! An entry is live while `now < expires_at`. Expired entries are dropped
 //! lazily when a read or write finds them, by [`Store::expire_step`], or when
