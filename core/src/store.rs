@@ -246,6 +246,10 @@ pub enum PutOutcome {
     },
 }
 
+/// How many samples are drawn before their entries are read (see
+/// `Store::pick_victim`).
+const SAMPLE_BATCH: usize = 16;
+
 /// Marks an entry that is not in the volatile list.
 const NOT_VOLATILE: u32 = u32::MAX;
 
@@ -760,6 +764,17 @@ impl Store {
         }
     }
 
+    /// A uniformly random eviction candidate's map index: from the volatile
+    /// list under `volatile-*`, else from the whole map (`population` long).
+    fn draw(&self, population: usize, rng: &mut impl rand::Rng) -> usize {
+        let pos = rng.random_range(0..population);
+        if self.cfg.policy.volatile_only() {
+            self.volatile[pos] as usize
+        } else {
+            pos
+        }
+    }
+
     /// Samples `samples` candidates under the policy, offers them to the
     /// pool and picks the pool's best that is still what it was when
     /// pooled; an expired entry met on the way is dropped first. None if
@@ -775,33 +790,54 @@ impl Store {
         if population == 0 || !policy.evicts() {
             return None;
         }
+        if policy == Policy::AllKeysRandom {
+            let i = self.draw(population, rng);
+            return Some(if self.map[i].entry.is_expired(now) {
+                Victim::Expired(i)
+            } else {
+                Victim::Evict(i)
+            });
+        }
         let tick = self.tick;
         let score = move |snapshot: u64| rank(policy, snapshot, tick, now);
         let mut best_sampled: Option<(u64, usize)> = None;
-        for _ in 0..self.cfg.samples.max(1) {
-            let pos = rng.random_range(0..population);
-            let i = if volatile_only {
-                self.volatile[pos] as usize
-            } else {
-                pos
-            };
-            let (key, slot) = self.map.get_index(i).expect("sampled in bounds");
-            if slot.entry.is_expired(now) {
-                return Some(Victim::Expired(i));
+        let mut remaining = self.cfg.samples.max(1);
+        while remaining > 0 {
+            let n = remaining.min(SAMPLE_BATCH);
+            remaining -= n;
+            let mut picks = [0usize; SAMPLE_BATCH];
+            for p in &mut picks[..n] {
+                *p = self.draw(population, rng);
             }
-            if policy == Policy::AllKeysRandom {
-                return Some(Victim::Evict(i));
+            // A sampled entry is a cache miss. Reading the batch in a tight
+            // loop of independent loads lets the CPU overlap the misses;
+            // interleaved with the pool's work they would come one by one.
+            let mut seen = [(false, 0u64); SAMPLE_BATCH];
+            for (seen, &i) in seen[..n].iter_mut().zip(&picks[..n]) {
+                let slot = &self.map[i];
+                *seen = (slot.entry.is_expired(now), snapshot(policy, slot));
             }
-            let snap = snapshot(policy, slot);
-            let s = score(snap);
-            if best_sampled.is_none_or(|(b, _)| s > b) {
-                best_sampled = Some((s, i));
+            for (&i, &(expired, snap)) in picks[..n].iter().zip(&seen[..n]) {
+                if expired {
+                    return Some(Victim::Expired(i));
+                }
+                let s = score(snap);
+                if best_sampled.is_none_or(|(b, _)| s > b) {
+                    best_sampled = Some((s, i));
+                }
+                let (key, _) = self.map.get_index(i).expect("sampled in bounds");
+                self.pool.offer(key, to_u32(i), snap, score);
             }
-            self.pool.offer(key, snap, score);
         }
         while let Some(c) = self.pool.take_best(score) {
-            let Some(i) = self.map.get_index_of(c.key.as_bytes()) else {
-                continue;
+            // The index is a hint: swap_remove may have moved the entry.
+            let hinted = c.index as usize;
+            let i = match self.map.get_index(hinted) {
+                Some((k, _)) if *k == c.key => hinted,
+                _ => match self.map.get_index_of(c.key.as_bytes()) {
+                    Some(i) => i,
+                    None => continue,
+                },
             };
             let slot = &self.map[i];
             let eligible = !volatile_only || slot.vpos != NOT_VOLATILE;

@@ -21,6 +21,9 @@ pub(crate) const POOL_SIZE: usize = 16;
 pub(crate) struct Candidate {
     /// The candidate's key.
     pub(crate) key: Key,
+    /// Its map index when sampled: a hint that saves a hash lookup while no
+    /// removal has moved it.
+    pub(crate) index: u32,
     /// What ranked it, as read when it was sampled.
     pub(crate) snapshot: u64,
 }
@@ -34,30 +37,49 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Offers a sampled entry. A key already pooled gets the new snapshot; a
-    /// full pool takes the candidate only if it beats the worst one.
-    pub(crate) fn offer(&mut self, key: &Key, snapshot: u64, score: impl Fn(u64) -> u64) {
-        if let Some(c) = self.candidates.iter_mut().find(|c| c.key == *key) {
+    /// Offers a sampled entry. A full pool takes it only if it beats the
+    /// worst candidate; a key already pooled at the same index gets the new
+    /// snapshot. (A key pooled twice under different indices is harmless: the
+    /// stale copy fails the store's check and is dropped.)
+    pub(crate) fn offer(
+        &mut self,
+        key: &Key,
+        index: u32,
+        snapshot: u64,
+        score: impl Fn(u64) -> u64,
+    ) {
+        let worst = if self.candidates.len() < POOL_SIZE {
+            None
+        } else {
+            let (i, worst_score) = self
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, score(c.snapshot)))
+                .min_by_key(|&(_, s)| s)
+                .expect("a full pool is not empty");
+            if score(snapshot) <= worst_score {
+                return;
+            }
+            Some(i)
+        };
+        // The index compare first: it spares a key compare for almost all.
+        if let Some(c) = self
+            .candidates
+            .iter_mut()
+            .find(|c| c.index == index && c.key == *key)
+        {
             c.snapshot = snapshot;
             return;
         }
         let candidate = Candidate {
             key: key.clone(),
+            index,
             snapshot,
         };
-        if self.candidates.len() < POOL_SIZE {
-            self.candidates.push(candidate);
-            return;
-        }
-        let (worst, worst_score) = self
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, score(c.snapshot)))
-            .min_by_key(|&(_, s)| s)
-            .expect("a full pool is not empty");
-        if score(snapshot) > worst_score {
-            self.candidates[worst] = candidate;
+        match worst {
+            Some(i) => self.candidates[i] = candidate,
+            None => self.candidates.push(candidate),
         }
     }
 
@@ -99,7 +121,7 @@ mod tests {
         let mut p = Pool::default();
         let id = |s: u64| s;
         for i in 0..100 {
-            p.offer(&k(i), i, id);
+            p.offer(&k(i), 0, i, id);
         }
         assert_eq!(p.len(), POOL_SIZE);
         let taken: Vec<u64> = std::iter::from_fn(|| p.take_best(id).map(|c| c.snapshot)).collect();
@@ -110,8 +132,8 @@ mod tests {
     fn a_pooled_key_is_updated_not_duplicated() {
         let mut p = Pool::default();
         let id = |s: u64| s;
-        p.offer(&k(1), 5, id);
-        p.offer(&k(1), 9, id);
+        p.offer(&k(1), 0, 5, id);
+        p.offer(&k(1), 0, 9, id);
         assert_eq!(p.len(), 1);
         assert_eq!(p.take_best(id).map(|c| c.snapshot), Some(9));
         assert!(p.take_best(id).is_none());
@@ -121,8 +143,8 @@ mod tests {
     fn ties_go_to_the_earliest_pooled() {
         let mut p = Pool::default();
         let flat = |_: u64| 0;
-        p.offer(&k(1), 1, flat);
-        p.offer(&k(2), 2, flat);
+        p.offer(&k(1), 0, 1, flat);
+        p.offer(&k(2), 0, 2, flat);
         assert_eq!(p.take_best(flat).map(|c| c.snapshot), Some(1));
     }
 }
