@@ -8,10 +8,10 @@
 //! mutexes.
 //!
 //! # Layout
-//! - [`key`]: the stored form of a key (short keys inline).
+//! - `key`: the stored form of a key (short keys inline).
 //! - [`cost`]: what an entry is charged against `maxmemory`, from `size_of`.
-//! - [`access`]: the LRU stamp and the LFU counter, in one `u32`.
-//! - [`pool`]: Redis's eviction pool of the best candidates sampled lately.
+//! - `access`: the LRU stamp and the LFU counter, in one `u32`.
+//! - `pool`: Redis's eviction pool of the best candidates sampled lately.
 //!
 //! # How it works
 //! Entries live in an `IndexMap`, so a uniformly random entry is one random
@@ -31,7 +31,7 @@
 //! eviction samples them; all three count as expirations, not evictions.
 
 mod access;
-mod cost;
+pub mod cost;
 mod key;
 mod pool;
 
