@@ -273,6 +273,30 @@ enum Victim {
 }
 
 /// The store. See the module doc.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rand::SeedableRng;
+/// use ringlab_core::store::{Entry, Policy, PutOutcome, Store, StoreConfig, Version};
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut store = Store::new(StoreConfig {
+///     maxmemory: 64 << 20,
+///     policy: "allkeys-lru".parse()?,
+///     samples: 5,
+/// });
+/// let now = 1_700_000_000_000_000; // model time, microseconds
+/// let entry = Entry {
+///     value: Some(Bytes::from_static(b"v1")),
+///     version: Version { ts: now, node: 3 },
+///     expires_at: Some(now + 10_000_000), // EX 10
+/// };
+/// assert_eq!(store.put(Bytes::from_static(b"k"), entry, now, &mut rng)?, PutOutcome::Applied);
+/// assert_eq!(store.get(b"k", now).and_then(|e| e.value.as_deref()), Some(&b"v1"[..]));
+/// assert!(store.get(b"k", now + 10_000_000).is_none()); // expired: a miss
+/// assert_eq!(store.stats().expirations, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Store {
     /// The entries; the map's index order is arbitrary but deterministic.
