@@ -48,8 +48,8 @@ use pool::Pool;
 
 pub use cost::entry_cost;
 
-/// A node's identity in versions. The ring's `NodeId` is the same `u32`.
-pub type NodeId = u32;
+/// A node's identity in versions: the ring's.
+pub use crate::ring::NodeId;
 
 /// The version of a value, for last-writer-wins: ordered by time, then by
 /// the node that wrote it, so two writes never tie.
