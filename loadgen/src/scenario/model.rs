@@ -55,8 +55,11 @@ impl Cluster {
 /// a write for `w`. Validated: `1 <= r, w <= n <= nodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replication {
+    /// Replicas of each key.
     pub n: u32,
+    /// Replies a read waits for.
     pub r: u32,
+    /// Acknowledgements a write waits for.
     pub w: u32,
 }
 
@@ -265,6 +268,7 @@ fn sample_lognormal(median: Duration, sigma: f64, rng: &mut impl Rng) -> Duratio
 pub struct Fault {
     /// Model time since the run started (the first phase's start).
     pub at: Duration,
+    /// What happens.
     pub action: FaultAction,
 }
 
