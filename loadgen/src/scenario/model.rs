@@ -180,7 +180,7 @@ impl Network {
             .get(&(from.to_string(), to.to_string()))
             .copied()
             .unwrap_or_default();
-        node(from) + node(to) + link
+        node(from).saturating_add(node(to)).saturating_add(link)
     }
 }
 
@@ -202,7 +202,7 @@ impl LatencyDist {
     pub fn mean(&self) -> Duration {
         match *self {
             LatencyDist::Fixed(d) => d,
-            LatencyDist::BaseJitter { base, jitter } => base + jitter / 2,
+            LatencyDist::BaseJitter { base, jitter } => base.saturating_add(jitter / 2),
             LatencyDist::Uniform { min, max } => min + (max.saturating_sub(min)) / 2,
             LatencyDist::LogNormal { median, sigma } => scale(median, (sigma * sigma / 2.0).exp()),
         }
@@ -212,7 +212,9 @@ impl LatencyDist {
     pub fn sample(&self, rng: &mut impl Rng) -> Duration {
         match *self {
             LatencyDist::Fixed(d) => d,
-            LatencyDist::BaseJitter { base, jitter } => base + uniform_up_to(jitter, rng),
+            LatencyDist::BaseJitter { base, jitter } => {
+                base.saturating_add(uniform_up_to(jitter, rng))
+            }
             LatencyDist::Uniform { min, max } => min + uniform_up_to(max.saturating_sub(min), rng),
             LatencyDist::LogNormal { median, sigma } => sample_lognormal(median, sigma, rng),
         }
