@@ -36,7 +36,8 @@ fn frame() -> impl Strategy<Value = Frame> {
 }
 
 fn request() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6)
+    // Past 16 arguments the parser builds them by a second walk.
+    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..32), 1..24)
 }
 
 fn encoded(frame: &Frame) -> BytesMut {
@@ -408,7 +409,7 @@ proptest! {
 
     #[test]
     fn a_pipeline_split_anywhere_parses_the_same(
-        requests in prop::collection::vec(request(), 1..5),
+        requests in prop::collection::vec(request(), 1..4),
         inline in any::<bool>(),
     ) {
         let limits = Limits::default();
@@ -450,8 +451,12 @@ proptest! {
     ) {
         let mut line = Vec::new();
         for (arg, style) in args.iter().zip(&styles) {
+            // A line whose first byte is `*` is a multibulk header, not an
+            // inline command (Redis decides by that byte), so a bare first
+            // argument may not start with one.
             let plain_ok = !arg.is_empty()
-                && arg.iter().all(|b| b.is_ascii_graphic() && !b"\"'".contains(b));
+                && arg.iter().all(|b| b.is_ascii_graphic() && !b"\"'".contains(b))
+                && !(line.is_empty() && arg[0] == b'*');
             // Single quotes cannot hold a newline (it ends the line) or end
             // in a backslash (`\'` would escape the closing quote).
             let single_ok = !arg.contains(&b'\n') && arg.last() != Some(&b'\\');
