@@ -496,13 +496,11 @@ pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
                 continue;
             }
         };
-        let ops: BTreeSet<&str> = b
-            .ops
-            .keys()
-            .chain(n.ops.keys())
-            .map(String::as_str)
-            .collect();
-        for op in std::iter::once(ALL_OPS).chain(ops) {
+        // Op kinds in the reports' order (get, set, delete, then others).
+        let mut ops: Vec<&str> = b.rows().chain(n.rows()).map(|(op, _)| op).collect();
+        let mut seen = BTreeSet::new();
+        ops.retain(|op| seen.insert(*op));
+        for op in ops {
             let (bs, ns) = match (b.op(op), n.op(op)) {
                 (Some(bs), Some(ns)) => (bs, ns),
                 (bs, _) => {
@@ -513,6 +511,10 @@ pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
             };
             for m in COMPARED {
                 let (bv, nv) = (m.value(bs), m.value(ns));
+                if bv.is_none() && nv.is_none() {
+                    // Undefined on both sides (the hit ratio of sets).
+                    continue;
+                }
                 let (limit, verdict) = judge(m, bv, nv, tol);
                 rows.push(Row {
                     span: key.clone(),
