@@ -284,3 +284,17 @@ fn empty_record_still_summarises() {
     let files = ringlab_loadgen::report::write_all(&record, dir.path()).unwrap();
     assert!(files.len() >= 9);
 }
+
+#[test]
+fn a_record_without_windows_or_phases_still_writes_every_file() {
+    let mut record = build(&[], &[]);
+    record.phases.clear();
+    record.events.clear();
+    let s = Summary::from_record(&record).unwrap();
+    assert_eq!(s.duration_us, 0);
+    assert_eq!(s.overall.all.throughput_per_s, 0.0);
+    assert!(s.phases.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let files = ringlab_loadgen::report::write_all(&record, dir.path()).unwrap();
+    assert_eq!(files.len(), 9, "no series, so no series plot");
+}

@@ -92,6 +92,20 @@ pub enum ReportError {
 
 /// Writes every report file of `record` into `dir` (created if missing) and
 /// returns their paths, in the order of the table in this module's doc.
+///
+/// ```
+/// use ringlab_loadgen::report::{self, Summary, sample};
+///
+/// let dir = tempfile::tempdir()?;
+/// let files = report::write_all(&sample::record(7), dir.path())?;
+/// assert!(files.iter().any(|f| f.ends_with("report.html")));
+///
+/// // What compare and the expectation checks read back:
+/// let summary = Summary::load(dir.path())?;
+/// let steady = summary.phase("steady").expect("the sample has a steady phase");
+/// assert!(steady.all.availability.unwrap() > 0.9);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn write_all(record: &RunRecord, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating report directory {}", dir.display()))?;

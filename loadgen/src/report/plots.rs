@@ -105,7 +105,7 @@ pub fn render_all(record: &RunRecord, summary: &Summary) -> Result<Vec<Plot>, Re
         latency_plot(record, &totals)?,
         throughput_plot(record, &totals)?,
         availability_plot(record, &totals)?,
-        distribution_plot(record, summary)?,
+        distribution_plot(record, summary, &totals)?,
     ];
     let mut files: Vec<String> = plots.iter().map(|p| p.file.clone()).collect();
     for (name, values) in &record.series {
@@ -834,7 +834,11 @@ const SPECTRUM_STEPS: u32 = 24;
 /// The spectrum stops at 99.9999%.
 const SPECTRUM_DECADES: f64 = 6.0;
 
-fn distribution_plot(record: &RunRecord, summary: &Summary) -> Result<Plot, ReportError> {
+fn distribution_plot(
+    record: &RunRecord,
+    summary: &Summary,
+    totals: &[Totals],
+) -> Result<Plot, ReportError> {
     let file = "distribution.svg";
     let err = plot_err(file);
     // One spectrum per phase; a record without phases shows the whole run.
@@ -847,18 +851,14 @@ fn distribution_plot(record: &RunRecord, summary: &Summary) -> Result<Plot, Repo
             .map(|p| (p.name.clone(), Totals::default()))
             .collect()
     };
-    for (w, t) in record
-        .windows
-        .iter()
-        .zip(record.windows.iter().map(window_all))
-    {
+    for (w, t) in record.windows.iter().zip(totals) {
         let i = if record.phases.is_empty() {
             Some(0)
         } else {
             phase_index(record, w.start)
         };
         if let Some(i) = i {
-            spans[i].1.add(&t);
+            spans[i].1.add(t);
         }
     }
     let curves: Vec<(String, Vec<(f64, f64)>)> = spans
