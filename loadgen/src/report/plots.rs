@@ -139,20 +139,29 @@ pub fn series_file(name: &str) -> String {
 
 /// A line over time: one optional value per window (`None` leaves a gap).
 struct Line {
+    /// Legend text.
     label: String,
     color: RGBColor,
+    /// Dashed (a target, like the schedule) rather than solid.
     dashed: bool,
+    /// One value per window, in the axis's units (not yet log10).
     values: Vec<Option<f64>>,
 }
 
 /// An axis: its range and ticks in plot coordinates (log10 of the value on a
 /// log axis) and how a tick is labelled.
 struct Axis {
+    /// Extent in plot coordinates.
     range: Range<f64>,
+    /// Labelled ticks (with bold grid lines), plot coordinates.
     bold: Vec<f64>,
+    /// Light grid lines, plot coordinates.
     light: Vec<f64>,
+    /// Plot coordinates are log10 of the values.
     log: bool,
+    /// Formats a tick's value (not its plot coordinate).
     label: fn(f64) -> String,
+    /// The axis title.
     desc: String,
 }
 
@@ -241,8 +250,11 @@ impl Axis {
 /// A linear f64 coordinate with the axis's own tick positions (plotters'
 /// `WithKeyPoints` over f64 cannot take a label formatter).
 struct Ticked {
+    /// Extent.
     range: Range<f64>,
+    /// Labelled ticks.
     bold: Vec<f64>,
+    /// Light grid lines.
     light: Vec<f64>,
 }
 
@@ -596,16 +608,16 @@ fn segments(mids: &[f64], values: &[Option<f64>], y: &Axis) -> Vec<Vec<(f64, f64
     out
 }
 
+/// One line of a legend.
 enum LegendEntry {
+    /// A line sample: a data series or a marker.
     Line {
         label: String,
         color: RGBColor,
         dashed: bool,
     },
-    Shade {
-        label: String,
-        color: RGBColor,
-    },
+    /// A filled patch: the fault shading.
+    Shade { label: String, color: RGBColor },
 }
 
 /// The legend, in the area right of the plot, starting at pixel row `top`.

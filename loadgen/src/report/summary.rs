@@ -116,12 +116,19 @@ pub struct Stats {
 pub struct Latency {
     /// Requests in the histogram (equals `ok`).
     pub count: u64,
+    /// Smallest latency.
     pub min: Option<u64>,
+    /// Mean latency (3 decimals).
     pub mean: Option<f64>,
+    /// Median.
     pub p50: Option<u64>,
+    /// 95th percentile.
     pub p95: Option<u64>,
+    /// 99th percentile.
     pub p99: Option<u64>,
+    /// 99.9th percentile.
     pub p999: Option<u64>,
+    /// Largest latency.
     pub max: Option<u64>,
 }
 
