@@ -1,4 +1,187 @@
+//! `ringlab-node`: one cache node speaking the Redis protocol.
+//!
+//! See docs/NODE.md for the flags, the cluster file and the commands.
+
+#[cfg(not(madsim))]
+mod real {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    use anyhow::Context as _;
+    use clap::Parser;
+    use ringlab_core::node::config::{parse_duration, parse_member, parse_memory};
+    use ringlab_core::node::{Member, NodeConfig, NodeEnv, serve};
+    use ringlab_core::store::Policy;
+
+    /// A ringlab cache node (Redis protocol, RESP2).
+    #[derive(Debug, Parser)]
+    #[command(name = "ringlab-node", version)]
+    struct Args {
+        /// Cluster file (TOML); flags given here override its settings.
+        #[arg(long)]
+        cluster_file: Option<PathBuf>,
+        /// This node's id (must be among the members).
+        #[arg(long)]
+        id: Option<u32>,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// A cluster member, ID=IP:PORT[@VNODES]; repeat for each, self included.
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// Replicas per key (clamped to the cluster's size).
+        #[arg(long)]
+        n: Option<usize>,
+        /// Replicas that must answer a read.
+        #[arg(long)]
+        r: Option<usize>,
+        /// Replicas that must acknowledge a write.
+        #[arg(long)]
+        w: Option<usize>,
+        /// How long to wait for a quorum, e.g. 200ms.
+        #[arg(long)]
+        replica_timeout: Option<String>,
+        /// Memory limit, e.g. 256mb (0: none).
+        #[arg(long)]
+        maxmemory: Option<String>,
+        /// Eviction policy: noeviction, allkeys-lru, allkeys-lfu, volatile-ttl,
+        /// allkeys-random, volatile-lru.
+        #[arg(long)]
+        maxmemory_policy: Option<String>,
+        /// Require AUTH with this password (peers use it too).
+        #[arg(long)]
+        requirepass: Option<String>,
+        /// Maximum client connections.
+        #[arg(long)]
+        max_clients: Option<usize>,
+        /// Close idle client connections after this long, e.g. 300s.
+        #[arg(long)]
+        idle_timeout: Option<String>,
+        /// Seed of the node's RNGs.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Store shards.
+        #[arg(long)]
+        shards: Option<usize>,
+        /// Serve Prometheus metrics on this address.
+        #[arg(long)]
+        metrics_addr: Option<SocketAddr>,
+    }
+
+    fn config(a: Args) -> anyhow::Result<NodeConfig> {
+        let mut c = NodeConfig::default();
+        if let Some(p) = &a.cluster_file {
+            c.apply_file(p)?;
+        }
+        if let Some(v) = a.id {
+            c.id = v;
+        }
+        if let Some(v) = a.listen {
+            c.listen = v;
+        }
+        if !a.members.is_empty() {
+            c.members = a
+                .members
+                .iter()
+                .map(|m| parse_member(m).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<Member>>>()?;
+        }
+        if let Some(m) = c.members.iter().find(|m| m.id == c.id)
+            && a.listen.is_none()
+        {
+            // The member list says where this node listens.
+            c.listen = m.addr;
+        }
+        c.n = a.n.unwrap_or(c.n);
+        c.r = a.r.unwrap_or(c.r);
+        c.w = a.w.unwrap_or(c.w);
+        if let Some(v) = &a.replica_timeout {
+            c.replica_timeout = parse_duration(v)
+                .map_err(anyhow::Error::msg)
+                .context("--replica-timeout")?;
+        }
+        if let Some(v) = &a.idle_timeout {
+            c.idle_timeout = Some(
+                parse_duration(v)
+                    .map_err(anyhow::Error::msg)
+                    .context("--idle-timeout")?,
+            );
+        }
+        if let Some(v) = &a.maxmemory {
+            c.maxmemory = parse_memory(v)
+                .map_err(anyhow::Error::msg)
+                .context("--maxmemory")?;
+        }
+        if let Some(v) = &a.maxmemory_policy {
+            c.policy = v.parse::<Policy>().context("--maxmemory-policy")?;
+        }
+        if a.requirepass.is_some() {
+            c.requirepass = a.requirepass;
+        }
+        c.max_clients = a.max_clients.unwrap_or(c.max_clients);
+        c.seed = a.seed.unwrap_or(c.seed);
+        c.shards = a.shards.unwrap_or(c.shards);
+        if a.metrics_addr.is_some() {
+            c.metrics_addr = a.metrics_addr;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    async fn shutdown_signal() {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                biased;
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    }
+
+    pub fn main() -> anyhow::Result<()> {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+        let cfg = config(Args::parse())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("binding {}", cfg.listen))?;
+            tracing::info!(addr = %listener.local_addr()?, "listening");
+            serve(cfg, listener, NodeEnv::real(), shutdown_signal()).await
+        })
+    }
+}
+
+#[cfg(not(madsim))]
+fn main() -> anyhow::Result<()> {
+    real::main()
+}
+
+#[cfg(madsim)]
 fn main() {
-    eprintln!("ringlab-node: not built yet");
+    eprintln!(
+        "ringlab-node runs on real tokio; under --cfg madsim the simulator embeds the node instead"
+    );
     std::process::exit(2);
 }

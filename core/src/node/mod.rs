@@ -1,1 +1,65 @@
-//! TODO(skeleton): being written.
+//! The node: the only async code in the crate. A TCP server speaking RESP2
+//! to clients and the peer protocol to other nodes, the coordinator's I/O
+//! around the sans-IO [`replication`](crate::replication) state machines,
+//! timers, and the capacity hook.
+//!
+//! All time goes through [`NodeEnv::clock`]; every RNG is seeded from
+//! [`NodeConfig::seed`]; every `select!` is `biased;`; every write is
+//! flushed (the simulated TcpStream sends only on flush). The same code runs
+//! on real tokio and inside madsim.
+//!
+//! # Layout
+//! - [`config`]: [`NodeConfig`], [`Member`], the cluster file, size and
+//!   duration syntax.
+//! - [`hooks`]: [`Hooks`], [`OpCost`], [`Overloaded`], [`NoHooks`].
+//! - [`server`]: [`serve`]: accept loop, active expiry, metrics listener,
+//!   graceful shutdown.
+//! - [`connection`]: one connection: pipelined client commands, or peer mode.
+//! - [`commands`] and [`table`]: what each command does and replies.
+//! - [`cluster`]: quorum reads and writes, read repair, versions.
+//! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
+//! - [`shards`]: the keyspace split over several stores.
+//! - [`info`], [`metrics`]: INFO text, Prometheus counters.
+//! - [`client`]: a tiny RESP client for tests and tools.
+//! - [`state`]: the shared [`state::Node`].
+
+pub mod client;
+pub mod cluster;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod hooks;
+pub mod info;
+pub mod metrics;
+pub mod peers;
+pub mod server;
+pub mod shards;
+pub mod state;
+pub mod table;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+
+pub use config::{ConfigError, Member, NodeConfig};
+pub use hooks::{ChargeFuture, Hooks, NoHooks, OpCost, Overloaded};
+pub use server::serve;
+
+/// What the environment provides: the clock and the hooks.
+#[derive(Clone)]
+pub struct NodeEnv {
+    /// Model time (scale 1 in a real node).
+    pub clock: Clock,
+    /// The capacity hook ([`NoHooks`] in a real node).
+    pub hooks: Arc<dyn Hooks>,
+}
+
+impl NodeEnv {
+    /// A real node's environment: the system clock, no costs.
+    pub fn real() -> Self {
+        Self {
+            clock: Clock::real(),
+            hooks: Arc::new(NoHooks),
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! A node's configuration: the embedding API's [`NodeConfig`], the cluster
+//! file (TOML) it can be read from, and the size and duration syntax shared
+//! by the file, the command line and `CONFIG SET`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::protocol::resp::Limits;
+use crate::replication::{Quorum, QuorumError};
+use crate::ring::{DEFAULT_VNODES, NodeId};
+use crate::store::Policy;
+
+/// One member of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The member's node id (unique in the cluster).
+    pub id: NodeId,
+    /// Where it listens for clients and peers.
+    pub addr: SocketAddr,
+    /// Its virtual nodes on the ring (more takes a larger share of keys).
+    pub vnodes: u32,
+}
+
+/// Everything a node needs to run. All durations are model time.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This node's id; must be among `members` (when any are given).
+    pub id: NodeId,
+    /// The address to listen on (informational for `serve`, which takes a
+    /// bound listener). Loopback by default.
+    pub listen: SocketAddr,
+    /// The cluster, this node included. Empty: a one-node cluster of itself.
+    pub members: Vec<Member>,
+    /// Replicas per key (clamped to the cluster's size).
+    pub n: usize,
+    /// Replicas that must answer a read (clamped to N).
+    pub r: usize,
+    /// Replicas that must acknowledge a write (clamped to N).
+    pub w: usize,
+    /// How long a coordinator waits for its quorum.
+    pub replica_timeout: Duration,
+    /// Memory limit in bytes for the whole node (0: none).
+    pub maxmemory: u64,
+    /// What to evict when over `maxmemory`.
+    pub policy: Policy,
+    /// When set, clients must AUTH first (and peers present it in RL.HELLO).
+    pub requirepass: Option<String>,
+    /// Client connections beyond this are refused.
+    pub max_clients: usize,
+    /// Close client connections idle for this long (None: never).
+    pub idle_timeout: Option<Duration>,
+    /// Seeds the node's RNGs (eviction and expiry sampling).
+    pub seed: u64,
+    /// Stores the keyspace is split over (each behind its own mutex).
+    pub shards: usize,
+    /// Upper bound on one command's execution, quorum waits included.
+    pub command_timeout: Duration,
+    /// Connections to each peer; requests are spread over them.
+    pub peer_connections: usize,
+    /// First reconnect delay after a peer connection fails (doubles up to
+    /// `peer_backoff_max`).
+    pub peer_backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub peer_backoff_max: Duration,
+    /// How long a delete's tombstone outlives the delete.
+    pub tombstone_grace: Duration,
+    /// Period of the active expiry task.
+    pub expire_interval: Duration,
+    /// Keys sampled per shard per active expiry tick.
+    pub expire_work: usize,
+    /// RESP parser limits for clients and peers.
+    pub limits: Limits,
+    /// Serve Prometheus metrics on this address (None: no metrics listener).
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            id: 1,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6379)),
+            members: Vec::new(),
+            n: 3,
+            r: 2,
+            w: 2,
+            replica_timeout: Duration::from_millis(200),
+            maxmemory: 0,
+            policy: Policy::NoEviction,
+            requirepass: None,
+            max_clients: 10_000,
+            idle_timeout: None,
+            seed: 0,
+            shards: 16,
+            command_timeout: Duration::from_secs(5),
+            peer_connections: 2,
+            peer_backoff_min: Duration::from_millis(10),
+            peer_backoff_max: Duration::from_secs(1),
+            tombstone_grace: Duration::from_secs(60),
+            expire_interval: Duration::from_millis(100),
+            expire_work: 20,
+            limits: Limits::default(),
+            metrics_addr: None,
+        }
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The node's own id is not among the members.
+    #[error("node id {id} is not in the member list (members: {members:?}); expected one of them")]
+    NotAMember {
+        /// This node's id.
+        id: NodeId,
+        /// The ids that are members.
+        members: Vec<NodeId>,
+    },
+    /// Two members share an id.
+    #[error("member id {0} appears twice in the member list; expected unique ids")]
+    DuplicateMember(NodeId),
+    /// A member has no virtual nodes.
+    #[error("member {0} has 0 vnodes; expected at least 1")]
+    ZeroVnodes(NodeId),
+    /// N, R or W is unusable.
+    #[error("{0}")]
+    Quorum(#[from] QuorumError),
+    /// A setting has a bad value.
+    #[error("{name}: {msg}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What was wrong and what was expected.
+        msg: String,
+    },
+    /// The cluster file could not be read.
+    #[error("cluster file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The cluster file is not valid TOML for this schema.
+    #[error("cluster file {path}: {msg}")]
+    File {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        msg: String,
+    },
+}
+
+impl NodeConfig {
+    /// The member list in effect: `members`, or this node alone.
+    pub fn effective_members(&self) -> Vec<Member> {
+        if self.members.is_empty() {
+            vec![Member {
+                id: self.id,
+                addr: self.listen,
+                vnodes: DEFAULT_VNODES,
+            }]
+        } else {
+            self.members.clone()
+        }
+    }
+
+    /// Checks the configuration and returns the clamped quorum.
+    pub fn validate(&self) -> Result<Quorum, ConfigError> {
+        let members = self.effective_members();
+        let mut ids: Vec<NodeId> = members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError::DuplicateMember(w[0]));
+        }
+        if !ids.contains(&self.id) {
+            return Err(ConfigError::NotAMember {
+                id: self.id,
+                members: ids,
+            });
+        }
+        if let Some(m) = members.iter().find(|m| m.vnodes == 0) {
+            return Err(ConfigError::ZeroVnodes(m.id));
+        }
+        for (name, v) in [
+            ("shards", self.shards),
+            ("max_clients", self.max_clients),
+            ("peer_connections", self.peer_connections),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    msg: "must be at least 1, got 0".into(),
+                });
+            }
+        }
+        for (name, d) in [
+            ("replica_timeout", self.replica_timeout),
+            ("command_timeout", self.command_timeout),
+            ("expire_interval", self.expire_interval),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Invalid {
+                    name,
+                    msg: "must be longer than zero".into(),
+                });
+            }
+        }
+        Ok(Quorum::clamped(self.n, self.r, self.w, members.len())?)
+    }
+}
+
+/// Parses a memory size like Redis: a plain byte count, or a number with
+/// `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024), any case.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let mult: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "bad memory size {s:?}: expected bytes, or a number with k, kb, m, mb, g or gb"
+            ));
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            format!("bad memory size {s:?}: expected a non-negative integer that fits 64 bits")
+        })
+}
+
+/// Parses a duration: a number with `us`, `ms`, `s` or `m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: expected a number followed by us, ms, s or m"))?;
+    Ok(match unit {
+        "us" => Duration::from_micros(n),
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => {
+            return Err(format!(
+                "bad duration {s:?}: expected a unit of us, ms, s or m"
+            ));
+        }
+    })
+}
+
+/// A size in the cluster file: bytes, or a string like "256mb".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeField {
+    Bytes(u64),
+    Text(String),
+}
+
+/// One `[[members]]` table of the cluster file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberFile {
+    /// The member's id.
+    id: NodeId,
+    /// Its address, "ip:port".
+    addr: SocketAddr,
+    /// Its virtual nodes (default: the ring's default).
+    vnodes: Option<u32>,
+}
+
+/// The cluster file's schema: every field optional except the members.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    /// This node's id (or give it with --id, so one file serves every node).
+    id: Option<NodeId>,
+    /// Listen address.
+    listen: Option<SocketAddr>,
+    /// Replicas per key.
+    n: Option<usize>,
+    /// Read quorum.
+    r: Option<usize>,
+    /// Write quorum.
+    w: Option<usize>,
+    /// Quorum timeout, e.g. "200ms".
+    replica_timeout: Option<String>,
+    /// Memory limit.
+    maxmemory: Option<SizeField>,
+    /// Eviction policy, Redis's names.
+    maxmemory_policy: Option<String>,
+    /// Password.
+    requirepass: Option<String>,
+    /// Client connection limit.
+    max_clients: Option<usize>,
+    /// Idle client timeout, e.g. "300s".
+    idle_timeout: Option<String>,
+    /// RNG seed.
+    seed: Option<u64>,
+    /// Store shards.
+    shards: Option<usize>,
+    /// Prometheus listener.
+    metrics_addr: Option<SocketAddr>,
+    /// The cluster.
+    members: Vec<MemberFile>,
+}
+
+impl NodeConfig {
+    /// Applies a cluster file's settings on top of `self`.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        self.apply_toml(&text, &p)
+    }
+
+    /// Applies cluster-file TOML text (`origin` names it in errors).
+    pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let file_err = |msg: String| ConfigError::File {
+            path: origin.to_string(),
+            msg,
+        };
+        let f: ClusterFile = toml::from_str(text).map_err(|e| file_err(e.to_string()))?;
+        if let Some(v) = f.id {
+            self.id = v;
+        }
+        if let Some(v) = f.listen {
+            self.listen = v;
+        }
+        if let Some(v) = f.n {
+            self.n = v;
+        }
+        if let Some(v) = f.r {
+            self.r = v;
+        }
+        if let Some(v) = f.w {
+            self.w = v;
+        }
+        if let Some(v) = f.replica_timeout {
+            self.replica_timeout =
+                parse_duration(&v).map_err(|m| file_err(format!("replica_timeout: {m}")))?;
+        }
+        if let Some(v) = f.idle_timeout {
+            self.idle_timeout =
+                Some(parse_duration(&v).map_err(|m| file_err(format!("idle_timeout: {m}")))?);
+        }
+        match f.maxmemory {
+            Some(SizeField::Bytes(b)) => self.maxmemory = b,
+            Some(SizeField::Text(t)) => {
+                self.maxmemory =
+                    parse_memory(&t).map_err(|m| file_err(format!("maxmemory: {m}")))?
+            }
+            None => {}
+        }
+        if let Some(v) = f.maxmemory_policy {
+            self.policy = v
+                .parse()
+                .map_err(|e| file_err(format!("maxmemory_policy: {e}")))?;
+        }
+        if f.requirepass.is_some() {
+            self.requirepass = f.requirepass;
+        }
+        if let Some(v) = f.max_clients {
+            self.max_clients = v;
+        }
+        if let Some(v) = f.seed {
+            self.seed = v;
+        }
+        if let Some(v) = f.shards {
+            self.shards = v;
+        }
+        if f.metrics_addr.is_some() {
+            self.metrics_addr = f.metrics_addr;
+        }
+        self.members = f
+            .members
+            .into_iter()
+            .map(|m| Member {
+                id: m.id,
+                addr: m.addr,
+                vnodes: m.vnodes.unwrap_or(DEFAULT_VNODES),
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+/// Parses a `--member` flag: `ID=IP:PORT` or `ID=IP:PORT@VNODES`.
+pub fn parse_member(s: &str) -> Result<Member, String> {
+    let expected = "expected ID=IP:PORT or ID=IP:PORT@VNODES, e.g. 2=127.0.0.1:7002";
+    let (id, rest) = s
+        .split_once('=')
+        .ok_or_else(|| format!("bad member {s:?}: {expected}"))?;
+    let (addr, vnodes) = match rest.split_once('@') {
+        Some((a, v)) => (a, Some(v)),
+        None => (rest, None),
+    };
+    Ok(Member {
+        id: id
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad member id in {s:?}: {expected}"))?,
+        addr: addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad member address in {s:?}: {expected}"))?,
+        vnodes: match vnodes {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad vnodes in {s:?}: {expected}"))?,
+            None => DEFAULT_VNODES,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_like_redis() {
+        assert_eq!(parse_memory("100"), Ok(100));
+        assert_eq!(parse_memory("1kb"), Ok(1024));
+        assert_eq!(parse_memory("1K"), Ok(1000));
+        assert_eq!(parse_memory("256mb"), Ok(256 << 20));
+        assert_eq!(parse_memory("2gb"), Ok(2 << 30));
+        assert!(parse_memory("12xb").is_err());
+        assert!(parse_memory("-1").is_err());
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7us"), Ok(Duration::from_micros(7)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn member_flag_parses() {
+        let m = parse_member("2=127.0.0.1:7002@64").unwrap();
+        assert_eq!((m.id, m.addr.port(), m.vnodes), (2, 7002, 64));
+        let m = parse_member("3=127.0.0.1:7003").unwrap();
+        assert_eq!(m.vnodes, DEFAULT_VNODES);
+        assert!(parse_member("x=127.0.0.1:1").is_err());
+        assert!(parse_member("127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn cluster_file_applies_and_validates() {
+        let mut c = NodeConfig::default();
+        c.apply_toml(
+            r#"
+            id = 2
+            n = 3
+            r = 1
+            w = 2
+            replica_timeout = "50ms"
+            maxmemory = "1mb"
+            maxmemory_policy = "allkeys-lru"
+            [[members]]
+            id = 1
+            addr = "127.0.0.1:7001"
+            [[members]]
+            id = 2
+            addr = "127.0.0.1:7002"
+            vnodes = 32
+            "#,
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.id, 2);
+        assert_eq!(c.maxmemory, 1 << 20);
+        assert_eq!(c.policy, Policy::AllKeysLru);
+        assert_eq!(c.replica_timeout, Duration::from_millis(50));
+        assert_eq!(c.members.len(), 2);
+        assert_eq!(c.members[1].vnodes, 32);
+        // N is clamped to the two members.
+        assert_eq!(c.validate().unwrap(), Quorum { n: 2, r: 1, w: 2 });
+        c.id = 9;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::NotAMember { id: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn cluster_file_errors_name_the_file_and_field() {
+        let mut c = NodeConfig::default();
+        let e = c
+            .apply_toml("members = []\nbogus = 1\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cluster file c.toml:"), "{e}");
+        assert!(e.contains("bogus"), "{e}");
+        let e = c
+            .apply_toml("members = []\nreplica_timeout = \"fast\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("replica_timeout"), "{e}");
+    }
+
+    #[test]
+    fn default_is_a_valid_single_node() {
+        let c = NodeConfig::default();
+        assert_eq!(c.validate().unwrap(), Quorum { n: 1, r: 1, w: 1 });
+        assert!(c.listen.ip().is_loopback());
+    }
+}

@@ -1,0 +1,399 @@
+//! Outgoing peer connections: a small pool per peer, multiplexed by request
+//! id, with reconnect and backoff through the clock.
+//!
+//! Each connection is one task that owns its socket and a table of pending
+//! requests. Requests carry their own reply channel, so responses are routed
+//! in whatever order they arrive and one slow request never blocks the others.
+//! While a connection is down (backing off after a failure), requests for it
+//! fail at once as `Unreachable` instead of waiting: a dead peer costs the
+//! requests that need it nothing but a quorum counted without it, and costs
+//! the requests that do not need it nothing at all.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
+use crate::protocol::resp::{self, Frame, Limits};
+use crate::replication::ReplicaFailure;
+use crate::ring::NodeId;
+
+use super::hooks::Hooks;
+use super::metrics::Metrics;
+
+/// Where a peer's answer goes: the coordinating operation's channel.
+pub type ReplyTx = mpsc::UnboundedSender<(NodeId, Result<PeerResponse, ReplicaFailure>)>;
+
+/// A request on its way to a connection task.
+struct Outgoing {
+    /// What to ask.
+    req: PeerRequest,
+    /// Where the answer goes.
+    reply: ReplyTx,
+}
+
+/// What each connection task needs to know.
+#[derive(Clone)]
+struct LinkCtx {
+    /// This node's id (sent in the hello).
+    me: NodeId,
+    /// The peer's id.
+    peer: NodeId,
+    /// The peer's address.
+    addr: SocketAddr,
+    /// The cluster password, if any.
+    password: Option<Arc<[u8]>>,
+    /// Model time.
+    clock: Clock,
+    /// Counters (peer errors).
+    metrics: Arc<Metrics>,
+    /// Connect and hello timeout.
+    connect_timeout: Duration,
+    /// First and longest backoff after a failure.
+    backoff: (Duration, Duration),
+    /// Parser limits for the peer's frames.
+    limits: Limits,
+    /// Whether this connection is up now (for INFO).
+    up: Arc<AtomicBool>,
+}
+
+/// One peer: its connections and how requests are spread over them.
+struct PeerPool {
+    /// Senders into the connection tasks.
+    links: Vec<mpsc::UnboundedSender<Outgoing>>,
+    /// Round-robin cursor over `links`.
+    next: AtomicUsize,
+    /// Up-state of each connection.
+    up: Vec<Arc<AtomicBool>>,
+    /// The peer's address (for INFO).
+    addr: SocketAddr,
+    /// Failures seen on this peer's connections.
+    errors: Arc<AtomicU64>,
+}
+
+/// All outgoing peer connections of a node.
+pub struct Peers {
+    /// One pool per other member, by id.
+    pools: BTreeMap<NodeId, PeerPool>,
+    /// Per-link delay and charging.
+    hooks: Arc<dyn Hooks>,
+    /// Model time (delays).
+    clock: Clock,
+    /// Counters.
+    metrics: Arc<Metrics>,
+}
+
+/// The state of one peer, for INFO.
+#[derive(Debug, Clone)]
+pub struct PeerState {
+    /// The peer's id.
+    pub id: NodeId,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Connections up now.
+    pub up: usize,
+    /// Connections in the pool.
+    pub conns: usize,
+    /// Failures so far.
+    pub errors: u64,
+}
+
+/// Settings for [`Peers::start`].
+pub struct PeerSettings {
+    /// This node's id.
+    pub me: NodeId,
+    /// Connections per peer.
+    pub conns: usize,
+    /// The cluster password.
+    pub password: Option<String>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// First and longest reconnect backoff.
+    pub backoff: (Duration, Duration),
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+impl Peers {
+    /// Starts the connection tasks for every peer in `others` (id, address).
+    /// The tasks end when the `Peers` is dropped.
+    pub fn start(
+        others: &[(NodeId, SocketAddr)],
+        settings: PeerSettings,
+        clock: Clock,
+        hooks: Arc<dyn Hooks>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let password: Option<Arc<[u8]>> = settings.password.map(|p| Arc::from(p.into_bytes()));
+        let mut pools = BTreeMap::new();
+        for &(peer, addr) in others {
+            let errors = Arc::new(AtomicU64::new(0));
+            let mut links = Vec::new();
+            let mut ups = Vec::new();
+            for _ in 0..settings.conns.max(1) {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let up = Arc::new(AtomicBool::new(false));
+                let ctx = LinkCtx {
+                    me: settings.me,
+                    peer,
+                    addr,
+                    password: password.clone(),
+                    clock,
+                    metrics: metrics.clone(),
+                    connect_timeout: settings.connect_timeout,
+                    backoff: settings.backoff,
+                    limits: settings.limits,
+                    up: up.clone(),
+                };
+                tokio::spawn(link_task(ctx, rx, errors.clone()));
+                links.push(tx);
+                ups.push(up);
+            }
+            pools.insert(
+                peer,
+                PeerPool {
+                    links,
+                    next: AtomicUsize::new(0),
+                    up: ups,
+                    addr,
+                    errors,
+                },
+            );
+        }
+        Self {
+            pools,
+            hooks,
+            clock,
+            metrics,
+        }
+    }
+
+    /// Sends `req` to `peer`; the answer (or the failure) arrives on `reply`
+    /// tagged with `peer`. Never waits.
+    pub fn send(&self, peer: NodeId, req: PeerRequest, reply: ReplyTx) {
+        let Some(pool) = self.pools.get(&peer) else {
+            let _ = reply.send((peer, Err(ReplicaFailure::Unreachable)));
+            return;
+        };
+        let i = pool.next.fetch_add(1, Relaxed) % pool.links.len();
+        let link = pool.links[i].clone();
+        let msg = Outgoing { req, reply };
+        let delay = self.hooks.peer_delay(peer);
+        if delay.is_zero() {
+            send_or_fail(&link, msg, peer, &self.metrics);
+        } else {
+            let clock = self.clock;
+            let metrics = self.metrics.clone();
+            tokio::spawn(async move {
+                clock.sleep(delay).await;
+                send_or_fail(&link, msg, peer, &metrics);
+            });
+        }
+    }
+
+    /// Every peer's state, by id.
+    pub fn states(&self) -> Vec<PeerState> {
+        self.pools
+            .iter()
+            .map(|(&id, p)| PeerState {
+                id,
+                addr: p.addr,
+                up: p.up.iter().filter(|u| u.load(Relaxed)).count(),
+                conns: p.up.len(),
+                errors: p.errors.load(Relaxed),
+            })
+            .collect()
+    }
+}
+
+fn send_or_fail(link: &mpsc::UnboundedSender<Outgoing>, msg: Outgoing, peer: NodeId, m: &Metrics) {
+    if let Err(mpsc::error::SendError(msg)) = link.send(msg) {
+        m.peer_errors.fetch_add(1, Relaxed);
+        let _ = msg.reply.send((peer, Err(ReplicaFailure::Unreachable)));
+    }
+}
+
+/// Why a connection ended.
+enum LinkEnd {
+    /// The node is shutting down (the `Peers` was dropped).
+    Shutdown,
+    /// The connection failed; reconnect after a backoff.
+    Failed(String),
+}
+
+/// One connection's life: connect, serve, and on failure back off
+/// (failing requests fast meanwhile) and reconnect.
+async fn link_task(
+    ctx: LinkCtx,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    errors: Arc<AtomicU64>,
+) {
+    let mut backoff = ctx.backoff.0;
+    loop {
+        let connected = ctx
+            .clock
+            .timeout(ctx.connect_timeout, connect(&ctx))
+            .await
+            .unwrap_or_else(|_| Err("connect timed out".to_string()));
+        let end = match connected {
+            Ok((stream, rbuf)) => {
+                backoff = ctx.backoff.0;
+                ctx.up.store(true, Relaxed);
+                tracing::debug!(peer = ctx.peer, addr = %ctx.addr, "peer connection up");
+                let end = run_link(&ctx, stream, rbuf, &mut rx).await;
+                ctx.up.store(false, Relaxed);
+                end
+            }
+            Err(e) => LinkEnd::Failed(e),
+        };
+        match end {
+            LinkEnd::Shutdown => return,
+            LinkEnd::Failed(why) => {
+                errors.fetch_add(1, Relaxed);
+                ctx.metrics.peer_errors.fetch_add(1, Relaxed);
+                tracing::debug!(peer = ctx.peer, addr = %ctx.addr, %why, ?backoff, "peer connection failed");
+            }
+        }
+        // Back off, failing whatever arrives meanwhile at once.
+        let wake = ctx.clock.sleep(backoff);
+        tokio::pin!(wake);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut wake => break,
+                msg = rx.recv() => match msg {
+                    Some(o) => {
+                        ctx.metrics.peer_errors.fetch_add(1, Relaxed);
+                        let _ = o.reply.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
+                    }
+                    None => return,
+                },
+            }
+        }
+        backoff = (backoff * 2).min(ctx.backoff.1);
+    }
+}
+
+/// Connects and exchanges the hello.
+async fn connect(ctx: &LinkCtx) -> Result<(tokio::net::TcpStream, BytesMut), String> {
+    let mut stream = tokio::net::TcpStream::connect(ctx.addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let mut out = BytesMut::new();
+    peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut out);
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|e| format!("hello: {e}"))?;
+    stream.flush().await.map_err(|e| format!("hello: {e}"))?;
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        match resp::parse_frame(&mut rbuf, &ctx.limits) {
+            Ok(Some(Frame::Simple(_))) => return Ok((stream, rbuf)),
+            Ok(Some(other)) => return Err(format!("hello refused: {other:?}")),
+            Ok(None) => {}
+            Err(e) => return Err(format!("hello reply: {e}")),
+        }
+        let n = stream
+            .read_buf(&mut rbuf)
+            .await
+            .map_err(|e| format!("hello reply: {e}"))?;
+        if n == 0 {
+            return Err("peer closed the connection during the hello".into());
+        }
+    }
+}
+
+/// How many sent requests may pile up before closed ones are swept.
+const SWEEP_EVERY: usize = 4096;
+
+/// Serves one established connection until it fails or the node stops.
+async fn run_link(
+    ctx: &LinkCtx,
+    stream: tokio::net::TcpStream,
+    mut rbuf: BytesMut,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+) -> LinkEnd {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut pending: HashMap<RequestId, ReplyTx> = HashMap::new();
+    let mut next_id: RequestId = 0;
+    let mut since_sweep = 0usize;
+    let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    let end = loop {
+        tokio::select! {
+            biased;
+            n = reader.read_buf(&mut rbuf) => {
+                match n {
+                    Ok(0) => break LinkEnd::Failed("peer closed the connection".into()),
+                    Ok(_) => {}
+                    Err(e) => break LinkEnd::Failed(format!("read: {e}")),
+                }
+                let mut bad = None;
+                loop {
+                    match resp::parse_frame(&mut rbuf, &ctx.limits) {
+                        Ok(Some(frame)) => match peer::decode(frame) {
+                            Ok(PeerMessage::Response { id, resp }) => {
+                                if let Some(tx) = pending.remove(&id) {
+                                    let _ = tx.send((ctx.peer, Ok(resp)));
+                                }
+                            }
+                            Ok(PeerMessage::Request { .. }) => {
+                                bad = Some("a request on an outgoing connection".to_string());
+                                break;
+                            }
+                            Err(e) => { bad = Some(e.to_string()); break; }
+                        },
+                        Ok(None) => break,
+                        Err(e) => { bad = Some(format!("protocol error: {e}")); break; }
+                    }
+                }
+                if let Some(why) = bad {
+                    break LinkEnd::Failed(why);
+                }
+            }
+            msg = rx.recv() => {
+                let Some(first) = msg else { break LinkEnd::Shutdown };
+                let mut next = Some(first);
+                // Coalesce whatever else is queued into one write and flush.
+                while let Some(o) = next {
+                    let id = next_id;
+                    next_id += 1;
+                    peer::encode(&PeerMessage::Request { id, req: o.req }, &mut wbuf);
+                    pending.insert(id, o.reply);
+                    since_sweep += 1;
+                    next = if wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
+                }
+                if since_sweep >= SWEEP_EVERY {
+                    // Operations that gave up dropped their receivers.
+                    pending.retain(|_, tx| !tx.is_closed());
+                    since_sweep = 0;
+                }
+                let res = async {
+                    writer.write_all(&wbuf).await?;
+                    writer.flush().await
+                }
+                .await;
+                wbuf.clear();
+                if let Err(e) = res {
+                    break LinkEnd::Failed(format!("write: {e}"));
+                }
+            }
+        }
+    };
+    let failed = pending.len() as u64;
+    if failed > 0 {
+        ctx.metrics.peer_errors.fetch_add(failed, Relaxed);
+    }
+    for (_, tx) in pending {
+        let _ = tx.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
+    }
+    end
+}

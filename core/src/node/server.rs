@@ -1,0 +1,229 @@
+//! [`serve`]: the accept loop, the background tasks (active expiry, the
+//! metrics listener) and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::ring::{NodeId, Ring};
+
+use super::config::NodeConfig;
+use super::metrics::{self, Metrics, Snapshot};
+use super::peers::{PeerSettings, Peers};
+use super::shards::Shards;
+use super::state::{Node, Tunables};
+use super::table::{self, COMMANDS};
+use super::{NodeEnv, connection};
+
+/// Runs a node on an already-bound listener until `shutdown` resolves, then
+/// stops accepting, finishes in-flight requests and returns.
+pub async fn serve(
+    cfg: NodeConfig,
+    listener: TcpListener,
+    env: NodeEnv,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let quorum = cfg.validate().context("invalid node configuration")?;
+    let port = listener.local_addr().context("listener address")?.port();
+    let members = cfg.effective_members();
+    let placement: Vec<(NodeId, u32)> = members.iter().map(|m| (m.id, m.vnodes)).collect();
+    let others: Vec<(NodeId, SocketAddr)> = members
+        .iter()
+        .filter(|m| m.id != cfg.id)
+        .map(|m| (m.id, m.addr))
+        .collect();
+    let metrics = Arc::new(Metrics::new(COMMANDS.len()));
+    let peers = Peers::start(
+        &others,
+        PeerSettings {
+            me: cfg.id,
+            conns: cfg.peer_connections,
+            password: cfg.requirepass.clone(),
+            connect_timeout: cfg.replica_timeout,
+            backoff: (cfg.peer_backoff_min, cfg.peer_backoff_max),
+            limits: cfg.limits,
+        },
+        env.clock,
+        env.hooks.clone(),
+        metrics.clone(),
+    );
+    let now = env.clock.now();
+    tracing::info!(
+        id = cfg.id,
+        port,
+        members = members.len(),
+        n = quorum.n,
+        r = quorum.r,
+        w = quorum.w,
+        seed = cfg.seed,
+        "ringlab node starting"
+    );
+    let node = Arc::new_cyclic(|me| Node {
+        id: cfg.id,
+        quorum,
+        ring: Ring::with_nodes(&placement),
+        shards: Shards::new(cfg.shards, cfg.maxmemory, cfg.policy, cfg.seed),
+        peers,
+        clock: env.clock,
+        hooks: env.hooks.clone(),
+        metrics,
+        last_version: AtomicU64::new(0),
+        next_client_id: AtomicU64::new(1),
+        clients: AtomicUsize::new(0),
+        tunables: Mutex::new(Tunables {
+            maxmemory: cfg.maxmemory,
+            policy: cfg.policy,
+            save: String::new(),
+            appendonly: "no".into(),
+        }),
+        started_at: now,
+        port,
+        me: me.clone(),
+        cfg,
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let expiry = tokio::spawn(active_expiry(node.clone(), stop_rx.clone()));
+    let metrics_task = match node.cfg.metrics_addr {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?;
+            tracing::info!(%addr, "metrics listener up");
+            Some(tokio::spawn(serve_metrics(
+                node.clone(),
+                l,
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
+
+    // Every connection task holds a clone of `done_tx`; when all are dropped
+    // every in-flight connection has finished.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    node.metrics.connections_received.fetch_add(1, Relaxed);
+                    let n = node.clients.fetch_add(1, Relaxed);
+                    let node = node.clone();
+                    let done = done_tx.clone();
+                    let stop = stop_rx.clone();
+                    tokio::spawn(async move {
+                        let _done = done;
+                        if n >= node.cfg.max_clients {
+                            node.metrics.rejected_connections.fetch_add(1, Relaxed);
+                            tracing::debug!(%addr, "max clients reached, refusing");
+                            let mut s = stream;
+                            let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                            let _ = s.flush().await;
+                        } else {
+                            connection::handle(node.clone(), stream, stop).await;
+                        }
+                        node.clients.fetch_sub(1, Relaxed);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    node.clock.sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
+    tracing::info!(
+        id = node.id,
+        "shutting down: no longer accepting, finishing in-flight requests"
+    );
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(done_tx);
+    let _ = done_rx.recv().await;
+    let _ = expiry.await;
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
+    tracing::info!(id = node.id, "stopped");
+    Ok(())
+}
+
+/// Samples keys with an expiry every `expire_interval` and drops the
+/// expired ones (lazy expiry on access handles the rest).
+async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let mut tick = node.clock.interval(node.cfg.expire_interval);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            _ = tick.tick() => {
+                node.shards.expire_step(node.clock.now(), node.cfg.expire_work);
+            }
+        }
+    }
+}
+
+/// The Prometheus text for this node now.
+pub fn metrics_text(node: &Node) -> String {
+    let names = table::names();
+    metrics::render(
+        &node.metrics,
+        &Snapshot {
+            names: &names,
+            stats: node.shards.stats(),
+            connected_clients: node.clients.load(Relaxed) as u64,
+        },
+    )
+}
+
+/// A minimal HTTP/1.0 responder: whatever the request, the metrics.
+async fn serve_metrics(node: Arc<Node>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((mut s, _)) = accepted else { continue };
+        let node = node.clone();
+        tokio::spawn(async move {
+            // Read the request head (bounded), then answer and close.
+            let mut buf = BytesMut::with_capacity(1024);
+            let head = async {
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+                    if s.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                }
+            };
+            if node
+                .clock
+                .timeout(Duration::from_secs(5), head)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let body = metrics_text(&node);
+            let reply = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+            let _ = s.flush().await;
+        });
+    }
+}
