@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use super::ReportError;
 use hdrhistogram::Histogram;
 
-use super::aggregate::{phase_index, window_all};
+use super::aggregate::{RunTotals, phase_index};
 use super::format::csv_field;
 use super::summary::ALL_OPS;
 use crate::recorder::{Counts, RunRecord};
@@ -48,6 +48,11 @@ pub const COLUMNS: [&str; 21] = [
 
 /// The CSV text of `record`'s timeline.
 pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
+    to_csv_with(record, &RunTotals::of(record))
+}
+
+/// The CSV text of `record`'s timeline, from its already computed `totals`.
+pub fn to_csv_with(record: &RunRecord, totals: &RunTotals) -> Result<String, ReportError> {
     let window = record.meta.window;
     if window.is_zero() {
         return Err(ReportError::ZeroWindow);
@@ -127,7 +132,7 @@ pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
                 series,
             );
         };
-        let all = window_all(w);
+        let all = &totals.windows[i];
         let gets = w.ops.get(&OpKind::Get).map(|g| &g.counts);
         row(ALL_OPS, &all.hist, &all.counts, gets);
         for (kind, op) in &w.ops {
