@@ -558,18 +558,22 @@ fn time_plot(
         for e in &record.events {
             let at = px(e.at.as_secs_f64());
             let width = text_width(&e.label, SMALL_SIZE) + 4;
-            let (left, right, anchor) = label_place(at, width, limit);
-            let row = band
-                .row_ends
-                .iter()
-                .position(|end| left > *end + 6)
-                .unwrap_or_else(|| {
-                    if band.row_ends[0] <= band.row_ends[1] {
-                        0
-                    } else {
-                        1
+            let (mut left, mut right, mut anchor) = label_place(at, width, limit);
+            let row = match band.row_ends.iter().position(|end| left > *end + 6) {
+                Some(row) => row,
+                None => {
+                    // Both rows are taken here: move the label right of the
+                    // row that ends first, joined to its mark by a thin line.
+                    let row = usize::from(band.row_ends[1] < band.row_ends[0]);
+                    let shifted = band.row_ends[row] + 10;
+                    if shifted + width <= limit {
+                        left = shifted;
+                        right = shifted + width;
+                        anchor = (Pos::new(HPos::Left, VPos::Top), shifted + 4);
                     }
-                });
+                    row
+                }
+            };
             band.row_ends[row] = right;
             let y_px = band_top + BAND_ROW * (row as i32 + 1);
             plot_area
@@ -578,6 +582,14 @@ fn time_plot(
                     FAULT.stroke_width(2),
                 ))
                 .map_err(&err)?;
+            if left > at {
+                plot_area
+                    .draw(&PathElement::new(
+                        vec![(at, y_px + 14), (left + 2, y_px + 14)],
+                        FAULT.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(&err)?;
+            }
             plot_area
                 .draw_text(
                     &e.label,
