@@ -43,6 +43,8 @@ th, td { padding: 5px 8px; border-bottom: 1px solid #e4e6ea; white-space: nowrap
 th { background: #eef0f3; text-align: left; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.all td { font-weight: 600; }
+table.detail { font-size: 12.5px; }
+table.detail th, table.detail td { padding: 4px 6px; }
 td .kinds, td .span { font-size: 11.5px; color: #5b6270; font-weight: 400; }
 .scroll { overflow-x: auto; }
 .muted { color: #5b6270; }
@@ -241,7 +243,7 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
     };
     let _ = write!(
         h,
-        "<h3>{title} <span class=\"muted\">({} – {})</span></h3>\n<div class=\"scroll\"><table>\n<tr><th>op</th>",
+        "<h3>{title} <span class=\"muted\">({} – {})</span></h3>\n<div class=\"scroll\"><table class=\"detail\">\n<tr><th>op</th>",
         seconds(span.start_us as f64 / 1e6),
         seconds(span.end_us as f64 / 1e6)
     );
