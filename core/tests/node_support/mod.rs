@@ -20,6 +20,8 @@ struct Running {
     stop: Option<oneshot::Sender<()>>,
     /// `serve`'s task.
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The configuration it runs with (for restarts).
+    cfg: NodeConfig,
 }
 
 /// Nodes served by `serve` on a runtime of their own.
@@ -70,16 +72,41 @@ impl TestCluster {
             tweak(&mut cfg);
             let (tx, rx) = oneshot::channel();
             let _guard = rt.enter();
-            let task = tokio::spawn(serve(cfg, l, NodeEnv::real(), async move {
+            let task = tokio::spawn(serve(cfg.clone(), l, NodeEnv::real(), async move {
                 let _ = rx.await;
             }));
             nodes.push(Running {
                 addr: members[i].addr,
                 stop: Some(tx),
                 task: Some(task),
+                cfg,
             });
         }
         Self { rt, nodes }
+    }
+
+    /// Starts stopped node `i` again on its address (empty: its data was
+    /// lost), with `tweak` applied to its configuration.
+    pub fn restart(&mut self, i: usize, tweak: impl Fn(&mut NodeConfig)) {
+        assert!(self.nodes[i].task.is_none(), "node {i} is running");
+        let addr = self.nodes[i].addr;
+        let l = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .expect("rebind the stopped node's address");
+        let mut cfg = self.nodes[i].cfg.clone();
+        tweak(&mut cfg);
+        let (tx, rx) = oneshot::channel();
+        let _guard = self.rt.enter();
+        let task = tokio::spawn(serve(cfg.clone(), l, NodeEnv::real(), async move {
+            let _ = rx.await;
+        }));
+        self.nodes[i] = Running {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+            cfg,
+        };
     }
 
     /// Node `i`'s address (index from 0).
