@@ -35,6 +35,15 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `count` nodes with ids 1..=count; `tweak` adjusts each config.
     pub fn start(count: usize, tweak: impl Fn(&mut NodeConfig)) -> Self {
+        Self::start_with(count, tweak, |_| NodeEnv::real())
+    }
+
+    /// Like `start`, with each node's environment (clock, hooks) from `env`.
+    pub fn start_with(
+        count: usize,
+        tweak: impl Fn(&mut NodeConfig),
+        env: impl Fn(usize) -> NodeEnv,
+    ) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -72,7 +81,7 @@ impl TestCluster {
             tweak(&mut cfg);
             let (tx, rx) = oneshot::channel();
             let _guard = rt.enter();
-            let task = tokio::spawn(serve(cfg.clone(), l, NodeEnv::real(), async move {
+            let task = tokio::spawn(serve(cfg.clone(), l, env(i), async move {
                 let _ = rx.await;
             }));
             nodes.push(Running {
