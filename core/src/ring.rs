@@ -8,9 +8,10 @@
 //! - [`ModN`] (in `ring/modn.rs`): `hash mod N` over the sorted node list, the
 //!   placement that moves almost every key when N changes.
 //! - Movement (in `ring/movement.rs`): which part of the hash space changes
-//!   primary between two placements: [`Ring::moved_ranges`], the exact
-//!   [`moved_fraction`] of either kind, and [`moved_keys_fraction`] over a
-//!   sample of keys for any pair of placements.
+//!   primary between two placements: [`Ring::moved_ranges`] (and their sum
+//!   per pair of nodes, [`Ring::moved_shares`]), the exact [`moved_fraction`]
+//!   of either kind, and [`moved_keys_fraction`] over a sample of keys for
+//!   any pair of placements.
 //!
 //! Everything here is pure and deterministic: the same members give the same
 //! placement in every process, run, platform and version.

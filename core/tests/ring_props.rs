@@ -94,6 +94,20 @@ fn mod_n_moves_most_keys_where_the_ring_moves_an_eleventh() {
     );
 }
 
+/// Regression (found by `removing_moves_only_the_removed_nodes_keys`, a
+/// test bug): removing the only node hands the whole space to nobody, one
+/// range with `to: None`, rather than to some survivor.
+#[test]
+fn removing_the_only_node_hands_everything_to_nobody() {
+    let before = Ring::with_nodes(&[(0, 1)]);
+    let mut after = before.clone();
+    after.remove_node(0);
+    let shares = before.moved_shares(&after);
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares.get(&(Some(0), None)), Some(&1.0));
+    assert_eq!(after.preference_list(b"k", 3), Vec::<NodeId>::new());
+}
+
 /// A reference ring: the first token at or after the hash by linear scan,
 /// then distinct owners clockwise.
 fn model_preference_list(ring: &Ring, hash: u64, n: usize) -> Vec<NodeId> {
@@ -262,6 +276,19 @@ proptest! {
         }
         let share = before.ownership()[&gone];
         prop_assert!((moved_fraction(&before, &after) - share).abs() < 1e-12);
+        // What the removed node held is dealt out to the survivors, each
+        // part going to the next node clockwise; their handovers sum to it.
+        // (The last node's share goes to nobody.)
+        let shares = before.moved_shares(&after);
+        let survivors = nodes.len() > 1;
+        prop_assert!(shares.keys().all(|&(from, to)| from == Some(gone) && to.is_some() == survivors));
+        prop_assert!((shares.values().sum::<f64>() - share).abs() < 1e-12);
+        for (&(_, to), &part) in &shares {
+            if let Some(to) = to {
+                let gained = after.ownership()[&to] - before.ownership()[&to];
+                prop_assert!((gained - part).abs() < 1e-12);
+            }
+        }
         for h in hashes {
             let (was, is) = (before.primary_for_hash(h), after.primary_for_hash(h));
             prop_assert_eq!(in_ranges(&ranges, h).is_some(), was != is);

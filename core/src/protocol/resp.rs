@@ -198,11 +198,34 @@ fn header(
     max_line: usize,
     too_long: ProtocolError,
 ) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
+    // Fast path for the usual header, a few digits then CRLF: one pass
+    // that finds the CR and the value together. Anything else (a sign, a
+    // leading zero, a long or incomplete line) takes the general path.
+    let digits = buf.get(start + 1..).unwrap_or_default();
+    let mut value = 0u64;
+    for (i, &b) in digits.iter().take(MAX_FAST_DIGITS + 1).enumerate() {
+        match b {
+            // At most 18 digits: below 10^18, no overflow in u64 or i64.
+            b'0'..=b'9' => value = value * 10 + u64::from(b - b'0'),
+            b'\r'
+                if i > 0
+                    && i <= max_line
+                    && (digits[0] != b'0' || i == 1)
+                    && digits.get(i + 1) == Some(&b'\n') =>
+            {
+                return Ok(Some((Some(value as i64), start + 1 + i + 2)));
+            }
+            _ => break,
+        }
+    }
     let Some(cr) = line_end(buf, start + 1, max_line, too_long)? else {
         return Ok(None);
     };
     Ok(Some((parse_i64(&buf[start + 1..cr]), cr + 2)))
 }
+
+/// Longest header number the fast path of [`header`] reads.
+const MAX_FAST_DIGITS: usize = 18;
 
 /// A bulk length as an in-range `usize`, else `InvalidBulkLength`.
 #[inline]
@@ -217,7 +240,12 @@ fn bulk_len(value: Option<i64>, limits: &Limits) -> Result<usize, ProtocolError>
 /// `None` if it (with its CRLF) is not all buffered.
 #[inline]
 fn bulk_body(buf: &[u8], start: usize, len: usize) -> Result<Option<usize>, ProtocolError> {
-    let end = start + len;
+    // Only a `max_bulk` near usize::MAX lets these overflow; no buffer
+    // could ever hold such a bulk.
+    let end = start
+        .checked_add(len)
+        .filter(|end| *end <= usize::MAX - 2)
+        .ok_or(ProtocolError::InvalidBulkLength)?;
     match buf.get(end..end + 2) {
         None => Ok(None),
         Some(b"\r\n") => Ok(Some(end)),
@@ -329,10 +357,18 @@ impl RequestDecoder {
                 }
             },
         };
+        // Most requests arrive whole and are short: remember where their
+        // arguments are while scanning, so building them needs no second
+        // walk over the headers.
+        let mut spans = [(0usize, 0usize); SPANS];
+        let whole = progress.left == progress.argc && progress.argc <= SPANS;
         while progress.left > 0 {
             match scan_argument(buf, progress.pos, limits)? {
-                Scan::Done(next) => {
-                    progress.pos = next;
+                Scan::Done { data, end } => {
+                    if whole {
+                        spans[progress.argc - progress.left] = (data, end);
+                    }
+                    progress.pos = end + 2;
                     progress.left -= 1;
                 }
                 Scan::Need(wanted) => {
@@ -343,14 +379,25 @@ impl RequestDecoder {
             }
         }
         let frozen = buf.split_to(progress.pos).freeze();
+        if whole {
+            let spans = &spans[..progress.argc];
+            return Ok(Some(
+                spans.iter().map(|&(s, e)| frozen.slice(s..e)).collect(),
+            ));
+        }
         build_arguments(&frozen, progress.argc, limits).map(Some)
     }
 }
 
+/// Requests of up to this many arguments are built from the spans found
+/// while scanning them (when they arrive whole).
+const SPANS: usize = 16;
+
 /// What scanning one argument found.
 enum Scan {
-    /// The argument is complete; the next one starts here.
-    Done(usize),
+    /// The argument is complete: its data is `data..end`, and the next
+    /// argument starts at `end + 2`.
+    Done { data: usize, end: usize },
     /// More bytes are needed (the buffer length that would do, if known).
     Need(Option<usize>),
 }
@@ -370,8 +417,8 @@ fn scan_argument(buf: &[u8], pos: usize, limits: &Limits) -> Result<Scan, Protoc
     };
     let len = bulk_len(value, limits)?;
     Ok(match bulk_body(buf, data, len)? {
-        Some(end) => Scan::Done(end + 2),
-        None => Scan::Need(Some(data + len + 2)),
+        Some(end) => Scan::Done { data, end },
+        None => Scan::Need(Some(data + len + 2)), // no overflow: checked by bulk_body
     })
 }
 
@@ -381,9 +428,10 @@ fn build_arguments(
     argc: usize,
     limits: &Limits,
 ) -> Result<Vec<Bytes>, ProtocolError> {
-    // Each argument took at least four bytes to scan, so argc is bounded by
-    // the bytes present, not just by the declared count.
-    let mut args = Vec::with_capacity(argc);
+    // A scanned argument takes at least six bytes (`$0\r\n\r\n`); capping
+    // by the bytes present keeps a caller who broke the decoder's contract
+    // from making it reserve for a declared count that is not there.
+    let mut args = Vec::with_capacity(argc.min(frozen.len() / 6));
     let mut pos = match line_end(frozen, 0, limits.max_inline, ProtocolError::TooBigLine)? {
         Some(cr) => cr + 2,
         None => return Err(ProtocolError::InvalidMultibulkLength),
@@ -399,8 +447,13 @@ fn build_arguments(
             return Err(ProtocolError::InvalidBulkLength);
         };
         let len = bulk_len(value, limits)?;
-        args.push(frozen.slice(data..data + len));
-        pos = data + len + 2;
+        // Checked again rather than trusted: a caller that changed the
+        // buffer between `decode` calls must get an error, not a panic.
+        let Some(end) = bulk_body(frozen, data, len)? else {
+            return Err(ProtocolError::InvalidBulkLength);
+        };
+        args.push(frozen.slice(data..end));
+        pos = end + 2;
     }
     Ok(args)
 }
@@ -572,7 +625,7 @@ fn split_inline(line: &[u8]) -> Result<Vec<Arg>, ProtocolError> {
 enum Item {
     /// A complete scalar frame.
     Scalar(Frame),
-    /// An array header announcing this many elements (at least one).
+    /// An array header announcing this many elements.
     Array(usize),
 }
 
@@ -640,7 +693,6 @@ fn item(
             };
             let item = match value {
                 Some(-1) => Item::Scalar(Frame::NullArray),
-                Some(0) => Item::Scalar(Frame::Array(Vec::new())),
                 Some(n) => match usize::try_from(n) {
                     Ok(count) if count <= limits.max_array => Item::Array(count),
                     _ => return Err(ProtocolError::InvalidMultibulkLength),
@@ -684,15 +736,19 @@ fn walk(
                         max: limits.max_depth,
                     });
                 }
-                // The whole frame is buffered when building, so `count`
-                // elements of at least 3 bytes each are really there.
-                let items = if source.is_some() {
-                    Vec::with_capacity(count)
+                if count == 0 {
+                    Frame::Array(Vec::new())
                 } else {
-                    Vec::new()
-                };
-                open.push(Open { left: count, items });
-                continue;
+                    // The whole frame is buffered when building, so `count`
+                    // elements of at least 3 bytes each are really there.
+                    let items = if source.is_some() {
+                        Vec::with_capacity(count)
+                    } else {
+                        Vec::new()
+                    };
+                    open.push(Open { left: count, items });
+                    continue;
+                }
             }
         };
         // A complete element fills its array; a filled array is itself a
@@ -876,12 +932,77 @@ mod tests {
     }
 
     #[test]
+    fn header_fast_path_agrees_with_the_general_one() {
+        let lines: [&[u8]; 14] = [
+            b"$0\r\n",
+            b"$7\r\n",
+            b"$16\r\n",
+            b"$01\r\n",
+            b"$-1\r\n",
+            b"$\r\n",
+            b"$12\r",
+            b"$12\rx",
+            b"$999999999999999999\r\n",
+            b"$9999999999999999999\r\n",
+            b"$99999999999999999999\r\n",
+            b"$1 \r\n",
+            b"$123456\r\n",
+            b"$1234567\r\n",
+        ];
+        for line in lines {
+            for max_line in [0, 1, 2, 6, 64] {
+                let general = line_end(line, 1, max_line, ProtocolError::TooBigBulkCount)
+                    .map(|cr| cr.map(|cr| (parse_i64(&line[1..cr]), cr + 2)));
+                assert_eq!(
+                    header(line, 0, max_line, ProtocolError::TooBigBulkCount),
+                    general,
+                    "{} with lines up to {max_line}",
+                    line.escape_ascii()
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_fast_path_agrees_on_any_line(
+            body in proptest::collection::vec(
+                proptest::sample::select(&b"0123456789-+\r\n x"[..]), 0..24),
+            max_line in 0..24usize,
+        ) {
+            let line = [&b"$"[..], &body].concat();
+            let general = line_end(&line, 1, max_line, ProtocolError::TooBigBulkCount)
+                .map(|cr| cr.map(|cr| (parse_i64(&line[1..cr]), cr + 2)));
+            proptest::prop_assert_eq!(
+                header(&line, 0, max_line, ProtocolError::TooBigBulkCount),
+                general
+            );
+        }
+    }
+
+    #[test]
     fn decimals_are_written_exactly() {
         for v in [0, 7, -7, 10, 1234567890, i64::MAX, i64::MIN] {
             let mut out = BytesMut::new();
             write_integer(&mut out, v);
             assert_eq!(&out[..], format!(":{v}\r\n").as_bytes());
         }
+    }
+
+    #[test]
+    fn a_decoder_whose_buffer_was_swapped_errs_instead_of_panicking() {
+        let limits = Limits::default();
+        let mut decoder = RequestDecoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf, &limits), Ok(None));
+        // The caller breaks the contract: the scan resumes at byte 13 and
+        // finds a valid argument there, but the first argument now claims
+        // 30 bytes that the request does not hold.
+        let mut swapped = BytesMut::from(&b"*2\r\n$30\r\nGE\r\n$1\r\nx\r\n"[..]);
+        assert_eq!(
+            decoder.decode(&mut swapped, &limits),
+            Err(ProtocolError::InvalidBulkLength)
+        );
     }
 
     #[test]

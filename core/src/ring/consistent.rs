@@ -38,6 +38,21 @@ fn vnode_token(id: NodeId, index: u32) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
+/// A vnode on the ring. Ordered by token, then owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Point {
+    /// Where on the 64-bit circle the vnode sits.
+    token: u64,
+    /// The physical node it belongs to.
+    owner: NodeId,
+}
+
+impl Point {
+    fn new(token: u64, owner: NodeId) -> Self {
+        Self { token, owner }
+    }
+}
+
 /// A consistent-hash ring with virtual nodes.
 ///
 /// Token `t` owns the arc `(previous token, t]`; the arc below the first
@@ -48,11 +63,11 @@ fn vnode_token(id: NodeId, index: u32) -> u64 {
 pub struct Ring {
     /// Member nodes and their vnode counts, by id.
     members: BTreeMap<NodeId, u32>,
-    /// Every vnode token, ascending (ties by owner id).
-    tokens: Vec<u64>,
-    /// `owners[i]` is the node holding `tokens[i]`.
-    owners: Vec<NodeId>,
-    /// Prefix index into `tokens`: `index[p]` is the position of the first
+    /// Every vnode token with its owner, ascending by (token, owner). One
+    /// array rather than two so a lookup's token and owners share a cache
+    /// line.
+    points: Vec<Point>,
+    /// Prefix index into `points`: `index[p]` is the position of the first
     /// token whose top `bits` bits are `>= p`, with `index[2^bits] = len`. It
     /// narrows the search for a hash to the few tokens sharing its prefix.
     index: Vec<u32>,
@@ -67,7 +82,7 @@ impl fmt::Debug for Ring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ring")
             .field("members", &self.members)
-            .field("tokens", &self.tokens.len())
+            .field("tokens", &self.points.len())
             .finish()
     }
 }
@@ -85,14 +100,12 @@ impl Ring {
         for &(id, vnodes) in nodes {
             ring.members.insert(id, vnodes.clamp(1, MAX_VNODES));
         }
-        let mut pairs: Vec<(u64, NodeId)> = ring
+        ring.points = ring
             .members
             .iter()
-            .flat_map(|(&id, &v)| (0..v).map(move |i| (vnode_token(id, i), id)))
+            .flat_map(|(&id, &v)| (0..v).map(move |i| Point::new(vnode_token(id, i), id)))
             .collect();
-        pairs.sort_unstable();
-        ring.tokens = pairs.iter().map(|p| p.0).collect();
-        ring.owners = pairs.iter().map(|p| p.1).collect();
+        ring.points.sort_unstable();
         ring.rebuild_index();
         ring
     }
@@ -104,24 +117,24 @@ impl Ring {
 
     /// All tokens on the ring, ascending, with their owners.
     pub fn tokens(&self) -> impl ExactSizeIterator<Item = (u64, NodeId)> + '_ {
-        self.tokens.iter().copied().zip(self.owners.iter().copied())
+        self.points.iter().map(|p| (p.token, p.owner))
     }
 
-    /// The position in `tokens` of the first token at or after `hash`,
+    /// The position in `points` of the first token at or after `hash`,
     /// wrapping to 0. The ring must not be empty.
     #[inline]
     fn successor(&self, hash: u64) -> usize {
         let slot = (hash >> (64 - self.bits)) as usize;
         let lo = self.index[slot] as usize;
         let hi = self.index[slot + 1] as usize;
-        let pos = lo + self.tokens[lo..hi].partition_point(|&t| t < hash);
-        if pos == self.tokens.len() { 0 } else { pos }
+        let pos = lo + self.points[lo..hi].partition_point(|p| p.token < hash);
+        if pos == self.points.len() { 0 } else { pos }
     }
 
-    /// Rebuilds `index` after `tokens` changed. About one slot per token, so
+    /// Rebuilds `index` after `points` changed. One to two slots per token, so
     /// a search usually looks at zero to two tokens.
     fn rebuild_index(&mut self) {
-        let len = self.tokens.len();
+        let len = self.points.len();
         assert!(
             u32::try_from(len).is_ok(),
             "ring of {len} tokens exceeds the u32 positions of its index"
@@ -137,7 +150,7 @@ impl Ring {
         let shift = 64 - self.bits;
         let mut pos = 0usize;
         for slot in 0..slots {
-            while pos < len && ((self.tokens[pos] >> shift) as usize) < slot {
+            while pos < len && ((self.points[pos].token >> shift) as usize) < slot {
                 pos += 1;
             }
             self.index.push(pos as u32);
@@ -147,41 +160,27 @@ impl Ring {
 
     /// Removes a member's tokens (not its `members` entry).
     fn drop_tokens(&mut self, id: NodeId) {
-        let mut keep = 0;
-        for i in 0..self.tokens.len() {
-            if self.owners[i] != id {
-                self.tokens[keep] = self.tokens[i];
-                self.owners[keep] = self.owners[i];
-                keep += 1;
-            }
-        }
-        self.tokens.truncate(keep);
-        self.owners.truncate(keep);
+        self.points.retain(|p| p.owner != id);
     }
 
     /// Merges a node's freshly computed tokens into the sorted arrays.
     fn merge_tokens(&mut self, id: NodeId, vnodes: u32) {
-        let mut fresh: Vec<u64> = (0..vnodes).map(|i| vnode_token(id, i)).collect();
+        let mut fresh: Vec<Point> = (0..vnodes)
+            .map(|i| Point::new(vnode_token(id, i), id))
+            .collect();
         fresh.sort_unstable();
-        let total = self.tokens.len() + fresh.len();
-        let mut tokens = Vec::with_capacity(total);
-        let mut owners = Vec::with_capacity(total);
+        let old = std::mem::take(&mut self.points);
+        self.points.reserve(old.len() + fresh.len());
         let (mut i, mut j) = (0, 0);
-        while i < self.tokens.len() || j < fresh.len() {
-            let take_old = j == fresh.len()
-                || (i < self.tokens.len() && (self.tokens[i], self.owners[i]) < (fresh[j], id));
-            if take_old {
-                tokens.push(self.tokens[i]);
-                owners.push(self.owners[i]);
+        while i < old.len() || j < fresh.len() {
+            if j == fresh.len() || (i < old.len() && old[i] < fresh[j]) {
+                self.points.push(old[i]);
                 i += 1;
             } else {
-                tokens.push(fresh[j]);
-                owners.push(id);
+                self.points.push(fresh[j]);
                 j += 1;
             }
         }
-        self.tokens = tokens;
-        self.owners = owners;
     }
 }
 
@@ -192,12 +191,12 @@ impl Placement for Ring {
         if want == 0 {
             return;
         }
-        let len = self.tokens.len();
+        let len = self.points.len();
         let mut pos = self.successor(hash);
         // Every member holds at least one token, so one lap finds `want`
         // distinct nodes; `out` is tiny, so a linear scan beats a set.
         for _ in 0..len {
-            let owner = self.owners[pos];
+            let owner = self.points[pos].owner;
             if !out.contains(&owner) {
                 out.push(owner);
                 if out.len() == want {
@@ -216,10 +215,10 @@ impl Placement for Ring {
     }
 
     fn primary_for_hash(&self, hash: u64) -> Option<NodeId> {
-        if self.tokens.is_empty() {
+        if self.points.is_empty() {
             None
         } else {
-            Some(self.owners[self.successor(hash)])
+            Some(self.points[self.successor(hash)].owner)
         }
     }
 
@@ -253,15 +252,17 @@ impl Placement for Ring {
 
     fn ownership(&self) -> BTreeMap<NodeId, f64> {
         let mut owned: BTreeMap<NodeId, u128> = self.members.keys().map(|&id| (id, 0)).collect();
-        let len = self.tokens.len();
-        for i in 0..len {
-            let arc = if i == 0 {
+        let points = &self.points;
+        for (i, point) in points.iter().enumerate() {
+            let arc = match i.checked_sub(1) {
+                Some(prev) => u128::from(point.token - points[prev].token),
                 // From the last token round through 2^64 to the first.
-                u128::from(self.tokens[0]) + (1u128 << 64) - u128::from(self.tokens[len - 1])
-            } else {
-                u128::from(self.tokens[i] - self.tokens[i - 1])
+                None => {
+                    let last = points[points.len() - 1].token;
+                    u128::from(point.token) + (1u128 << 64) - u128::from(last)
+                }
             };
-            *owned.entry(self.owners[i]).or_default() += arc;
+            *owned.entry(point.owner).or_default() += arc;
         }
         owned
             .into_iter()
@@ -295,12 +296,12 @@ mod tests {
     fn successor_matches_plain_binary_search() {
         let ring = Ring::with_nodes(&[(1, 3), (2, 5), (9, 40)]);
         let probes = ring
-            .tokens
+            .points
             .iter()
-            .flat_map(|&t| [t.wrapping_sub(1), t, t.wrapping_add(1)])
+            .flat_map(|p| [p.token.wrapping_sub(1), p.token, p.token.wrapping_add(1)])
             .chain([0, 1, u64::MAX, u64::MAX / 2]);
         for h in probes {
-            let plain = ring.tokens.partition_point(|&t| t < h) % ring.tokens.len();
+            let plain = ring.points.partition_point(|p| p.token < h) % ring.points.len();
             assert_eq!(ring.successor(h), plain, "hash {h:#x}");
         }
     }

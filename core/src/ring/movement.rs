@@ -7,6 +7,8 @@
 //! two placements behind `dyn Placement` (a ring against a `ModN`, say),
 //! [`moved_keys_fraction`] gives the fraction over a sample of keys.
 
+use std::collections::BTreeMap;
+
 use super::{ModN, NodeId, Placement, Ring, SPACE, modn::residue_count};
 
 /// A contiguous range of hashes, `start..=end`, whose primary changed.
@@ -121,6 +123,22 @@ impl Ring {
             start = end.wrapping_add(1);
         }
         moved
+    }
+}
+
+impl Ring {
+    /// How much of the hash space each `(from, to)` pair of primaries hands
+    /// over between `self` (before) and `other` (after): the moved ranges
+    /// summed per pair, as fractions of 2^64.
+    pub fn moved_shares(&self, other: &Ring) -> BTreeMap<(Option<NodeId>, Option<NodeId>), f64> {
+        let mut shares: BTreeMap<_, u128> = BTreeMap::new();
+        for r in self.moved_ranges(other) {
+            *shares.entry((r.from, r.to)).or_default() += r.len();
+        }
+        shares
+            .into_iter()
+            .map(|(pair, len)| (pair, len as f64 / SPACE))
+            .collect()
     }
 }
 
