@@ -8,25 +8,32 @@
 //! mutexes.
 //!
 //! # Layout
-//! - [`key`]: the stored form of a key (short keys inline).
+//! - `key`: the stored form of a key (short keys inline).
 //! - [`cost`]: what an entry is charged against `maxmemory`, from `size_of`.
-//! - [`access`]: the LRU stamp and the LFU counter, in one `u32`.
+//! - `access`: the LRU stamp and the LFU counter, in one `u32`.
+//! - `pool`: Redis's eviction pool of the best candidates sampled lately.
 //!
 //! # How it works
 //! Entries live in an `IndexMap`, so a uniformly random entry is one random
 //! index away and removal is a `swap_remove`. Eviction works like Redis's
-//! approximated LRU/LFU: sample `samples` entries and evict the best
-//! candidate under the policy. The indices of the entries that have an
-//! expiry are kept in a second list (each entry knows its position in it),
-//! which `volatile-*` eviction and active expiry sample from.
+//! approximated LRU/LFU: sample `samples` entries, offer them to a pool of
+//! the best candidates seen lately, and evict the pool's best. The indices
+//! of the entries that have an expiry are kept in a second list (each entry
+//! knows its position in it), which `volatile-*` eviction and active expiry
+//! sample from.
+//!
+//! Memory: every entry is charged [`entry_cost`], measured from the real
+//! sizes of these structures (see [`cost`]); `used_bytes` is the sum of the
+//! charges and a write that stores an entry leaves it at most `maxmemory`.
 //!
 //! An entry is live while `now < expires_at`. Expired entries are dropped
 //! lazily when a read or write finds them, by [`Store::expire_step`], or when
 //! eviction samples them; all three count as expirations, not evictions.
 
 mod access;
-mod cost;
+pub mod cost;
 mod key;
+mod pool;
 
 use std::hash::RandomState;
 use std::str::FromStr;
@@ -37,11 +44,12 @@ use indexmap::IndexMap;
 use crate::clock::Micros;
 use access::Coin;
 use key::Key;
+use pool::Pool;
 
 pub use cost::entry_cost;
 
-/// A node's identity in versions. The ring's `NodeId` is the same `u32`.
-pub type NodeId = u32;
+/// A node's identity in versions: the ring's.
+pub use crate::ring::NodeId;
 
 /// The version of a value, for last-writer-wins: ordered by time, then by
 /// the node that wrote it, so two writes never tie.
@@ -238,6 +246,10 @@ pub enum PutOutcome {
     },
 }
 
+/// How many samples are drawn before their entries are read (see
+/// `Store::pick_victim`).
+const SAMPLE_BATCH: usize = 16;
+
 /// Marks an entry that is not in the volatile list.
 const NOT_VOLATILE: u32 = u32::MAX;
 
@@ -261,6 +273,30 @@ enum Victim {
 }
 
 /// The store. See the module doc.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rand::SeedableRng;
+/// use ringlab_core::store::{Entry, Policy, PutOutcome, Store, StoreConfig, Version};
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut store = Store::new(StoreConfig {
+///     maxmemory: 64 << 20,
+///     policy: "allkeys-lru".parse()?,
+///     samples: 5,
+/// });
+/// let now = 1_700_000_000_000_000; // model time, microseconds
+/// let entry = Entry {
+///     value: Some(Bytes::from_static(b"v1")),
+///     version: Version { ts: now, node: 3 },
+///     expires_at: Some(now + 10_000_000), // EX 10
+/// };
+/// assert_eq!(store.put(Bytes::from_static(b"k"), entry, now, &mut rng)?, PutOutcome::Applied);
+/// assert_eq!(store.get(b"k", now).and_then(|e| e.value.as_deref()), Some(&b"v1"[..]));
+/// assert!(store.get(b"k", now + 10_000_000).is_none()); // expired: a miss
+/// assert_eq!(store.stats().expirations, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Store {
     /// The entries; the map's index order is arbitrary but deterministic.
@@ -286,10 +322,13 @@ pub struct Store {
     evictions: u64,
     /// Entries dropped as expired.
     expirations: u64,
-    /// The LRU counter: bumped on every access, wrapping.
+    /// The LRU counter: bumped on every access; never wraps (see
+    /// [`Store::next_tick`]).
     tick: u32,
     /// The coin for LFU counter increments.
     coin: Coin,
+    /// The best eviction candidates sampled lately.
+    pool: Pool,
 }
 
 // The node keeps stores behind mutexes shared across tasks.
@@ -315,6 +354,7 @@ impl Store {
             expirations: 0,
             tick: 0,
             coin: Coin::new(),
+            pool: Pool::default(),
         }
     }
 
@@ -367,8 +407,15 @@ impl Store {
     ///
     /// Details: a winning write whose entry has already expired removes the
     /// stored entry (as Redis's SET with a past expiry deletes the key); it
-    /// counts as neither eviction nor expiration. OutOfMemory is decided
-    /// before anything is evicted, so a refused write changes nothing. The
+    /// counts as neither eviction nor expiration. The bound on used_bytes
+    /// holds after every write that stores an entry; a stale or deleting
+    /// write stores nothing and leaves usage as it was, which may be over a
+    /// limit lowered by [`Store::set_config`] under noeviction. A write that
+    /// needs room while usage is over the limit needs eviction like any
+    /// other, so under noeviction it fails until deletes make room (as in
+    /// Redis). OutOfMemory is decided before anything is evicted, so a
+    /// refused write changes nothing (an expired entry of the same key may
+    /// have been dropped, as any access would). The
     /// value is copied into an allocation of its own length, so a value
     /// sliced out of a large read buffer does not pin that buffer.
     pub fn put(
@@ -400,19 +447,10 @@ impl Store {
         }
 
         let new_cost = entry_cost(key.len(), entry.value.as_ref().map_or(0, Bytes::len));
-        let (old_cost, old_volatile) = match existing {
-            Some(i) => {
-                let c = self.cost_at(i);
-                (
-                    c,
-                    if self.map[i].entry.expires_at.is_some() {
-                        c
-                    } else {
-                        0
-                    },
-                )
-            }
-            None => (0, 0),
+        let old_cost = existing.map_or(0, |i| self.cost_at(i));
+        let old_volatile = match existing {
+            Some(i) if self.map[i].entry.expires_at.is_some() => old_cost,
+            _ => 0,
         };
         let need = self.used - old_cost + new_cost;
         let max = self.cfg.maxmemory;
@@ -484,6 +522,7 @@ impl Store {
     pub fn flush(&mut self) {
         self.map = IndexMap::with_hasher(RandomState::new());
         self.volatile = Vec::new();
+        self.pool.clear();
         self.used = 0;
         self.volatile_used = 0;
         self.values = 0;
@@ -552,6 +591,7 @@ impl Store {
     pub fn set_config(&mut self, cfg: StoreConfig, now: Micros, rng: &mut impl rand::Rng) {
         let was_lfu = self.cfg.policy.uses_lfu();
         self.cfg = cfg;
+        self.pool.clear();
         if was_lfu != self.cfg.policy.uses_lfu() {
             let fresh = self.fresh_access(now);
             for slot in self.map.values_mut() {
@@ -597,9 +637,25 @@ impl Store {
         if self.cfg.policy.uses_lfu() {
             access::lfu_pack(now, access::LFU_INIT)
         } else {
-            self.tick = self.tick.wrapping_add(1);
-            self.tick
+            self.next_tick()
         }
+    }
+
+    /// The next LRU stamp. A wrapping counter would make an entry untouched
+    /// for 2^32 accesses (about an hour at a million per second) look fresh;
+    /// instead, when the counter is full every stamp is halved, which keeps
+    /// their order. That O(n) pass comes once per 2^31 accesses.
+    fn next_tick(&mut self) -> u32 {
+        if self.tick == u32::MAX {
+            self.tick >>= 1;
+            if !self.cfg.policy.uses_lfu() {
+                for slot in self.map.values_mut() {
+                    slot.access >>= 1;
+                }
+            }
+        }
+        self.tick += 1;
+        self.tick
     }
 
     /// An access record after one more access.
@@ -607,8 +663,7 @@ impl Store {
         if self.cfg.policy.uses_lfu() {
             access::lfu_touch(record, now, self.coin.flip())
         } else {
-            self.tick = self.tick.wrapping_add(1);
-            self.tick
+            self.next_tick()
         }
     }
 
@@ -733,45 +788,113 @@ impl Store {
         }
     }
 
-    /// Samples `samples` candidates under the policy and picks the one to
-    /// drop; an expired candidate is dropped first. None if the pool is empty.
+    /// A uniformly random eviction candidate's map index: from the volatile
+    /// list under `volatile-*`, else from the whole map (`population` long).
+    fn draw(&self, population: usize, rng: &mut impl rand::Rng) -> usize {
+        let pos = rng.random_range(0..population);
+        if self.cfg.policy.volatile_only() {
+            self.volatile[pos] as usize
+        } else {
+            pos
+        }
+    }
+
+    /// Samples `samples` candidates under the policy, offers them to the
+    /// pool and picks the pool's best that is still what it was when
+    /// pooled; an expired entry met on the way is dropped first. None if
+    /// nothing can be evicted.
     fn pick_victim(&mut self, now: Micros, rng: &mut impl rand::Rng) -> Option<Victim> {
         let policy = self.cfg.policy;
-        let pool = if policy.volatile_only() {
+        let volatile_only = policy.volatile_only();
+        let population = if volatile_only {
             self.volatile.len()
         } else {
             self.map.len()
         };
-        if pool == 0 || !policy.evicts() {
+        if population == 0 || !policy.evicts() {
             return None;
         }
-        let mut best: Option<(u64, usize)> = None;
-        for _ in 0..self.cfg.samples.max(1) {
-            let pos = rng.random_range(0..pool);
-            let i = if policy.volatile_only() {
-                self.volatile[pos] as usize
+        if policy == Policy::AllKeysRandom {
+            let i = self.draw(population, rng);
+            return Some(if self.map[i].entry.is_expired(now) {
+                Victim::Expired(i)
             } else {
-                pos
+                Victim::Evict(i)
+            });
+        }
+        let tick = self.tick;
+        let score = move |snapshot: u64| rank(policy, snapshot, tick, now);
+        let mut best_sampled: Option<(u64, usize)> = None;
+        let mut remaining = self.cfg.samples.max(1);
+        while remaining > 0 {
+            let n = remaining.min(SAMPLE_BATCH);
+            remaining -= n;
+            let mut picks = [0usize; SAMPLE_BATCH];
+            for p in &mut picks[..n] {
+                *p = self.draw(population, rng);
+            }
+            // A sampled entry is a cache miss. Reading the batch in a tight
+            // loop of independent loads lets the CPU overlap the misses;
+            // interleaved with the pool's work they would come one by one.
+            let mut seen = [(false, 0u64); SAMPLE_BATCH];
+            for (seen, &i) in seen[..n].iter_mut().zip(&picks[..n]) {
+                let slot = &self.map[i];
+                *seen = (slot.entry.is_expired(now), snapshot(policy, slot));
+            }
+            for (&i, &(expired, snap)) in picks[..n].iter().zip(&seen[..n]) {
+                if expired {
+                    return Some(Victim::Expired(i));
+                }
+                let s = score(snap);
+                if best_sampled.is_none_or(|(b, _)| s > b) {
+                    best_sampled = Some((s, i));
+                }
+                let (key, _) = self.map.get_index(i).expect("sampled in bounds");
+                self.pool.offer(key, to_u32(i), snap, score);
+            }
+        }
+        while let Some(c) = self.pool.take_best(score) {
+            // The index is a hint: swap_remove may have moved the entry.
+            let hinted = c.index as usize;
+            let i = match self.map.get_index(hinted) {
+                Some((k, _)) if *k == c.key => hinted,
+                _ => match self.map.get_index_of(c.key.as_bytes()) {
+                    Some(i) => i,
+                    None => continue,
+                },
             };
             let slot = &self.map[i];
+            let eligible = !volatile_only || slot.vpos != NOT_VOLATILE;
+            if !eligible || snapshot(policy, slot) != c.snapshot {
+                continue;
+            }
             if slot.entry.is_expired(now) {
                 return Some(Victim::Expired(i));
             }
-            // Higher score goes first.
-            let score = match policy {
-                Policy::AllKeysLru | Policy::VolatileLru => {
-                    u64::from(self.tick.wrapping_sub(slot.access))
-                }
-                Policy::AllKeysLfu => u64::from(u8::MAX - access::lfu_decayed(slot.access, now)),
-                Policy::VolatileTtl => u64::MAX - slot.entry.expires_at.unwrap_or(u64::MAX),
-                Policy::AllKeysRandom => return Some(Victim::Evict(i)),
-                Policy::NoEviction => unreachable!("checked above"),
-            };
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, i));
-            }
+            return Some(Victim::Evict(i));
         }
-        best.map(|(_, i)| Victim::Evict(i))
+        // Every pooled candidate went stale, this sample's ones included.
+        best_sampled.map(|(_, i)| Victim::Evict(i))
+    }
+}
+
+/// What ranks an entry for eviction under `policy`: its LRU stamp or LFU
+/// record, or its expiry.
+fn snapshot(policy: Policy, slot: &Slot) -> u64 {
+    match policy {
+        Policy::VolatileTtl => slot.entry.expires_at.unwrap_or(u64::MAX),
+        _ => u64::from(slot.access),
+    }
+}
+
+/// A snapshot's eviction rank: higher goes first.
+fn rank(policy: Policy, snapshot: u64, tick: u32, now: Micros) -> u64 {
+    match policy {
+        // Idle accesses; a stamp from before a rescale is stale anyway.
+        Policy::AllKeysLru | Policy::VolatileLru => u64::from(tick).saturating_sub(snapshot),
+        Policy::AllKeysLfu => u64::from(u8::MAX - access::lfu_decayed(snapshot as u32, now)),
+        Policy::VolatileTtl => u64::MAX - snapshot,
+        Policy::AllKeysRandom | Policy::NoEviction => 0,
     }
 }
 

@@ -1,1 +1,635 @@
-//! TODO(skeleton): being written.
+//! `compare BASE NEW`: the regression gate between two runs' reports.
+//!
+//! Reads both `summary.json` files and compares them span by span (the whole
+//! run and each phase, matched by name) and op kind by op kind (`all`, `get`,
+//! `set`, `delete`): the latency percentiles p50, p95, p99, p99.9 and max,
+//! availability and hit ratio. A figure regresses when it moves the wrong way
+//! by more than its tolerance:
+//!
+//! - a percentile regresses when `new > base * (1 + growth%) + slack_us`.
+//!   By default p99 and p99.9 are gated at 5% with 20 µs of slack (so a
+//!   12 µs -> 14 µs change does not flap); p50, p95 and max are shown but not
+//!   gated unless a tolerance is given;
+//! - availability regresses when it drops by more than 0.01 percentage
+//!   points (`new < base - 0.0001`);
+//! - hit ratio regresses when it drops by more than 0.01 (one percentage
+//!   point);
+//! - a phase or op kind present on one side only is a regression;
+//! - a percentile that the base has and the new run lacks (no ok request) is
+//!   a regression.
+//!
+//! Tolerances come from the defaults, then a TOML file (`--tolerances`), then
+//! flags, each overriding the previous. [`run`] prints the table and returns
+//! whether the new run passed; the CLIs exit non-zero when it did not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::report::format::{latency_us, trim_float};
+use crate::report::summary::{ALL_OPS, OVERALL};
+use crate::report::{Metric, PhaseSummary, Summary};
+
+/// Default allowed growth of p99 and p99.9, percent.
+pub const DEFAULT_TAIL_GROWTH_PCT: f64 = 5.0;
+/// Default absolute slack added to every latency limit, microseconds.
+pub const DEFAULT_SLACK_US: f64 = 20.0;
+/// Default allowed availability drop, percentage points.
+pub const DEFAULT_AVAILABILITY_DROP_PTS: f64 = 0.01;
+/// Default allowed hit-ratio drop (ratio in 0..=1).
+pub const DEFAULT_HIT_RATIO_DROP: f64 = 0.01;
+
+/// Arguments of `compare`, usable as a clap subcommand by both CLIs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a report directory or its summary.json.
+    pub base: PathBuf,
+    /// The run to check: a report directory or its summary.json.
+    pub new: PathBuf,
+    /// TOML file of tolerances (see docs/REPORTS.md); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub tolerances: Option<PathBuf>,
+    /// Allowed growth of a latency percentile, in percent, as METRIC=PCT
+    /// (p50, p95, p99, p99.9, max), or METRIC=off to not gate it. Repeatable.
+    /// Defaults: p99=5 and p99.9=5.
+    #[arg(long = "growth", value_name = "METRIC=PCT")]
+    pub growth: Vec<String>,
+    /// Absolute slack added to every latency limit, in microseconds
+    /// [default: 20].
+    #[arg(long, value_name = "US")]
+    pub slack_us: Option<f64>,
+    /// Allowed availability drop in percentage points [default: 0.01].
+    #[arg(long, value_name = "POINTS")]
+    pub availability_drop: Option<f64>,
+    /// Allowed hit-ratio drop, as a ratio in 0..1 [default: 0.01].
+    #[arg(long, value_name = "RATIO")]
+    pub hit_ratio_drop: Option<f64>,
+    /// Print only the regressions and the verdict.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What can go wrong reading tolerances.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The tolerance file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The tolerance file is not valid TOML of the expected shape.
+    #[error("{path}: {source}")]
+    Toml {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    /// A latency growth names a metric that is not a percentile.
+    #[error(
+        "{origin}: unknown latency percentile {name:?}; expected one of p50, p95, p99, p99.9 (or p999), max"
+    )]
+    UnknownPercentile { origin: String, name: String },
+    /// A tolerance value is out of range or not a number.
+    #[error("{origin}: {what} = {value:?}; expected {expected}")]
+    BadValue {
+        origin: String,
+        what: String,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// How far each figure may move before it counts as a regression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tolerances {
+    /// Allowed growth in percent per gated latency percentile; percentiles
+    /// absent here are shown but not gated.
+    pub growth_pct: BTreeMap<Metric, f64>,
+    /// Microseconds added to every latency limit.
+    pub slack_us: f64,
+    /// Allowed availability drop, percentage points.
+    pub availability_drop_pts: f64,
+    /// Allowed hit-ratio drop, ratio.
+    pub hit_ratio_drop: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            growth_pct: BTreeMap::from([
+                (Metric::P99, DEFAULT_TAIL_GROWTH_PCT),
+                (Metric::P999, DEFAULT_TAIL_GROWTH_PCT),
+            ]),
+            slack_us: DEFAULT_SLACK_US,
+            availability_drop_pts: DEFAULT_AVAILABILITY_DROP_PTS,
+            hit_ratio_drop: DEFAULT_HIT_RATIO_DROP,
+        }
+    }
+}
+
+/// The tolerance file's shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToleranceFile {
+    slack_us: Option<f64>,
+    availability_drop_points: Option<f64>,
+    hit_ratio_drop: Option<f64>,
+    latency_growth_percent: Option<BTreeMap<String, GrowthValue>>,
+}
+
+/// A growth in percent, or "off".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum GrowthValue {
+    Percent(f64),
+    Word(String),
+}
+
+impl Tolerances {
+    /// The defaults, overridden by the file and then the flags of `args`.
+    pub fn from_args(args: &CompareArgs) -> Result<Tolerances, CompareError> {
+        let mut t = Tolerances::default();
+        if let Some(path) = &args.tolerances {
+            let text = std::fs::read_to_string(path).map_err(|source| CompareError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            t.apply_toml(&text, path)?;
+        }
+        for g in &args.growth {
+            let (name, value) = g.split_once('=').ok_or_else(|| CompareError::BadValue {
+                origin: "--growth".to_string(),
+                what: "value".to_string(),
+                value: g.clone(),
+                expected: "METRIC=PCT, e.g. p99=5 or max=off",
+            })?;
+            let value = if value.trim().eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(
+                    value
+                        .trim()
+                        .parse::<f64>()
+                        .map_err(|_| CompareError::BadValue {
+                            origin: "--growth".to_string(),
+                            what: name.to_string(),
+                            value: value.to_string(),
+                            expected: "a percentage >= 0, or off",
+                        })?,
+                )
+            };
+            t.set_growth("--growth", name, value)?;
+        }
+        if let Some(v) = args.slack_us {
+            t.slack_us = non_negative("--slack-us", "value", v)?;
+        }
+        if let Some(v) = args.availability_drop {
+            t.availability_drop_pts = non_negative("--availability-drop", "value", v)?;
+        }
+        if let Some(v) = args.hit_ratio_drop {
+            t.hit_ratio_drop = non_negative("--hit-ratio-drop", "value", v)?;
+        }
+        Ok(t)
+    }
+
+    /// Applies a tolerance file's settings over these; `path` names it in
+    /// errors.
+    pub fn apply_toml(&mut self, text: &str, path: &Path) -> Result<(), CompareError> {
+        let file: ToleranceFile = toml::from_str(text).map_err(|source| CompareError::Toml {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let origin = path.display().to_string();
+        if let Some(v) = file.slack_us {
+            self.slack_us = non_negative(&origin, "slack_us", v)?;
+        }
+        if let Some(v) = file.availability_drop_points {
+            self.availability_drop_pts = non_negative(&origin, "availability_drop_points", v)?;
+        }
+        if let Some(v) = file.hit_ratio_drop {
+            self.hit_ratio_drop = non_negative(&origin, "hit_ratio_drop", v)?;
+        }
+        for (name, value) in file.latency_growth_percent.unwrap_or_default() {
+            let value = match value {
+                GrowthValue::Percent(p) => Some(p),
+                GrowthValue::Word(w) if w.eq_ignore_ascii_case("off") => None,
+                GrowthValue::Word(w) => {
+                    return Err(CompareError::BadValue {
+                        origin,
+                        what: format!("latency_growth_percent.{name}"),
+                        value: w,
+                        expected: "a percentage >= 0, or \"off\"",
+                    });
+                }
+            };
+            self.set_growth(&origin, &name, value)?;
+        }
+        Ok(())
+    }
+
+    fn set_growth(
+        &mut self,
+        origin: &str,
+        name: &str,
+        value: Option<f64>,
+    ) -> Result<(), CompareError> {
+        let metric = Metric::parse(name)
+            .filter(|m| Metric::PERCENTILES.contains(m))
+            .ok_or_else(|| CompareError::UnknownPercentile {
+                origin: origin.to_string(),
+                name: name.to_string(),
+            })?;
+        match value {
+            Some(v) => {
+                let v = non_negative(origin, name, v)?;
+                self.growth_pct.insert(metric, v);
+            }
+            None => {
+                self.growth_pct.remove(&metric);
+            }
+        }
+        Ok(())
+    }
+
+    /// One line for people: what is gated and how.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .growth_pct
+            .iter()
+            .map(|(m, p)| {
+                format!(
+                    "{} +{}% +{} µs",
+                    m.label(),
+                    trim_float(*p, 3),
+                    trim_float(self.slack_us, 3)
+                )
+            })
+            .collect();
+        parts.push(format!(
+            "availability -{} pts",
+            trim_float(self.availability_drop_pts, 4)
+        ));
+        parts.push(format!("hit ratio -{}", trim_float(self.hit_ratio_drop, 4)));
+        let ungated: Vec<&str> = Metric::PERCENTILES
+            .iter()
+            .filter(|m| !self.growth_pct.contains_key(m))
+            .map(|m| m.label())
+            .collect();
+        let mut s = parts.join(", ");
+        if !ungated.is_empty() {
+            let _ = write!(s, " ({} shown, not gated)", ungated.join(", "));
+        }
+        s
+    }
+}
+
+fn non_negative(origin: &str, what: &str, v: f64) -> Result<f64, CompareError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(CompareError::BadValue {
+            origin: origin.to_string(),
+            what: what.to_string(),
+            value: v.to_string(),
+            expected: "a finite number >= 0",
+        })
+    }
+}
+
+/// The verdict on one figure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Within its tolerance.
+    Ok,
+    /// Shown, but no tolerance applies to it.
+    NotGated,
+    /// Moved the wrong way by more than its tolerance, or is missing.
+    Regression(String),
+}
+
+/// One compared figure (or one missing span or op kind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Phase name, or "overall".
+    pub span: String,
+    /// "all" or an op kind.
+    pub op: String,
+    /// The figure; `None` for a row about a missing span or op kind.
+    pub metric: Option<Metric>,
+    /// Its base value (latency µs, availability and hit ratio as fractions).
+    pub base: Option<f64>,
+    /// Its new value.
+    pub new: Option<f64>,
+    /// The worst new value allowed, when gated.
+    pub limit: Option<f64>,
+    pub verdict: Verdict,
+}
+
+/// The result of comparing two summaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Every compared figure, in span, op, metric order.
+    pub rows: Vec<Row>,
+    /// The tolerances applied, described for people.
+    pub tolerances: String,
+}
+
+impl Comparison {
+    /// The rows that regressed.
+    pub fn regressions(&self) -> impl Iterator<Item = &Row> {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Regression(_)))
+    }
+
+    /// Whether nothing regressed.
+    pub fn passed(&self) -> bool {
+        self.regressions().next().is_none()
+    }
+
+    /// The table for people; with `only_regressions`, just the rows that
+    /// regressed. Ends with the verdict line.
+    pub fn render(&self, only_regressions: bool) -> String {
+        let mut out = format!("tolerances: {}\n\n", self.tolerances);
+        let header = [
+            "phase", "op", "metric", "base", "new", "change", "limit", "verdict",
+        ];
+        let rows: Vec<[String; 8]> = self
+            .rows
+            .iter()
+            .filter(|r| !only_regressions || matches!(r.verdict, Verdict::Regression(_)))
+            .map(|r| {
+                let fmt = |v: Option<f64>| r.metric.map_or_else(|| "–".to_string(), |m| show(m, v));
+                [
+                    r.span.clone(),
+                    r.op.clone(),
+                    r.metric.map_or("–", |m| m.label()).to_string(),
+                    fmt(r.base),
+                    fmt(r.new),
+                    r.metric
+                        .map_or_else(|| "–".to_string(), |m| change(m, r.base, r.new)),
+                    r.limit
+                        .map_or_else(|| "–".to_string(), |l| show_limit(r.metric, l)),
+                    match &r.verdict {
+                        Verdict::Ok => "ok".to_string(),
+                        Verdict::NotGated => "(not gated)".to_string(),
+                        Verdict::Regression(why) => format!("REGRESSION: {why}"),
+                    },
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let mut widths = header.map(|h| h.chars().count());
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let line = |cells: &[String]| -> String {
+                let mut s = String::new();
+                for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+                    let pad = w - c.chars().count();
+                    // Text columns left-aligned, numbers right-aligned.
+                    if (3..=6).contains(&i) {
+                        s.push_str(&" ".repeat(pad));
+                        s.push_str(c);
+                    } else {
+                        s.push_str(c);
+                        if i + 1 < cells.len() {
+                            s.push_str(&" ".repeat(pad));
+                        }
+                    }
+                    if i + 1 < cells.len() {
+                        s.push_str("  ");
+                    }
+                }
+                s.trim_end().to_string()
+            };
+            out.push_str(&line(&header.map(String::from)));
+            out.push('\n');
+            for r in &rows {
+                out.push_str(&line(r));
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        let n = self.regressions().count();
+        if n == 0 {
+            out.push_str("PASS: no regression\n");
+        } else {
+            let _ = writeln!(out, "FAIL: {n} regression{}", if n == 1 { "" } else { "s" });
+        }
+        out
+    }
+}
+
+fn show(m: Metric, v: Option<f64>) -> String {
+    match v {
+        None => "–".to_string(),
+        Some(v) if m.is_latency() => latency_us(v),
+        Some(v) if m == Metric::Availability => format!("{}%", trim_float(v * 100.0, 4)),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+fn show_limit(m: Option<Metric>, limit: f64) -> String {
+    match m {
+        Some(m) if m.is_latency() => format!("<= {}", latency_us(limit)),
+        Some(m) => format!(">= {}", show(m, Some(limit))),
+        None => "–".to_string(),
+    }
+}
+
+fn change(m: Metric, base: Option<f64>, new: Option<f64>) -> String {
+    match (base, new) {
+        (Some(b), Some(n)) if m.is_latency() => {
+            if b > 0.0 {
+                format!("{:+.1}%", (n - b) / b * 100.0)
+            } else {
+                format!("{:+.0} µs", n - b)
+            }
+        }
+        (Some(b), Some(n)) if m == Metric::Availability => {
+            format!("{:+.4} pts", (n - b) * 100.0)
+        }
+        (Some(b), Some(n)) => format!("{:+.4}", n - b),
+        _ => "–".to_string(),
+    }
+}
+
+/// The figures compared for every span and op kind, in table order.
+const COMPARED: [Metric; 7] = [
+    Metric::P50,
+    Metric::P95,
+    Metric::P99,
+    Metric::P999,
+    Metric::Max,
+    Metric::Availability,
+    Metric::HitRatio,
+];
+
+/// Compares `new` against `base` under `tol`.
+pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
+    let mut rows = Vec::new();
+    let base_spans = keyed_spans(base);
+    let new_spans = keyed_spans(new);
+    // Base order first, then spans only the new run has.
+    let mut keys: Vec<&String> = base_spans.iter().map(|(k, _)| k).collect();
+    for (k, _) in &new_spans {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for key in keys {
+        let (b, n) = (find_span(&base_spans, key), find_span(&new_spans, key));
+        let (b, n) = match (b, n) {
+            (Some(b), Some(n)) => (b, n),
+            (b, _) => {
+                let side = if b.is_some() { "new" } else { "base" };
+                rows.push(missing_row(
+                    key,
+                    ALL_OPS,
+                    &format!("phase missing in {side}"),
+                ));
+                continue;
+            }
+        };
+        let ops: BTreeSet<&str> = b
+            .ops
+            .keys()
+            .chain(n.ops.keys())
+            .map(String::as_str)
+            .collect();
+        for op in std::iter::once(ALL_OPS).chain(ops) {
+            let (bs, ns) = match (b.op(op), n.op(op)) {
+                (Some(bs), Some(ns)) => (bs, ns),
+                (bs, _) => {
+                    let side = if bs.is_some() { "new" } else { "base" };
+                    rows.push(missing_row(key, op, &format!("op kind missing in {side}")));
+                    continue;
+                }
+            };
+            for m in COMPARED {
+                let (bv, nv) = (m.value(bs), m.value(ns));
+                let (limit, verdict) = judge(m, bv, nv, tol);
+                rows.push(Row {
+                    span: key.clone(),
+                    op: op.to_string(),
+                    metric: Some(m),
+                    base: bv,
+                    new: nv,
+                    limit,
+                    verdict,
+                });
+            }
+        }
+    }
+    Comparison {
+        rows,
+        tolerances: tol.describe(),
+    }
+}
+
+/// Spans by key: "overall", then each phase's name ("name#2" for a repeated
+/// name, so each is compared with its counterpart).
+fn keyed_spans(s: &Summary) -> Vec<(String, &PhaseSummary)> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = vec![(OVERALL.to_string(), &s.overall)];
+    for p in &s.phases {
+        let n = seen.entry(p.name.as_str()).or_default();
+        *n += 1;
+        let key = if *n == 1 {
+            p.name.clone()
+        } else {
+            format!("{}#{n}", p.name)
+        };
+        out.push((key, p));
+    }
+    out
+}
+
+fn find_span<'a>(spans: &[(String, &'a PhaseSummary)], key: &str) -> Option<&'a PhaseSummary> {
+    spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+}
+
+fn missing_row(span: &str, op: &str, why: &str) -> Row {
+    Row {
+        span: span.to_string(),
+        op: op.to_string(),
+        metric: None,
+        base: None,
+        new: None,
+        limit: None,
+        verdict: Verdict::Regression(why.to_string()),
+    }
+}
+
+/// Float noise allowance for comparing rounded fractions.
+const EPS: f64 = 1e-9;
+
+fn judge(
+    m: Metric,
+    base: Option<f64>,
+    new: Option<f64>,
+    tol: &Tolerances,
+) -> (Option<f64>, Verdict) {
+    let limit = match (m, base) {
+        (_, None) => None,
+        (Metric::Availability, Some(b)) => Some(b - tol.availability_drop_pts / 100.0),
+        (Metric::HitRatio, Some(b)) => Some(b - tol.hit_ratio_drop),
+        (m, Some(b)) => tol
+            .growth_pct
+            .get(&m)
+            .map(|pct| b * (1.0 + pct / 100.0) + tol.slack_us),
+    };
+    let gated = !m.is_latency() || tol.growth_pct.contains_key(&m);
+    let verdict = match (base, new, limit) {
+        // No baseline: nothing to hold the new run to.
+        (None, _, _) if gated => Verdict::Ok,
+        (None, _, _) => Verdict::NotGated,
+        (Some(_), None, _) if gated => Verdict::Regression(
+            match m {
+                _ if m.is_latency() => "no ok request in new",
+                Metric::HitRatio => "no ok GET in new",
+                _ => "no request in new",
+            }
+            .to_string(),
+        ),
+        (Some(_), _, None) | (Some(_), None, _) => Verdict::NotGated,
+        (Some(_), Some(n), Some(l)) => {
+            let worse = if m.is_latency() {
+                n > l + EPS
+            } else {
+                n < l - EPS
+            };
+            if !worse {
+                Verdict::Ok
+            } else if m.is_latency() {
+                Verdict::Regression("above limit".to_string())
+            } else {
+                Verdict::Regression("below limit".to_string())
+            }
+        }
+    };
+    (limit, verdict)
+}
+
+/// Compares the reports `args.base` and `args.new`, prints the table to
+/// stdout, and returns whether the new run passed (no regression).
+pub fn run(args: CompareArgs) -> anyhow::Result<bool> {
+    let tol = Tolerances::from_args(&args)?;
+    let base = Summary::load(&args.base)?;
+    let new = Summary::load(&args.new)?;
+    let result = compare(&base, &new, &tol);
+    println!(
+        "compare: base {} ({}), new {} ({})",
+        args.base.display(),
+        base.scenario,
+        args.new.display(),
+        new.scenario
+    );
+    print!("{}", result.render(args.quiet));
+    Ok(result.passed())
+}

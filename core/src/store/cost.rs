@@ -17,9 +17,10 @@
 //! value cost 104 + 11 + 4 + 0 + 112 + 32 = 263 bytes: 147 bytes above the 116
 //! bytes of payload. Where those 147 go: the [`Entry`](super::Entry) handed out
 //! by reference is 64 bytes (a 32-byte `Bytes`, a 16-byte `Version`, a 16-byte
-//! `Option<Micros>`), the bucket adds the hash (8), the recency and expiry-list
-//! fields (8) and the inline key's 8 spare bytes; the value's malloc chunk adds
-//! 12 and the `bytes` crate's shared header 32.
+//! `Option<Micros>`); the bucket adds the hash (8), the recency and expiry-list
+//! fields (8) and the inline key's 8 spare bytes; the index adds 11 and the
+//! expiry list 4; the value's malloc chunk adds 12 and the `bytes` crate's
+//! shared header 32.
 //!
 //! What is not charged, deliberately: the slack of the map's capacity. The
 //! bucket vector and the index grow by doubling, so just after a growth the

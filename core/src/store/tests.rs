@@ -407,10 +407,12 @@ fn lru_evicts_mostly_the_cold_half() {
     let hot = hot_survivors(Policy::AllKeysLru, |s, k, now| {
         s.get(k, now);
     });
-    // 200 evictions from 500 hot + 500 cold; a hot key goes only when none of
-    // the 5 samples is cold. A Monte Carlo of ideal 5-sample LRU over this
-    // sequence (300 runs) gives a mean of 484 survivors, 1st percentile 476.
-    assert!(hot >= 470, "{hot} of 500 hot keys survived");
+    // 200 evictions from 500 hot + 500 cold. Best-of-5 sampling alone evicts
+    // a hot key whenever none of the 5 samples is cold: a Monte Carlo of it
+    // (300 runs) gives a mean of 484 survivors, 1st percentile 476. The pool
+    // remembers cold candidates across evictions; seeds 1-4 and 7 all keep
+    // 500.
+    assert!(hot >= 495, "{hot} of 500 hot keys survived");
     let random = hot_survivors(Policy::AllKeysRandom, |s, k, now| {
         s.get(k, now);
     });
@@ -425,7 +427,8 @@ fn lfu_evicts_mostly_the_rarely_read() {
             s.get(k, now);
         }
     });
-    assert!(hot >= 480, "{hot} of 500 hot keys survived");
+    // As for LRU: the pool keeps 500 under seeds 1-4 and 7.
+    assert!(hot >= 495, "{hot} of 500 hot keys survived");
 }
 
 #[test]
@@ -451,8 +454,9 @@ fn volatile_ttl_evicts_the_soonest_expiring() {
         .collect();
     assert_eq!(evicted.len(), 200);
     let mean = evicted.iter().sum::<usize>() as f64 / evicted.len() as f64;
-    // Random choice would average 500; best-of-5 sampling about a third of it.
-    assert!(mean < 250.0, "mean ttl rank of the evicted: {mean}");
+    // Evicting exactly the 200 soonest would give 99.5, random choice 500;
+    // seeds 1-4 and 7 give 144-155.
+    assert!(mean < 200.0, "mean ttl rank of the evicted: {mean}");
 }
 
 #[test]
@@ -532,4 +536,98 @@ fn table_bytes_covers_what_is_charged() {
         s.put(key(i), val(1, &[1; 100], None), T0, &mut r).unwrap();
     }
     assert!(s.table_bytes() >= s.used_bytes() - 1000 * cost::VOLATILE);
+}
+
+#[test]
+fn lru_stamps_are_rescaled_not_wrapped() {
+    let cap = 100;
+    let mut s = store(cap * entry_cost(16, 1), Policy::AllKeysLru);
+    let mut r = rng();
+    // Start just below the counter's end so the rescale happens mid-test.
+    s.tick = u32::MAX - 120;
+    for i in 0..cap as usize {
+        s.put(key(i), val(1, b"v", None), T0, &mut r).unwrap();
+    }
+    for i in 0..cap as usize {
+        if i % 2 == 0 {
+            s.get(&key(i), T0);
+        }
+    }
+    assert!(s.tick < u32::MAX / 2 + 200, "rescaled: {}", s.tick);
+    assert!(s.map.values().all(|x| x.access <= s.tick));
+    // Recency order survived the rescale: the evictions take the cold keys.
+    for i in 1000..1020 {
+        s.put(key(i), val(1, b"v", None), T0, &mut r).unwrap();
+    }
+    let hot = (0..cap as usize)
+        .filter(|i| i % 2 == 0 && s.peek(&key(*i), T0).is_some())
+        .count();
+    assert!(hot >= 48, "{hot} of 50 hot keys survived");
+}
+
+#[test]
+fn pool_skips_candidates_read_since_they_were_pooled() {
+    let cap = 100;
+    let mut s = store(cap as u64 * entry_cost(16, 1), Policy::AllKeysLru);
+    let mut r = rng();
+    for i in 0..cap + 10 {
+        s.put(key(i), val(1, b"v", None), T0, &mut r).unwrap();
+    }
+    assert!(s.pool.len() > 0, "ten evictions filled the pool");
+    // Read every key, oldest last: the pooled (oldest) candidates become the
+    // most recently used.
+    let mut present: Vec<usize> = (0..cap + 10)
+        .filter(|&i| s.peek(&key(i), T0).is_some())
+        .collect();
+    present.reverse();
+    for &i in &present {
+        s.get(&key(i), T0);
+    }
+    let recent: Vec<usize> = present[present.len() - 16..].to_vec();
+    s.put(key(1000), val(1, b"v", None), T0, &mut r).unwrap();
+    let evicted: Vec<usize> = present
+        .iter()
+        .copied()
+        .filter(|&i| s.peek(&key(i), T0).is_none())
+        .collect();
+    assert_eq!(evicted.len(), 1);
+    assert!(
+        !recent.contains(&evicted[0]),
+        "evicted {} of the 16 most recently read {recent:?}",
+        evicted[0]
+    );
+}
+
+/// The simulator needs byte-identical runs: two stores fed the same
+/// operations and the same seed end with the same entries in the same order
+/// and the same counters, although each has its own hash keys.
+#[test]
+fn same_ops_and_seed_give_the_same_store() {
+    let run = || {
+        let cost = entry_cost(16, 100);
+        let mut s = store(300 * cost, Policy::AllKeysLru);
+        let mut r = rng();
+        for i in 0..2000usize {
+            let exp = (i % 3 == 0).then_some(T0 + (i as u64 % 7) * SEC);
+            let now = T0 + (i as u64 / 500) * SEC;
+            s.put(
+                key(i % 700),
+                val(i as u64, &[i as u8; 100], exp),
+                now,
+                &mut r,
+            )
+            .unwrap();
+            s.get(&key((i * 7) % 700), now);
+            if i % 100 == 0 {
+                s.expire_step(now, &mut r, 10);
+            }
+        }
+        let order: Vec<(Vec<u8>, Entry)> = s.iter().map(|(k, e)| (k.to_vec(), e.clone())).collect();
+        (order, s.stats())
+    };
+    let (a, sa) = run();
+    let (b, sb) = run();
+    assert_eq!(sa, sb);
+    assert_eq!(a, b);
+    assert!(sa.evictions > 0 && sa.expirations > 0);
 }

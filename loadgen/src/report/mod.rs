@@ -1,1 +1,122 @@
-//! TODO(skeleton): being written.
+//! Reports of one run, identical in shape whether the simulator or real
+//! nodes produced the [`RunRecord`].
+//!
+//! [`write_all`] writes one directory per run:
+//!
+//! | file | module | what |
+//! | --- | --- | --- |
+//! | `summary.json` | [`summary`] | machine-readable figures per phase and op kind |
+//! | `summary.md` | [`summary`] | the same as Markdown tables |
+//! | `timeline.csv` | [`timeline`] | one row per window and op kind |
+//! | `latency.hlog` | [`hlog`] | HdrHistogram interval log, one interval per window and op kind |
+//! | `latency.svg`, `throughput.svg`, `availability.svg`, `distribution.svg`, `series-*.svg` | [`plots`] | plots |
+//! | `report.html` | [`html`] | one self-contained page with all of the above |
+//!
+//! Every file is byte-deterministic: the same record gives the same bytes
+//! (no wall-clock time, sorted maps, fixed float formatting). `docs/REPORTS.md`
+//! documents each file and every field of `summary.json`.
+//!
+//! Figures over several windows (a phase, the whole run) come from adding the
+//! windows' histograms and counts ([`aggregate`]), never from averaging
+//! per-window percentiles. [`sample`] builds a seeded synthetic record for
+//! tests and examples.
+
+pub mod aggregate;
+pub mod format;
+pub mod hlog;
+pub mod html;
+pub mod plots;
+pub mod sample;
+pub mod summary;
+pub mod timeline;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::recorder::RunRecord;
+
+pub use summary::{Latency, Metric, PhaseSummary, Stats, Summary};
+
+/// What can go wrong while building or reading reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The record's window length is zero, so no rate can be computed.
+    #[error("run record has a zero window length; expected a positive window (meta.window)")]
+    ZeroWindow,
+    /// A report file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// `summary.json` is not valid JSON of the expected shape.
+    #[error("{path}: not a valid ringlab summary.json: {source}")]
+    SummaryJson {
+        /// The file.
+        path: PathBuf,
+        /// serde_json's message, with line and column.
+        source: serde_json::Error,
+    },
+    /// `summary.json` has another format version than this build reads.
+    #[error("{path}: summary format is {found:?}, expected {expected:?}")]
+    SummaryFormat {
+        /// The file.
+        path: PathBuf,
+        /// The `format` field found.
+        found: String,
+        /// The `format` this build writes and reads.
+        expected: &'static str,
+    },
+    /// plotters failed to draw a plot.
+    #[error("plot {file}: {message}")]
+    Plot {
+        /// The plot's file name.
+        file: String,
+        /// plotters' message.
+        message: String,
+    },
+    /// A histogram could not be serialized into the interval log.
+    #[error("latency.hlog: window starting at {start_s:.3} s, op {op}: {message}")]
+    Hlog {
+        /// Start of the window whose histogram failed.
+        start_s: f64,
+        /// Its op kind.
+        op: String,
+        /// The serializer's message.
+        message: String,
+    },
+}
+
+/// Writes every report file of `record` into `dir` (created if missing) and
+/// returns their paths, in the order of the table in this module's doc.
+pub fn write_all(record: &RunRecord, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating report directory {}", dir.display()))?;
+    let summary = Summary::from_record(record)?;
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| ReportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+        Ok(())
+    };
+    put(summary::JSON_FILE, summary.to_json().as_bytes())?;
+    put(summary::MARKDOWN_FILE, summary.to_markdown().as_bytes())?;
+    put(timeline::FILE, timeline::to_csv(record)?.as_bytes())?;
+    put(hlog::FILE, &hlog::to_bytes(record)?)?;
+    let plots = plots::render_all(record, &summary)?;
+    for plot in &plots {
+        put(&plot.file, plot.svg.as_bytes())?;
+    }
+    put(
+        html::FILE,
+        html::render(record, &summary, &plots).as_bytes(),
+    )?;
+    Ok(written)
+}

@@ -1,1 +1,0 @@
-//! TODO(skeleton): being written.

@@ -1,0 +1,446 @@
+//! Expectations: what a run must show for the scenario to pass
+//! (`availability = ">= 99.9%"`, `p99 = "<= 5ms"`,
+//! `phase.steady.get.p99 = "< 2ms"`).
+//!
+//! A key names the scope (overall, or `phase.<name>.`), optionally an
+//! operation kind (`get.`, `set.`, `delete.`), and a metric; the value is a
+//! comparison and a number in the metric's unit. Values are normalised:
+//! shares are fractions (`"99.9%"` is 0.999), latencies are microseconds.
+
+use std::fmt;
+
+use super::units::{parse_duration, parse_share};
+use crate::workload::OpKind;
+
+/// One checkable claim about a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// The whole run or one phase.
+    pub scope: Scope,
+    /// Only requests of this kind, or all requests.
+    pub op: Option<OpKind>,
+    /// What is measured.
+    pub metric: Metric,
+    /// How the measurement compares with `value`.
+    pub cmp: Cmp,
+    /// The bound: a fraction for shares, microseconds for latencies, a count
+    /// for counts.
+    pub value: f64,
+    /// The bound as written in the file (`">= 99.9%"`).
+    pub text: String,
+}
+
+impl Expectation {
+    /// Whether a measurement (in the metric's unit) satisfies this. A NaN
+    /// measurement (nothing was measured) never does.
+    pub fn holds(&self, measured: f64) -> bool {
+        match self.cmp {
+            Cmp::Ge => measured >= self.value,
+            Cmp::Le => measured <= self.value,
+            Cmp::Gt => measured > self.value,
+            Cmp::Lt => measured < self.value,
+        }
+    }
+
+    /// The key as it would be written in `[expect]`
+    /// (`phase.steady.get.p99`).
+    pub fn key(&self) -> String {
+        let mut key = String::new();
+        if let Scope::Phase(name) = &self.scope {
+            key.push_str("phase.");
+            key.push_str(name);
+            key.push('.');
+        }
+        if let Some(op) = self.op {
+            key.push_str(op.as_str());
+            key.push('.');
+        }
+        key.push_str(&self.metric.key());
+        key
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.key(), self.text)
+    }
+}
+
+/// Which requests an expectation is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// The whole run.
+    Overall,
+    /// The phase with this name.
+    Phase(String),
+}
+
+/// What an expectation measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// Requests answered successfully within the client timeout / requests
+    /// issued (a miss is a success). A fraction.
+    Availability,
+    /// A latency percentile in 0..100 (`p999` is 99.9), in microseconds.
+    Percentile(f64),
+    /// The largest latency, in microseconds.
+    Max,
+    /// Hits / reads answered. A fraction.
+    HitRatio,
+    /// Requests rejected as overload / requests issued. A fraction.
+    OverloadShare,
+    /// Requests rejected as overload. A count.
+    OverloadCount,
+}
+
+impl Metric {
+    /// The metric names accepted in a key, for messages.
+    pub const NAMES: &'static str =
+        "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload";
+
+    /// The key naming this metric.
+    pub fn key(&self) -> String {
+        match self {
+            Metric::Availability => "availability".into(),
+            Metric::Percentile(p) => {
+                // 99.9 -> "p999", 50 -> "p50", 5 -> "p5".
+                let digits = format!("{p}").replace('.', "");
+                if *p < 10.0 && p.fract() == 0.0 {
+                    format!("p{p}")
+                } else if *p < 10.0 {
+                    // The first two digits are the whole part: 5.5 is "p055".
+                    format!("p0{digits}")
+                } else {
+                    format!("p{digits}")
+                }
+            }
+            Metric::Max => "max".into(),
+            Metric::HitRatio => "hit_ratio".into(),
+            Metric::OverloadShare | Metric::OverloadCount => "overload".into(),
+        }
+    }
+
+    /// The metric a key names; `overload` is resolved later, by its value.
+    /// `pNN..` reads its first two digits as the whole part and the rest as
+    /// decimals: `p50` is 50, `p999` is 99.9, `p9999` is 99.99, `p5` is 5.
+    pub fn from_key(key: &str) -> Option<Metric> {
+        match key {
+            "availability" => return Some(Metric::Availability),
+            "max" => return Some(Metric::Max),
+            "hit_ratio" => return Some(Metric::HitRatio),
+            "overload" => return Some(Metric::OverloadShare),
+            _ => {}
+        }
+        let digits = key.strip_prefix('p')?;
+        if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (int, frac) = digits.split_at(digits.len().min(2));
+        let p: f64 = format!("{int}.{frac}0").parse().ok()?;
+        (p > 0.0 && p < 100.0).then_some(Metric::Percentile(p))
+    }
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Ge,
+    Le,
+    Gt,
+    Lt,
+}
+
+impl Cmp {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Cmp::Ge => ">=",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Lt => "<",
+        }
+    }
+}
+
+/// Reads the value of an expectation (`">= 99.9%"`) for `metric`, giving
+/// the comparison, the normalised bound, and the metric (an `overload` bound
+/// written as a percent is a share, a whole number a count). The error says
+/// what was expected.
+pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), String> {
+    let t = text.trim();
+    let (cmp, rest) = if let Some(r) = t.strip_prefix(">=") {
+        (Cmp::Ge, r)
+    } else if let Some(r) = t.strip_prefix("<=") {
+        (Cmp::Le, r)
+    } else if let Some(r) = t.strip_prefix('>') {
+        (Cmp::Gt, r)
+    } else if let Some(r) = t.strip_prefix('<') {
+        (Cmp::Lt, r)
+    } else {
+        return Err(format!(
+            "expected a comparison (>=, <=, > or <) then a bound, like \"{}\"",
+            example(metric)
+        ));
+    };
+    let rest = rest.trim();
+    match metric {
+        Metric::Availability | Metric::HitRatio => {
+            let share = parse_share(rest).map_err(|e| e.to_string())?;
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!(
+                    "{rest} is not a share: expected 0..=1 or 0%..=100%, like \"{}\"",
+                    example(metric)
+                ));
+            }
+            Ok((cmp, share, metric))
+        }
+        Metric::Percentile(_) | Metric::Max => {
+            let d = parse_duration(rest).map_err(|e| e.to_string())?;
+            Ok((cmp, d.as_nanos() as f64 / 1000.0, metric))
+        }
+        Metric::OverloadShare | Metric::OverloadCount => {
+            if rest.ends_with('%') {
+                let share = parse_share(rest).map_err(|e| e.to_string())?;
+                if share > 1.0 {
+                    return Err(format!("{rest} is above 100%"));
+                }
+                Ok((cmp, share, Metric::OverloadShare))
+            } else {
+                let digits = rest.replace('_', "");
+                match digits.parse::<u64>() {
+                    Ok(n) => Ok((cmp, n as f64, Metric::OverloadCount)),
+                    Err(_) => Err(format!(
+                        "expected a share as a percent (\"<= 1%\") or a count as a whole \
+                         number (\"<= 100\"), found {rest:?}"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// An example bound for messages.
+fn example(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Availability => ">= 99.9%",
+        Metric::HitRatio => ">= 0.8",
+        Metric::Percentile(_) | Metric::Max => "<= 5ms",
+        Metric::OverloadShare | Metric::OverloadCount => "<= 1%",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_keys() {
+        assert_eq!(Metric::from_key("p50"), Some(Metric::Percentile(50.0)));
+        assert_eq!(Metric::from_key("p999"), Some(Metric::Percentile(99.9)));
+        assert_eq!(Metric::from_key("p9999"), Some(Metric::Percentile(99.99)));
+        assert_eq!(Metric::from_key("p5"), Some(Metric::Percentile(5.0)));
+        assert_eq!(Metric::from_key("p"), None);
+        assert_eq!(Metric::from_key("p00"), None);
+        assert_eq!(Metric::from_key("pxx"), None);
+        for p in ["p50", "p95", "p99", "p999", "p9999", "p5", "p055"] {
+            assert_eq!(Metric::from_key(p).unwrap().key(), p);
+        }
+    }
+
+    #[test]
+    fn bounds_are_normalised() {
+        let (c, v, _) = parse_bound(Metric::Availability, ">= 99.9%").unwrap();
+        assert_eq!((c, v), (Cmp::Ge, 0.999));
+        let (c, v, _) = parse_bound(Metric::Percentile(99.0), "<= 5ms").unwrap();
+        assert_eq!((c, v), (Cmp::Le, 5000.0));
+        let (c, v, _) = parse_bound(Metric::Max, "< 1.5us").unwrap();
+        assert_eq!((c, v), (Cmp::Lt, 1.5));
+        let (_, v, m) = parse_bound(Metric::OverloadShare, "<= 1%").unwrap();
+        assert_eq!((v, m), (0.01, Metric::OverloadShare));
+        let (_, v, m) = parse_bound(Metric::OverloadShare, "<= 1_000").unwrap();
+        assert_eq!((v, m), (1000.0, Metric::OverloadCount));
+        assert!(parse_bound(Metric::OverloadShare, "<= 0.01").is_err());
+        assert!(parse_bound(Metric::Availability, "99.9%").is_err());
+        assert!(parse_bound(Metric::Availability, ">= 120%").is_err());
+        assert!(parse_bound(Metric::Percentile(99.0), "<= 5").is_err());
+    }
+
+    #[test]
+    fn holds_compares_and_rejects_nan() {
+        let e = Expectation {
+            scope: Scope::Phase("steady".into()),
+            op: Some(OpKind::Get),
+            metric: Metric::Percentile(99.0),
+            cmp: Cmp::Le,
+            value: 5000.0,
+            text: "<= 5ms".into(),
+        };
+        assert!(e.holds(5000.0));
+        assert!(!e.holds(5000.1));
+        assert!(!e.holds(f64::NAN));
+        assert_eq!(e.to_string(), "phase.steady.get.p99 <= 5ms");
+        let gt = Expectation {
+            cmp: Cmp::Gt,
+            ..e.clone()
+        };
+        assert!(!gt.holds(5000.0));
+        assert!(gt.holds(5001.0));
+        let lt = Expectation { cmp: Cmp::Lt, ..e };
+        assert!(lt.holds(4999.0));
+        assert!(!lt.holds(f64::NAN));
+    }
+}
+
+/// Reading `[expect]`: the keys form a small grammar,
+/// `[phase.<name>.][<op>.]<metric> = "<cmp> <bound>"`.
+pub(super) mod read {
+    use super::super::reader::{Ctx, Table, Value, closest};
+    use super::{Expectation, Metric, Scope, parse_bound};
+    use crate::workload::OpKind;
+
+    /// Reads `[expect]`; `phases` are the phase names in order.
+    pub(in super::super) fn read_expect(
+        ctx: &mut Ctx<'_>,
+        v: Option<&Value<'_>>,
+        phases: &[String],
+    ) -> Vec<Expectation> {
+        let Some(v) = v else {
+            return Vec::new();
+        };
+        let Some(t) = Table::open_any(ctx, "expect", v, "a table [expect]") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        walk(ctx, &t, &Scope::Overall, None, phases, &mut out);
+        out.sort_by_key(|(start, _)| *start);
+        out.into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn op_of(key: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|op| op.as_str() == key)
+    }
+
+    fn walk(
+        ctx: &mut Ctx<'_>,
+        t: &Table<'_, '_>,
+        scope: &Scope,
+        op: Option<OpKind>,
+        phases: &[String],
+        out: &mut Vec<(usize, Expectation)>,
+    ) {
+        for (key, key_span, value) in t.entries() {
+            let path = t.path_of(key);
+            if key == "phase" && *scope == Scope::Overall && op.is_none() {
+                let Some(pt) = Table::open_any(
+                    ctx,
+                    &path,
+                    value,
+                    "a table of phases, like phase.steady.p99 = \"<= 5ms\"",
+                ) else {
+                    continue;
+                };
+                for (name, name_span, pv) in pt.entries() {
+                    if !phases.iter().any(|p| p == name) {
+                        let hint = closest(name, phases.iter().map(String::as_str))
+                            .map(|b| format!("did you mean \"{b}\"? "))
+                            .unwrap_or_default();
+                        ctx.error(
+                            &name_span,
+                            format!(
+                                "{}: there is no phase named {name:?}: {hint}the phases are {}",
+                                pt.path_of(name),
+                                phases.join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                    let Some(inner) = Table::open_any(
+                        ctx,
+                        &pt.path_of(name),
+                        pv,
+                        "a table of metrics, like phase.steady.p99 = \"<= 5ms\"",
+                    ) else {
+                        continue;
+                    };
+                    walk(
+                        ctx,
+                        &inner,
+                        &Scope::Phase(name.to_string()),
+                        None,
+                        phases,
+                        out,
+                    );
+                }
+                continue;
+            }
+            if let (Some(kind), None) = (op_of(key), op) {
+                let Some(inner) = Table::open_any(
+                    ctx,
+                    &path,
+                    value,
+                    "a table of metrics, like get.p99 = \"<= 2ms\"",
+                ) else {
+                    continue;
+                };
+                walk(ctx, &inner, scope, Some(kind), phases, out);
+                continue;
+            }
+            let Some(metric) = Metric::from_key(key) else {
+                let mut candidates = vec![
+                    "availability",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "p999",
+                    "max",
+                    "hit_ratio",
+                    "overload",
+                ];
+                if op.is_none() {
+                    candidates.extend(["get", "set", "delete"]);
+                    if *scope == Scope::Overall {
+                        candidates.push("phase");
+                    }
+                }
+                let hint = closest(key, candidates.iter().copied())
+                    .map(|b| format!("did you mean `{b}`? "))
+                    .unwrap_or_default();
+                ctx.error(
+                    &key_span,
+                    format!("unknown key `{path}`: {hint}expected a metric ({}), an operation (get, set, delete) or phase.<name>", Metric::NAMES),
+                );
+                continue;
+            };
+            if metric == Metric::HitRatio && matches!(op, Some(OpKind::Set | OpKind::Delete)) {
+                ctx.error(
+                    &key_span,
+                    format!(
+                        "{path}: hit_ratio is about reads: use it overall, per phase or under get"
+                    ),
+                );
+                continue;
+            }
+            let Some(text) = value.get_ref().as_str() else {
+                ctx.wrong_type(
+                    &path,
+                    value,
+                    "a comparison as a string, like \">= 99.9%\" or \"<= 5ms\"",
+                );
+                continue;
+            };
+            match parse_bound(metric, text) {
+                Ok((cmp, bound, metric)) => out.push((
+                    value.span().start,
+                    Expectation {
+                        scope: scope.clone(),
+                        op,
+                        metric,
+                        cmp,
+                        value: bound,
+                        text: text.trim().to_string(),
+                    },
+                )),
+                Err(why) => ctx.invalid(&path, value, format!("is not a valid bound: {why}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Reading `[[fault]]`: the fault timeline, checked as a story (a node is
+//! killed before it restarts, a link is cut before it is restored, every
+//! fault happens while the load runs).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::cluster::{endpoint, latency_dist, node_ref};
+use super::model::{Fault, FaultAction, node_name};
+use super::reader::{Ctx, Field, Span, Table, Value, boolean, duration, number, probability};
+use super::units::format_duration;
+
+const ACTIONS: [&str; 9] = [
+    "kill",
+    "restart",
+    "partition",
+    "heal",
+    "cut",
+    "restore",
+    "slow",
+    "latency",
+    "loss",
+];
+
+/// A fault read from the file, with the spans its timeline checks point at.
+struct Read {
+    fault: Fault,
+    /// The action's value, which timeline problems point at.
+    span: Span,
+    /// 1-based index in the file, for messages.
+    index: usize,
+}
+
+/// Reads every `[[fault]]`, checks each against the cluster (`nodes`) and
+/// the run's length (`run`), then checks the timeline. Faults come out
+/// sorted by time (stable: same-time faults keep file order).
+pub(super) fn read_faults(
+    ctx: &mut Ctx<'_>,
+    v: Option<&Value<'_>>,
+    nodes: Option<u32>,
+    run: Option<Duration>,
+) -> Vec<Fault> {
+    let Some(v) = v else {
+        return Vec::new();
+    };
+    let Some(items) = v.get_ref().as_array() else {
+        ctx.wrong_type("fault", v, "an array of tables, written [[fault]]");
+        return Vec::new();
+    };
+    let mut known = vec!["at"];
+    known.extend(ACTIONS);
+    let mut read = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("fault[{}]", i + 1);
+        let Some(t) = Table::open(ctx, &path, item, &known, "a table, written [[fault]]") else {
+            continue;
+        };
+        let at = match t.field(ctx, "at", duration) {
+            Field::Absent => {
+                t.missing(
+                    ctx,
+                    "at",
+                    "when the fault happens, since the run started, like \"15s\"",
+                );
+                None
+            }
+            Field::Invalid => None,
+            Field::Valid(at) => {
+                let late = run.filter(|&run| at >= run);
+                if let (Some(run), Some(av)) = (late, t.get("at")) {
+                    ctx.invalid(
+                        &t.path_of("at"),
+                        av,
+                        format!("is after the run ends: the phases last {} in all, so a fault must come before {}", format_duration(run), format_duration(run)),
+                    );
+                    None
+                } else {
+                    Some(at)
+                }
+            }
+        };
+        let given: Vec<&str> = ACTIONS.iter().copied().filter(|a| t.has(a)).collect();
+        let action = match given.as_slice() {
+            [] => {
+                ctx.error(
+                    &t.span,
+                    format!(
+                        "{path} has no action: expected one of {}",
+                        ACTIONS.join(", ")
+                    ),
+                );
+                None
+            }
+            [one] => {
+                let av = t.get(one).expect("listed as given");
+                read_action(ctx, &t.path_of(one), one, av, nodes).map(|a| (a, av.span()))
+            }
+            [first, second, ..] => {
+                let sv = t.get(second).expect("listed as given");
+                ctx.error(
+                    &sv.span(),
+                    format!("{path} has two actions, `{first}` and `{second}`: write one [[fault]] per action (they may share the same `at`)"),
+                );
+                None
+            }
+        };
+        if let (Some(at), Some((action, span))) = (at, action) {
+            read.push(Read {
+                fault: Fault { at, action },
+                span,
+                index: i + 1,
+            });
+        }
+    }
+    read.sort_by_key(|r| r.fault.at);
+    check_timeline(ctx, &read);
+    read.into_iter().map(|r| r.fault).collect()
+}
+
+fn read_action(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    action: &str,
+    v: &Value<'_>,
+    nodes: Option<u32>,
+) -> Option<FaultAction> {
+    match action {
+        "kill" => node_ref(ctx, path, v, nodes).map(FaultAction::Kill),
+        "restart" => node_ref(ctx, path, v, nodes).map(FaultAction::Restart),
+        "heal" => {
+            if boolean(ctx, path, v)? {
+                Some(FaultAction::Heal)
+            } else {
+                ctx.invalid(
+                    path,
+                    v,
+                    "does nothing: write heal = true, or remove the fault",
+                );
+                None
+            }
+        }
+        "partition" => partition(ctx, path, v, nodes).map(FaultAction::Partition),
+        "cut" | "restore" => {
+            let t = Table::open(
+                ctx,
+                path,
+                v,
+                &["from", "to"],
+                "{ from = \"node-1\", to = \"node-2\" }",
+            )?;
+            let from = endpoint(ctx, &t, "from", nodes);
+            let to = endpoint(ctx, &t, "to", nodes);
+            let (from, to) = (from?, to?);
+            if from == to {
+                ctx.invalid(
+                    path,
+                    v,
+                    format!("is impossible: from and to are both {from}"),
+                );
+                return None;
+            }
+            Some(if action == "cut" {
+                FaultAction::CutLink { from, to }
+            } else {
+                FaultAction::RestoreLink { from, to }
+            })
+        }
+        "slow" => {
+            let t = Table::open(
+                ctx,
+                path,
+                v,
+                &["node", "factor"],
+                "{ node = \"node-2\", factor = 4 }",
+            )?;
+            let node = endpoint(ctx, &t, "node", nodes);
+            let factor = match t.field(ctx, "factor", |c, p, v| {
+                let f = number(
+                    c,
+                    p,
+                    v,
+                    "a factor above 0, like 4 (4x slower) or 1 (normal)",
+                )?;
+                if f <= 0.0 {
+                    c.invalid(
+                        p,
+                        v,
+                        "is impossible: a slowdown factor must be above 0 (1 is normal speed)",
+                    );
+                    return None;
+                }
+                Some(f)
+            }) {
+                Field::Absent => {
+                    t.missing(ctx, "factor", "how many times slower, like 4");
+                    None
+                }
+                f => f.valid(),
+            };
+            Some(FaultAction::Slow {
+                node: node?,
+                factor: factor?,
+            })
+        }
+        "latency" => latency_dist(ctx, path, v).map(FaultAction::SetLatency),
+        "loss" => probability(ctx, path, v).map(FaultAction::SetLoss),
+        _ => unreachable!("only listed actions are read"),
+    }
+}
+
+/// `partition = [["node-1", "node-2"], ["node-3"]]`. Nodes not named form
+/// one more group together; the result names every node exactly once.
+fn partition(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    v: &Value<'_>,
+    nodes: Option<u32>,
+) -> Option<Vec<Vec<String>>> {
+    let expected = "groups of nodes, like [[\"node-1\", \"node-2\"], [\"node-3\"]]";
+    let Some(groups) = v.get_ref().as_array() else {
+        ctx.wrong_type(path, v, expected);
+        return None;
+    };
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut ok = true;
+    for (g, group) in groups.iter().enumerate() {
+        let gpath = format!("{path}[{}]", g + 1);
+        let Some(members) = group.get_ref().as_array() else {
+            ctx.wrong_type(
+                &gpath,
+                group,
+                "a group: an array of node names, like [\"node-1\", \"node-2\"]",
+            );
+            ok = false;
+            continue;
+        };
+        if members.is_empty() {
+            ctx.invalid(
+                &gpath,
+                group,
+                "is an empty group: every group needs at least one node",
+            );
+            ok = false;
+        }
+        let mut names = Vec::new();
+        for m in members.iter() {
+            match node_ref(ctx, &gpath, m, nodes) {
+                Some(name) if !seen.insert(name.clone()) => {
+                    ctx.invalid(
+                        &gpath,
+                        m,
+                        format!("puts {name} in two groups: a node is in one group only"),
+                    );
+                    ok = false;
+                }
+                Some(name) => names.push(name),
+                None => ok = false,
+            }
+        }
+        out.push(names);
+    }
+    if !ok {
+        return None;
+    }
+    if let Some(n) = nodes {
+        let rest: Vec<String> = (1..=n)
+            .map(node_name)
+            .filter(|x| !seen.contains(x))
+            .collect();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    if out.len() < 2 {
+        ctx.invalid(path, v, "is not a partition: it leaves every node in one group; name the group(s) to cut off, like [[\"node-1\"]]");
+        return None;
+    }
+    Some(out)
+}
+
+/// Walks the timeline in time order, checking that each fault makes sense
+/// given the ones before it.
+fn check_timeline(ctx: &mut Ctx<'_>, faults: &[Read]) {
+    // Node -> (time killed, fault index): who is down now.
+    let mut dead: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
+    // Nodes that were ever killed, so a second restart can be told apart
+    // from a restart of a node that never died.
+    let mut ever_killed: BTreeSet<&str> = BTreeSet::new();
+    let mut cut: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut partitioned = false;
+    for r in faults {
+        let at = format_duration(r.fault.at);
+        let path = format!("fault[{}]", r.index);
+        match &r.fault.action {
+            FaultAction::Kill(n) => {
+                if let Some((when, i)) = dead.get(n.as_str()) {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: {n} is already dead at {at} (fault[{i}] killed it at {}); restart it first", format_duration(*when)),
+                    );
+                } else {
+                    dead.insert(n, (r.fault.at, r.index));
+                    ever_killed.insert(n);
+                }
+            }
+            FaultAction::Restart(n) => {
+                if dead.remove(n.as_str()).is_none() {
+                    let why = if ever_killed.contains(n.as_str()) {
+                        format!("{n} is already running at {at} (it was restarted earlier)")
+                    } else {
+                        format!("{n} was never killed before {at}")
+                    };
+                    ctx.error(&r.span, format!("{path}: cannot restart: {why}; add a [[fault]] with kill = \"{n}\" before it"));
+                }
+            }
+            FaultAction::Partition(_) => partitioned = true,
+            FaultAction::Heal => {
+                if !partitioned && cut.is_empty() {
+                    ctx.error(
+                        &r.span,
+                        format!(
+                            "{path}: nothing to heal at {at}: no partition or cut link is in effect"
+                        ),
+                    );
+                }
+                partitioned = false;
+                cut.clear();
+            }
+            FaultAction::CutLink { from, to } => {
+                if !cut.insert((from, to)) {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: the link {from} -> {to} is already cut at {at}"),
+                    );
+                }
+            }
+            FaultAction::RestoreLink { from, to } => {
+                if !cut.remove(&(from.as_str(), to.as_str())) {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: cannot restore {from} -> {to}: it is not cut at {at}"),
+                    );
+                }
+            }
+            FaultAction::Slow { .. } | FaultAction::SetLatency(_) | FaultAction::SetLoss(_) => {}
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The scenario file: one TOML file that scripts a whole experiment (the
+//! cluster, each node's capacity, the network, the load phase by phase, the
+//! faults, and what the run must show), and its validation.
+//!
+//! [`load`] and [`parse`] turn a file into a [`Scenario`] of plain, checked
+//! types, or into a [`ScenarioError`] that lists every problem found as
+//! `file:line:column: what was found and what was expected`, like a
+//! compiler. `scenarios/README.md` is the reference for authors.
+//!
+//! # Layout
+//! - [`units`]: durations, sizes and shares as people write them.
+//! - [`model`]: the validated cluster, capacity, network and fault types.
+//! - [`expect`]: expectations and their grammar.
+//! - `reader`: a spanned TOML document read with typed getters that
+//!   report unknown keys with the closest known one.
+//! - `cluster`, `phases`, `faults`: one reader per section.
+//! - [`error`]: problems, line and column numbers, the error type.
+
+mod cluster;
+pub mod error;
+pub mod expect;
+mod faults;
+pub mod model;
+mod phases;
+mod reader;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::DeTable;
+
+pub use error::{Problem, ScenarioError};
+pub use expect::{Cmp, Expectation, Metric, Scope};
+pub use model::{
+    Capacity, Cluster, CostDist, Eviction, Fault, FaultAction, LatencyDist, Network, Replication,
+    node_name,
+};
+
+use crate::workload::Phase;
+use reader::{Ctx, Field, Table, positive_duration, string, uint, uint32};
+
+/// Everything a scenario file says, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Short name, for reports (defaults to the file's stem).
+    pub name: String,
+    /// The lesson: what to watch for and why.
+    pub description: String,
+    /// Seed of every random choice in the run.
+    pub seed: u64,
+    /// Width of the recorder's time windows.
+    pub window: Duration,
+    /// Simulation clock scale D: runtime time per model time (see
+    /// `ringlab_core::clock`).
+    pub time_scale: u32,
+    /// Nodes, ring and replication, cache settings.
+    pub cluster: Cluster,
+    /// Each simulated node's capacity, unless overridden per node.
+    pub capacity: Capacity,
+    /// Nodes whose capacity differs from `capacity`, by name.
+    pub node_capacity: BTreeMap<String, Capacity>,
+    /// Latency and loss between machines.
+    pub network: Network,
+    /// The load, in order; at least one phase.
+    pub phases: Vec<Phase>,
+    /// The fault timeline, sorted by time.
+    pub faults: Vec<Fault>,
+    /// What the run must show, in file order.
+    pub expect: Vec<Expectation>,
+    /// The file this came from (as given to [`load`] or [`parse`]).
+    pub source: PathBuf,
+}
+
+impl Scenario {
+    /// The run's length: all phases together.
+    pub fn duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// When the phase named `name` starts, since the run started.
+    pub fn phase_start(&self, name: &str) -> Option<Duration> {
+        let mut start = Duration::ZERO;
+        for p in &self.phases {
+            if p.name == name {
+                return Some(start);
+            }
+            start += p.duration;
+        }
+        None
+    }
+
+    /// The capacity of `node` (its override, else the shared one).
+    pub fn capacity_of(&self, node: &str) -> &Capacity {
+        self.node_capacity.get(node).unwrap_or(&self.capacity)
+    }
+}
+
+/// Default recorder window.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(1);
+/// Default simulation clock scale.
+pub const DEFAULT_TIME_SCALE: u32 = 1000;
+/// Default seed.
+pub const DEFAULT_SEED: u64 = 1;
+
+const TOP_KEYS: [&str; 11] = [
+    "name",
+    "description",
+    "seed",
+    "window",
+    "time_scale",
+    "cluster",
+    "capacity",
+    "network",
+    "phase",
+    "fault",
+    "expect",
+];
+
+/// Reads and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Validates scenario `text`; `file_name` names it in messages and becomes
+/// [`Scenario::source`].
+pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
+    let invalid = |problems: Vec<(usize, String)>| {
+        let mut problems: Vec<Problem> = problems
+            .into_iter()
+            .map(|(offset, message)| {
+                let (line, column) = error::line_column(text, offset);
+                Problem {
+                    line,
+                    column,
+                    message,
+                }
+            })
+            .collect();
+        // File order; the sort is stable, so one place keeps reading order.
+        problems.sort_by_key(|p| (p.line, p.column));
+        ScenarioError::Invalid {
+            file: file_name.to_string(),
+            problems,
+        }
+    };
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        let problems = syntax
+            .iter()
+            .map(|e| {
+                let at = e.span().map_or(0, |s| s.start);
+                (at, format!("invalid TOML: {}", e.message().trim_end()))
+            })
+            .collect();
+        return Err(invalid(problems));
+    }
+    let mut ctx = Ctx::new(text);
+    let root = Table::root(&mut ctx, doc.get_ref(), &TOP_KEYS);
+    let stem = Path::new(file_name).file_stem().map_or_else(
+        || "scenario".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let name = root
+        .field(&mut ctx, "name", |c, p, v| {
+            let s = string(c, p, v)?;
+            if s.trim().is_empty() {
+                c.invalid(
+                    p,
+                    v,
+                    "is empty: give the scenario a short name, like \"node-death\"",
+                );
+                return None;
+            }
+            Some(s.to_string())
+        })
+        .or(stem);
+    let description = root
+        .field(&mut ctx, "description", |c, p, v| {
+            string(c, p, v).map(str::to_string)
+        })
+        .or_default();
+    let seed = root
+        .field(&mut ctx, "seed", |c, p, v| uint(c, p, v, 0, u64::MAX))
+        .or(DEFAULT_SEED);
+    let window = root.field(&mut ctx, "window", positive_duration);
+    let window_given = matches!(window, Field::Valid(_));
+    let window = window.or(DEFAULT_WINDOW);
+    let time_scale = root
+        .field(&mut ctx, "time_scale", |c, p, v| {
+            uint32(c, p, v, 1, 1_000_000)
+        })
+        .or(DEFAULT_TIME_SCALE);
+
+    let (cluster, nodes) = cluster::read_cluster(&mut ctx, root.get("cluster"));
+    let (capacity, node_capacity) = cluster::read_capacity(&mut ctx, root.get("capacity"), nodes);
+    let network = cluster::read_network(&mut ctx, root.get("network"), nodes);
+    // A fault's time is checked against the run's length only when every
+    // phase's duration could be read.
+    let (phases, phases_ok) = phases::read_phases(&mut ctx, root.get("phase"));
+    let run: Duration = phases.iter().map(|p| p.duration).sum();
+    let faults = faults::read_faults(&mut ctx, root.get("fault"), nodes, phases_ok.then_some(run));
+    let names: Vec<String> = phases.iter().map(|p| p.name.clone()).collect();
+    let expect = expect::read::read_expect(&mut ctx, root.get("expect"), &names);
+    if let (true, true, Some(v)) = (window_given && phases_ok, window > run, root.get("window")) {
+        ctx.invalid(
+            "window",
+            v,
+            format!(
+                "is longer than the whole run ({}): reports would have no complete window",
+                units::format_duration(run)
+            ),
+        );
+    }
+
+    if !ctx.problems.is_empty() {
+        return Err(invalid(ctx.problems));
+    }
+    Ok(Scenario {
+        name,
+        description,
+        seed,
+        window,
+        time_scale,
+        cluster,
+        capacity,
+        node_capacity,
+        network,
+        phases,
+        faults,
+        expect,
+        source: PathBuf::from(file_name),
+    })
+}

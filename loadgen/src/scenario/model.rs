@@ -1,0 +1,381 @@
+//! The validated scenario: plain types with no spans, every value checked.
+//!
+//! Nodes are named `"node-1"` to `"node-N"` (1-based, N = `cluster.nodes`);
+//! every name that reaches these types is one of those. Durations are model
+//! time; sizes are bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp, LogNormal};
+
+use super::units::format_duration;
+
+/// The name of node `i` (1-based): `node_name(3) == "node-3"`.
+pub fn node_name(i: u32) -> String {
+    format!("node-{i}")
+}
+
+/// The cluster's shape and the cache's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Number of nodes, named `node-1` .. `node-<nodes>`.
+    pub nodes: u32,
+    /// Virtual nodes per node on the ring, unless overridden per node.
+    pub vnodes: u32,
+    /// N, R and W.
+    pub replication: Replication,
+    /// How long a coordinator waits for a replica's answer before counting it
+    /// as failed.
+    pub replica_timeout: Duration,
+    /// Memory limit per node, in bytes.
+    pub maxmemory: u64,
+    /// What a node evicts when it reaches `maxmemory`.
+    pub eviction: Eviction,
+    /// Per-node virtual node counts that differ from `vnodes` (a node's
+    /// weight on the ring), by node name.
+    pub node_vnodes: BTreeMap<String, u32>,
+}
+
+impl Cluster {
+    /// Every node's name, in order.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(node_name).collect()
+    }
+
+    /// Virtual nodes of `node` (its override, else `vnodes`).
+    pub fn vnodes_of(&self, node: &str) -> u32 {
+        self.node_vnodes.get(node).copied().unwrap_or(self.vnodes)
+    }
+}
+
+/// Replication: each key lives on `n` nodes; a read waits for `r` answers,
+/// a write for `w`. Validated: `1 <= r, w <= n <= nodes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    pub n: u32,
+    pub r: u32,
+    pub w: u32,
+}
+
+/// Eviction policies, named as Redis names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Eviction {
+    /// Refuse writes that need memory (an OOM error) instead of evicting.
+    NoEviction,
+    /// Evict the least recently used key.
+    AllKeysLru,
+    /// Evict the least frequently used key.
+    AllKeysLfu,
+    /// Least recently used among keys with a TTL.
+    VolatileLru,
+    /// Least frequently used among keys with a TTL.
+    VolatileLfu,
+    /// The key with the nearest expiry first.
+    VolatileTtl,
+}
+
+impl Eviction {
+    /// Every policy, in the order documented.
+    pub const ALL: [Eviction; 6] = [
+        Eviction::NoEviction,
+        Eviction::AllKeysLru,
+        Eviction::AllKeysLfu,
+        Eviction::VolatileLru,
+        Eviction::VolatileLfu,
+        Eviction::VolatileTtl,
+    ];
+
+    /// The name in a scenario file (Redis's `maxmemory-policy` value).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Eviction::NoEviction => "noeviction",
+            Eviction::AllKeysLru => "allkeys-lru",
+            Eviction::AllKeysLfu => "allkeys-lfu",
+            Eviction::VolatileLru => "volatile-lru",
+            Eviction::VolatileLfu => "volatile-lfu",
+            Eviction::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// The policy named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Eviction> {
+        Eviction::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// What one simulated node can do: `cores` servers, each operation costing
+/// `op_cost` plus `per_kb_cost` per KiB of value, with at most `queue_limit`
+/// operations waiting (more are rejected as overload).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    /// Operations served at once.
+    pub cores: u32,
+    /// Service time of one operation, before the per-KiB part.
+    pub op_cost: CostDist,
+    /// Extra service time per KiB (1024 bytes) of value read or written.
+    pub per_kb_cost: Duration,
+    /// Operations that may wait for a core; one more is rejected.
+    pub queue_limit: u32,
+}
+
+/// The distribution of one operation's base service time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CostDist {
+    /// Always the same.
+    Constant(Duration),
+    /// Exponential with this mean (an M/M/c queue's service).
+    Exponential { mean: Duration },
+    /// Lognormal with this median and shape `sigma` (a long right tail).
+    LogNormal { median: Duration, sigma: f64 },
+}
+
+impl CostDist {
+    /// The mean service time, for capacity estimates (cores / mean = ops/s).
+    pub fn mean(&self) -> Duration {
+        match *self {
+            CostDist::Constant(d) => d,
+            CostDist::Exponential { mean } => mean,
+            CostDist::LogNormal { median, sigma } => median.mul_f64((sigma * sigma / 2.0).exp()),
+        }
+    }
+
+    /// One service time drawn from `rng`.
+    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
+        match *self {
+            CostDist::Constant(d) => d,
+            CostDist::Exponential { mean } => sample_exp(mean, rng),
+            CostDist::LogNormal { median, sigma } => sample_lognormal(median, sigma, rng),
+        }
+    }
+}
+
+/// The network between machines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// One-way latency of every message.
+    pub latency: LatencyDist,
+    /// Probability that a message is lost (on TCP: delayed by a
+    /// retransmission), in 0..=1.
+    pub loss: f64,
+    /// Extra one-way latency on every message to or from a node, by name.
+    pub node_extra: BTreeMap<String, Duration>,
+    /// Extra one-way latency on messages from one node to another, keyed by
+    /// `(from, to)`.
+    pub link_extra: BTreeMap<(String, String), Duration>,
+}
+
+impl Network {
+    /// Extra latency from `from` to `to` beyond [`Network::latency`]: both
+    /// nodes' extras plus the link's.
+    pub fn extra(&self, from: &str, to: &str) -> Duration {
+        let node = |n: &str| self.node_extra.get(n).copied().unwrap_or_default();
+        let link = self
+            .link_extra
+            .get(&(from.to_string(), to.to_string()))
+            .copied()
+            .unwrap_or_default();
+        node(from) + node(to) + link
+    }
+}
+
+/// The distribution of one-way message latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatencyDist {
+    /// Always the same.
+    Fixed(Duration),
+    /// `base` plus a uniform extra in `0..=jitter`.
+    BaseJitter { base: Duration, jitter: Duration },
+    /// Uniform in `min..=max`.
+    Uniform { min: Duration, max: Duration },
+    /// Lognormal with this median and shape `sigma`.
+    LogNormal { median: Duration, sigma: f64 },
+}
+
+impl LatencyDist {
+    /// The mean latency.
+    pub fn mean(&self) -> Duration {
+        match *self {
+            LatencyDist::Fixed(d) => d,
+            LatencyDist::BaseJitter { base, jitter } => base + jitter / 2,
+            LatencyDist::Uniform { min, max } => min + (max - min) / 2,
+            LatencyDist::LogNormal { median, sigma } => median.mul_f64((sigma * sigma / 2.0).exp()),
+        }
+    }
+
+    /// One latency drawn from `rng`.
+    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
+        match *self {
+            LatencyDist::Fixed(d) => d,
+            LatencyDist::BaseJitter { base, jitter } => base + uniform_up_to(jitter, rng),
+            LatencyDist::Uniform { min, max } => min + uniform_up_to(max - min, rng),
+            LatencyDist::LogNormal { median, sigma } => sample_lognormal(median, sigma, rng),
+        }
+    }
+}
+
+impl fmt::Display for LatencyDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LatencyDist::Fixed(d) => write!(f, "{}", format_duration(d)),
+            LatencyDist::BaseJitter { base, jitter } => write!(
+                f,
+                "{} + up to {}",
+                format_duration(base),
+                format_duration(jitter)
+            ),
+            LatencyDist::Uniform { min, max } => {
+                write!(f, "{}..{}", format_duration(min), format_duration(max))
+            }
+            LatencyDist::LogNormal { median, sigma } => write!(
+                f,
+                "lognormal(median {}, sigma {sigma})",
+                format_duration(median)
+            ),
+        }
+    }
+}
+
+/// Uniform in `0..=max`, to the nanosecond.
+fn uniform_up_to(max: Duration, rng: &mut impl Rng) -> Duration {
+    let ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.random_range(0..=ns))
+}
+
+fn sample_exp(mean: Duration, rng: &mut impl Rng) -> Duration {
+    if mean.is_zero() {
+        return Duration::ZERO;
+    }
+    let exp = Exp::new(1.0).expect("rate 1 is valid");
+    mean.mul_f64(exp.sample(rng))
+}
+
+fn sample_lognormal(median: Duration, sigma: f64, rng: &mut impl Rng) -> Duration {
+    // Validated: sigma is finite and >= 0.
+    let dist = LogNormal::new(0.0, sigma).expect("validated sigma");
+    let x = dist.sample(rng);
+    // Cap the tail at a day so that `mul_f64` cannot overflow.
+    Duration::from_secs_f64((median.as_secs_f64() * x).min(86_400.0))
+}
+
+/// One event of the fault timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Model time since the run started (the first phase's start).
+    pub at: Duration,
+    pub action: FaultAction,
+}
+
+/// What happens at a fault's time. Node names are validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// The node's process dies (its memory is lost).
+    Kill(String),
+    /// A killed node starts again, empty.
+    Restart(String),
+    /// The nodes split into groups that reach only their own group. Every
+    /// node is in exactly one group (nodes the file did not name form one
+    /// more group together).
+    Partition(Vec<Vec<String>>),
+    /// The partition ends and every cut link is restored.
+    Heal,
+    /// Messages from `from` to `to` are dropped (one direction).
+    CutLink { from: String, to: String },
+    /// A cut link carries messages again.
+    RestoreLink { from: String, to: String },
+    /// The node's operations cost `factor` times as much; 1 restores it.
+    Slow { node: String, factor: f64 },
+    /// The network's base latency changes.
+    SetLatency(LatencyDist),
+    /// The network's loss probability changes.
+    SetLoss(f64),
+}
+
+impl fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultAction::Kill(n) => write!(f, "kill {n}"),
+            FaultAction::Restart(n) => write!(f, "restart {n}"),
+            FaultAction::Partition(groups) => {
+                let groups: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
+                write!(f, "partition {}", groups.join(" | "))
+            }
+            FaultAction::Heal => write!(f, "heal"),
+            FaultAction::CutLink { from, to } => write!(f, "cut {from} -> {to}"),
+            FaultAction::RestoreLink { from, to } => write!(f, "restore {from} -> {to}"),
+            FaultAction::Slow { node, factor } => write!(f, "slow {node} x{factor}"),
+            FaultAction::SetLatency(l) => write!(f, "latency {l}"),
+            FaultAction::SetLoss(p) => write!(f, "loss {p}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn samples_stay_in_their_ranges() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let us = Duration::from_micros;
+        let bj = LatencyDist::BaseJitter {
+            base: us(200),
+            jitter: us(100),
+        };
+        let un = LatencyDist::Uniform {
+            min: us(50),
+            max: us(60),
+        };
+        for _ in 0..1000 {
+            let s = bj.sample(&mut rng);
+            assert!(s >= us(200) && s <= us(300), "{s:?}");
+            let s = un.sample(&mut rng);
+            assert!(s >= us(50) && s <= us(60), "{s:?}");
+        }
+        assert_eq!(LatencyDist::Fixed(us(7)).sample(&mut rng), us(7));
+        assert_eq!(bj.mean(), us(250));
+    }
+
+    #[test]
+    fn sampled_means_approach_the_stated_means() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let us = Duration::from_micros;
+        for dist in [
+            CostDist::Exponential { mean: us(20) },
+            CostDist::LogNormal {
+                median: us(20),
+                sigma: 0.5,
+            },
+        ] {
+            let n = 20_000u32;
+            let total: Duration = (0..n).map(|_| dist.sample(&mut rng)).sum();
+            let got = (total / n).as_secs_f64();
+            let want = dist.mean().as_secs_f64();
+            assert!(
+                (got - want).abs() / want < 0.05,
+                "{dist:?}: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn extra_latency_adds_node_and_link_parts() {
+        let mut net = Network {
+            latency: LatencyDist::Fixed(Duration::ZERO),
+            loss: 0.0,
+            node_extra: BTreeMap::new(),
+            link_extra: BTreeMap::new(),
+        };
+        net.node_extra
+            .insert("node-1".into(), Duration::from_micros(10));
+        net.link_extra
+            .insert(("node-1".into(), "node-2".into()), Duration::from_micros(5));
+        assert_eq!(net.extra("node-1", "node-2"), Duration::from_micros(15));
+        assert_eq!(net.extra("node-2", "node-1"), Duration::from_micros(10));
+        assert_eq!(net.extra("node-2", "node-3"), Duration::ZERO);
+    }
+}
