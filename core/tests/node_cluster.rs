@@ -175,3 +175,32 @@ fn a_delete_is_a_tombstone_write_that_needs_its_quorum() {
     assert_eq!(a.raw(&["SET", "k", "new"]), "+OK\r\n");
     assert_eq!(a.raw(&["GET", "k"]), "$3\r\nnew\r\n");
 }
+
+#[test]
+fn a_pipeline_through_a_cluster_observes_its_own_writes_in_order() {
+    // Independent keys run concurrently on a replicated node; commands on
+    // one key keep their order.
+    let c = TestCluster::start(3, quorum(3, 2, 2));
+    let mut conn = c.client(1);
+    let mut cmds: Vec<Vec<String>> = Vec::new();
+    for i in 0..100 {
+        cmds.push(vec!["SET".into(), format!("k{i}"), format!("v{i}")]);
+        cmds.push(vec!["GET".into(), format!("k{i}")]);
+        cmds.push(vec!["INCR".into(), "ctr".into()]);
+        cmds.push(vec!["GET".into(), format!("k{}", i / 2)]);
+    }
+    let refs: Vec<Vec<&str>> = cmds
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let slices: Vec<&[&str]> = refs.iter().map(|v| v.as_slice()).collect();
+    let replies = conn.pipeline(&slices);
+    for i in 0..100 {
+        assert_eq!(replies[4 * i], "+OK\r\n");
+        let v = format!("v{i}");
+        assert_eq!(replies[4 * i + 1], format!("${}\r\n{v}\r\n", v.len()));
+        assert_eq!(replies[4 * i + 2], format!(":{}\r\n", i + 1));
+        let w = format!("v{}", i / 2);
+        assert_eq!(replies[4 * i + 3], format!("${}\r\n{w}\r\n", w.len()));
+    }
+}
