@@ -70,6 +70,7 @@ pub async fn serve(
         id: cfg.id,
         quorum,
         ring: Ring::with_nodes(&placement),
+        solo: members.len() == 1,
         shards: Shards::new(cfg.shards, cfg.maxmemory, cfg.policy, cfg.seed),
         peers,
         clock: env.clock,

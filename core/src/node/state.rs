@@ -37,6 +37,8 @@ pub struct Node {
     pub quorum: Quorum,
     /// The placement of keys on members.
     pub ring: Ring,
+    /// The cluster is this node alone: every key is local, no ring lookup.
+    pub solo: bool,
     /// The local keyspace.
     pub shards: Shards,
     /// Outgoing peer connections.
