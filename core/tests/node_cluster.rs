@@ -204,3 +204,34 @@ fn a_pipeline_through_a_cluster_observes_its_own_writes_in_order() {
         assert_eq!(replies[4 * i + 3], format!("${}\r\n{w}\r\n", w.len()));
     }
 }
+
+fn info_count(conn: &mut node_support::Conn<'_>, field: &str) -> u64 {
+    let info = conn.raw(&["INFO", "cluster"]);
+    let line = info
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in {info}"));
+    line[field.len() + 1..].trim().parse().expect("a count")
+}
+
+#[test]
+fn r1_reads_on_a_replica_ask_the_others_only_for_periodic_repair() {
+    let c = TestCluster::start(3, quorum(3, 1, 2));
+    let mut a = c.client(0);
+    assert_eq!(a.raw(&["SET", "k", "v"]), "+OK\r\n");
+    for _ in 0..20 {
+        assert_eq!(a.raw(&["GET", "k"]), "$1\r\nv\r\n");
+    }
+    // The SET went to nodes 2 and 3 (2 requests); of the 20 local reads,
+    // the 1st and the 11th also asked both (4 requests).
+    let (mut b, mut z) = (c.client(1), c.client(2));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let total = loop {
+        let t = info_count(&mut b, "replica_requests") + info_count(&mut z, "replica_requests");
+        if t >= 6 || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(total, 6);
+}

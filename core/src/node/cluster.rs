@@ -100,6 +100,17 @@ impl Node {
         if self.local_only(&targets) {
             return Ok(self.shards.get_versioned(key, self.clock.now()));
         }
+        if self.quorum.r == 1
+            && targets.contains(&self.id)
+            && !self
+                .local_reads
+                .fetch_add(1, Relaxed)
+                .is_multiple_of(u64::from(self.cfg.read_repair_every))
+        {
+            // This replica alone is the quorum; asking the others would only
+            // serve read repair, which every `read_repair_every`-th read does.
+            return Ok(self.shards.get_versioned(key, self.clock.now()));
+        }
         let now = self.clock.now();
         let mut op: ReadOp<Entry> =
             ReadOp::new(targets, self.quorum.r, now, self.cfg.replica_timeout);

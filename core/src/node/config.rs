@@ -65,6 +65,10 @@ pub struct NodeConfig {
     pub peer_backoff_min: Duration,
     /// Longest reconnect delay.
     pub peer_backoff_max: Duration,
+    /// With R=1 on a coordinator that is itself a replica, the read is
+    /// answered locally; every this many such reads also ask the other
+    /// replicas, for read repair (1: every read does).
+    pub read_repair_every: u32,
     /// How long a delete's tombstone outlives the delete.
     pub tombstone_grace: Duration,
     /// Period of the active expiry task.
@@ -98,6 +102,7 @@ impl Default for NodeConfig {
             peer_connections: 2,
             peer_backoff_min: Duration::from_millis(10),
             peer_backoff_max: Duration::from_secs(1),
+            read_repair_every: 10,
             tombstone_grace: Duration::from_secs(60),
             expire_interval: Duration::from_millis(100),
             expire_work: 20,
@@ -188,6 +193,7 @@ impl NodeConfig {
             ("shards", self.shards),
             ("max_clients", self.max_clients),
             ("peer_connections", self.peer_connections),
+            ("read_repair_every", self.read_repair_every as usize),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {
