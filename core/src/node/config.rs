@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::protocol::resp::Limits;
 use crate::replication::{Quorum, QuorumError};
-use crate::ring::{DEFAULT_VNODES, NodeId};
+use crate::ring::{DEFAULT_VNODES, NodeId, validate_vnodes};
 use crate::store::Policy;
 
 /// One member of the cluster.
@@ -186,8 +186,16 @@ impl NodeConfig {
                 members: ids,
             });
         }
-        if let Some(m) = members.iter().find(|m| m.vnodes == 0) {
-            return Err(ConfigError::ZeroVnodes(m.id));
+        for m in &members {
+            if m.vnodes == 0 {
+                return Err(ConfigError::ZeroVnodes(m.id));
+            }
+            if let Err(e) = validate_vnodes(u64::from(m.vnodes)) {
+                return Err(ConfigError::Invalid {
+                    name: "vnodes",
+                    msg: format!("member {}: {e}", m.id),
+                });
+            }
         }
         for (name, v) in [
             ("shards", self.shards),
