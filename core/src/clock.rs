@@ -17,6 +17,8 @@
 //! hands copies to every node and client, so all of them agree exactly.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -99,20 +101,23 @@ impl Clock {
     }
 
     /// Sleeps for a model duration.
-    pub async fn sleep(&self, model: Duration) {
-        tokio::time::sleep(self.to_runtime(model)).await
+    pub fn sleep(&self, model: Duration) -> Sleep {
+        Sleep::new(tokio::time::sleep(self.to_runtime(model)))
     }
 
     /// Sleeps until model time `at` (returns at once if it has passed).
-    pub async fn sleep_until(&self, at: Micros) {
-        tokio::time::sleep_until(self.runtime_instant(at)).await
+    pub fn sleep_until(&self, at: Micros) -> Sleep {
+        Sleep::new(tokio::time::sleep_until(self.runtime_instant(at)))
     }
 
     /// Runs `fut` for at most a model duration.
     pub async fn timeout<F: Future>(&self, model: Duration, fut: F) -> Result<F::Output, Elapsed> {
-        tokio::time::timeout(self.to_runtime(model), fut)
-            .await
-            .map_err(|_| Elapsed)
+        let sleep = self.sleep(model);
+        tokio::select! {
+            biased;
+            out = fut => Ok(out),
+            () = sleep => Err(Elapsed),
+        }
     }
 
     /// An interval that ticks every `period` of model time; the first tick is
@@ -122,6 +127,55 @@ impl Clock {
         let mut iv = tokio::time::interval_at(Instant::now() + period, period);
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         iv
+    }
+}
+
+/// A sleep on the runtime's clock that arms the runtime's timer once per
+/// waker.
+///
+/// madsim's `Sleep` adds a new entry to its timer heap every time it is
+/// polled while pending, and entries are never cancelled. A sleep that sits
+/// in a `select!` loop is polled on every wake-up of its task, so it would
+/// pile up heap entries, each of which later fires as a spurious wake-up:
+/// measured, that was the simulator's largest single cost. Polling the
+/// inner sleep again only when the waker changes keeps one entry per sleep.
+/// On real tokio this is equally correct: its timer keeps the waker it was
+/// given until it fires.
+pub struct Sleep {
+    inner: Pin<Box<tokio::time::Sleep>>,
+    /// The waker the runtime's timer was armed with, if any.
+    armed: Option<Waker>,
+}
+
+impl Sleep {
+    fn new(inner: tokio::time::Sleep) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            armed: None,
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.inner.is_elapsed() {
+            return Poll::Ready(());
+        }
+        if self.armed.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        self.armed = Some(cx.waker().clone());
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.inner.deadline())
+            .finish()
     }
 }
 
@@ -161,5 +215,35 @@ mod tests {
         // 2020-01-01 in microseconds: the real clock reads the system's date.
         assert!(a > 1_577_836_800_000_000);
         assert_eq!(c.since(a + 10_000_000), Duration::ZERO);
+    }
+
+    /// The sleep arms the runtime's timer once per waker, however often it
+    /// is polled, and still completes at its deadline.
+    #[cfg(not(madsim))] // madsim cannot build a tokio runtime by hand
+    #[test]
+    fn sleep_completes_and_skips_re_arming() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let c = Clock::real();
+            let start = c.now();
+            let mut sleep = c.sleep(Duration::from_millis(20));
+            // Poll it many times with the same waker while pending.
+            for _ in 0..100 {
+                let polled =
+                    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut sleep).poll(cx))).await;
+                assert!(polled.is_pending());
+            }
+            sleep.await;
+            assert!(c.since(start) >= Duration::from_millis(20));
+            let timed_out = c
+                .timeout(Duration::from_millis(5), std::future::pending::<()>())
+                .await;
+            assert_eq!(timed_out, Err(Elapsed));
+            assert_eq!(c.timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
+        });
     }
 }

@@ -451,8 +451,12 @@ proptest! {
     ) {
         let mut line = Vec::new();
         for (arg, style) in args.iter().zip(&styles) {
+            // A line whose first byte is `*` is a multibulk header, not an
+            // inline command (Redis decides by that byte), so a bare first
+            // argument may not start with one.
             let plain_ok = !arg.is_empty()
-                && arg.iter().all(|b| b.is_ascii_graphic() && !b"\"'".contains(b));
+                && arg.iter().all(|b| b.is_ascii_graphic() && !b"\"'".contains(b))
+                && !(line.is_empty() && arg[0] == b'*');
             // Single quotes cannot hold a newline (it ends the line) or end
             // in a backslash (`\'` would escape the closing quote).
             let single_ok = !arg.contains(&b'\n') && arg.last() != Some(&b'\\');

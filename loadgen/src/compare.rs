@@ -77,26 +77,39 @@ pub enum CompareError {
     /// The tolerance file could not be read.
     #[error("{path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
     /// The tolerance file is not valid TOML of the expected shape.
     #[error("{path}: {source}")]
     Toml {
+        /// The file.
         path: PathBuf,
+        /// The parser's message, with line and column.
         source: Box<toml::de::Error>,
     },
     /// A latency growth names a metric that is not a percentile.
     #[error(
         "{origin}: unknown latency percentile {name:?}; expected one of p50, p95, p99, p99.9 (or p999), max"
     )]
-    UnknownPercentile { origin: String, name: String },
+    UnknownPercentile {
+        /// The file or flag it came from.
+        origin: String,
+        /// The name given.
+        name: String,
+    },
     /// A tolerance value is out of range or not a number.
     #[error("{origin}: {what} = {value:?}; expected {expected}")]
     BadValue {
+        /// The file or flag it came from.
         origin: String,
+        /// The setting.
         what: String,
+        /// The value given.
         value: String,
+        /// What would have been accepted.
         expected: &'static str,
     },
 }
@@ -133,9 +146,13 @@ impl Default for Tolerances {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ToleranceFile {
+    /// See [`Tolerances::slack_us`].
     slack_us: Option<f64>,
+    /// See [`Tolerances::availability_drop_pts`].
     availability_drop_points: Option<f64>,
+    /// See [`Tolerances::hit_ratio_drop`].
     hit_ratio_drop: Option<f64>,
+    /// Percentile name -> growth in percent, or "off".
     latency_growth_percent: Option<BTreeMap<String, GrowthValue>>,
 }
 
@@ -324,6 +341,7 @@ pub struct Row {
     pub new: Option<f64>,
     /// The worst new value allowed, when gated.
     pub limit: Option<f64>,
+    /// Whether it passed.
     pub verdict: Verdict,
 }
 
@@ -496,13 +514,11 @@ pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
                 continue;
             }
         };
-        let ops: BTreeSet<&str> = b
-            .ops
-            .keys()
-            .chain(n.ops.keys())
-            .map(String::as_str)
-            .collect();
-        for op in std::iter::once(ALL_OPS).chain(ops) {
+        // Op kinds in the reports' order (get, set, delete, then others).
+        let mut ops: Vec<&str> = b.rows().chain(n.rows()).map(|(op, _)| op).collect();
+        let mut seen = BTreeSet::new();
+        ops.retain(|op| seen.insert(*op));
+        for op in ops {
             let (bs, ns) = match (b.op(op), n.op(op)) {
                 (Some(bs), Some(ns)) => (bs, ns),
                 (bs, _) => {
@@ -513,6 +529,10 @@ pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
             };
             for m in COMPARED {
                 let (bv, nv) = (m.value(bs), m.value(ns));
+                if bv.is_none() && nv.is_none() {
+                    // Undefined on both sides (the hit ratio of sets).
+                    continue;
+                }
                 let (limit, verdict) = judge(m, bv, nv, tol);
                 rows.push(Row {
                     span: key.clone(),

@@ -31,10 +31,7 @@ fn check(name: &str, actual: &str) {
             .lines()
             .zip(actual.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || expected.lines().count().min(actual.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} differs from the generated text at line {}:\n  golden:    {:?}\n  generated: {:?}\n\
              If the change is intended, rerun with UPDATE_GOLDEN=1 and review the diff.",

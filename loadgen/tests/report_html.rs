@@ -66,7 +66,10 @@ fn screenshot(page: &Path, png: &Path, profile: &Path) -> String {
         if steps > CHROMIUM_STEPS {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium did not finish rendering {} in time", page.display());
+            panic!(
+                "chromium did not finish rendering {} in time",
+                page.display()
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
@@ -123,7 +126,9 @@ fn report_page_is_self_contained() {
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     // The only URL allowed is the SVG namespace name, which is never fetched.
     let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-    for needle in ["http://", "https://", "src=", "<script", "<link", "url(", "@import"] {
+    for needle in [
+        "http://", "https://", "src=", "<script", "<link", "url(", "@import",
+    ] {
         assert!(
             !without_ns.contains(needle),
             "report.html refers to something outside itself: {needle:?}"

@@ -141,3 +141,52 @@ fn series_with_clashing_names_get_distinct_files() {
     assert!(files.contains(&"series-a-b.svg"));
     assert!(files.contains(&"series-a-b-2.svg"));
 }
+
+/// The sample's 40 windows repeated to `n` windows of `secs` seconds, one
+/// phase.
+fn long_record(n: u32, secs: u64) -> RunRecord {
+    let base = sample::record(7);
+    let mut r = base.clone();
+    r.series.clear();
+    r.windows = (0..n)
+        .map(|i| {
+            let mut w = base.windows[(i % 40) as usize].clone();
+            w.start = std::time::Duration::from_secs(u64::from(i) * secs);
+            w
+        })
+        .collect();
+    r.phases = vec![ringlab_loadgen::recorder::PhaseSpan {
+        name: "long".into(),
+        start: std::time::Duration::ZERO,
+        end: std::time::Duration::from_secs(u64::from(n) * secs),
+    }];
+    r.meta.window = std::time::Duration::from_secs(secs);
+    r
+}
+
+#[test]
+fn long_runs_get_clock_time_labels() {
+    let plots = render(&long_record(300, 1));
+    let doc = roxmltree::Document::parse(&plots[0].svg).unwrap();
+    let labels = texts(&doc);
+    for label in ["0:00", "1:00", "5:00", "time since start (m:ss)"] {
+        assert!(
+            labels.iter().any(|t| t == label),
+            "no {label:?} in {labels:?}"
+        );
+    }
+    let plots = render(&long_record(70, 60));
+    let doc = roxmltree::Document::parse(&plots[1].svg).unwrap();
+    let labels = texts(&doc);
+    for label in [
+        "0:00:00",
+        "0:10:00",
+        "1:00:00",
+        "time since start (h:mm:ss)",
+    ] {
+        assert!(
+            labels.iter().any(|t| t == label),
+            "no {label:?} in {labels:?}"
+        );
+    }
+}

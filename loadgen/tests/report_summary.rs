@@ -284,3 +284,47 @@ fn empty_record_still_summarises() {
     let files = ringlab_loadgen::report::write_all(&record, dir.path()).unwrap();
     assert!(files.len() >= 9);
 }
+
+#[test]
+fn a_record_without_windows_or_phases_still_writes_every_file() {
+    let mut record = build(&[], &[]);
+    record.phases.clear();
+    record.events.clear();
+    let s = Summary::from_record(&record).unwrap();
+    assert_eq!(s.duration_us, 0);
+    assert_eq!(s.overall.all.throughput_per_s, 0.0);
+    assert!(s.phases.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let files = ringlab_loadgen::report::write_all(&record, dir.path()).unwrap();
+    assert_eq!(files.len(), 9, "no series, so no series plot");
+}
+
+/// The recorder's own aggregation (`RunRecord::aggregate_*`) and the
+/// summary's are written apart; they must agree exactly.
+#[test]
+fn summary_agrees_with_the_recorders_aggregation() {
+    let record = sample::record(21);
+    let s = Summary::from_record(&record).unwrap();
+    let check = |stats: &Stats, agg: &ringlab_loadgen::recorder::OpWindow| {
+        assert_eq!(stats.requests, agg.counts.scheduled());
+        assert_eq!(stats.ok, agg.counts.ok);
+        assert_eq!(stats.errors_by_kind, agg.counts.errors);
+        assert_eq!(stats.latency_us.p99, Some(agg.hist.value_at_quantile(0.99)));
+        assert_eq!(
+            stats.latency_us.p999,
+            Some(agg.hist.value_at_quantile(0.999))
+        );
+        assert_eq!(stats.latency_us.max, Some(agg.hist.max()));
+    };
+    check(&s.overall.all, &record.aggregate_all(None));
+    assert_eq!(s.duration_us, record.duration().as_micros() as u64);
+    for (i, phase) in s.phases.iter().enumerate() {
+        check(&phase.all, &record.aggregate_phase(i, None).unwrap());
+        for kind in OpKind::ALL {
+            check(
+                &phase.ops[kind.as_str()],
+                &record.aggregate_phase(i, Some(kind)).unwrap(),
+            );
+        }
+    }
+}

@@ -1,1 +1,24 @@
 //! ringlab-sim: the deterministic cluster simulator.
+//!
+//! The real node code (`ringlab_core::node`) and the real load generator
+//! (`ringlab_loadgen::driver`) run inside a madsim runtime, on simulated
+//! machines and a simulated network, on a clock scaled by the scenario's
+//! `time_scale`. A scenario file scripts the cluster, its capacity, the
+//! network, the load and the faults; the same scenario, seed and binary give
+//! byte-identical reports.
+//!
+//! # Layout
+//! - [`capacity`]: the capacity model that makes a simulated node finite
+//!   (cores, per-op cost, bounded queue, slow-downs): the simulator's
+//!   implementation of the node's `Hooks`.
+//! - `harness` (only with `--cfg madsim`): one runtime per seed; nodes,
+//!   clients, the fault timeline.
+//! - [`expect`]: a scenario's expectations measured against a run's summary;
+//!   the tables `run`, `sweep` and `check` print.
+//! - [`runner`]: the `run`, `sweep` and `check` commands.
+
+pub mod capacity;
+pub mod expect;
+#[cfg(madsim)]
+pub mod harness;
+pub mod runner;

@@ -1,4 +1,111 @@
-fn main() {
-    eprintln!("ringlab-sim: not built yet");
-    std::process::exit(2);
+//! `ringlab-sim`: run scenario files in the deterministic simulator.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ringlab-sim",
+    version,
+    about = "Run ringlab scenario files in the deterministic cluster simulator",
+    long_about = "Run ringlab scenario files in the deterministic cluster simulator.\n\n\
+        The same scenario, seed and binary give byte-identical report files.\n\
+        Build and run it with the simulator flags through the cargo alias:\n  \
+        cargo sim run scenarios/quickstart.toml",
+    after_help = "Examples:\n  \
+        ringlab-sim run scenarios/quickstart.toml\n  \
+        ringlab-sim run scenarios/node-death.toml --seed 42 --out out/nd-42\n  \
+        ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2\n  \
+        ringlab-sim check scenarios/*.toml\n  \
+        ringlab-sim compare reports/quickstart out/quickstart"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario once and write its report.
+    #[command(
+        after_help = "Example:\n  ringlab-sim run scenarios/quickstart.toml --seed 7 --out out/qs"
+    )]
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seed (default: the scenario's own `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Report directory (default: out/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run one scenario over a range of seeds, one process per seed, and
+    /// aggregate the results across seeds.
+    #[command(
+        after_help = "Example:\n  ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2"
+    )]
+    Sweep {
+        scenario: PathBuf,
+        /// Seeds as A..B (B excluded) or A..=B.
+        #[arg(long)]
+        seeds: String,
+        /// Processes at a time (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Directory for the per-seed reports and the aggregate.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run each scenario with its own seed and check its [expect] lines;
+    /// exits non-zero if any expectation fails.
+    #[command(after_help = "Example:\n  ringlab-sim check scenarios/*.toml --out reports")]
+    Check {
+        scenarios: Vec<PathBuf>,
+        /// Processes at a time (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Where the reports go: <out>/<scenario name>/ (default: out).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare two report directories (the CI gate on latency histograms).
+    Compare(ringlab_loadgen::compare::CompareArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            quiet,
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet).map(|()| true),
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            out,
+        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out),
+        Command::Check {
+            scenarios,
+            jobs,
+            out,
+        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out),
+        Command::Compare(args) => ringlab_loadgen::compare::run(args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ringlab-sim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

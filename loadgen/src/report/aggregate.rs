@@ -65,16 +65,6 @@ pub struct SpanTotals {
     pub ops: BTreeMap<OpKind, Totals>,
 }
 
-impl SpanTotals {
-    /// Adds every op kind of one window.
-    pub fn add_window(&mut self, window: &Window) {
-        for (kind, op) in &window.ops {
-            self.all.add_op(op);
-            self.ops.entry(*kind).or_default().add_op(op);
-        }
-    }
-}
-
 /// One window's op kinds merged into one total.
 pub fn window_all(window: &Window) -> Totals {
     let mut t = Totals::default();
@@ -111,15 +101,55 @@ pub fn run_end(record: &RunRecord) -> Duration {
     phases_end.max(windows_end)
 }
 
-/// Totals of the whole run and of each phase (in the record's phase order).
-pub fn run_totals(record: &RunRecord) -> (SpanTotals, Vec<SpanTotals>) {
-    let mut overall = SpanTotals::default();
-    let mut phases = vec![SpanTotals::default(); record.phases.len()];
-    for window in &record.windows {
-        overall.add_window(window);
-        if let Some(i) = phase_index(record, window.start) {
-            phases[i].add_window(window);
+/// Everything the reports add up, computed once per record: each window's
+/// op kinds together, each phase, and the whole run.
+///
+/// Each op window is added twice (into its window's total and into its
+/// phase's op total); phase and run totals are then sums of those. Addition
+/// is exact, so the order does not change any figure. Adding histograms is
+/// the reports' main cost, so this keeps it to the minimum.
+#[derive(Debug, Clone)]
+pub struct RunTotals {
+    /// Each window's op kinds together, in window order.
+    pub windows: Vec<Totals>,
+    /// Each phase, in the record's phase order.
+    pub phases: Vec<SpanTotals>,
+    /// The whole run, windows outside every phase included.
+    pub overall: SpanTotals,
+}
+
+impl RunTotals {
+    /// The totals of `record`.
+    pub fn of(record: &RunRecord) -> RunTotals {
+        let mut windows = Vec::with_capacity(record.windows.len());
+        let mut phases = vec![SpanTotals::default(); record.phases.len()];
+        let mut outside = SpanTotals::default();
+        for w in &record.windows {
+            windows.push(window_all(w));
+            let span = match phase_index(record, w.start) {
+                Some(i) => &mut phases[i],
+                None => &mut outside,
+            };
+            for (kind, op) in &w.ops {
+                span.ops.entry(*kind).or_default().add_op(op);
+            }
+        }
+        let mut overall = SpanTotals::default();
+        for span in phases.iter().chain(std::iter::once(&outside)) {
+            for (kind, t) in &span.ops {
+                overall.ops.entry(*kind).or_default().add(t);
+            }
+        }
+        for span in phases.iter_mut().chain(std::iter::once(&mut overall)) {
+            let SpanTotals { all, ops } = span;
+            for t in ops.values() {
+                all.add(t);
+            }
+        }
+        RunTotals {
+            windows,
+            phases,
+            overall,
         }
     }
-    (overall, phases)
 }

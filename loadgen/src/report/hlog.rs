@@ -18,7 +18,7 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use super::ReportError;
-use super::aggregate::window_all;
+use super::aggregate::RunTotals;
 use crate::recorder::RunRecord;
 
 /// File name of the interval log in a report directory.
@@ -26,6 +26,11 @@ pub const FILE: &str = "latency.hlog";
 
 /// The bytes of `record`'s interval log.
 pub fn to_bytes(record: &RunRecord) -> Result<Vec<u8>, ReportError> {
+    to_bytes_with(record, &RunTotals::of(record))
+}
+
+/// The bytes of `record`'s interval log, from its already computed `totals`.
+pub fn to_bytes_with(record: &RunRecord, totals: &RunTotals) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let seed = record
@@ -54,8 +59,7 @@ pub fn to_bytes(record: &RunRecord) -> Result<Vec<u8>, ReportError> {
         .begin_log_with(&mut out, &mut serializer)
         .map_err(|e| hlog_error(Duration::ZERO, "header", e))?;
     let window = record.meta.window;
-    for w in &record.windows {
-        let all = window_all(w);
+    for (w, all) in record.windows.iter().zip(&totals.windows) {
         write(&mut writer, &all.hist, w.start, window, None)?;
         for (kind, op) in &w.ops {
             write(&mut writer, &op.hist, w.start, window, Some(kind.as_str()))?;

@@ -43,6 +43,8 @@ th, td { padding: 5px 8px; border-bottom: 1px solid #e4e6ea; white-space: nowrap
 th { background: #eef0f3; text-align: left; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.all td { font-weight: 600; }
+table.detail { font-size: 12.5px; }
+table.detail th, table.detail td { padding: 4px 6px; }
 td .kinds, td .span { font-size: 11.5px; color: #5b6270; font-weight: 400; }
 .scroll { overflow-x: auto; }
 .muted { color: #5b6270; }
@@ -71,17 +73,10 @@ pub fn render(record: &RunRecord, summary: &Summary, plots: &[Plot]) -> String {
         seconds(summary.duration_us as f64 / 1e6),
         seconds(summary.window_us as f64 / 1e6),
     );
-    let paragraphs: Vec<String> = summary
-        .description
-        .split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect();
-    if !paragraphs.is_empty() {
+    let description = description_html(&summary.description);
+    if !description.is_empty() {
         h.push_str("<section class=\"description\">\n");
-        for p in paragraphs {
-            let _ = writeln!(h, "<p>{}</p>", html_escape(&p));
-        }
+        h.push_str(&description);
         h.push_str("</section>\n");
     }
 
@@ -241,7 +236,7 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
     };
     let _ = write!(
         h,
-        "<h3>{title} <span class=\"muted\">({} – {})</span></h3>\n<div class=\"scroll\"><table>\n<tr><th>op</th>",
+        "<h3>{title} <span class=\"muted\">({} – {})</span></h3>\n<div class=\"scroll\"><table class=\"detail\">\n<tr><th>op</th>",
         seconds(span.start_us as f64 / 1e6),
         seconds(span.end_us as f64 / 1e6)
     );
@@ -364,5 +359,54 @@ mod tests {
             "<svg/>"
         );
         assert_eq!(strip_xml_declaration("<svg/>"), "<svg/>");
+    }
+}
+
+/// The scenario's description as HTML: blank lines separate paragraphs,
+/// and lines starting with "- " are list items (lesson texts use both);
+/// a list item's continuation lines join it.
+fn description_html(text: &str) -> String {
+    let mut out = String::new();
+    for block in text.split("\n\n") {
+        let mut para: Vec<&str> = Vec::new();
+        let mut items: Vec<Vec<&str>> = Vec::new();
+        for line in block.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(item) = line.strip_prefix("- ") {
+                items.push(vec![item]);
+            } else if let Some(last) = items.last_mut() {
+                last.push(line);
+            } else {
+                para.push(line);
+            }
+        }
+        if !para.is_empty() {
+            let _ = writeln!(out, "<p>{}</p>", html_escape(&para.join(" ")));
+        }
+        if !items.is_empty() {
+            out.push_str("<ul>\n");
+            for item in items {
+                let _ = writeln!(out, "<li>{}</li>", html_escape(&item.join(" ")));
+            }
+            out.push_str("</ul>\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::description_html;
+
+    #[test]
+    fn paragraphs_and_lists() {
+        let html = description_html(
+            "A first\nparagraph.\n\nWhat to look at:\n- one\n  continued\n- two &\n\nEnd.",
+        );
+        assert_eq!(
+            html,
+            "<p>A first paragraph.</p>\n<p>What to look at:</p>\n<ul>\n<li>one continued</li>\n\
+             <li>two &amp;</li>\n</ul>\n<p>End.</p>\n"
+        );
+        assert_eq!(description_html("  \n\n "), "");
     }
 }

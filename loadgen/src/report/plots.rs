@@ -27,7 +27,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
-use super::aggregate::{Totals, phase_index, run_end, window_all};
+use super::aggregate::{RunTotals, Totals, run_end};
 use super::format::{latency_tick, trim_float};
 use super::summary::Summary;
 use crate::recorder::RunRecord;
@@ -97,15 +97,24 @@ pub struct Plot {
 /// Renders every plot of `record`: latency, throughput, availability,
 /// distribution, then one per extra series, in that order.
 pub fn render_all(record: &RunRecord, summary: &Summary) -> Result<Vec<Plot>, ReportError> {
+    render_all_with(record, summary, &RunTotals::of(record))
+}
+
+/// [`render_all`] from the record's already computed `totals`.
+pub fn render_all_with(
+    record: &RunRecord,
+    summary: &Summary,
+    totals: &RunTotals,
+) -> Result<Vec<Plot>, ReportError> {
     if record.meta.window.is_zero() {
         return Err(ReportError::ZeroWindow);
     }
-    let totals: Vec<Totals> = record.windows.iter().map(window_all).collect();
+    let windows = &totals.windows;
     let mut plots = vec![
-        latency_plot(record, &totals)?,
-        throughput_plot(record, &totals)?,
-        availability_plot(record, &totals)?,
-        distribution_plot(record, summary)?,
+        latency_plot(record, windows)?,
+        throughput_plot(record, windows)?,
+        availability_plot(record, windows)?,
+        distribution_plot(record, summary, totals)?,
     ];
     let mut files: Vec<String> = plots.iter().map(|p| p.file.clone()).collect();
     for (name, values) in &record.series {
@@ -139,20 +148,29 @@ pub fn series_file(name: &str) -> String {
 
 /// A line over time: one optional value per window (`None` leaves a gap).
 struct Line {
+    /// Legend text.
     label: String,
     color: RGBColor,
+    /// Dashed (a target, like the schedule) rather than solid.
     dashed: bool,
+    /// One value per window, in the axis's units (not yet log10).
     values: Vec<Option<f64>>,
 }
 
 /// An axis: its range and ticks in plot coordinates (log10 of the value on a
 /// log axis) and how a tick is labelled.
 struct Axis {
+    /// Extent in plot coordinates.
     range: Range<f64>,
+    /// Labelled ticks (with bold grid lines), plot coordinates.
     bold: Vec<f64>,
+    /// Light grid lines, plot coordinates.
     light: Vec<f64>,
+    /// Plot coordinates are log10 of the values.
     log: bool,
+    /// Formats a tick's value (not its plot coordinate).
     label: fn(f64) -> String,
+    /// The axis title.
     desc: String,
 }
 
@@ -241,8 +259,11 @@ impl Axis {
 /// A linear f64 coordinate with the axis's own tick positions (plotters'
 /// `WithKeyPoints` over f64 cannot take a label formatter).
 struct Ticked {
+    /// Extent.
     range: Range<f64>,
+    /// Labelled ticks.
     bold: Vec<f64>,
+    /// Light grid lines.
     light: Vec<f64>,
 }
 
@@ -276,7 +297,7 @@ impl Ranged for Ticked {
 
 /// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
-    if !(raw > 0.0) || !raw.is_finite() {
+    if raw.is_nan() || raw <= 0.0 || !raw.is_finite() {
         return 1.0;
     }
     let mag = 10f64.powf(raw.log10().floor());
@@ -328,11 +349,53 @@ fn plot_err<E: std::fmt::Display>(file: &str) -> impl Fn(E) -> ReportError + '_ 
 }
 
 /// The x axis every plot over time shares.
+/// Runs at least this long get clock-style time labels ("1:30").
+const CLOCK_LABELS_FROM_S: f64 = 120.0;
+
+/// The x axis every plot over time shares: seconds for short runs; for long
+/// ones, ticks on whole minutes or hours and "m:ss" / "h:mm:ss" labels.
 fn time_axis(record: &RunRecord) -> Axis {
     let end = run_end(record)
         .as_secs_f64()
         .max(record.meta.window.as_secs_f64());
-    Axis::linear(0.0, end, seconds_tick, "time since start (s)")
+    if end < CLOCK_LABELS_FROM_S {
+        return Axis::linear(0.0, end, seconds_tick, "time since start (s)");
+    }
+    let raw = end / 7.0;
+    let step = [
+        15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1_800.0, 3_600.0, 7_200.0, 10_800.0,
+        21_600.0, 43_200.0, 86_400.0,
+    ]
+    .into_iter()
+    .find(|s| *s >= raw)
+    .unwrap_or_else(|| nice_step(raw / 86_400.0) * 86_400.0);
+    let bold: Vec<f64> = (0..)
+        .map(|i| f64::from(i) * step)
+        .take_while(|t| *t <= end + 1e-9)
+        .collect();
+    let (label, desc): (fn(f64) -> String, &str) = if end >= 3_600.0 {
+        (hms_tick, "time since start (h:mm:ss)")
+    } else {
+        (ms_tick, "time since start (m:ss)")
+    };
+    Axis {
+        range: 0.0..end,
+        light: bold.clone(),
+        bold,
+        log: false,
+        label,
+        desc: desc.to_string(),
+    }
+}
+
+fn ms_tick(v: f64) -> String {
+    let s = v.round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn hms_tick(v: f64) -> String {
+    let s = v.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3_600, s / 60 % 60, s % 60)
 }
 
 /// The middle of each window, seconds: where its value is plotted.
@@ -495,18 +558,22 @@ fn time_plot(
         for e in &record.events {
             let at = px(e.at.as_secs_f64());
             let width = text_width(&e.label, SMALL_SIZE) + 4;
-            let (left, right, anchor) = label_place(at, width, limit);
-            let row = band
-                .row_ends
-                .iter()
-                .position(|end| left > *end + 6)
-                .unwrap_or_else(|| {
-                    if band.row_ends[0] <= band.row_ends[1] {
-                        0
-                    } else {
-                        1
+            let (mut left, mut right, mut anchor) = label_place(at, width, limit);
+            let row = match band.row_ends.iter().position(|end| left > *end + 6) {
+                Some(row) => row,
+                None => {
+                    // Both rows are taken here: move the label right of the
+                    // row that ends first, joined to its mark by a thin line.
+                    let row = usize::from(band.row_ends[1] < band.row_ends[0]);
+                    let shifted = band.row_ends[row] + 10;
+                    if shifted + width <= limit {
+                        left = shifted;
+                        right = shifted + width;
+                        anchor = (Pos::new(HPos::Left, VPos::Top), shifted + 4);
                     }
-                });
+                    row
+                }
+            };
             band.row_ends[row] = right;
             let y_px = band_top + BAND_ROW * (row as i32 + 1);
             plot_area
@@ -515,6 +582,14 @@ fn time_plot(
                     FAULT.stroke_width(2),
                 ))
                 .map_err(&err)?;
+            if left > at {
+                plot_area
+                    .draw(&PathElement::new(
+                        vec![(at, y_px + 14), (left + 2, y_px + 14)],
+                        FAULT.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(&err)?;
+            }
             plot_area
                 .draw_text(
                     &e.label,
@@ -596,16 +671,16 @@ fn segments(mids: &[f64], values: &[Option<f64>], y: &Axis) -> Vec<Vec<(f64, f64
     out
 }
 
+/// One line of a legend.
 enum LegendEntry {
+    /// A line sample: a data series or a marker.
     Line {
         label: String,
         color: RGBColor,
         dashed: bool,
     },
-    Shade {
-        label: String,
-        color: RGBColor,
-    },
+    /// A filled patch: the fault shading.
+    Shade { label: String, color: RGBColor },
 }
 
 /// The legend, in the area right of the plot, starting at pixel row `top`.
@@ -834,33 +909,24 @@ const SPECTRUM_STEPS: u32 = 24;
 /// The spectrum stops at 99.9999%.
 const SPECTRUM_DECADES: f64 = 6.0;
 
-fn distribution_plot(record: &RunRecord, summary: &Summary) -> Result<Plot, ReportError> {
+fn distribution_plot(
+    record: &RunRecord,
+    summary: &Summary,
+    totals: &RunTotals,
+) -> Result<Plot, ReportError> {
     let file = "distribution.svg";
     let err = plot_err(file);
     // One spectrum per phase; a record without phases shows the whole run.
-    let mut spans: Vec<(String, Totals)> = if record.phases.is_empty() {
-        vec![(super::summary::OVERALL.to_string(), Totals::default())]
+    let spans: Vec<(String, &Totals)> = if record.phases.is_empty() {
+        vec![(super::summary::OVERALL.to_string(), &totals.overall.all)]
     } else {
         record
             .phases
             .iter()
-            .map(|p| (p.name.clone(), Totals::default()))
+            .zip(&totals.phases)
+            .map(|(p, t)| (p.name.clone(), &t.all))
             .collect()
     };
-    for (w, t) in record
-        .windows
-        .iter()
-        .zip(record.windows.iter().map(window_all))
-    {
-        let i = if record.phases.is_empty() {
-            Some(0)
-        } else {
-            phase_index(record, w.start)
-        };
-        if let Some(i) = i {
-            spans[i].1.add(&t);
-        }
-    }
     let curves: Vec<(String, Vec<(f64, f64)>)> = spans
         .iter()
         .filter(|(_, t)| !t.hist.is_empty())
@@ -987,6 +1053,13 @@ mod tests {
         assert_eq!(nice_step(7.0), 10.0);
         assert_eq!(nice_step(130.0), 200.0);
         assert_eq!(nice_step(0.0), 1.0);
+    }
+
+    #[test]
+    fn clock_ticks() {
+        assert_eq!(ms_tick(90.0), "1:30");
+        assert_eq!(ms_tick(600.0), "10:00");
+        assert_eq!(hms_tick(3_900.0), "1:05:00");
     }
 
     #[test]

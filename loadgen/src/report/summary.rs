@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::ReportError;
-use super::aggregate::{SpanTotals, Totals, run_end, run_totals};
+use super::aggregate::{RunTotals, SpanTotals, Totals, run_end};
 use super::format::{
     grouped, latency_opt, md_cell, percent_opt, rate, ratio_opt, round_to, seconds,
 };
@@ -116,12 +116,19 @@ pub struct Stats {
 pub struct Latency {
     /// Requests in the histogram (equals `ok`).
     pub count: u64,
+    /// Smallest latency.
     pub min: Option<u64>,
+    /// Mean latency (3 decimals).
     pub mean: Option<f64>,
+    /// Median.
     pub p50: Option<u64>,
+    /// 95th percentile.
     pub p95: Option<u64>,
+    /// 99th percentile.
     pub p99: Option<u64>,
+    /// 99.9th percentile.
     pub p999: Option<u64>,
+    /// Largest latency.
     pub max: Option<u64>,
 }
 
@@ -242,15 +249,19 @@ impl Summary {
     /// Computes the summary of `record` by adding its windows' histograms
     /// and counts per phase and op kind.
     pub fn from_record(record: &RunRecord) -> Result<Summary, ReportError> {
+        Summary::from_totals(record, &RunTotals::of(record))
+    }
+
+    /// The summary of `record` from its already computed `totals`.
+    pub fn from_totals(record: &RunRecord, totals: &RunTotals) -> Result<Summary, ReportError> {
         if record.meta.window.is_zero() {
             return Err(ReportError::ZeroWindow);
         }
         let end = run_end(record);
-        let (overall, phases) = run_totals(record);
         let phases = record
             .phases
             .iter()
-            .zip(&phases)
+            .zip(&totals.phases)
             .map(|(p, t)| PhaseSummary::from_totals(&p.name, p.start, p.end, t))
             .collect();
         Ok(Summary {
@@ -261,7 +272,7 @@ impl Summary {
             source: record.meta.source.clone(),
             window_us: micros(record.meta.window),
             duration_us: micros(end),
-            overall: PhaseSummary::from_totals(OVERALL, Duration::ZERO, end, &overall),
+            overall: PhaseSummary::from_totals(OVERALL, Duration::ZERO, end, &totals.overall),
             phases,
             events: record.events.iter().map(EventSummary::from_event).collect(),
         })

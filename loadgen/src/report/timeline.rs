@@ -10,10 +10,13 @@
 use std::fmt::Write as _;
 
 use super::ReportError;
-use super::aggregate::{Totals, phase_index, window_all};
+use hdrhistogram::Histogram;
+
+use super::aggregate::{RunTotals, phase_index};
 use super::format::csv_field;
 use super::summary::ALL_OPS;
-use crate::recorder::RunRecord;
+use crate::recorder::{Counts, RunRecord};
+use crate::workload::OpKind;
 
 /// File name of the timeline in a report directory.
 pub const FILE: &str = "timeline.csv";
@@ -45,6 +48,11 @@ pub const COLUMNS: [&str; 21] = [
 
 /// The CSV text of `record`'s timeline.
 pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
+    to_csv_with(record, &RunTotals::of(record))
+}
+
+/// The CSV text of `record`'s timeline, from its already computed `totals`.
+pub fn to_csv_with(record: &RunRecord, totals: &RunTotals) -> Result<String, ReportError> {
     let window = record.meta.window;
     if window.is_zero() {
         return Err(ReportError::ZeroWindow);
@@ -69,10 +77,10 @@ pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
             })
             .collect();
         let start = w.start.as_secs_f64();
-        let mut row = |op: &str, t: &Totals, gets: Option<&Totals>| {
-            let c = &t.counts;
+        // The window's histograms are used as they are; only the `all` row
+        // needs a sum.
+        let mut row = |op: &str, hist: &Histogram<u64>, c: &Counts, gets: Option<&Counts>| {
             let scheduled = c.scheduled();
-            let hist = &t.hist;
             let lat = |q: f64| {
                 if hist.is_empty() {
                     String::new()
@@ -85,15 +93,9 @@ pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
             } else {
                 String::new()
             };
-            let hit_ratio = gets
-                .filter(|g| g.counts.ok > 0)
-                .map_or_else(String::new, |g| {
-                    let ok = g.counts.ok;
-                    format!(
-                        "{:.6}",
-                        ok.saturating_sub(g.counts.misses) as f64 / ok as f64
-                    )
-                });
+            let hit_ratio = gets.filter(|g| g.ok > 0).map_or_else(String::new, |g| {
+                format!("{:.6}", g.ok.saturating_sub(g.misses) as f64 / g.ok as f64)
+            });
             let kinds: Vec<String> = c.errors.iter().map(|(k, n)| format!("{k}={n}")).collect();
             let _ = writeln!(
                 out,
@@ -130,18 +132,12 @@ pub fn to_csv(record: &RunRecord) -> Result<String, ReportError> {
                 series,
             );
         };
-        let all = window_all(w);
-        let gets = w.ops.get(&crate::workload::OpKind::Get).map(|g| {
-            let mut t = Totals::default();
-            t.add_op(g);
-            t
-        });
-        row(ALL_OPS, &all, gets.as_ref());
+        let all = &totals.windows[i];
+        let gets = w.ops.get(&OpKind::Get).map(|g| &g.counts);
+        row(ALL_OPS, &all.hist, &all.counts, gets);
         for (kind, op) in &w.ops {
-            let mut t = Totals::default();
-            t.add_op(op);
-            let gets = (*kind == crate::workload::OpKind::Get).then_some(&t);
-            row(kind.as_str(), &t, gets);
+            let gets = (*kind == OpKind::Get).then_some(&op.counts);
+            row(kind.as_str(), &op.hist, &op.counts, gets);
         }
     }
     Ok(out)

@@ -135,6 +135,11 @@ impl Metric {
         if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
+        // A trailing zero after the whole part is never needed, and reading
+        // "p100" as the 10th percentile would be a trap (the largest is `max`).
+        if digits.len() > 2 && digits.ends_with('0') {
+            return None;
+        }
         let (int, frac) = digits.split_at(digits.len().min(2));
         let p: f64 = format!("{int}.{frac}0").parse().ok()?;
         (p > 0.0 && p < 100.0).then_some(Metric::Percentile(p))
@@ -239,6 +244,9 @@ mod tests {
         assert_eq!(Metric::from_key("p9999"), Some(Metric::Percentile(99.99)));
         assert_eq!(Metric::from_key("p5"), Some(Metric::Percentile(5.0)));
         assert_eq!(Metric::from_key("p"), None);
+        assert_eq!(Metric::from_key("p100"), None);
+        assert_eq!(Metric::from_key("p990"), None);
+        assert_eq!(Metric::from_key("p975"), Some(Metric::Percentile(97.5)));
         assert_eq!(Metric::from_key("p00"), None);
         assert_eq!(Metric::from_key("pxx"), None);
         for p in ["p50", "p95", "p99", "p999", "p9999", "p5", "p055"] {
@@ -401,9 +409,16 @@ pub(super) mod read {
                         candidates.push("phase");
                     }
                 }
-                let hint = closest(key, candidates.iter().copied())
-                    .map(|b| format!("did you mean `{b}`? "))
-                    .unwrap_or_default();
+                let hundredth = key
+                    .strip_prefix("p100")
+                    .is_some_and(|zeros| zeros.bytes().all(|b| b == b'0'));
+                let hint = if hundredth {
+                    Some("max")
+                } else {
+                    closest(key, candidates.iter().copied())
+                }
+                .map(|b| format!("did you mean `{b}`? "))
+                .unwrap_or_default();
                 ctx.error(
                     &key_span,
                     format!("unknown key `{path}`: {hint}expected a metric ({}), an operation (get, set, delete) or phase.<name>", Metric::NAMES),

@@ -24,6 +24,7 @@ const ACTIONS: [&str; 9] = [
 
 /// A fault read from the file, with the spans its timeline checks point at.
 struct Read {
+    /// The validated fault.
     fault: Fault,
     /// The action's value, which timeline problems point at.
     span: Span,

@@ -129,6 +129,31 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validates scenario `text`; `file_name` names it in messages and becomes
 /// [`Scenario::source`].
+///
+/// ```
+/// use ringlab_loadgen::scenario;
+/// use ringlab_loadgen::workload::Rate;
+///
+/// let text = r#"
+/// [[phase]]
+/// name = "steady"
+/// duration = "30s"
+/// rate = 1000
+///
+/// [[phase]]
+/// name = "spike"
+/// duration = "10s"
+/// rate = "x10"
+/// "#;
+/// let s = scenario::parse(text, "spike.toml").unwrap();
+/// assert_eq!(s.phases[1].rate, Rate::Constant(10_000.0));
+///
+/// let err = scenario::parse("[cluster]\nnodes = 0\n", "bad.toml").unwrap_err();
+/// // Every problem is listed, in file order.
+/// let text = err.to_string();
+/// assert!(text.contains("bad.toml:1:1: the scenario has no [[phase]]"));
+/// assert!(text.contains("bad.toml:2:9: cluster.nodes = 0 is impossible"));
+/// ```
 pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
     let invalid = |problems: Vec<(usize, String)>| {
         let mut problems: Vec<Problem> = problems

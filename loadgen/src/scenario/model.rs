@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp, LogNormal};
+use rand_distr::{Distribution, Exp1, LogNormal};
 
 use super::units::format_duration;
 
@@ -55,8 +55,11 @@ impl Cluster {
 /// a write for `w`. Validated: `1 <= r, w <= n <= nodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replication {
+    /// Replicas of each key.
     pub n: u32,
+    /// Replies a read waits for.
     pub r: u32,
+    /// Acknowledgements a write waits for.
     pub w: u32,
 }
 
@@ -138,7 +141,7 @@ impl CostDist {
         match *self {
             CostDist::Constant(d) => d,
             CostDist::Exponential { mean } => mean,
-            CostDist::LogNormal { median, sigma } => median.mul_f64((sigma * sigma / 2.0).exp()),
+            CostDist::LogNormal { median, sigma } => scale(median, (sigma * sigma / 2.0).exp()),
         }
     }
 
@@ -177,7 +180,7 @@ impl Network {
             .get(&(from.to_string(), to.to_string()))
             .copied()
             .unwrap_or_default();
-        node(from) + node(to) + link
+        node(from).saturating_add(node(to)).saturating_add(link)
     }
 }
 
@@ -199,9 +202,9 @@ impl LatencyDist {
     pub fn mean(&self) -> Duration {
         match *self {
             LatencyDist::Fixed(d) => d,
-            LatencyDist::BaseJitter { base, jitter } => base + jitter / 2,
-            LatencyDist::Uniform { min, max } => min + (max - min) / 2,
-            LatencyDist::LogNormal { median, sigma } => median.mul_f64((sigma * sigma / 2.0).exp()),
+            LatencyDist::BaseJitter { base, jitter } => base.saturating_add(jitter / 2),
+            LatencyDist::Uniform { min, max } => min + (max.saturating_sub(min)) / 2,
+            LatencyDist::LogNormal { median, sigma } => scale(median, (sigma * sigma / 2.0).exp()),
         }
     }
 
@@ -209,8 +212,10 @@ impl LatencyDist {
     pub fn sample(&self, rng: &mut impl Rng) -> Duration {
         match *self {
             LatencyDist::Fixed(d) => d,
-            LatencyDist::BaseJitter { base, jitter } => base + uniform_up_to(jitter, rng),
-            LatencyDist::Uniform { min, max } => min + uniform_up_to(max - min, rng),
+            LatencyDist::BaseJitter { base, jitter } => {
+                base.saturating_add(uniform_up_to(jitter, rng))
+            }
+            LatencyDist::Uniform { min, max } => min + uniform_up_to(max.saturating_sub(min), rng),
             LatencyDist::LogNormal { median, sigma } => sample_lognormal(median, sigma, rng),
         }
     }
@@ -244,20 +249,30 @@ fn uniform_up_to(max: Duration, rng: &mut impl Rng) -> Duration {
     Duration::from_nanos(rng.random_range(0..=ns))
 }
 
+/// `d * factor`, saturating instead of panicking (a lognormal's mean with
+/// a large sigma can exceed any `Duration`).
+fn scale(d: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
+/// Longest single sample: a day. Far beyond any timeout, and it keeps one
+/// freak draw from a heavy tail from stalling a simulation for years.
+const SAMPLE_CAP: Duration = Duration::from_secs(86_400);
+
 fn sample_exp(mean: Duration, rng: &mut impl Rng) -> Duration {
-    if mean.is_zero() {
-        return Duration::ZERO;
-    }
-    let exp = Exp::new(1.0).expect("rate 1 is valid");
-    mean.mul_f64(exp.sample(rng))
+    let x: f64 = Exp1.sample(rng);
+    scale(mean, x).min(SAMPLE_CAP)
 }
 
 fn sample_lognormal(median: Duration, sigma: f64, rng: &mut impl Rng) -> Duration {
-    // Validated: sigma is finite and >= 0.
-    let dist = LogNormal::new(0.0, sigma).expect("validated sigma");
-    let x = dist.sample(rng);
-    // Cap the tail at a day so that `mul_f64` cannot overflow.
-    Duration::from_secs_f64((median.as_secs_f64() * x).min(86_400.0))
+    // A sigma the file could not have given (negative, NaN) means no spread.
+    if !(sigma.is_finite() && sigma >= 0.0) {
+        return median;
+    }
+    match LogNormal::new(0.0, sigma) {
+        Ok(dist) => scale(median, dist.sample(rng)).min(SAMPLE_CAP),
+        Err(_) => median,
+    }
 }
 
 /// One event of the fault timeline.
@@ -265,6 +280,7 @@ fn sample_lognormal(median: Duration, sigma: f64, rng: &mut impl Rng) -> Duratio
 pub struct Fault {
     /// Model time since the run started (the first phase's start).
     pub at: Duration,
+    /// What happens.
     pub action: FaultAction,
 }
 
@@ -338,6 +354,18 @@ mod tests {
         }
         assert_eq!(LatencyDist::Fixed(us(7)).sample(&mut rng), us(7));
         assert_eq!(bj.mean(), us(250));
+        // Extreme but valid parameters saturate instead of panicking.
+        let wild = CostDist::LogNormal {
+            median: Duration::from_secs(3600),
+            sigma: 10.0,
+        };
+        assert_eq!(wild.mean(), Duration::MAX);
+        assert!(wild.sample(&mut rng) <= SAMPLE_CAP);
+        let broken = CostDist::LogNormal {
+            median: us(5),
+            sigma: -1.0,
+        };
+        assert_eq!(broken.sample(&mut rng), us(5));
     }
 
     #[test]

@@ -113,7 +113,8 @@ fn read_phase(
     let base = prev.cloned().unwrap_or_else(first_phase_defaults);
     let name = match t.field(ctx, "name", |c, p, v| {
         let name = string(c, p, v)?;
-        if name.is_empty() || name.contains(['.', ' ', '"']) {
+        let bare = |ch: char| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_';
+        if name.is_empty() || !name.chars().all(bare) {
             c.invalid(p, v, "is not a usable phase name: expected letters, digits, '-' or '_' (expectations name phases as phase.<name>.<metric>)");
             return None;
         }

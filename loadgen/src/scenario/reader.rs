@@ -277,9 +277,15 @@ pub(super) fn closest<'c>(
             .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
             .count()
     };
+    // A key that extends or shortens a known one (`expectations`, `rep`)
+    // is also a likely slip, however far apart by edits.
+    let extends = |c: &str| {
+        let (w, c) = (word.to_lowercase(), c.to_lowercase());
+        w.len().min(c.len()) >= 3 && (w.starts_with(&c) || c.starts_with(&w))
+    };
     candidates
         .map(|c| (edit_distance(word, c), std::cmp::Reverse(prefix(c)), c))
-        .filter(|(d, _, _)| *d <= limit)
+        .filter(|(d, _, c)| *d <= limit || extends(c))
         .min()
         .map(|(_, _, c)| c)
 }
@@ -499,6 +505,10 @@ mod tests {
             Some("maxmemory")
         );
         assert_eq!(closest("zebra", known.iter().copied()), None);
+        assert_eq!(
+            closest("expectations", ["expect", "phase"].into_iter()),
+            Some("expect")
+        );
     }
 
     #[test]

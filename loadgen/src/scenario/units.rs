@@ -36,7 +36,9 @@ pub const SIZE_UNITS: &str = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB";
 
 /// A non-negative decimal read exactly: `digits / 10^scale`.
 struct Decimal {
+    /// All digits, the point removed (`1.5` -> 15).
     digits: u128,
+    /// Digits after the point (`1.5` -> 1).
     scale: u32,
 }
 

@@ -1,0 +1,139 @@
+//! The capacity model: what makes a simulated node finite.
+//!
+//! madsim's clock does not move while code computes, so without this a
+//! simulated node would serve any load instantly. Each node instead charges
+//! simulated time per operation: an operation waits for one of the node's
+//! `cores` (FIFO), holds it for its service time (a sampled base cost plus a
+//! per-KB cost, times the node's slow-down factor), then runs. When more than
+//! `queue_limit` operations are already waiting, a new one is refused at once
+//! with `Overloaded`, which the node answers as `-OVERLOADED`. Throughput then
+//! saturates at `cores / service time` and queueing delay grows near
+//! saturation, as on a real machine (an M/G/c queue with a bounded buffer).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ringlab_core::clock::Clock;
+use ringlab_core::node::{Hooks, OpCost, Overloaded};
+use ringlab_core::ring::NodeId;
+use ringlab_loadgen::scenario::CostDist;
+use tokio::sync::Semaphore;
+
+/// A node's capacity settings, as the scenario gives them.
+#[derive(Debug, Clone)]
+pub struct CapacitySpec {
+    pub cores: usize,
+    pub op_cost: CostDist,
+    pub per_kb_cost: Duration,
+    pub queue_limit: usize,
+}
+
+/// State that outlives a node's restarts: the harness changes it when the
+/// fault timeline says so.
+#[derive(Debug)]
+pub struct Knobs {
+    /// Service-time multiplier in thousandths (1000 = normal speed).
+    slow_permille: AtomicU64,
+    /// Extra one-way delay (model microseconds) on messages this node sends
+    /// to each peer, indexed by peer id; per-link and per-node latency.
+    peer_delay_us: Vec<AtomicU64>,
+}
+
+impl Knobs {
+    pub fn new(max_node_id: NodeId) -> Self {
+        Self {
+            slow_permille: AtomicU64::new(1000),
+            peer_delay_us: (0..=max_node_id).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Slows (factor > 1) or restores (factor = 1) the node.
+    pub fn set_slow_factor(&self, factor: f64) {
+        self.slow_permille
+            .store((factor * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_peer_delay(&self, peer: NodeId, delay: Duration) {
+        if let Some(d) = self.peer_delay_us.get(peer as usize) {
+            d.store(delay.as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn slow_factor(&self) -> f64 {
+        self.slow_permille.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+/// The simulator's [`Hooks`]: one per node incarnation (a restart builds a
+/// new one: the queue of a killed process is gone).
+pub struct SimHooks {
+    clock: Clock,
+    spec: CapacitySpec,
+    knobs: Arc<Knobs>,
+    /// One permit per core; tokio's semaphore is FIFO, so waiting ops are
+    /// served in arrival order.
+    cores: Semaphore,
+    /// Operations waiting for a core right now.
+    waiting: AtomicUsize,
+    /// Samples service times; seeded per node and incarnation by the harness.
+    rng: Mutex<ChaCha8Rng>,
+}
+
+impl SimHooks {
+    pub fn new(clock: Clock, spec: CapacitySpec, knobs: Arc<Knobs>, seed: u64) -> Self {
+        Self {
+            cores: Semaphore::new(spec.cores),
+            clock,
+            spec,
+            knobs,
+            waiting: AtomicUsize::new(0),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+        }
+    }
+
+    /// The service time of one operation of `bytes` payload.
+    fn service_time(&self, bytes: usize) -> Duration {
+        let base = {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            self.spec.op_cost.sample(&mut *rng)
+        };
+        let per_kb = self.spec.per_kb_cost.mul_f64(bytes as f64 / 1024.0);
+        (base + per_kb).mul_f64(self.knobs.slow_factor())
+    }
+}
+
+impl Hooks for SimHooks {
+    fn charge(
+        &self,
+        cost: OpCost,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Overloaded>> + Send + '_>> {
+        Box::pin(async move {
+            // Admission: the queue holds at most queue_limit waiting ops.
+            // An op that finds a free core does not count as waiting.
+            if self.cores.available_permits() == 0
+                && self.waiting.load(Ordering::Relaxed) >= self.spec.queue_limit
+            {
+                return Err(Overloaded);
+            }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            let permit = self.cores.acquire().await;
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            let _permit = permit.map_err(|_| Overloaded)?;
+            self.clock.sleep(self.service_time(cost.bytes)).await;
+            Ok(())
+        })
+    }
+
+    fn peer_delay(&self, peer: NodeId) -> Duration {
+        self.knobs
+            .peer_delay_us
+            .get(peer as usize)
+            .map(|d| Duration::from_micros(d.load(Ordering::Relaxed)))
+            .unwrap_or_default()
+    }
+}

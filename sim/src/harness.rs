@@ -1,0 +1,402 @@
+//! The harness: one madsim runtime per seed, running the real node code on
+//! simulated machines, the load generator's driver on simulated client
+//! machines, and the scenario's fault timeline at its times.
+//!
+//! Only compiled with `--cfg madsim`.
+//!
+//! Addresses: cluster node `node-i` (1-based) is `10.0.0.i:6379`; client
+//! machine `client-k` is `10.1.0.k`. Clients reach every node; partitions and
+//! cut links apply between cluster nodes only (the clients stand for the
+//! application servers, which in the classic layout sit beside the cache).
+//!
+//! Time: everything runs on one [`Clock`] scaled by the scenario's
+//! `time_scale` (see `ringlab_core::clock`), created once inside the runtime
+//! and copied to every node and client, so all agree on model time.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use ringlab_core::clock::{Clock, Micros};
+use ringlab_core::node::{Member, NodeConfig, NodeEnv};
+use ringlab_core::ring::NodeId;
+use ringlab_core::store::Policy;
+use ringlab_loadgen::driver::{self, DriverConfig};
+use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
+use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+
+use crate::capacity::{CapacitySpec, Knobs, SimHooks};
+
+/// Model time at the start of every simulation: 2026-01-01T00:00:00Z. Fixed,
+/// so that report files do not depend on madsim's seed-dependent start date.
+pub const ORIGIN_US: Micros = 1_767_225_600_000_000;
+
+/// The port every simulated node listens on.
+pub const NODE_PORT: u16 = 6379;
+
+/// Model time the cluster gets to start listening before clients start.
+const SETTLE: Duration = Duration::from_millis(1);
+
+pub fn node_ip(i: NodeId) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8))
+}
+
+pub fn client_ip(k: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 1, (k >> 8) as u8, k as u8))
+}
+
+/// What the harness reports besides the record: the run's size and cost.
+#[derive(Debug, Clone)]
+pub struct SimOutcome {
+    pub record: RunRecord,
+    /// Client requests scheduled in the whole run.
+    pub requests: u64,
+}
+
+/// Runs `scenario` with `seed` on a fresh thread (madsim seeds std's
+/// HashMap hashing per thread; a fresh thread keeps that deterministic) and
+/// returns what the clients recorded. `progress` receives the model seconds
+/// elapsed, about once per model second.
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> Result<SimOutcome> {
+    let scenario = scenario.clone();
+    std::thread::Builder::new()
+        .name(format!("sim-seed-{seed}"))
+        .spawn(move || run_here(scenario, seed, progress))
+        .context("spawning the simulation thread")?
+        .join()
+        .map_err(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            anyhow::anyhow!("the simulation panicked: {msg}")
+        })?
+}
+
+fn run_here(
+    scenario: Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> Result<SimOutcome> {
+    let scale = scenario.time_scale;
+    let mut config = madsim::Config::default();
+    config.net.send_latency = madsim_latency(&scenario.network.latency, scale);
+    config.net.packet_loss_rate = scenario.network.loss;
+    let mut rt = Runtime::with_seed_and_config(seed, config);
+    // A safety net against a hung simulation: twice the scripted run, in the
+    // runtime's (scaled) time, plus a margin.
+    let total = scenario.phases.iter().map(|p| p.duration).sum::<Duration>();
+    rt.set_time_limit((total * 2 + Duration::from_secs(10)).saturating_mul(scale));
+    Ok(rt.block_on(supervise(scenario, seed, progress)))
+}
+
+/// madsim's global latency is a uniform range; distributions it cannot
+/// express are approximated by their central range (documented in the
+/// scenario reference).
+fn madsim_latency(lat: &LatencyDist, scale: u32) -> std::ops::Range<Duration> {
+    let (lo, hi) = match *lat {
+        LatencyDist::Fixed(d) => (d, d),
+        LatencyDist::BaseJitter { base, jitter } => (base, base + jitter),
+        LatencyDist::Uniform { min, max } => (min, max),
+        LatencyDist::LogNormal { median, sigma } => {
+            let spread = sigma.exp();
+            (median.div_f64(spread), median.mul_f64(spread))
+        }
+    };
+    // madsim samples from a half-open range: keep it non-empty.
+    let lo = lo.saturating_mul(scale);
+    let hi = hi.saturating_mul(scale).max(lo + Duration::from_nanos(1));
+    lo..hi
+}
+
+async fn supervise(
+    scenario: Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> SimOutcome {
+    let handle = Handle::current();
+    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
+    let cluster = &scenario.cluster;
+    let node_count: NodeId = cluster.nodes;
+
+    let members: Vec<Member> = (1..=node_count)
+        .map(|i| Member {
+            id: i,
+            addr: SocketAddr::new(node_ip(i), NODE_PORT),
+            vnodes: cluster.vnodes_of(&node_name(i)),
+        })
+        .collect();
+    let policy: Policy = cluster
+        .eviction
+        .as_str()
+        .parse()
+        .expect("the scenario's eviction names are the store's policies");
+
+    // Cluster nodes. `init` runs again on every restart: each incarnation
+    // gets fresh hooks (an empty queue) and a seed of its own.
+    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
+    for member in &members {
+        let id = member.id;
+        let name = node_name(id);
+        let knobs = Arc::new(Knobs::new(node_count));
+        for peer in 1..=node_count {
+            knobs.set_peer_delay(peer, scenario.network.extra(&name, &node_name(peer)));
+        }
+        let capacity = scenario.capacity_of(&name);
+        let spec = CapacitySpec {
+            cores: capacity.cores as usize,
+            op_cost: capacity.op_cost,
+            per_kb_cost: capacity.per_kb_cost,
+            queue_limit: capacity.queue_limit as usize,
+        };
+        let cfg = NodeConfig {
+            id,
+            listen: member.addr,
+            members: members.clone(),
+            n: cluster.replication.n as usize,
+            r: cluster.replication.r as usize,
+            w: cluster.replication.w as usize,
+            replica_timeout: cluster.replica_timeout,
+            maxmemory: cluster.maxmemory,
+            policy,
+            seed: seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ..NodeConfig::default()
+        };
+        let incarnation = Arc::new(AtomicU64::new(0));
+        let node_knobs = knobs.clone();
+        let handle_node = handle
+            .create_node()
+            .name(name.clone())
+            .ip(member.addr.ip())
+            .cores(spec.cores)
+            .init(move || {
+                let inc = incarnation.fetch_add(1, Ordering::Relaxed);
+                let mut cfg = cfg.clone();
+                cfg.seed = cfg.seed.wrapping_add(inc);
+                let hooks = Arc::new(SimHooks::new(
+                    clock,
+                    spec.clone(),
+                    node_knobs.clone(),
+                    cfg.seed ^ 0xC0FF_EE00,
+                ));
+                async move {
+                    let listener = tokio::net::TcpListener::bind(cfg.listen)
+                        .await
+                        .expect("a simulated node's address is free");
+                    let env = NodeEnv { clock, hooks };
+                    if let Err(e) =
+                        ringlab_core::node::serve(cfg, listener, env, std::future::pending()).await
+                    {
+                        tracing::error!("simulated node stopped: {e:#}");
+                    }
+                }
+            })
+            .build();
+        nodes.insert(name, (handle_node, knobs));
+    }
+    clock.sleep(SETTLE).await;
+
+    // Client machines, all starting at the same model instant.
+    let start = clock.now();
+    let phases = scenario.phases.clone();
+    let clients = phases.iter().map(|p| p.clients).max().unwrap_or(1).max(1);
+    let meta = RunMeta {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        seed: Some(seed),
+        source: "sim".into(),
+        window: scenario.window,
+    };
+    let targets: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    let mut joins = Vec::new();
+    for k in 0..clients {
+        let cfg = DriverConfig {
+            targets: targets.clone(),
+            phases: phases.clone(),
+            client_index: k,
+            client_count: clients,
+            window: scenario.window,
+            pipeline: 1,
+            seed: seed.wrapping_mul(31).wrapping_add(u64::from(k) + 1),
+            key_prefix: String::new(),
+        };
+        let node = handle
+            .create_node()
+            .name(format!("client-{k}"))
+            .ip(client_ip(k + 1))
+            .build();
+        let meta = meta.clone();
+        joins.push(
+            node.spawn(async move { driver::run(cfg, clock, meta, std::future::pending()).await }),
+        );
+    }
+
+    // The fault timeline, in order, with progress reports in between.
+    let net = NetSim::current();
+    let total = scenario.duration();
+    let mut faults = scenario.faults.clone();
+    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
+    let mut fi = 0;
+    let mut tick = Duration::ZERO;
+    loop {
+        match faults.get(fi) {
+            Some(fault) if fault.at <= tick => {
+                clock.sleep_until(start + micros(fault.at)).await;
+                apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
+                fi += 1;
+            }
+            _ if tick <= total => {
+                clock.sleep_until(start + micros(tick)).await;
+                if let Some(tx) = &progress {
+                    let _ = tx.send(tick.as_secs_f64());
+                }
+                tick += Duration::from_secs(1);
+            }
+            _ => break,
+        }
+    }
+
+    let mut record: Option<RunRecord> = None;
+    for j in joins {
+        let r = j
+            .await
+            .expect("a client task ran to completion")
+            .expect("the scenario's phases are valid for the driver");
+        match &mut record {
+            None => record = Some(r),
+            Some(acc) => acc
+                .merge(&r)
+                .expect("client records of one run share windows and phases"),
+        }
+    }
+    let mut record = record.expect("at least one client");
+    record.events = events_of(&faults);
+    let requests = record
+        .windows
+        .iter()
+        .flat_map(|w| w.ops.values())
+        .map(|o| o.counts.scheduled())
+        .sum();
+    SimOutcome { record, requests }
+}
+
+/// The short kind of a fault, as events and plots name it.
+fn fault_kind(action: &FaultAction) -> &'static str {
+    match action {
+        FaultAction::Kill(_) => "kill",
+        FaultAction::Restart(_) => "restart",
+        FaultAction::Partition(_) => "partition",
+        FaultAction::Heal => "heal",
+        FaultAction::CutLink { .. } => "cut-link",
+        FaultAction::RestoreLink { .. } => "restore-link",
+        FaultAction::Slow { .. } => "slow",
+        FaultAction::SetLatency(_) => "latency",
+        FaultAction::SetLoss(_) => "loss",
+    }
+}
+
+fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::task::NodeId {
+    nodes[name].0.id()
+}
+
+fn apply_fault(
+    handle: &Handle,
+    net: &NetSim,
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    action: &FaultAction,
+    scenario: &Scenario,
+) {
+    match action {
+        FaultAction::Kill(n) => handle.kill(node_id(nodes, n)),
+        FaultAction::Restart(n) => {
+            // Kill first, or the old incarnation's listener stays bound.
+            handle.kill(node_id(nodes, n));
+            handle.restart(node_id(nodes, n));
+        }
+        FaultAction::Partition(groups) => {
+            for (gi, a_group) in groups.iter().enumerate() {
+                for (gj, b_group) in groups.iter().enumerate() {
+                    if gi == gj {
+                        continue;
+                    }
+                    for a in a_group {
+                        for b in b_group {
+                            net.clog_link(node_id(nodes, a), node_id(nodes, b));
+                        }
+                    }
+                }
+            }
+        }
+        FaultAction::Heal => {
+            for a in nodes.keys() {
+                for b in nodes.keys() {
+                    if a != b {
+                        net.unclog_link(node_id(nodes, a), node_id(nodes, b));
+                    }
+                }
+            }
+        }
+        FaultAction::CutLink { from, to } => {
+            net.clog_link(node_id(nodes, from), node_id(nodes, to))
+        }
+        FaultAction::RestoreLink { from, to } => {
+            net.unclog_link(node_id(nodes, from), node_id(nodes, to))
+        }
+        FaultAction::Slow { node, factor } => nodes[node].1.set_slow_factor(*factor),
+        FaultAction::SetLatency(lat) => {
+            let range = madsim_latency(lat, scenario.time_scale);
+            net.update_config(|c| c.send_latency = range);
+        }
+        FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
+    }
+}
+
+/// The events of a fault timeline, interval faults with their end: a kill
+/// ends at the node's restart, a partition at the heal, a cut link at its
+/// restore or the heal, a slow-down at the node's next speed change. An
+/// interval never ended stays open (plots shade it to the run's end).
+fn events_of(faults: &[Fault]) -> Vec<Event> {
+    faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let later = &faults[i + 1..];
+            let end = match &f.action {
+                FaultAction::Kill(n) => later
+                    .iter()
+                    .find(|g| matches!(&g.action, FaultAction::Restart(m) if m == n)),
+                FaultAction::Partition(_) => later.iter().find(|g| g.action == FaultAction::Heal),
+                FaultAction::CutLink { from, to } => later.iter().find(|g| match &g.action {
+                    FaultAction::Heal => true,
+                    FaultAction::RestoreLink { from: f2, to: t2 } => f2 == from && t2 == to,
+                    _ => false,
+                }),
+                FaultAction::Slow { node, .. } => later.iter().find(
+                    |g| matches!(&g.action, FaultAction::Slow { node: n2, .. } if n2 == node),
+                ),
+                _ => None,
+            }
+            .map(|g| g.at);
+            Event {
+                at: f.at,
+                end,
+                kind: fault_kind(&f.action).to_string(),
+                label: f.action.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn micros(d: Duration) -> Micros {
+    d.as_micros() as Micros
+}
