@@ -8,7 +8,8 @@
 //!   phases, the simulator takes all of it.
 //! - [`workload`]: validated phases: rate shapes, key distributions, op mix,
 //!   value sizes; the seeded generators of arrivals and requests.
-//! - [`driver`]: the open-loop scheduler and its connections.
+//! - [`driver`]: the open-loop scheduler and its connections; `driver::cli`
+//!   is `ringlab-load`'s command line.
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`compare`]: the regression gate between two runs.

@@ -127,7 +127,7 @@ async fn a_stall_shows_as_latency_for_every_request_scheduled_during_it() {
                 get.hist.max(),
                 2 * S - lo + 50 * MS
             );
-        } else if k < 10 || k >= 21 {
+        } else if !(10..21).contains(&k) {
             assert!(
                 get.hist.max() < MS,
                 "window {k}: max {} us outside the stall",
@@ -184,7 +184,7 @@ async fn requests_past_their_timeout_are_timeouts() {
             // Due in [1.0 s, 1.8 s): the deadline falls inside the stall.
             assert_eq!((c.timeouts, c.ok), (100, 0), "window {k}: {c:?}");
         }
-        if k < 10 || k >= 21 {
+        if !(10..21).contains(&k) {
             assert_eq!((c.timeouts, c.ok), (0, 100), "window {k}: {c:?}");
         }
     }
@@ -234,4 +234,117 @@ async fn connection_failures_are_counted_not_lost() {
     // Four connections, each trying at once and then after 100, 300, 700 ms.
     assert!((4..=16).contains(&conn), "{c:?}");
     assert_eq!(conn + c.timeouts, 1000, "{c:?}");
+}
+
+/// Not tests: each runs 500,000 simulated requests (driver plus the fake
+/// server) for docs/perf/loadgen.md, which times them from outside (the
+/// simulator virtualises every clock inside the process):
+/// `time cargo msim-test --release -p ringlab-loadgen --test driver_madsim -- --ignored probe_50x1`
+async fn probe(connections: u32, pipeline: usize) {
+    let mut p = phase("probe", Duration::from_secs(5), 100_000.0);
+    p.arrival = ringlab_loadgen::workload::Arrival::Poisson;
+    p.connections = connections;
+    let record = simulate(vec![p], Duration::from_secs(1), pipeline, None, None, true).await;
+    let c = record.aggregate_all(None).counts;
+    assert_eq!(c.ok, c.scheduled(), "{c:?}");
+    println!(
+        "{connections} connections, pipeline {pipeline}: {} simulated requests",
+        c.ok
+    );
+}
+
+#[madsim::test]
+#[ignore]
+async fn probe_50x1() {
+    probe(50, 1).await;
+}
+
+#[madsim::test]
+#[ignore]
+async fn probe_8x16() {
+    probe(8, 16).await;
+}
+
+/// Phases follow each other at their boundaries, each with its own rate and
+/// connection count (a 10x spike on four times the connections).
+#[madsim::test]
+async fn phases_change_rate_and_connections_at_their_boundaries() {
+    let mut steady = phase("steady", Duration::from_secs(1), 1000.0);
+    steady.connections = 2;
+    let mut spike = phase("spike", Duration::from_secs(1), 10_000.0);
+    spike.connections = 8;
+    let record = simulate(
+        vec![steady, spike],
+        Duration::from_secs(1),
+        1,
+        None,
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(record.phases.len(), 2);
+    assert_eq!(record.phases[1].start, Duration::from_secs(1));
+    let steady = record.aggregate_phase(0, None).unwrap().counts;
+    let spike = record.aggregate_phase(1, None).unwrap().counts;
+    assert_eq!((steady.scheduled(), steady.ok), (1000, 1000), "{steady:?}");
+    assert_eq!((spike.scheduled(), spike.ok), (10_000, 10_000), "{spike:?}");
+}
+
+/// With one of two targets down, requests whose connection cannot be opened
+/// go back to the queue for the connections that are up: none is lost and
+/// none fails.
+#[madsim::test]
+async fn a_dead_target_is_routed_around() {
+    let handle = Handle::current();
+    let clock = Clock::scaled(SCALE, ORIGIN_US);
+    let live = handle
+        .create_node()
+        .name("live")
+        .ip("10.0.0.1".parse().unwrap())
+        .build();
+    drop(live.spawn(async move {
+        let _ = spawn_server("10.0.0.1:6379", clock, Behaviour::default()).await;
+        std::future::pending::<()>().await
+    }));
+    // A machine with nothing listening: connecting is refused.
+    let _dead = handle
+        .create_node()
+        .name("dead")
+        .ip("10.0.0.3".parse().unwrap())
+        .build();
+    let client = handle
+        .create_node()
+        .name("client")
+        .ip("10.0.0.2".parse().unwrap())
+        .build();
+    let record = client
+        .spawn(async move {
+            clock.sleep(Duration::from_micros(1)).await;
+            let cfg = DriverConfig {
+                targets: vec![
+                    "10.0.0.1:6379".parse().unwrap(),
+                    "10.0.0.3:6379".parse().unwrap(),
+                ],
+                phases: vec![phase("half-dead", Duration::from_secs(2), 2000.0)],
+                client_index: 0,
+                client_count: 1,
+                window: Duration::from_secs(1),
+                pipeline: 1,
+                seed: 7,
+                key_prefix: String::new(),
+            };
+            run(
+                cfg,
+                clock,
+                meta(Duration::from_secs(1)),
+                std::future::pending(),
+            )
+            .await
+            .unwrap()
+        })
+        .await
+        .unwrap();
+    let c = record.aggregate_all(None).counts;
+    assert_eq!(c.scheduled(), 4000);
+    assert_eq!(c.ok, 4000, "{c:?}");
 }

@@ -68,6 +68,9 @@ pub fn live(e: Option<Entry>, now: Micros) -> Option<Entry> {
 impl Node {
     /// The key's preference list, into a fresh vector.
     pub fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
+        if self.solo {
+            return vec![self.id];
+        }
         let mut out = Vec::with_capacity(self.quorum.n);
         self.ring.preference_list_into(key, self.quorum.n, &mut out);
         out
@@ -90,8 +93,22 @@ impl Node {
     /// A quorum read: the newest entry among R replicas (tombstones
     /// included; see [`live`]).
     pub async fn read(&self, key: &Bytes) -> Result<Option<Entry>, OpError> {
+        if self.solo {
+            return Ok(self.shards.get_versioned(key, self.clock.now()));
+        }
         let targets = self.replicas(key);
         if self.local_only(&targets) {
+            return Ok(self.shards.get_versioned(key, self.clock.now()));
+        }
+        if self.quorum.r == 1
+            && targets.contains(&self.id)
+            && !self
+                .local_reads
+                .fetch_add(1, Relaxed)
+                .is_multiple_of(u64::from(self.cfg.read_repair_every))
+        {
+            // This replica alone is the quorum; asking the others would only
+            // serve read repair, which every `read_repair_every`-th read does.
             return Ok(self.shards.get_versioned(key, self.clock.now()));
         }
         let now = self.clock.now();
@@ -172,6 +189,11 @@ impl Node {
     /// A quorum write of `entry` (a value or a tombstone) under a version
     /// the caller took from [`Node::next_version`].
     pub async fn write(&self, key: Bytes, entry: Entry) -> Result<(), OpError> {
+        if self.solo {
+            return self
+                .apply_local(key, entry)
+                .map_err(|_| OpError::OutOfMemory);
+        }
         let targets = self.replicas(&key);
         if self.local_only(&targets) {
             return self

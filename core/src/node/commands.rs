@@ -194,8 +194,7 @@ async fn data(node: &Node, spec: &CommandSpec, args: &[Bytes], out: &mut BytesMu
         },
         Cmd::Echo => write_bulk(out, &args[1]),
         Cmd::Get => {
-            let targets = node.replicas(&args[1]);
-            if node.local_only(&targets) {
+            if node.solo || node.local_only(&node.replicas(&args[1])) {
                 match node.shards.get(&args[1], node.clock.now()) {
                     Some(v) => write_bulk(out, &v),
                     None => write_null(out),

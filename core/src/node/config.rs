@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::protocol::resp::Limits;
 use crate::replication::{Quorum, QuorumError};
-use crate::ring::{DEFAULT_VNODES, NodeId};
+use crate::ring::{DEFAULT_VNODES, NodeId, validate_vnodes};
 use crate::store::Policy;
 
 /// One member of the cluster.
@@ -65,6 +65,10 @@ pub struct NodeConfig {
     pub peer_backoff_min: Duration,
     /// Longest reconnect delay.
     pub peer_backoff_max: Duration,
+    /// With R=1 on a coordinator that is itself a replica, the read is
+    /// answered locally; every this many such reads also ask the other
+    /// replicas, for read repair (1: every read does).
+    pub read_repair_every: u32,
     /// How long a delete's tombstone outlives the delete.
     pub tombstone_grace: Duration,
     /// Period of the active expiry task.
@@ -98,6 +102,7 @@ impl Default for NodeConfig {
             peer_connections: 2,
             peer_backoff_min: Duration::from_millis(10),
             peer_backoff_max: Duration::from_secs(1),
+            read_repair_every: 10,
             tombstone_grace: Duration::from_secs(60),
             expire_interval: Duration::from_millis(100),
             expire_work: 20,
@@ -181,13 +186,22 @@ impl NodeConfig {
                 members: ids,
             });
         }
-        if let Some(m) = members.iter().find(|m| m.vnodes == 0) {
-            return Err(ConfigError::ZeroVnodes(m.id));
+        for m in &members {
+            if m.vnodes == 0 {
+                return Err(ConfigError::ZeroVnodes(m.id));
+            }
+            if let Err(e) = validate_vnodes(u64::from(m.vnodes)) {
+                return Err(ConfigError::Invalid {
+                    name: "vnodes",
+                    msg: format!("member {}: {e}", m.id),
+                });
+            }
         }
         for (name, v) in [
             ("shards", self.shards),
             ("max_clients", self.max_clients),
             ("peer_connections", self.peer_connections),
+            ("read_repair_every", self.read_repair_every as usize),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
@@ -23,6 +23,7 @@ use crate::ring::NodeId;
 use super::commands::{self, Flow, Session};
 use super::hooks::OpCost;
 use super::state::Node;
+use super::table::{self, Cmd};
 
 /// Replies are flushed early when the output grows past this, so a huge
 /// pipeline does not buffer all its answers.
@@ -42,44 +43,65 @@ where
     };
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut batch: Vec<Vec<Bytes>> = Vec::new();
     loop {
+        // Parse everything buffered first, so that independent commands of
+        // a pipeline can run concurrently (see `run_batch`).
+        let mut parse_error = None;
+        let mut full = false;
         loop {
             match resp::parse_request(&mut rbuf, &node.cfg.limits) {
                 Ok(Some(args)) => {
                     if args.is_empty() {
                         continue;
                     }
-                    match commands::execute(&node, &mut sess, &args, &mut out).await {
-                        Flow::Continue => {}
-                        Flow::Close => {
-                            let _ = write_flush(&mut stream, &mut out).await;
-                            return;
-                        }
-                        Flow::Peer(from) => {
-                            if write_flush(&mut stream, &mut out).await.is_err() {
-                                return;
-                            }
-                            tracing::debug!(peer = from, "peer connection accepted");
-                            // The peer is not a client: do not count it as one.
-                            node.clients.fetch_sub(1, Relaxed);
-                            peer_mode(&node, stream, rbuf, from, shutdown).await;
-                            node.clients.fetch_add(1, Relaxed);
-                            return;
-                        }
+                    // After RL.HELLO the bytes are peer frames, not requests.
+                    let hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
+                    batch.push(args);
+                    if hello {
+                        break;
                     }
-                    if out.len() >= FLUSH_AT && write_flush(&mut stream, &mut out).await.is_err() {
-                        return;
+                    if batch.len() >= MAX_BATCH {
+                        full = true;
+                        break;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    node.metrics.protocol_errors.fetch_add(1, Relaxed);
-                    tracing::debug!(client = sess.id, error = %e, "protocol error, closing");
-                    resp::write_error(&mut out, format!("ERR Protocol error: {e}").as_bytes());
-                    let _ = write_flush(&mut stream, &mut out).await;
-                    return;
+                    parse_error = Some(e);
+                    break;
                 }
             }
+        }
+        let flow = run_batch(&node, &mut sess, &mut batch, &mut out, &mut stream).await;
+        match flow {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Close) | Err(_) => {
+                let _ = write_flush(&mut stream, &mut out).await;
+                return;
+            }
+            Ok(Flow::Peer(from)) => {
+                if write_flush(&mut stream, &mut out).await.is_err() {
+                    return;
+                }
+                tracing::debug!(peer = from, "peer connection accepted");
+                // The peer is not a client: do not count it as one.
+                node.clients.fetch_sub(1, Relaxed);
+                peer_mode(&node, stream, rbuf, from, shutdown).await;
+                node.clients.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+        if let Some(e) = parse_error {
+            node.metrics.protocol_errors.fetch_add(1, Relaxed);
+            tracing::debug!(client = sess.id, error = %e, "protocol error, closing");
+            resp::write_error(&mut out, format!("ERR Protocol error: {e}").as_bytes());
+            let _ = write_flush(&mut stream, &mut out).await;
+            return;
+        }
+        if full {
+            // More complete requests may be buffered: parse before reading.
+            continue;
         }
         if write_flush(&mut stream, &mut out).await.is_err() || *shutdown.borrow() {
             return;
@@ -104,6 +126,113 @@ where
         }
     }
 }
+
+/// Requests parsed per round before they are executed.
+const MAX_BATCH: usize = 1024;
+
+/// The key of a single-key data command that may run concurrently with
+/// other such commands of the same pipeline on different keys.
+fn concurrent_key(args: &[Bytes]) -> Option<&Bytes> {
+    let (_, spec) = table::lookup(&args[0])?;
+    let single = matches!(
+        spec.cmd,
+        Cmd::Get
+            | Cmd::Set
+            | Cmd::GetDel
+            | Cmd::Incr
+            | Cmd::Decr
+            | Cmd::IncrBy
+            | Cmd::DecrBy
+            | Cmd::Expire
+            | Cmd::PExpire
+            | Cmd::Ttl
+            | Cmd::PTtl
+            | Cmd::Persist
+    );
+    (single && table::arity_ok(spec.arity, args.len())).then(|| &args[1])
+}
+
+/// Executes a batch of parsed requests, appending replies in order.
+///
+/// On a replicated node (N > 1) each command waits for replicas, so running
+/// a pipeline one command at a time would cost one quorum round trip per
+/// command. Runs of consecutive single-key commands on distinct keys are
+/// therefore executed concurrently, and their replies still written in
+/// request order; commands on the same key, multi-key and connection
+/// commands run one at a time, in order, so a pipeline observes its own
+/// writes as with Redis.
+async fn run_batch<S>(
+    node: &Arc<Node>,
+    sess: &mut Session,
+    batch: &mut Vec<Vec<Bytes>>,
+    out: &mut BytesMut,
+    stream: &mut S,
+) -> std::io::Result<Flow>
+where
+    S: AsyncWrite + Unpin,
+{
+    let mut items = std::mem::take(batch).into_iter().peekable();
+    let concurrent = node.quorum.n > 1 && sess.authed;
+    while let Some(args) = items.next() {
+        let group_key = if concurrent {
+            concurrent_key(&args).cloned()
+        } else {
+            None
+        };
+        let Some(first_key) = group_key else {
+            let flow = commands::execute(node, sess, &args, out).await;
+            if flow != Flow::Continue {
+                // QUIT or a peer hello: nothing after it runs as a command.
+                return Ok(flow);
+            }
+            if out.len() >= FLUSH_AT {
+                write_flush(stream, out).await?;
+            }
+            continue;
+        };
+        let mut group = vec![args];
+        let mut keys = std::collections::BTreeSet::from([first_key]);
+        while let Some(next) = items.peek() {
+            match concurrent_key(next) {
+                Some(k) if group.len() < MAX_GROUP && !keys.contains(k) => {
+                    keys.insert(k.clone());
+                    group.push(items.next().expect("peeked"));
+                }
+                _ => break,
+            }
+        }
+        if group.len() == 1 {
+            commands::execute(node, sess, &group[0], out).await;
+        } else {
+            let handles: Vec<_> = group
+                .into_iter()
+                .map(|args| {
+                    let node = node.clone();
+                    let mut s = sess.clone();
+                    tokio::spawn(async move {
+                        let mut o = BytesMut::new();
+                        commands::execute(&node, &mut s, &args, &mut o).await;
+                        o
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.await {
+                    Ok(o) => out.extend_from_slice(&o),
+                    // A command task panicked: a bug, but answer in order.
+                    Err(_) => resp::write_error(out, b"ERR internal error"),
+                }
+            }
+        }
+        if out.len() >= FLUSH_AT {
+            write_flush(stream, out).await?;
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+/// Commands of one pipeline run concurrently at most this many at a time.
+const MAX_GROUP: usize = 256;
 
 async fn write_flush<S: AsyncWrite + Unpin>(s: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
     if out.is_empty() {

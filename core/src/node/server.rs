@@ -70,6 +70,7 @@ pub async fn serve(
         id: cfg.id,
         quorum,
         ring: Ring::with_nodes(&placement),
+        solo: members.len() == 1,
         shards: Shards::new(cfg.shards, cfg.maxmemory, cfg.policy, cfg.seed),
         peers,
         clock: env.clock,
@@ -77,6 +78,7 @@ pub async fn serve(
         metrics,
         last_version: AtomicU64::new(0),
         next_client_id: AtomicU64::new(1),
+        local_reads: AtomicU64::new(0),
         clients: AtomicUsize::new(0),
         tunables: Mutex::new(Tunables {
             maxmemory: cfg.maxmemory,

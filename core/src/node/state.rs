@@ -37,6 +37,8 @@ pub struct Node {
     pub quorum: Quorum,
     /// The placement of keys on members.
     pub ring: Ring,
+    /// The cluster is this node alone: every key is local, no ring lookup.
+    pub solo: bool,
     /// The local keyspace.
     pub shards: Shards,
     /// Outgoing peer connections.
@@ -49,6 +51,8 @@ pub struct Node {
     pub metrics: Arc<Metrics>,
     /// The last version's timestamp handed out (strictly increasing).
     pub last_version: AtomicU64,
+    /// Local-only R=1 reads so far (see `NodeConfig::read_repair_every`).
+    pub local_reads: AtomicU64,
     /// The next client id (CLIENT ID, HELLO).
     pub next_client_id: AtomicU64,
     /// Client connections open now.

@@ -11,15 +11,16 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use ringlab_core::clock::{Clock, Micros};
+use bytes::BytesMut;
+use ringlab_core::clock::{Clock, Micros, Sleep};
+use ringlab_core::protocol::resp::{Frame, Limits, parse_frame, write_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Barrier, Notify, watch};
 
-use super::resp::{Reply, scan_reply, write_command};
 use super::{Control, Pending, Shared, lock};
 use crate::recorder::Outcome;
 use crate::workload::{OpKind, write_key};
@@ -55,11 +56,9 @@ pub(super) async fn connect(
 /// A request written to the connection and not yet answered.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
-    /// Intended start, model time.
-    due: Micros,
-    /// When it times out.
-    deadline: Micros,
-    op: OpKind,
+    /// The request as it came off the queue (kept whole so that a request
+    /// whose connection could not be opened can go back to the queue).
+    p: Pending,
     /// Still to be recorded; false once recorded as a timeout (its late reply
     /// is then discarded).
     live: bool,
@@ -71,7 +70,7 @@ pub(super) struct Conn {
     pub index: usize,
     /// The server this connection talks to.
     pub target: SocketAddr,
-    /// The socket, when connected.
+    /// The socket, when connected (the task connects first thing).
     pub stream: Option<TcpStream>,
     pub clock: Clock,
     /// Requests this connection may have outstanding.
@@ -91,13 +90,26 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) async fn run(mut self) {
+    /// Connects (within `connect_timeout`), waits at `connected` until every
+    /// connection has tried, then serves requests until the run closes.
+    pub(super) async fn run(mut self, connected: Arc<Barrier>, connect_timeout: Duration) {
+        let stream = connect(self.target, &self.clock, connect_timeout)
+            .await
+            .ok();
+        self.set_stream(stream);
+        connected.wait().await;
         let mut sent: VecDeque<Sent> = VecDeque::with_capacity(self.pipeline);
-        let mut wbuf: Vec<u8> = Vec::with_capacity(4096);
+        let mut wbuf = BytesMut::with_capacity(4096);
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         let mut key: Vec<u8> = Vec::with_capacity(self.prefix.len() + 32);
         let mut backoff = FIRST_BACKOFF;
         let mut paused_until: Option<Micros> = None;
+        // One timer for all of this connection's deadlines, re-armed only
+        // when it fires or a deadline earlier than it appears. Deadlines come
+        // in order, so this builds about one timer per timeout period rather
+        // than one per request (a timer dropped unfired still costs the
+        // simulator a heap entry and a spurious wake-up later).
+        let mut timer: Option<(Micros, Sleep)> = None;
         loop {
             let control = *self.control.borrow_and_update();
             if control.closing {
@@ -120,12 +132,7 @@ impl Conn {
                         continue;
                     }
                     self.encode(&p, &mut key, &mut wbuf);
-                    sent.push_back(Sent {
-                        due: p.due,
-                        deadline: p.deadline,
-                        op: p.op,
-                        live: true,
-                    });
+                    sent.push_back(Sent { p, live: true });
                 }
                 if !sh.queue.is_empty() {
                     // Pass the wake-up on: other idle connections may take the rest.
@@ -135,15 +142,15 @@ impl Conn {
 
             if !wbuf.is_empty() {
                 if self.stream.is_none() {
-                    let first = sent.iter().map(|s| s.deadline).min().unwrap_or(now);
+                    let first = sent.iter().map(|s| s.p.deadline).min().unwrap_or(now);
                     let budget = Duration::from_micros(first.saturating_sub(now).max(1));
                     match connect(self.target, &self.clock, budget).await {
                         Ok(s) => {
-                            self.stream = Some(s);
+                            self.set_stream(Some(s));
                             backoff = FIRST_BACKOFF;
                         }
                         Err(_) => {
-                            self.fail_all(&mut sent, &mut wbuf, &mut rbuf);
+                            self.connect_failed(&mut sent, &mut wbuf);
                             paused_until = Some(self.clock.now() + backoff.as_micros() as Micros);
                             backoff = (backoff * 2).min(MAX_BACKOFF);
                             continue;
@@ -151,30 +158,41 @@ impl Conn {
                     }
                 }
                 let stream = self.stream.as_mut().expect("connected just above");
-                let first = sent.iter().filter(|s| s.live).map(|s| s.deadline).min();
+                let first = sent.iter().filter(|s| s.live).map(|s| s.p.deadline).min();
                 let budget = Duration::from_micros(first.unwrap_or(now).saturating_sub(now).max(1));
-                let write = async {
+                let mut write = std::pin::pin!(async {
                     stream.write_all(&wbuf).await?;
                     // The simulated TcpStream sends only on flush.
                     stream.flush().await
+                });
+                // Nearly every write completes at once: only one that has to
+                // wait (a full socket buffer) gets a timer.
+                let done = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx)))
+                    .await
+                {
+                    Poll::Ready(r) => r.is_ok(),
+                    Poll::Pending => matches!(self.clock.timeout(budget, write).await, Ok(Ok(()))),
                 };
-                match self.clock.timeout(budget, write).await {
-                    Ok(Ok(())) => wbuf.clear(),
-                    Ok(Err(_)) | Err(_) => {
-                        self.fail_all(&mut sent, &mut wbuf, &mut rbuf);
-                        continue;
-                    }
+                if done {
+                    wbuf.clear();
+                } else {
+                    self.fail_all(&mut sent, &mut wbuf, &mut rbuf);
+                    continue;
                 }
             }
 
-            let next_deadline = sent.iter().filter(|s| s.live).map(|s| s.deadline).min();
+            let next_deadline = sent.iter().filter(|s| s.live).map(|s| s.p.deadline).min();
             let wake = match (next_deadline, paused_until) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            if let Some(at) = wake
+                && timer.as_ref().is_none_or(|(armed, _)| *armed > at)
+            {
+                timer = Some((at, self.clock.sleep_until(at)));
+            }
             let reading = self.stream.is_some() && !sent.is_empty();
             let wants_work = may_take && sent.len() < self.pipeline;
-            let clock = self.clock;
             tokio::select! {
                 biased;
                 changed = self.control.changed() => {
@@ -193,7 +211,8 @@ impl Conn {
                         _ => self.fail_all(&mut sent, &mut wbuf, &mut rbuf),
                     }
                 }
-                () = clock.sleep_until(wake.unwrap_or(0)), if wake.is_some() => {
+                () = armed(&mut timer), if timer.is_some() => {
+                    timer = None;
                     self.expire(&mut sent);
                 }
                 () = self.work.notified(), if wants_work => {}
@@ -202,7 +221,7 @@ impl Conn {
     }
 
     /// Appends the command of `p` to `wbuf`.
-    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut Vec<u8>) {
+    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) {
         key.clear();
         write_key(key, &self.prefix, p.key);
         match p.op {
@@ -219,33 +238,68 @@ impl Conn {
     /// Errs when the server's bytes are not RESP or answer more than was sent.
     fn take_replies(&self, sent: &mut VecDeque<Sent>, rbuf: &mut BytesMut) -> Result<(), ()> {
         let now = self.clock.now();
-        while let Some((reply, len)) = scan_reply(rbuf).map_err(|_| ())? {
+        let limits = Limits::default();
+        while let Some(frame) = parse_frame(rbuf, &limits).map_err(|_| ())? {
             let s = sent.pop_front().ok_or(())?;
-            if s.live {
-                let outcome = match reply {
-                    Reply::Value => Outcome::Ok,
-                    Reply::Nil if s.op == OpKind::Get => Outcome::Miss,
-                    Reply::Nil => Outcome::Ok,
-                    Reply::Error { start, end } => {
-                        Outcome::Error(std::str::from_utf8(&rbuf[start..end]).unwrap_or("ERR"))
-                    }
-                };
-                lock(&self.shared).finish(s.due, s.op, outcome, now, &self.drained);
+            if !s.live {
+                continue;
             }
-            rbuf.advance(len);
+            let outcome = match &frame {
+                Frame::Error(text) => Outcome::Error(error_kind(text)),
+                Frame::Null | Frame::NullArray if s.p.op == OpKind::Get => Outcome::Miss,
+                _ => Outcome::Ok,
+            };
+            lock(&self.shared).finish(s.p.due, s.p.op, outcome, now, &self.drained);
         }
         Ok(())
+    }
+
+    /// Replaces the socket, keeping the count of connected connections.
+    fn set_stream(&mut self, stream: Option<TcpStream>) {
+        let delta = i64::from(stream.is_some()) - i64::from(self.stream.is_some());
+        self.stream = stream;
+        if delta != 0 {
+            let mut sh = lock(&self.shared);
+            sh.connected = sh.connected.saturating_add_signed(delta as isize);
+        }
+    }
+
+    /// Connecting failed for the requests just taken, which were never sent.
+    /// While another connection is up they go back to the front of the queue
+    /// for it (a pooled client routes around a dead server); with none up
+    /// they are `connection` errors.
+    fn connect_failed(&self, sent: &mut VecDeque<Sent>, wbuf: &mut BytesMut) {
+        wbuf.clear();
+        let now = self.clock.now();
+        let mut sh = lock(&self.shared);
+        if sh.connected > 0 {
+            for s in sent.drain(..).rev() {
+                sh.queue.push_front(s.p);
+            }
+            drop(sh);
+            self.work.notify_one();
+        } else {
+            for s in sent.drain(..) {
+                sh.finish(
+                    s.p.due,
+                    s.p.op,
+                    Outcome::Error(CONNECTION),
+                    now,
+                    &self.drained,
+                );
+            }
+        }
     }
 
     /// Records outstanding requests past their deadline as timeouts.
     fn expire(&self, sent: &mut VecDeque<Sent>) {
         let now = self.clock.now();
         let mut sh = None;
-        for s in sent.iter_mut().filter(|s| s.live && s.deadline <= now) {
+        for s in sent.iter_mut().filter(|s| s.live && s.p.deadline <= now) {
             s.live = false;
             sh.get_or_insert_with(|| lock(&self.shared)).finish(
-                s.due,
-                s.op,
+                s.p.due,
+                s.p.op,
                 Outcome::Timeout,
                 now,
                 &self.drained,
@@ -255,15 +309,38 @@ impl Conn {
 
     /// The connection failed: every outstanding request is a connection
     /// error, and the next request reconnects.
-    fn fail_all(&mut self, sent: &mut VecDeque<Sent>, wbuf: &mut Vec<u8>, rbuf: &mut BytesMut) {
-        self.stream = None;
+    fn fail_all(&mut self, sent: &mut VecDeque<Sent>, wbuf: &mut BytesMut, rbuf: &mut BytesMut) {
+        self.set_stream(None);
         wbuf.clear();
         rbuf.clear();
         let now = self.clock.now();
         let mut sh = lock(&self.shared);
         for s in sent.drain(..).filter(|s| s.live) {
-            sh.finish(s.due, s.op, Outcome::Error(CONNECTION), now, &self.drained);
+            sh.finish(
+                s.p.due,
+                s.p.op,
+                Outcome::Error(CONNECTION),
+                now,
+                &self.drained,
+            );
         }
+    }
+}
+
+/// An error reply's kind: its first word ("OVERLOADED", "ERR", ...).
+fn error_kind(text: &[u8]) -> &str {
+    let word = text.split(|&b| b == b' ').next().unwrap_or_default();
+    match std::str::from_utf8(word) {
+        Ok("") | Err(_) => "ERR",
+        Ok(w) => w,
+    }
+}
+
+/// Waits for the armed timer (the caller enables this only when one is).
+async fn armed(timer: &mut Option<(Micros, Sleep)>) {
+    match timer {
+        Some((_, sleep)) => sleep.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -277,5 +354,18 @@ async fn read_some(stream: Option<&mut TcpStream>, buf: &mut BytesMut) -> std::i
             s.read_buf(buf).await
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_kind;
+
+    #[test]
+    fn error_kinds_are_first_words() {
+        assert_eq!(error_kind(b"OVERLOADED queue full"), "OVERLOADED");
+        assert_eq!(error_kind(b"UNAVAILABLE"), "UNAVAILABLE");
+        assert_eq!(error_kind(b""), "ERR");
+        assert_eq!(error_kind(b"\xff\xfe bad"), "ERR");
     }
 }

@@ -102,10 +102,10 @@ async fn connection(
                 _ => out.extend_from_slice(b"-ERR unknown command\r\n"),
             }
         }
-        if let Some((from, to)) = behaviour.stall {
-            if (from..to).contains(&now) {
-                clock.sleep_until(to).await;
-            }
+        if let Some((from, to)) = behaviour.stall
+            && (from..to).contains(&now)
+        {
+            clock.sleep_until(to).await;
         }
         stream.write_all(&out).await?;
         stream.flush().await?;

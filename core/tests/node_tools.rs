@@ -1,0 +1,164 @@
+//! The stock Redis tools against a node: redis-cli and a short
+//! redis-benchmark run (skipped with a notice when the binaries are missing;
+//! scripts/setup installs redis-tools), and the real binary's graceful exit
+//! on SIGTERM.
+#![cfg(not(madsim))]
+
+mod node_support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use node_support::TestCluster;
+
+fn have(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("NOTICE: {tool} not found, skipping (install redis-tools: scripts/setup)");
+    }
+    found
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_talks_to_a_node() {
+    if !have("redis-cli") {
+        return;
+    }
+    let c = TestCluster::start(1, |_| {});
+    let port = c.addr(0).port();
+    assert_eq!(cli(port, &["PING"]), "PONG\n");
+    assert_eq!(cli(port, &["SET", "k", "hello world"]), "OK\n");
+    assert_eq!(cli(port, &["GET", "k"]), "hello world\n");
+    assert_eq!(cli(port, &["INCR", "n"]), "1\n");
+    assert_eq!(cli(port, &["MGET", "k", "n", "x"]), "hello world\n1\n\n");
+    assert!(cli(port, &["INFO", "keyspace"]).contains("db0:keys=2"));
+    assert!(cli(port, &["NOSUCH"]).starts_with("ERR unknown command 'NOSUCH'"));
+    // Commands on stdin, as redis-cli sends in pipe mode.
+    let mut child = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run redis-cli");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"SET a 1\nGET a\nDBSIZE\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("redis-cli output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n1\n3\n");
+}
+
+#[test]
+fn redis_benchmark_runs_set_get_ping() {
+    if !have("redis-benchmark") {
+        return;
+    }
+    let c = TestCluster::start(1, |_| {});
+    let port = c.addr(0).port().to_string();
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "set,get,ping",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+        ])
+        .args(["-r", "1000", "--csv"])
+        .output()
+        .expect("run redis-benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for test in ["\"PING_INLINE\"", "\"PING_MBULK\"", "\"SET\"", "\"GET\""] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(test))
+            .unwrap_or_else(|| panic!("no {test} row in {text}"));
+        let rps: f64 = line
+            .split(',')
+            .nth(1)
+            .expect("rps column")
+            .trim_matches('"')
+            .parse()
+            .expect("a number");
+        assert!(rps > 0.0, "{line}");
+    }
+    // SETs reached the store: -r 1000 spreads them over at most 1000 keys.
+    let mut conn = c.client(0);
+    let size = conn.raw(&["DBSIZE"]);
+    let keys: u64 = size.trim_start_matches(':').trim().parse().expect("count");
+    assert!((1..=1000).contains(&keys), "{size}");
+}
+
+#[test]
+fn the_binary_serves_and_exits_0_on_sigterm() {
+    if !have("redis-cli") {
+        return;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringlab-node"))
+        .args(["--id", "1", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ringlab-node");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the node never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(cli(port, &["SET", "k", "v"]), "OK\n");
+    assert_eq!(cli(port, &["GET", "k"]), "v\n");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the node did not exit within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn the_binary_rejects_bad_flags_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringlab-node"))
+        .args(["--id", "9", "--member", "1=127.0.0.1:1"])
+        .output()
+        .expect("run ringlab-node");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node id 9 is not in the member list"), "{err}");
+}
