@@ -12,8 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ringlab_loadgen::recorder::{OpWindow, RunRecord};
-use ringlab_loadgen::report::Summary;
 use ringlab_loadgen::report::summary::Stats;
+use ringlab_loadgen::report::{Summary, format};
 use ringlab_loadgen::scenario::{Expectation, Metric, Scenario, Scope};
 use ringlab_loadgen::workload::OpKind;
 use serde::{Deserialize, Serialize};
@@ -71,21 +71,9 @@ fn format_measured(metric: Metric, v: Option<f64>) -> String {
         return "nothing measured".into();
     };
     match metric {
-        Metric::Availability | Metric::HitRatio | Metric::OverloadShare => {
-            format!("{:.3}%", v * 100.0)
-        }
-        Metric::Percentile(_) | Metric::Max => format_us(v),
+        Metric::Availability | Metric::HitRatio | Metric::OverloadShare => format::percent_floor(v),
+        Metric::Percentile(_) | Metric::Max => format::latency_us(v),
         Metric::OverloadCount => format!("{v:.0}"),
-    }
-}
-
-fn format_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.2}s", us / 1e6)
-    } else if us >= 1000.0 {
-        format!("{:.2}ms", us / 1e3)
-    } else {
-        format!("{us:.0}us")
     }
 }
 
@@ -146,20 +134,18 @@ pub fn short_table(s: &Summary) -> String {
     for p in s.phases.iter().chain(std::iter::once(&s.overall)) {
         let st = &p.all;
         let l = &st.latency_us;
-        let lat = |v: Option<u64>| v.map_or("-".to_string(), |v| format_us(v as f64));
-        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.3}%", v * 100.0));
         let _ = writeln!(
             t,
             "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             p.name,
             st.requests,
             st.throughput_per_s,
-            pct(st.availability),
-            pct(st.hit_ratio),
-            lat(l.p50),
-            lat(l.p99),
-            lat(l.p999),
-            lat(l.max),
+            format::percent_opt(st.availability),
+            format::percent_opt(st.hit_ratio),
+            format::latency_opt(l.p50),
+            format::latency_opt(l.p99),
+            format::latency_opt(l.p999),
+            format::latency_opt(l.max),
             if st.errors + st.timeouts + st.held_back == 0 {
                 "-".to_string()
             } else {
@@ -219,9 +205,9 @@ pub fn sweep_table(per_seed: &[(u64, Summary)]) -> String {
             };
             let f = |v: f64| {
                 if latency {
-                    format_us(v)
+                    format::latency_us(v)
                 } else {
-                    format!("{:.3}%", v * 100.0)
+                    format::percent_floor(v)
                 }
             };
             let _ = writeln!(
