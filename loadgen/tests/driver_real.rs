@@ -322,4 +322,22 @@ async fn the_binary_writes_a_report_that_compare_accepts() {
     assert_eq!(summary.overall.all.ok, 500);
     assert_eq!(summary.phases.len(), 1);
     assert_eq!(cmp.status.code(), Some(0), "{cmp:?}");
+
+    // A real run writes the same set of files as a simulated one: compare
+    // with the committed simulator report of the quickstart lesson (a single
+    // phase and no extra series on either side).
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let simulated = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/quickstart");
+    assert_eq!(
+        names(&report),
+        names(&simulated),
+        "real vs simulated report files"
+    );
 }

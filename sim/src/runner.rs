@@ -13,7 +13,9 @@ use anyhow::{Context, Result, bail};
 use ringlab_loadgen::report::Summary;
 use ringlab_loadgen::scenario::{self, Scenario};
 
-use crate::expect::{self, Verdict};
+use ringlab_loadgen::scenario::check::{self, Verdict};
+
+use crate::expect;
 
 /// `ringlab-sim run`.
 pub fn run_cmd(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
@@ -70,13 +72,13 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
     }
     ringlab_loadgen::report::write_all(&outcome.record, out)
         .with_context(|| format!("writing the report into {}", out.display()))?;
-    let verdicts = expect::evaluate(sc, &outcome.record);
-    expect::write_verdicts(out, &verdicts)?;
+    let verdicts = check::evaluate(&sc.name, &sc.expect, &outcome.record);
+    check::write_verdicts(out, &verdicts)?;
     if !quiet {
         let summary = Summary::load(&out.join("summary.json"))?;
         print!("{}", expect::short_table(&summary));
         if !verdicts.is_empty() {
-            print!("{}", expect::verdict_table(&verdicts));
+            print!("{}", check::verdict_table(&verdicts));
         }
         eprintln!(
             "simulated {} requests ({:.0} model s) in {:.2} s of wall time: {:.0} requests per wall second",
@@ -180,7 +182,7 @@ pub fn sweep_cmd(
             continue;
         }
         let summary = Summary::load(&dir.join("summary.json"))?;
-        let failed: Vec<String> = expect::read_verdicts(dir)?
+        let failed: Vec<String> = check::read_verdicts(dir)?
             .into_iter()
             .filter(|v| !v.pass)
             .map(|v| v.expectation)
@@ -236,9 +238,9 @@ pub fn check_cmd(paths: &[PathBuf], jobs: Option<usize>, out: Option<PathBuf>) -
             });
             continue;
         }
-        all.extend(expect::read_verdicts(dir)?);
+        all.extend(check::read_verdicts(dir)?);
     }
-    print!("{}", expect::verdict_table(&all));
+    print!("{}", check::verdict_table(&all));
     let failed = all.iter().filter(|v| !v.pass).count();
     println!("{} passed, {} failed", all.len() - failed, failed);
     Ok(failed == 0)

@@ -145,6 +145,8 @@ pub struct LoadPlan {
     pub out: PathBuf,
     /// Lines about what of the input was not used (a scenario's faults).
     pub notes: Vec<String>,
+    /// The scenario's `[expect]` lines (none for a flags-only run).
+    pub expect: Vec<crate::scenario::Expectation>,
 }
 
 /// Resolves flags (and the cluster file) into a plan.
@@ -161,6 +163,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
     }
     let (client_index, client_count) = args.client;
     let mut notes = Vec::new();
+    let mut expect = Vec::new();
     let (phases, scenario, description, seed, window) = match &args.scenario {
         Some(path) => {
             let sc = crate::scenario::load(path)?;
@@ -178,6 +181,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
                     p.name, p.clients, client_count, p.connections
                 ));
             }
+            expect = sc.expect;
             (
                 sc.phases,
                 sc.name,
@@ -236,6 +240,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
         },
         out,
         notes,
+        expect,
     })
 }
 
@@ -397,6 +402,8 @@ pub fn format_us(us: u64) -> String {
 pub fn main_with_args(args: Vec<String>) -> anyhow::Result<i32> {
     use std::io::IsTerminal;
 
+    use crate::scenario::check;
+
     let cli = Cli::parse_from(args);
     if let Some(Command::Compare(args)) = cli.command {
         // true: no regression.
@@ -429,9 +436,16 @@ pub fn main_with_args(args: Vec<String>) -> anyhow::Result<i32> {
     })?;
     print!("{}", summary(&record));
     let files = crate::report::write_all(&record, &plan.out)?;
+    // The same verdicts file as the simulator's, so both runs give the same
+    // set of report files (an empty list for a flags-only run).
+    let verdicts = check::evaluate(&plan.meta.scenario, &plan.expect, &record);
+    check::write_verdicts(&plan.out, &verdicts)?;
+    if !verdicts.is_empty() {
+        print!("{}", check::verdict_table(&verdicts));
+    }
     eprintln!(
         "ringlab-load: wrote {} report files to {}",
-        files.len(),
+        files.len() + 1,
         plan.out.display()
     );
     Ok(0)

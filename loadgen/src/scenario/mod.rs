@@ -11,11 +11,13 @@
 //! - [`units`]: durations, sizes and shares as people write them.
 //! - [`model`]: the validated cluster, capacity, network and fault types.
 //! - [`expect`]: expectations and their grammar.
+//! - [`check`]: expectations measured against a run; `expect.json`.
 //! - `reader`: a spanned TOML document read with typed getters that
 //!   report unknown keys with the closest known one.
 //! - `cluster`, `phases`, `faults`: one reader per section.
 //! - [`error`]: problems, line and column numbers, the error type.
 
+pub mod check;
 mod cluster;
 pub mod error;
 pub mod expect;

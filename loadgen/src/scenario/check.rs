@@ -1,0 +1,124 @@
+//! A scenario's `[expect]` lines measured against a run: the verdicts both
+//! CLIs write into the report directory as `expect.json`.
+//!
+//! Expectations are measured on the [`RunRecord`] itself, by exact histogram
+//! addition over the windows in scope, so any percentile can be asked for
+//! (the summary file only carries the usual ones).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Expectation, Metric, Scope};
+use crate::recorder::{OpWindow, RunRecord};
+use crate::report::format;
+use crate::workload::OpKind;
+
+/// The error kind the node answers an overloaded request with.
+const OVERLOAD_KIND: &str = "OVERLOADED";
+
+/// One expectation's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub scenario: String,
+    /// The expectation as written: `phase.steady.p99 <= 5ms`.
+    pub expectation: String,
+    /// What the run measured, formatted in the expectation's unit.
+    pub measured: String,
+    pub pass: bool,
+}
+
+/// Measures one expectation on `record`; `None` when nothing in scope was
+/// measured (no request, no GET for a hit ratio), which fails it.
+pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
+    let op = match exp.metric {
+        // A hit ratio is about reads whatever the key says.
+        Metric::HitRatio => Some(exp.op.unwrap_or(OpKind::Get)),
+        _ => exp.op,
+    };
+    let agg: OpWindow = match &exp.scope {
+        Scope::Overall => record.aggregate_all(op),
+        Scope::Phase(name) => {
+            let i = record.phases.iter().position(|p| &p.name == name)?;
+            record.aggregate_phase(i, op)?
+        }
+    };
+    let c = &agg.counts;
+    match exp.metric {
+        Metric::Availability => c.availability(),
+        Metric::HitRatio => c.hit_ratio(),
+        Metric::Percentile(p) => {
+            (!agg.hist.is_empty()).then(|| agg.hist.value_at_quantile(p / 100.0) as f64)
+        }
+        Metric::Max => (!agg.hist.is_empty()).then(|| agg.hist.max() as f64),
+        Metric::OverloadCount => Some(c.errors.get(OVERLOAD_KIND).copied().unwrap_or(0) as f64),
+        Metric::OverloadShare => {
+            let scheduled = c.scheduled();
+            (scheduled > 0).then(|| {
+                c.errors.get(OVERLOAD_KIND).copied().unwrap_or(0) as f64 / scheduled as f64
+            })
+        }
+    }
+}
+
+/// Formats a measurement in its metric's unit.
+fn format_measured(metric: Metric, v: Option<f64>) -> String {
+    let Some(v) = v else {
+        return "nothing measured".into();
+    };
+    match metric {
+        Metric::Availability | Metric::HitRatio | Metric::OverloadShare => format::percent_floor(v),
+        Metric::Percentile(_) | Metric::Max => format::latency_us(v),
+        Metric::OverloadCount => format!("{v:.0}"),
+    }
+}
+
+/// Every expectation of scenario `name` measured on `record`.
+pub fn evaluate(name: &str, expect: &[Expectation], record: &RunRecord) -> Vec<Verdict> {
+    expect
+        .iter()
+        .map(|exp| {
+            let v = measure(exp, record);
+            Verdict {
+                scenario: name.to_string(),
+                expectation: exp.to_string(),
+                measured: format_measured(exp.metric, v),
+                pass: v.is_some_and(|v| exp.holds(v)),
+            }
+        })
+        .collect()
+}
+
+/// The name of the verdicts file in a report directory.
+pub const VERDICTS_FILE: &str = "expect.json";
+
+pub fn write_verdicts(dir: &Path, verdicts: &[Verdict]) -> Result<()> {
+    let text = serde_json::to_string_pretty(verdicts)? + "\n";
+    std::fs::write(dir.join(VERDICTS_FILE), text)
+        .with_context(|| format!("writing {}", dir.join(VERDICTS_FILE).display()))
+}
+
+pub fn read_verdicts(dir: &Path) -> Result<Vec<Verdict>> {
+    let path = dir.join(VERDICTS_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The table `check` prints: expectation / measured / pass.
+pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    let mut t = String::from("| scenario | expectation | measured | pass |\n|---|---|---|---|\n");
+    for v in verdicts {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} |",
+            v.scenario,
+            v.expectation,
+            v.measured,
+            if v.pass { "pass" } else { "FAIL" }
+        );
+    }
+    t
+}
