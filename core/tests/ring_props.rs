@@ -2,9 +2,17 @@
 //! on membership changes, weights, and the figures the ring was built to
 //! meet (1M keys over 10 nodes).
 //!
-//! The statistical bounds are five standard deviations of a node's share
-//! under random tokens (relative spread `1/sqrt(vnodes)`), so a correct ring
-//! fails them with odds of about one in a million per node.
+//! The statistical bounds are in standard deviations of a node's share
+//! under random tokens: with `t` tokens in all, a node holding `p` of them
+//! owns a Beta-distributed share whose relative spread is
+//! `sqrt((1 - p) / (p * t))` (see [`relative_sigma`]). The proptests draw
+//! fresh node sets on every run, about a thousand shares per run, so the
+//! bound is six of those: a check of 259,125 shares from 20,000 random rings
+//! (2..=24 nodes, 128..=1024 vnodes) found 31 beyond four (a normal law
+//! predicts 16: the Beta's right tail is heavier) and one beyond five. So a
+//! bound of five fails a correct ring roughly once in a few hundred runs; it
+//! did once in CI, at 5.2 (that case is kept in
+//! `ring_props.proptest-regressions` and replayed first on every run).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -163,18 +171,39 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// How many standard deviations a share may stray before a test calls the
+/// ring unbalanced (see the crate doc for why six).
+const SIGMAS: f64 = 6.0;
+
+/// The standard deviation of `share / expected` for a node holding the
+/// fraction `p` of `tokens` tokens placed at random: the share is
+/// Beta(p t, (1 - p) t), whose variance over its squared mean is
+/// `(1 - p) / (p (t + 1))`.
+fn relative_sigma(p: f64, tokens: f64) -> f64 {
+    ((1.0 - p) / (p * (tokens + 1.0))).sqrt()
+}
+
+#[test]
+fn relative_sigma_is_the_beta_spread() {
+    // One node of ten with 100 vnodes each: sqrt(0.9 / (0.1 * 1001)).
+    assert!((relative_sigma(0.1, 1000.0) - (0.9f64 / 100.1).sqrt()).abs() < 1e-15);
+    // A lone node owns everything, always.
+    assert_eq!(relative_sigma(1.0, 128.0), 0.0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn shares_stay_within_five_sigma(nodes in node_set(24), vnodes in 128..=1024u32) {
+    fn shares_stay_within_six_sigma(nodes in node_set(24), vnodes in 128..=1024u32) {
         let ring = ring_of(&nodes, vnodes);
         let shares = ring.ownership();
         prop_assert_eq!(shares.keys().copied().collect::<BTreeSet<_>>(), nodes.clone());
         let total: f64 = shares.values().sum();
         prop_assert!((total - 1.0).abs() < 1e-9, "shares sum to {}", total);
         let mean = 1.0 / nodes.len() as f64;
-        let bound = 5.0 / f64::from(vnodes).sqrt();
+        let tokens = nodes.len() as f64 * f64::from(vnodes);
+        let bound = SIGMAS * relative_sigma(mean, tokens) + 1e-9;
         for (id, share) in shares {
             prop_assert!((share / mean - 1.0).abs() <= bound,
                 "node {} holds {} of the space, mean {}, vnodes {}", id, share, mean, vnodes);
@@ -312,7 +341,8 @@ proptest! {
         let ring = Ring::with_nodes(&pairs);
         let expected = 2.0 / (nodes.len() as f64 + 1.0);
         let share = ring.ownership()[&heavy];
-        let bound = 5.0 / f64::from(2 * vnodes).sqrt();
+        let tokens = (nodes.len() as f64 + 1.0) * f64::from(vnodes);
+        let bound = SIGMAS * relative_sigma(expected, tokens) + 1e-9;
         prop_assert!((share / expected - 1.0).abs() <= bound,
             "heavy node holds {} of the space, expected {}", share, expected);
     }
