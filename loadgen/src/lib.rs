@@ -12,6 +12,7 @@
 //!   is `ringlab-load`'s command line.
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
+//! - [`stale`]: the write oracle that counts stale reads.
 //! - [`compare`]: the regression gate between two runs.
 
 pub mod compare;
@@ -19,4 +20,5 @@ pub mod driver;
 pub mod recorder;
 pub mod report;
 pub mod scenario;
+pub mod stale;
 pub mod workload;

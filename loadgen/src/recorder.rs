@@ -11,6 +11,8 @@
 //!   (never sent because the in-flight cap was reached);
 //! - a GET that finds nothing is ok *and* a miss: misses count in the hit
 //!   ratio, not against availability;
+//! - a GET whose value predates a write acknowledged before it was sent is
+//!   ok, a hit, *and* stale (see [`crate::stale`] for the exact rule);
 //! - availability = ok / scheduled; hit ratio = (ok gets - misses) / ok gets;
 //! - histograms hold the latency of ok requests only, measured from the
 //!   intended start (so queueing in the client shows, as in wrk2).
@@ -44,6 +46,9 @@ pub struct Counts {
     pub ok: u64,
     /// GETs that were ok but found no value.
     pub misses: u64,
+    /// GETs that were ok and hits, but returned a value older than a write
+    /// acknowledged before they were sent (see [`crate::stale`]).
+    pub stale: u64,
     /// Error replies and connection failures, by kind ("OVERLOADED",
     /// "UNAVAILABLE", "connection", ...). BTreeMap: the order reaches files.
     pub errors: BTreeMap<String, u64>,
@@ -66,6 +71,7 @@ impl Counts {
     pub fn add(&mut self, other: &Counts) {
         self.ok += other.ok;
         self.misses += other.misses;
+        self.stale += other.stale;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
@@ -165,6 +171,12 @@ impl Counts {
     /// requests.
     pub fn hit_ratio(&self) -> Option<f64> {
         (self.ok > 0).then(|| self.ok.saturating_sub(self.misses) as f64 / self.ok as f64)
+    }
+
+    /// Stale reads / ok GETs; only meaningful for GET counts. `None` without
+    /// ok requests.
+    pub fn stale_share(&self) -> Option<f64> {
+        (self.ok > 0).then(|| self.stale as f64 / self.ok as f64)
     }
 }
 
@@ -326,6 +338,9 @@ pub enum Outcome<'a> {
     Ok,
     /// A GET answered successfully with no value: ok *and* a miss.
     Miss,
+    /// A GET answered successfully with a value older than a write
+    /// acknowledged before it was sent: ok, a hit, *and* stale.
+    Stale,
     /// An error reply or a connection failure, by kind: the reply's first
     /// word ("OVERLOADED", "ERR", ...) or "connection".
     Error(&'a str),
@@ -389,10 +404,12 @@ impl Recorder {
     ) {
         let w = self.window_mut(intended_start).ops.entry(op).or_default();
         match outcome {
-            Outcome::Ok | Outcome::Miss => {
+            Outcome::Ok | Outcome::Miss | Outcome::Stale => {
                 w.counts.ok += 1;
-                if outcome == Outcome::Miss {
-                    w.counts.misses += 1;
+                match outcome {
+                    Outcome::Miss => w.counts.misses += 1,
+                    Outcome::Stale => w.counts.stale += 1,
+                    _ => {}
                 }
                 let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
                 w.hist.saturating_record(us.max(HIST_LOW_US));

@@ -53,6 +53,7 @@ fn outcome(code: u8) -> Outcome<'static> {
         4 => Outcome::Error("OVERLOADED"),
         5 => Outcome::Error("connection"),
         6 => Outcome::Timeout,
+        7 => Outcome::Stale,
         _ => Outcome::HeldBack,
     }
 }
@@ -73,7 +74,7 @@ fn samples() -> impl Strategy<Value = Vec<Sample>> {
         (
             0u64..10_000,
             prop::sample::select(OpKind::ALL.to_vec()),
-            0u8..8,
+            0u8..9,
             // Latencies from 1 us to beyond the histogram's 60 s top.
             prop_oneof![1u64..1000, 1u64..100_000_000],
         ),
@@ -105,6 +106,7 @@ proptest! {
             match outcome(code) {
                 Outcome::Ok => { counts.ok += 1; whole.saturating_record(lat); }
                 Outcome::Miss => { counts.ok += 1; counts.misses += 1; whole.saturating_record(lat); }
+                Outcome::Stale => { counts.ok += 1; counts.stale += 1; whole.saturating_record(lat); }
                 Outcome::Error(k) => *counts.errors.entry(k.to_string()).or_default() += 1,
                 Outcome::Timeout => counts.timeouts += 1,
                 Outcome::HeldBack => counts.held_back += 1,

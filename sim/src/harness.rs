@@ -26,9 +26,10 @@ use ringlab_core::clock::{Clock, Micros};
 use ringlab_core::node::{Member, NodeConfig, NodeEnv};
 use ringlab_core::ring::NodeId;
 use ringlab_core::store::Policy;
-use ringlab_loadgen::driver::{self, DriverConfig};
+use ringlab_loadgen::driver::{self, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+use ringlab_loadgen::stale::WriteOracle;
 
 use crate::capacity::{CapacitySpec, Knobs, SimHooks};
 
@@ -218,6 +219,11 @@ async fn supervise(
         window: scenario.window,
     };
     let targets: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    // One oracle for every client machine: a read on one client must see a
+    // write another acknowledged before (the clients stand for application
+    // servers of one service). The simulation runs on one thread, so the
+    // oracle's lock is never contended.
+    let oracle = WriteOracle::new(seed);
     let mut joins = Vec::new();
     for k in 0..clients {
         let cfg = DriverConfig {
@@ -236,9 +242,11 @@ async fn supervise(
             .ip(client_ip(k + 1))
             .build();
         let meta = meta.clone();
-        joins.push(
-            node.spawn(async move { driver::run(cfg, clock, meta, std::future::pending()).await }),
-        );
+        let oracle = oracle.clone();
+        joins.push(node.spawn(async move {
+            let driver = Driver::new(cfg, clock, meta)?.with_oracle(oracle);
+            Ok::<_, driver::DriverError>(driver.run(std::future::pending()).await)
+        }));
     }
 
     // The fault timeline, in order, with progress reports in between.

@@ -23,6 +23,7 @@ use tokio::sync::{Barrier, Notify, watch};
 
 use super::{Control, Pending, Shared, lock};
 use crate::recorder::Outcome;
+use crate::stale::{Ticket, WriteOracle};
 use crate::workload::{OpKind, write_key};
 
 /// First pause after a failed connect; it doubles up to [`MAX_BACKOFF`] and
@@ -62,6 +63,8 @@ struct Sent {
     /// Still to be recorded; false once recorded as a timeout (its late reply
     /// is then discarded).
     live: bool,
+    /// Settles the reply with the write oracle (stale reads).
+    ticket: Ticket,
 }
 
 /// A connection task's state.
@@ -87,6 +90,8 @@ pub(super) struct Conn {
     pub prefix: Arc<[u8]>,
     /// Bytes that SET values are cut from.
     pub value: Arc<[u8]>,
+    /// Numbers the writes and checks the reads (see [`crate::stale`]).
+    pub oracle: WriteOracle,
 }
 
 impl Conn {
@@ -131,8 +136,12 @@ impl Conn {
                         sh.finish(p.due, p.op, Outcome::Timeout, now, &self.drained);
                         continue;
                     }
-                    self.encode(&p, &mut key, &mut wbuf);
-                    sent.push_back(Sent { p, live: true });
+                    let ticket = self.encode(&p, &mut key, &mut wbuf);
+                    sent.push_back(Sent {
+                        p,
+                        live: true,
+                        ticket,
+                    });
                 }
                 if !sh.queue.is_empty() {
                     // Pass the wake-up on: other idle connections may take the rest.
@@ -220,8 +229,9 @@ impl Conn {
         }
     }
 
-    /// Appends the command of `p` to `wbuf`.
-    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) {
+    /// Appends the command of `p` to `wbuf`, a SET value stamped with its
+    /// write's id; the ticket settles the reply with the oracle.
+    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) -> Ticket {
         key.clear();
         write_key(key, &self.prefix, p.key);
         match p.op {
@@ -229,9 +239,16 @@ impl Conn {
             OpKind::Set => {
                 let len = (p.value_len as usize).min(self.value.len());
                 write_command(wbuf, &[b"SET", key, &self.value[..len]]);
+                // The value is the last bulk string: its bytes end just
+                // before the closing CRLF. Stamped in place, not copied.
+                let end = wbuf.len() - 2;
+                return self
+                    .oracle
+                    .sent(p.op, p.key, Some(&mut wbuf[end - len..end]));
             }
             OpKind::Delete => write_command(wbuf, &[b"DEL", key]),
         }
+        self.oracle.sent(p.op, p.key, None)
     }
 
     /// Matches every whole reply in `rbuf` to the oldest outstanding request.
@@ -241,12 +258,15 @@ impl Conn {
         let limits = Limits::default();
         while let Some(frame) = parse_frame(rbuf, &limits).map_err(|_| ())? {
             let s = sent.pop_front().ok_or(())?;
+            // A late reply still acknowledges its write.
+            let stale = self.oracle.replied(&s.ticket, &frame);
             if !s.live {
                 continue;
             }
             let outcome = match &frame {
                 Frame::Error(text) => Outcome::Error(error_kind(text)),
                 Frame::Null | Frame::NullArray if s.p.op == OpKind::Get => Outcome::Miss,
+                _ if stale => Outcome::Stale,
                 _ => Outcome::Ok,
             };
             lock(&self.shared).finish(s.p.due, s.p.op, outcome, now, &self.drained);

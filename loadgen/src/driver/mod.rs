@@ -36,6 +36,7 @@ use ringlab_core::clock::{Clock, Micros};
 use tokio::sync::{Barrier, Notify, watch};
 
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
+use crate::stale::WriteOracle;
 use crate::workload::{ArrivalGen, OpKind, Phase, RequestGen, WorkloadError};
 
 /// Largest value a SET may write; the driver holds one buffer this big.
@@ -161,7 +162,7 @@ impl Shared {
         self.recorder.record(offset, op, outcome, latency);
         let s = &mut self.live.snap;
         match outcome {
-            Outcome::Ok | Outcome::Miss => {
+            Outcome::Ok | Outcome::Miss | Outcome::Stale => {
                 s.ok += 1;
                 self.live
                     .hist
@@ -252,6 +253,9 @@ pub struct Driver {
     requests: Vec<RequestGen>,
     /// Shared with the connection tasks and live views.
     shared: Arc<Mutex<Shared>>,
+    /// Numbers writes and checks reads for stale reads; this driver's own
+    /// unless [`Driver::with_oracle`] shares one between clients.
+    oracle: WriteOracle,
 }
 
 impl Driver {
@@ -306,12 +310,24 @@ impl Driver {
                 hist: new_histogram(),
             },
         }));
+        // Distinct per client machine: clients of one run in separate
+        // processes must not take each other's stamps for their own.
+        let nonce = cfg.seed ^ u64::from(cfg.client_index).rotate_left(32) ^ 0x5354_414c_4552_4541;
         Ok(Self {
+            oracle: WriteOracle::new(nonce),
             cfg,
             clock,
             requests,
             shared,
         })
+    }
+
+    /// Uses `oracle` to count stale reads, so that several drivers (the
+    /// client machines of one simulated run) check reads against each
+    /// other's writes.
+    pub fn with_oracle(mut self, oracle: WriteOracle) -> Self {
+        self.oracle = oracle;
+        self
     }
 
     /// A handle for watching progress while [`Driver::run`] goes on.
@@ -332,6 +348,7 @@ impl Driver {
             clock,
             mut requests,
             shared,
+            oracle,
         } = self;
         let conns = cfg
             .phases
@@ -373,6 +390,7 @@ impl Driver {
                 control: control_rx.clone(),
                 prefix: prefix.clone(),
                 value: value.clone(),
+                oracle: oracle.clone(),
             };
             tasks.push(tokio::spawn(
                 task.run(connected.clone(), cfg.phases[0].timeout),

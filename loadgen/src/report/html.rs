@@ -115,7 +115,8 @@ pub fn render(record: &RunRecord, summary: &Summary, plots: &[Plot]) -> String {
     }
     h.push_str(
         "<footer>\n<p>Availability = ok / scheduled requests (cache misses are ok). \
-         Hit ratio = (ok GETs − misses) / ok GETs. Latency is that of ok requests, measured \
+         Hit ratio = (ok GETs − misses) / ok GETs. Stale reads are ok GETs that returned a \
+         value older than a write acknowledged before they were sent. Latency is that of ok requests, measured \
          from each request's intended start, so client-side queueing shows. Figures over \
          several windows come from added histograms, never averaged percentiles. \
          The same figures are in summary.json, summary.md, timeline.csv and latency.hlog \
@@ -157,6 +158,7 @@ fn phase_table(h: &mut String, summary: &Summary) {
         "throughput",
         "availability",
         "hit ratio",
+        "stale reads",
         "p50",
         "p99",
         "p99.9",
@@ -190,6 +192,7 @@ fn phase_table(h: &mut String, summary: &Summary) {
                 rate(s.throughput_per_s),
                 percent_opt(s.availability),
                 ratio_opt(s.hit_ratio),
+                grouped(s.stale_reads),
                 latency_opt(s.latency_us.p50),
                 latency_opt(s.latency_us.p99),
                 latency_opt(s.latency_us.p999),
@@ -245,6 +248,7 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
         "throughput",
         "availability",
         "hit ratio",
+        "stale reads",
         "mean",
         "p50",
         "p95",
@@ -269,6 +273,7 @@ fn detail_table(h: &mut String, span: &PhaseSummary) {
             rate(s.throughput_per_s),
             percent_opt(s.availability),
             ratio_opt(s.hit_ratio),
+            grouped(s.stale_reads),
             s.latency_us
                 .mean
                 .map_or_else(|| "–".to_string(), latency_us),

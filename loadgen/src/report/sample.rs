@@ -1,8 +1,9 @@
 //! A seeded synthetic [`RunRecord`] with the features a real run has: three
 //! phases (a warm-up, a steady load, a 4x ramp into overload), a node death
 //! and restart, a partition, errors of two kinds, timeouts, held-back
-//! requests, misses, and an extra series. Tests (the golden reports), docs and
-//! demos use it; the same seed always gives the same record.
+//! requests, misses, stale reads during the faults, and an extra series.
+//! Tests (the golden reports), docs and demos use it; the same seed always
+//! gives the same record.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -141,6 +142,11 @@ fn window(
             op.counts.ok += 1;
             if kind == OpKind::Get && rng.random::<f64>() < miss_rate {
                 op.counts.misses += 1;
+            } else if kind == OpKind::Get && faulty && op.counts.ok % 40 == 0 {
+                // Stale reads during the fault, without a random draw: the
+                // record's other figures stay what they were before stale
+                // reads were counted.
+                op.counts.stale += 1;
             }
             let us = latency.sample(rng).clamp(1.0, 50_000_000.0) as u64;
             op.hist

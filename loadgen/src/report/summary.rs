@@ -90,6 +90,11 @@ pub struct Stats {
     pub ok: u64,
     /// GETs answered ok that found no value.
     pub misses: u64,
+    /// GETs answered ok with a value older than a write acknowledged before
+    /// they were sent (see `crate::stale`). Absent from summaries written
+    /// before it existed, which read as 0.
+    #[serde(default)]
+    pub stale_reads: u64,
     /// Error replies and connection failures, all kinds.
     pub errors: u64,
     /// Errors by kind ("OVERLOADED", "connection", ...).
@@ -385,18 +390,19 @@ impl Summary {
                 seconds(span.end_us as f64 / 1e6)
             );
             md.push_str(
-                "| op | requests | throughput | availability | hit ratio | mean | p50 | p95 | p99 | p99.9 | max | errors | timeouts | held back |\n\
-                 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+                "| op | requests | throughput | availability | hit ratio | stale reads | mean | p50 | p95 | p99 | p99.9 | max | errors | timeouts | held back |\n\
+                 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
             );
             for (op, stats) in span.rows() {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     md_cell(op),
                     grouped(stats.requests),
                     rate(stats.throughput_per_s),
                     percent_opt(stats.availability),
                     ratio_opt(stats.hit_ratio),
+                    grouped(stats.stale_reads),
                     stats
                         .latency_us
                         .mean
@@ -415,6 +421,8 @@ impl Summary {
         }
         md.push_str(
             "Availability = ok / requests (misses are ok). Hit ratio = (ok GETs - misses) / ok GETs. \
+             Stale reads are ok GETs that returned a value older than a write acknowledged \
+             before they were sent. \
              Latency is of ok requests, measured from each request's intended start. \
              Throughput counts ok requests. Figures over several windows come from added \
              histograms, not averaged percentiles.\n",
@@ -496,6 +504,7 @@ impl Stats {
             requests,
             ok: c.ok,
             misses: c.misses,
+            stale_reads: c.stale,
             errors: c.error_total(),
             errors_by_kind: c.errors.clone(),
             timeouts: c.timeouts,

@@ -22,7 +22,7 @@ use crate::workload::OpKind;
 pub const FILE: &str = "timeline.csv";
 
 /// The fixed columns, in order; series columns follow.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 22] = [
     "start_s",
     "end_s",
     "phase",
@@ -30,6 +30,7 @@ pub const COLUMNS: [&str; 21] = [
     "scheduled",
     "ok",
     "misses",
+    "stale_reads",
     "errors",
     "timeouts",
     "held_back",
@@ -99,7 +100,7 @@ pub fn to_csv_with(record: &RunRecord, totals: &RunTotals) -> Result<String, Rep
             let kinds: Vec<String> = c.errors.iter().map(|(k, n)| format!("{k}={n}")).collect();
             let _ = writeln!(
                 out,
-                "{:.3},{:.3},{},{},{},{},{},{},{},{},{:.1},{:.1},{},{},{},{},{},{},{},{},{}{}",
+                "{:.3},{:.3},{},{},{},{},{},{},{},{},{},{:.1},{:.1},{},{},{},{},{},{},{},{},{}{}",
                 start,
                 start + secs,
                 csv_field(phase),
@@ -107,6 +108,7 @@ pub fn to_csv_with(record: &RunRecord, totals: &RunTotals) -> Result<String, Rep
                 scheduled,
                 c.ok,
                 c.misses,
+                c.stale,
                 c.error_total(),
                 c.timeouts,
                 c.held_back,

@@ -34,8 +34,10 @@ pub struct Verdict {
 /// measured (no request, no GET for a hit ratio), which fails it.
 pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
     let op = match exp.metric {
-        // A hit ratio is about reads whatever the key says.
-        Metric::HitRatio => Some(exp.op.unwrap_or(OpKind::Get)),
+        // A hit ratio and stale reads are about reads whatever the key says.
+        Metric::HitRatio | Metric::StaleShare | Metric::StaleCount => {
+            Some(exp.op.unwrap_or(OpKind::Get))
+        }
         _ => exp.op,
     };
     let agg: OpWindow = match &exp.scope {
@@ -60,6 +62,8 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
                 c.errors.get(OVERLOAD_KIND).copied().unwrap_or(0) as f64 / scheduled as f64
             })
         }
+        Metric::StaleCount => Some(c.stale as f64),
+        Metric::StaleShare => c.stale_share(),
     }
 }
 
@@ -70,8 +74,10 @@ fn format_measured(metric: Metric, v: Option<f64>) -> String {
     };
     match metric {
         Metric::Availability | Metric::HitRatio | Metric::OverloadShare => format::percent_floor(v),
+        // A share of stale reads is small: rounding it down to 0 would hide it.
+        Metric::StaleShare => format!("{:.4}%", v * 100.0),
         Metric::Percentile(_) | Metric::Max => format::latency_us(v),
-        Metric::OverloadCount => format!("{v:.0}"),
+        Metric::OverloadCount | Metric::StaleCount => format!("{v:.0}"),
     }
 }
 

@@ -91,12 +91,17 @@ pub enum Metric {
     OverloadShare,
     /// Requests rejected as overload. A count.
     OverloadCount,
+    /// Stale reads / reads answered (ok GETs). A fraction.
+    StaleShare,
+    /// Stale reads: ok GETs that returned a value older than a write
+    /// acknowledged before they were sent (see `crate::stale`). A count.
+    StaleCount,
 }
 
 impl Metric {
     /// The metric names accepted in a key, for messages.
     pub const NAMES: &'static str =
-        "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload";
+        "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload, stale_reads";
 
     /// The key naming this metric.
     pub fn key(&self) -> String {
@@ -117,10 +122,12 @@ impl Metric {
             Metric::Max => "max".into(),
             Metric::HitRatio => "hit_ratio".into(),
             Metric::OverloadShare | Metric::OverloadCount => "overload".into(),
+            Metric::StaleShare | Metric::StaleCount => "stale_reads".into(),
         }
     }
 
-    /// The metric a key names; `overload` is resolved later, by its value.
+    /// The metric a key names; `overload` and `stale_reads` are resolved
+    /// later, by their value (a percent is a share, a whole number a count).
     /// `pNN..` reads its first two digits as the whole part and the rest as
     /// decimals: `p50` is 50, `p999` is 99.9, `p9999` is 99.99, `p5` is 5.
     pub fn from_key(key: &str) -> Option<Metric> {
@@ -129,6 +136,7 @@ impl Metric {
             "max" => return Some(Metric::Max),
             "hit_ratio" => return Some(Metric::HitRatio),
             "overload" => return Some(Metric::OverloadShare),
+            "stale_reads" => return Some(Metric::StaleShare),
             _ => {}
         }
         let digits = key.strip_prefix('p')?;
@@ -167,9 +175,9 @@ impl Cmp {
 }
 
 /// Reads the value of an expectation (`">= 99.9%"`) for `metric`, giving
-/// the comparison, the normalised bound, and the metric (an `overload` bound
-/// written as a percent is a share, a whole number a count). The error says
-/// what was expected.
+/// the comparison, the normalised bound, and the metric (an `overload` or
+/// `stale_reads` bound written as a percent is a share, a whole number a
+/// count). The error says what was expected.
 pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), String> {
     let t = text.trim();
     let (cmp, rest) = if let Some(r) = t.strip_prefix(">=") {
@@ -202,17 +210,31 @@ pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), Str
             let d = parse_duration(rest).map_err(|e| e.to_string())?;
             Ok((cmp, d.as_nanos() as f64 / 1000.0, metric))
         }
-        Metric::OverloadShare | Metric::OverloadCount => {
+        Metric::OverloadShare
+        | Metric::OverloadCount
+        | Metric::StaleShare
+        | Metric::StaleCount => {
+            let stale = matches!(metric, Metric::StaleShare | Metric::StaleCount);
             if rest.ends_with('%') {
                 let share = parse_share(rest).map_err(|e| e.to_string())?;
                 if share > 1.0 {
                     return Err(format!("{rest} is above 100%"));
                 }
-                Ok((cmp, share, Metric::OverloadShare))
+                let m = if stale {
+                    Metric::StaleShare
+                } else {
+                    Metric::OverloadShare
+                };
+                Ok((cmp, share, m))
             } else {
                 let digits = rest.replace('_', "");
+                let m = if stale {
+                    Metric::StaleCount
+                } else {
+                    Metric::OverloadCount
+                };
                 match digits.parse::<u64>() {
-                    Ok(n) => Ok((cmp, n as f64, Metric::OverloadCount)),
+                    Ok(n) => Ok((cmp, n as f64, m)),
                     Err(_) => Err(format!(
                         "expected a share as a percent (\"<= 1%\") or a count as a whole \
                          number (\"<= 100\"), found {rest:?}"
@@ -230,6 +252,7 @@ fn example(metric: Metric) -> &'static str {
         Metric::HitRatio => ">= 0.8",
         Metric::Percentile(_) | Metric::Max => "<= 5ms",
         Metric::OverloadShare | Metric::OverloadCount => "<= 1%",
+        Metric::StaleShare | Metric::StaleCount => "<= 0",
     }
 }
 
@@ -266,6 +289,13 @@ mod tests {
         assert_eq!((v, m), (0.01, Metric::OverloadShare));
         let (_, v, m) = parse_bound(Metric::OverloadShare, "<= 1_000").unwrap();
         assert_eq!((v, m), (1000.0, Metric::OverloadCount));
+        let (c, v, m) = parse_bound(Metric::StaleShare, "> 0").unwrap();
+        assert_eq!((c, v, m), (Cmp::Gt, 0.0, Metric::StaleCount));
+        let (_, v, m) = parse_bound(Metric::StaleShare, "<= 0.5%").unwrap();
+        assert_eq!((v, m), (0.005, Metric::StaleShare));
+        assert!(parse_bound(Metric::StaleShare, "<= many").is_err());
+        assert_eq!(Metric::from_key("stale_reads"), Some(Metric::StaleShare));
+        assert_eq!(Metric::StaleCount.key(), "stale_reads");
         assert!(parse_bound(Metric::OverloadShare, "<= 0.01").is_err());
         assert!(parse_bound(Metric::Availability, "99.9%").is_err());
         assert!(parse_bound(Metric::Availability, ">= 120%").is_err());
@@ -402,6 +432,7 @@ pub(super) mod read {
                     "max",
                     "hit_ratio",
                     "overload",
+                    "stale_reads",
                 ];
                 if op.is_none() {
                     candidates.extend(["get", "set", "delete"]);
@@ -425,11 +456,13 @@ pub(super) mod read {
                 );
                 continue;
             };
-            if metric == Metric::HitRatio && matches!(op, Some(OpKind::Set | OpKind::Delete)) {
+            if matches!(metric, Metric::HitRatio | Metric::StaleShare)
+                && matches!(op, Some(OpKind::Set | OpKind::Delete))
+            {
                 ctx.error(
                     &key_span,
                     format!(
-                        "{path}: hit_ratio is about reads: use it overall, per phase or under get"
+                        "{path}: {key} is about reads: use it overall, per phase or under get"
                     ),
                 );
                 continue;
