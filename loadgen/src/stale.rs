@@ -331,7 +331,10 @@ mod tests {
         let t_del = w.sent(OpKind::Delete, 5, None);
         // A refused delete is not acknowledged: the old value is still fine.
         let r = w.sent(OpKind::Get, 5, None);
-        assert!(!w.replied(&t_del, &Frame::Error(bytes::Bytes::from_static(b"UNAVAILABLE"))));
+        assert!(!w.replied(
+            &t_del,
+            &Frame::Error(bytes::Bytes::from_static(b"UNAVAILABLE"))
+        ));
         assert!(!w.replied(&r, &Frame::Bulk(old.clone().into())));
         let t_del = w.sent(OpKind::Delete, 5, None);
         assert!(!w.replied(&t_del, &Frame::Integer(1)));

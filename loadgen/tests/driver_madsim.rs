@@ -48,6 +48,7 @@ async fn simulate(
     let behaviour = Behaviour {
         stall: stall.map(|(a, b)| (start + a, start + b)),
         set_error: set_error.map(str::to_string),
+        ..Behaviour::default()
     };
     let server = handle
         .create_node()

@@ -13,7 +13,7 @@ use ringlab_core::clock::Clock;
 use ringlab_loadgen::driver::cli::{Cli, execute, plan};
 use ringlab_loadgen::driver::{DriverConfig, DriverError, run};
 use ringlab_loadgen::recorder::RunMeta;
-use ringlab_loadgen::workload::OpKind;
+use ringlab_loadgen::workload::{OpKind, ValueSize};
 
 fn meta() -> RunMeta {
     RunMeta {
@@ -340,4 +340,51 @@ async fn the_binary_writes_a_report_that_compare_accepts() {
         names(&simulated),
         "real vs simulated report files"
     );
+}
+
+/// A server that acknowledges writes without applying them for half a
+/// second: gets then return values older than writes acknowledged before
+/// they were sent, and the driver counts them as stale (ok, hits, stale).
+/// While the server applies every write, no read is stale.
+#[tokio::test]
+async fn reads_that_miss_acknowledged_writes_are_counted_stale() {
+    let clock = Clock::real();
+    let start = clock.now();
+    let behaviour = Behaviour {
+        lose_writes: Some((start + 500_000, start + 1_000_000)),
+        ..Behaviour::default()
+    };
+    let (addr, _) = spawn_server("127.0.0.1:0", clock, behaviour).await;
+    let mut p = phase("steady", Duration::from_millis(1500), 1000.0);
+    p.keys.count = 20;
+    p.mix.get = 0.5;
+    p.mix.set = 0.3;
+    p.mix.delete = 0.2;
+    p.value_size = ValueSize::Fixed(32);
+    let cfg = DriverConfig {
+        targets: vec![addr],
+        phases: vec![p],
+        client_index: 0,
+        client_count: 1,
+        window: Duration::from_millis(250),
+        pipeline: 1,
+        seed: 5,
+        key_prefix: "stale:".into(),
+    };
+    let record = run(cfg, clock, meta(), std::future::pending())
+        .await
+        .unwrap();
+    let get = |k: usize| record.windows[k].aggregate(Some(OpKind::Get)).counts;
+    // Before the server loses writes it is a linearizable register.
+    assert_eq!(get(0).stale, 0, "{:?}", get(0));
+    // Wholly inside the loss (the run starts a little after `start`).
+    let lossy = get(2);
+    assert!(lossy.stale > 10, "{lossy:?}");
+    assert!(
+        lossy.stale <= lossy.ok - lossy.misses,
+        "stale reads are hits: {lossy:?}"
+    );
+    let all = record.aggregate_all(None).counts;
+    assert_eq!(all.ok, all.scheduled(), "stale reads are ok: {all:?}");
+    assert_eq!(record.aggregate_all(Some(OpKind::Set)).counts.stale, 0);
 }

@@ -125,7 +125,11 @@ fn histories_cover_stale_and_fresh_answers() {
         for (t, e) in events.into_iter().enumerate() {
             let t = t as u64;
             match e {
-                Event::WriteSent(key) => writes.push(Write { key, sent: t, acked: None }),
+                Event::WriteSent(key) => writes.push(Write {
+                    key,
+                    sent: t,
+                    acked: None,
+                }),
                 Event::WriteAcked(i) if !writes.is_empty() => {
                     let n = writes.len();
                     writes[i % n].acked.get_or_insert(t);
@@ -133,8 +137,9 @@ fn histories_cover_stale_and_fresh_answers() {
                 Event::ReadSent(key) => reads.push((key, t)),
                 Event::ReadAnswered(r, w) if !reads.is_empty() => {
                     let (key, sent) = reads[r % reads.len()];
-                    let of_key: Vec<usize> =
-                        (0..writes.len()).filter(|&i| writes[i].key == key).collect();
+                    let of_key: Vec<usize> = (0..writes.len())
+                        .filter(|&i| writes[i].key == key)
+                        .collect();
                     if of_key.is_empty() {
                         continue;
                     }

@@ -589,4 +589,23 @@ mod tests {
         assert_eq!(Metric::parse("P99.9"), Some(Metric::P999));
         assert_eq!(Metric::parse("p98"), None);
     }
+
+    #[test]
+    fn summaries_written_before_stale_reads_existed_still_load() {
+        let summary = Summary::from_record(&crate::report::sample::record(7)).unwrap();
+        assert!(
+            summary.overall.all.stale_reads > 0,
+            "the sample has stale reads"
+        );
+        let old: String = summary
+            .to_json()
+            .lines()
+            .filter(|l| !l.contains("\"stale_reads\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let loaded = Summary::from_json(&old, Path::new("old.json")).unwrap();
+        assert_eq!(loaded.overall.all.stale_reads, 0);
+        assert_eq!(loaded.overall.all.requests, summary.overall.all.requests);
+        assert_eq!(loaded.phases.len(), summary.phases.len());
+    }
 }

@@ -128,3 +128,85 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::recorder::{Counts, PhaseSpan, RunMeta, Window};
+    use crate::scenario::Cmp;
+
+    /// One phase `split` of one window: 200 gets answered, 30 of them stale
+    /// and 20 misses, and 50 sets.
+    fn record() -> RunRecord {
+        let mut ops = BTreeMap::new();
+        let get = OpWindow {
+            counts: Counts {
+                ok: 200,
+                misses: 20,
+                stale: 30,
+                ..Counts::default()
+            },
+            ..OpWindow::default()
+        };
+        let set = OpWindow {
+            counts: Counts {
+                ok: 50,
+                ..Counts::default()
+            },
+            ..OpWindow::default()
+        };
+        ops.insert(OpKind::Get, get);
+        ops.insert(OpKind::Set, set);
+        RunRecord {
+            meta: RunMeta {
+                scenario: "t".into(),
+                description: String::new(),
+                seed: None,
+                source: "sim".into(),
+                window: Duration::from_secs(1),
+            },
+            phases: vec![PhaseSpan {
+                name: "split".into(),
+                start: Duration::ZERO,
+                end: Duration::from_secs(1),
+            }],
+            windows: vec![Window {
+                start: Duration::ZERO,
+                ops,
+            }],
+            events: Vec::new(),
+            series: BTreeMap::new(),
+        }
+    }
+
+    fn expectation(scope: Scope, metric: Metric, cmp: Cmp, value: f64) -> Expectation {
+        Expectation {
+            scope,
+            op: None,
+            metric,
+            cmp,
+            value,
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn stale_reads_are_counted_and_shared_over_gets_answered() {
+        let rec = record();
+        let phase = Scope::Phase("split".into());
+        let count = expectation(phase.clone(), Metric::StaleCount, Cmp::Ge, 30.0);
+        assert_eq!(measure(&count, &rec), Some(30.0));
+        // The share is of gets answered, not of every request.
+        let share = expectation(Scope::Overall, Metric::StaleShare, Cmp::Le, 0.15);
+        assert_eq!(measure(&share, &rec), Some(0.15));
+        let verdicts = evaluate("t", &[count, share], &rec);
+        assert!(verdicts.iter().all(|v| v.pass), "{verdicts:?}");
+        assert_eq!(verdicts[0].measured, "30");
+        assert_eq!(verdicts[1].measured, "15.0000%");
+        let none = expectation(phase, Metric::StaleCount, Cmp::Le, 0.0);
+        assert!(!evaluate("t", &[none], &rec)[0].pass);
+    }
+}

@@ -100,8 +100,7 @@ pub enum Metric {
 
 impl Metric {
     /// The metric names accepted in a key, for messages.
-    pub const NAMES: &'static str =
-        "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload, stale_reads";
+    pub const NAMES: &'static str = "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload, stale_reads";
 
     /// The key naming this metric.
     pub fn key(&self) -> String {
@@ -210,10 +209,7 @@ pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), Str
             let d = parse_duration(rest).map_err(|e| e.to_string())?;
             Ok((cmp, d.as_nanos() as f64 / 1000.0, metric))
         }
-        Metric::OverloadShare
-        | Metric::OverloadCount
-        | Metric::StaleShare
-        | Metric::StaleCount => {
+        Metric::OverloadShare | Metric::OverloadCount | Metric::StaleShare | Metric::StaleCount => {
             let stale = matches!(metric, Metric::StaleShare | Metric::StaleCount);
             if rest.ends_with('%') {
                 let share = parse_share(rest).map_err(|e| e.to_string())?;
@@ -461,9 +457,7 @@ pub(super) mod read {
             {
                 ctx.error(
                     &key_span,
-                    format!(
-                        "{path}: {key} is about reads: use it overall, per phase or under get"
-                    ),
+                    format!("{path}: {key} is about reads: use it overall, per phase or under get"),
                 );
                 continue;
             }

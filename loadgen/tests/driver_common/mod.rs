@@ -24,6 +24,10 @@ pub struct Behaviour {
     pub stall: Option<(Micros, Micros)>,
     /// Answer every SET with this error line (without the leading '-').
     pub set_error: Option<String>,
+    /// SETs and DELs received in `[from, to)` (model time) are acknowledged
+    /// but not applied: a server that loses writes, so reads return older
+    /// values (stale reads).
+    pub lose_writes: Option<(Micros, Micros)>,
 }
 
 /// What the server saw.
@@ -68,6 +72,9 @@ async fn connection(
             return Ok(());
         }
         let now = clock.now();
+        let lose = behaviour
+            .lose_writes
+            .is_some_and(|(from, to)| (from..to).contains(&now));
         while let Some(args) = parse_request(&mut buf) {
             let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
             *seen
@@ -81,10 +88,12 @@ async fn connection(
                     out.extend_from_slice(format!("-{err}\r\n").as_bytes());
                 }
                 ("SET", None) => {
-                    store
-                        .lock()
-                        .unwrap()
-                        .insert(args[1].clone(), args[2].clone());
+                    if !lose {
+                        store
+                            .lock()
+                            .unwrap()
+                            .insert(args[1].clone(), args[2].clone());
+                    }
                     out.extend_from_slice(b"+OK\r\n");
                 }
                 ("GET", _) => match store.lock().unwrap().get(&args[1]) {
@@ -95,6 +104,7 @@ async fn connection(
                     }
                     None => out.extend_from_slice(b"$-1\r\n"),
                 },
+                ("DEL", _) if lose => out.extend_from_slice(b":1\r\n"),
                 ("DEL", _) => {
                     let n = u8::from(store.lock().unwrap().remove(&args[1]).is_some());
                     out.extend_from_slice(format!(":{n}\r\n").as_bytes());
