@@ -8,6 +8,7 @@
 
 use ringlab_loadgen::recorder::{Counts, RunRecord};
 use ringlab_loadgen::scenario;
+use ringlab_loadgen::workload::OpKind;
 use ringlab_sim::harness;
 
 /// Five nodes split {1,2,3} | {4,5} from 2 s to 5 s; `r` and `w` vary. Few
@@ -83,7 +84,11 @@ fn r1w1_serves_stale_reads_during_the_split_and_strict_quorums_none() {
     );
     // Split, a write acknowledged by one side's replica is invisible to a
     // read coordinated on the other side: stale reads pile up.
-    assert!(split.stale >= 50, "R=W=1 served no stale reads: {split:?}");
+    // (1,253 of 8,587 requests answered in this run: about one in seven.)
+    assert!(
+        split.stale * 20 > split.ok,
+        "R=W=1 served few stale reads: {split:?}"
+    );
     assert!(
         split.stale > 20 * whole.stale.max(1),
         "{whole:?} vs {split:?}"
@@ -102,8 +107,9 @@ fn r1w1_serves_stale_reads_during_the_split_and_strict_quorums_none() {
         split.availability().unwrap() < 0.9,
         "R=W=2 refused instead: {split:?}"
     );
+    let gets = strict.aggregate_all(Some(OpKind::Get)).counts;
     assert!(
-        all.ok - all.misses > 1000,
-        "reads found values to check: {all:?}"
+        gets.ok - gets.misses > 1000,
+        "reads found values to check: {gets:?}"
     );
 }

@@ -142,7 +142,7 @@ fn window(
             op.counts.ok += 1;
             if kind == OpKind::Get && rng.random::<f64>() < miss_rate {
                 op.counts.misses += 1;
-            } else if kind == OpKind::Get && faulty && op.counts.ok % 40 == 0 {
+            } else if kind == OpKind::Get && faulty && op.counts.ok.is_multiple_of(40) {
                 // Stale reads during the fault, without a random draw: the
                 // record's other figures stay what they were before stale
                 // reads were counted.
