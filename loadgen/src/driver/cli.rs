@@ -320,7 +320,7 @@ pub fn progress_line(last: &LiveSnapshot, now: &LiveSnapshot, total: Duration) -
 pub fn summary(record: &RunRecord) -> String {
     let len = record.duration();
     let mut out = format!(
-        "{:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "{:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
         "op",
         "scheduled",
         "ok/s",
@@ -332,7 +332,8 @@ pub fn summary(record: &RunRecord) -> String {
         "p99",
         "p99.9",
         "max",
-        "hit"
+        "hit",
+        "stale"
     );
     let mut rows: Vec<(String, Option<OpKind>)> = OpKind::ALL
         .iter()
@@ -359,7 +360,7 @@ pub fn summary(record: &RunRecord) -> String {
             _ => "-".into(),
         };
         out.push_str(&format!(
-            "{:<7} {:>10} {:>10.0} {:>8} {:>8} {:>9} {:>9.3}% {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "{:<7} {:>10} {:>10.0} {:>8} {:>8} {:>9} {:>9.3}% {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             name,
             w.counts.scheduled(),
             w.throughput(len),
@@ -375,7 +376,8 @@ pub fn summary(record: &RunRecord) -> String {
             } else {
                 format_us(w.hist.max())
             },
-            hit
+            hit,
+            w.counts.stale
         ));
     }
     let all = record.aggregate_all(None);
