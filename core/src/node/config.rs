@@ -362,9 +362,7 @@ impl NodeConfig {
             self.listen = v;
         }
         if let Some(v) = f.placement {
-            self.placement = v
-                .parse()
-                .map_err(|e| file_err(format!("placement: {e}")))?;
+            self.placement = v.parse().map_err(|e| file_err(format!("placement: {e}")))?;
         }
         if let Some(v) = f.n {
             self.n = v;

@@ -162,8 +162,12 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for i in 0..2000u32 {
                 let key = format!("key:{i}");
-                joined.placement.preference_list_into(key.as_bytes(), 3, &mut a);
-                fresh.placement.preference_list_into(key.as_bytes(), 3, &mut b);
+                joined
+                    .placement
+                    .preference_list_into(key.as_bytes(), 3, &mut a);
+                fresh
+                    .placement
+                    .preference_list_into(key.as_bytes(), 3, &mut b);
                 assert_eq!(a, b, "{kind} {key}");
             }
         }
@@ -182,8 +186,14 @@ mod tests {
             MembershipError::AlreadyMember(2)
         );
         let bad = m2.with_member(member(9, 0)).unwrap_err();
-        assert!(matches!(bad, MembershipError::BadVnodes { id: 9, .. }), "{bad}");
+        assert!(
+            matches!(bad, MembershipError::BadVnodes { id: 9, .. }),
+            "{bad}"
+        );
         let ring = Membership::new(PlacementKind::Ring, &[member(1, 8)]);
-        assert_eq!(ring.placement, AnyPlacement::Ring(Ring::with_nodes(&[(1, 8)])));
+        assert_eq!(
+            ring.placement,
+            AnyPlacement::Ring(Ring::with_nodes(&[(1, 8)]))
+        );
     }
 }
