@@ -582,10 +582,8 @@ async fn admin(
             None => write_error(out, E_INT),
         },
         Cmd::Cluster if sub() == b"ADDNODE" => cluster_addnode(node, args, out),
-        Cmd::Cluster => err(
-            out,
-            "ERR This instance has cluster support disabled (ringlab knows only CLUSTER ADDNODE <id> <ip:port> [vnodes])",
-        ),
+        // Redis's own words, which cluster-aware clients recognise.
+        Cmd::Cluster => err(out, "ERR This instance has cluster support disabled"),
         Cmd::DbSize => write_integer(out, node.shards.len() as i64),
         Cmd::FlushAll => {
             if args.len() > 2 || (args.len() == 2 && !matches!(&sub()[..], b"ASYNC" | b"SYNC")) {
