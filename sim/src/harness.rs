@@ -9,6 +9,14 @@
 //! cut links apply between cluster nodes only (the clients stand for the
 //! application servers, which in the classic layout sit beside the cache).
 //!
+//! Joins: a node named by a `join` fault is not started, not a member and
+//! not a client target until its time. Then the harness publishes the new
+//! member list on a watch channel and starts the node with that full list;
+//! every running node's watcher task (spawned only in scenarios with joins,
+//! so others schedule exactly as before) adds it with `Node::add_member` at
+//! that same model instant. Clients keep targeting the nodes of the start.
+//! A node that is down at a join learns the list when it restarts.
+//!
 //! Time: everything runs on one [`Clock`] scaled by the scenario's
 //! `time_scale` (see `ringlab_core::clock`), created once inside the runtime
 //! and copied to every node and client, so all agree on model time.
