@@ -48,7 +48,7 @@
 //! for the whole run (about 8 bytes per write: a run of a million writes
 //! holds 8 MB).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ringlab_core::protocol::resp::Frame;
@@ -76,8 +76,10 @@ pub struct Oracle {
     /// arrived, or [`NOT_ACKED`].
     ack_pos: Vec<u64>,
     /// Per key index: the id of its newest (highest id) acknowledged write.
-    /// Never iterated, so a `HashMap` does not reach any output.
-    newest: HashMap<u64, WriteId>,
+    /// A `BTreeMap`, not a `HashMap`: a `HashMap` seeds its hasher from the
+    /// system RNG, which madsim simulates; created inside a simulation it
+    /// made a simulated driver test (`the_in_flight_cap_...`) flaky.
+    newest: BTreeMap<u64, WriteId>,
 }
 
 /// What a read must be checked against: its key, and the newest write of
