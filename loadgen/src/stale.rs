@@ -77,8 +77,8 @@ pub struct Oracle {
     ack_pos: Vec<u64>,
     /// Per key index: the id of its newest (highest id) acknowledged write.
     /// A `BTreeMap`, not a `HashMap`: a `HashMap` seeds its hasher from the
-    /// system RNG, which madsim simulates; created inside a simulation it
-    /// made a simulated driver test (`the_in_flight_cap_...`) flaky.
+    /// system RNG, which madsim simulates, and nothing here should draw on a
+    /// simulation's randomness.
     newest: BTreeMap<u64, WriteId>,
 }
 
