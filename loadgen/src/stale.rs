@@ -48,7 +48,8 @@
 //! for the whole run (about 8 bytes per write: a run of a million writes
 //! holds 8 MB).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ringlab_core::protocol::resp::Frame;
@@ -76,10 +77,10 @@ pub struct Oracle {
     /// arrived, or [`NOT_ACKED`].
     ack_pos: Vec<u64>,
     /// Per key index: the id of its newest (highest id) acknowledged write.
-    /// A `BTreeMap`, not a `HashMap`: a `HashMap` seeds its hasher from the
-    /// system RNG, which madsim simulates, and nothing here should draw on a
-    /// simulation's randomness.
-    newest: BTreeMap<u64, WriteId>,
+    /// Never iterated, so its order reaches no output. Its hasher has fixed
+    /// keys: the default one seeds itself from the system RNG, which madsim
+    /// simulates, and nothing here should draw on a simulation's randomness.
+    newest: HashMap<u64, WriteId, BuildHasherDefault<DefaultHasher>>,
 }
 
 /// What a read must be checked against: its key, and the newest write of
