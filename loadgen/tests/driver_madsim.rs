@@ -164,10 +164,20 @@ async fn the_in_flight_cap_holds_back_arrivals_and_counts_them() {
     assert_eq!(stall.scheduled(), 1000);
     assert_eq!(stall.held_back, 950, "{stall:?}");
     assert_eq!(stall.ok, 50);
-    for w in [&record.windows[0], &record.windows[2]] {
-        let c = &w.ops[&OpKind::Get].counts;
-        assert_eq!((c.scheduled(), c.ok, c.held_back), (1000, 1000, 0), "{c:?}");
-    }
+    let before = &record.windows[0].ops[&OpKind::Get].counts;
+    assert_eq!(
+        (before.scheduled(), before.ok, before.held_back),
+        (1000, 1000, 0),
+        "{before:?}"
+    );
+    // One request is due at the very instant the stall ends (2 s), when
+    // the 50 replies the server releases then are still on the wire: it
+    // meets a full cap or not depending on how that instant's events are
+    // ordered (madsim's seed decides). Every later one finds room.
+    let after = &record.windows[2].ops[&OpKind::Get].counts;
+    assert_eq!(after.scheduled(), 1000, "{after:?}");
+    assert!(after.held_back <= 1, "{after:?}");
+    assert_eq!(after.ok + after.held_back, 1000, "{after:?}");
 }
 
 /// Requests unanswered within their timeout are timeouts, recorded in the
