@@ -13,8 +13,11 @@
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`compare`]: the regression gate between two runs.
+//! - [`database`]: the simulated database behind the cache (cache-aside,
+//!   write-through), shared by every client machine of a run.
 
 pub mod compare;
+pub mod database;
 pub mod driver;
 pub mod recorder;
 pub mod report;
