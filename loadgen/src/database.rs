@@ -209,7 +209,9 @@ impl Database {
     /// The model. A poisoned lock means a task panicked while holding it: a
     /// broken invariant, so the panic propagates.
     pub fn lock(&self) -> MutexGuard<'_, DbModel> {
-        self.model.lock().expect("a task panicked holding the database")
+        self.model
+            .lock()
+            .expect("a task panicked holding the database")
     }
 
     /// Runs one query, waiting at most `patience` (further capped by the
@@ -247,12 +249,7 @@ impl Database {
     /// (units in the name): `db.reads_per_s`, `db.writes_per_s`,
     /// `db.refused_per_s`, `db.timeouts_per_s`, `db.queue_max`, and, when
     /// asked for, `db.coalesced_per_s` and `near.hits_per_s`.
-    pub fn series(
-        &self,
-        windows: usize,
-        coalesce: bool,
-        near: bool,
-    ) -> BTreeMap<String, Vec<f64>> {
+    pub fn series(&self, windows: usize, coalesce: bool, near: bool) -> BTreeMap<String, Vec<f64>> {
         let m = self.lock();
         series_of(&m.stats, windows, coalesce, near)
     }
@@ -339,10 +336,7 @@ mod tests {
         let done: Vec<Micros> = (0..10)
             .map(|_| m.admit(QueryKind::Read, 0).unwrap())
             .collect();
-        assert_eq!(
-            done,
-            vec![100, 100, 100, 100, 200, 200, 200, 200, 300, 300]
-        );
+        assert_eq!(done, vec![100, 100, 100, 100, 200, 200, 200, 200, 300, 300]);
         assert_eq!(m.stats.window(0).queue_max, 6);
     }
 

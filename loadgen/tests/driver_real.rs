@@ -42,6 +42,7 @@ async fn a_short_phase_against_a_fake_server_is_counted_exactly() {
         pipeline: 1,
         seed: 3,
         key_prefix: "t:".into(),
+        app: None,
     };
     let record = run(cfg, clock, meta(), std::future::pending())
         .await
@@ -127,6 +128,7 @@ async fn stopping_early_still_accounts_for_every_scheduled_request() {
         pipeline: 1,
         seed: 1,
         key_prefix: String::new(),
+        app: None,
     };
     let stop = clock.sleep(Duration::from_millis(300));
     let record = run(cfg, clock, meta(), stop).await.unwrap();
@@ -152,6 +154,7 @@ async fn bad_configurations_are_errors() {
         pipeline: 1,
         seed: 1,
         key_prefix: String::new(),
+        app: None,
     };
     let err = |cfg: DriverConfig| async move {
         run(cfg, clock, meta(), std::future::pending())

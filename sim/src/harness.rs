@@ -26,7 +26,9 @@ use ringlab_core::clock::{Clock, Micros};
 use ringlab_core::node::{Member, NodeConfig, NodeEnv};
 use ringlab_core::ring::NodeId;
 use ringlab_core::store::Policy;
-use ringlab_loadgen::driver::{self, DriverConfig};
+use ringlab_loadgen::database::Database;
+use ringlab_loadgen::driver::cli::DATABASE_SEED;
+use ringlab_loadgen::driver::{self, AppConfig, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
 
@@ -218,6 +220,12 @@ async fn supervise(
         window: scenario.window,
     };
     let targets: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
+    // One database for every client machine, as one database serves every
+    // application server.
+    let app = scenario.database.clone().map(|spec| AppConfig {
+        app: scenario.app.clone(),
+        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
+    });
     let mut joins = Vec::new();
     for k in 0..clients {
         let cfg = DriverConfig {
@@ -229,6 +237,7 @@ async fn supervise(
             pipeline: 1,
             seed: seed.wrapping_mul(31).wrapping_add(u64::from(k) + 1),
             key_prefix: String::new(),
+            app: app.clone(),
         };
         let node = handle
             .create_node()
@@ -281,6 +290,13 @@ async fn supervise(
     }
     let mut record = record.expect("at least one client");
     record.events = events_of(&faults);
+    if let Some(a) = &app {
+        record.series.extend(a.database.series(
+            record.windows.len(),
+            a.app.coalesce,
+            a.app.near_cache.is_some(),
+        ));
+    }
     let requests = record
         .windows
         .iter()

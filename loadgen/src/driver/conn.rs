@@ -87,6 +87,8 @@ pub(super) struct Conn {
     pub prefix: Arc<[u8]>,
     /// Bytes that SET values are cut from.
     pub value: Arc<[u8]>,
+    /// The app's pattern, when the clients use a database.
+    pub app: Option<Arc<super::app::AppCtx>>,
 }
 
 impl Conn {
@@ -128,7 +130,7 @@ impl Conn {
                 while sent.len() < self.pipeline {
                     let Some(p) = sh.queue.pop_front() else { break };
                     if p.deadline <= now {
-                        sh.finish(p.due, p.op, Outcome::Timeout, now, &self.drained);
+                        sh.end(&p, Outcome::Timeout, now, &self.drained);
                         continue;
                     }
                     self.encode(&p, &mut key, &mut wbuf);
@@ -224,11 +226,20 @@ impl Conn {
     fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) {
         key.clear();
         write_key(key, &self.prefix, p.key);
-        match p.op {
+        match p.step.command(p.op) {
             OpKind::Get => write_command(wbuf, &[b"GET", key]),
             OpKind::Set => {
                 let len = (p.value_len as usize).min(self.value.len());
-                write_command(wbuf, &[b"SET", key, &self.value[..len]]);
+                match p.step.px_ms() {
+                    None => write_command(wbuf, &[b"SET", key, &self.value[..len]]),
+                    Some(ms) => {
+                        let ms = ms.to_string();
+                        write_command(
+                            wbuf,
+                            &[b"SET", key, &self.value[..len], b"PX", ms.as_bytes()],
+                        );
+                    }
+                }
             }
             OpKind::Delete => write_command(wbuf, &[b"DEL", key]),
         }
@@ -249,7 +260,10 @@ impl Conn {
                 Frame::Null | Frame::NullArray if s.p.op == OpKind::Get => Outcome::Miss,
                 _ => Outcome::Ok,
             };
-            lock(&self.shared).finish(s.p.due, s.p.op, outcome, now, &self.drained);
+            match &self.app {
+                None => lock(&self.shared).end(&s.p, outcome, now, &self.drained),
+                Some(app) => super::app::after_cache(app, s.p, outcome, now),
+            }
         }
         Ok(())
     }
@@ -280,13 +294,7 @@ impl Conn {
             self.work.notify_one();
         } else {
             for s in sent.drain(..) {
-                sh.finish(
-                    s.p.due,
-                    s.p.op,
-                    Outcome::Error(CONNECTION),
-                    now,
-                    &self.drained,
-                );
+                sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
             }
         }
     }
@@ -297,9 +305,8 @@ impl Conn {
         let mut sh = None;
         for s in sent.iter_mut().filter(|s| s.live && s.p.deadline <= now) {
             s.live = false;
-            sh.get_or_insert_with(|| lock(&self.shared)).finish(
-                s.p.due,
-                s.p.op,
+            sh.get_or_insert_with(|| lock(&self.shared)).end(
+                &s.p,
                 Outcome::Timeout,
                 now,
                 &self.drained,
@@ -316,13 +323,7 @@ impl Conn {
         let now = self.clock.now();
         let mut sh = lock(&self.shared);
         for s in sent.drain(..).filter(|s| s.live) {
-            sh.finish(
-                s.p.due,
-                s.p.op,
-                Outcome::Error(CONNECTION),
-                now,
-                &self.drained,
-            );
+            sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
         }
     }
 }

@@ -19,9 +19,19 @@
 //!
 //! A per-request client-side delay (a hook for the simulator) belongs in
 //! [`conn`], between taking a request and writing it.
+//!
+//! With an [`AppConfig`] the clients act as application servers in front of
+//! a database (cache-aside or write-through, `app`): a request then moves
+//! through steps, re-entering the queue for its cache step, and
+//! [`flight`] (singleflight) and [`near`] (the near-cache) hold the
+//! per-machine state. Without one, every request is one cache command, as
+//! before.
 
+mod app;
 pub mod cli;
 mod conn;
+mod flight;
+mod near;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -37,6 +47,8 @@ use tokio::sync::{Barrier, Notify, watch};
 
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
 use crate::workload::{ArrivalGen, OpKind, Phase, RequestGen, WorkloadError};
+pub use app::AppConfig;
+use app::Step;
 
 /// Largest value a SET may write; the driver holds one buffer this big.
 pub const MAX_VALUE_LEN: u64 = 512 * 1024 * 1024;
@@ -61,6 +73,9 @@ pub struct DriverConfig {
     pub seed: u64,
     /// Prepended to every key name (`<prefix>key:000000000042`).
     pub key_prefix: String,
+    /// The application pattern and its database; `None` drives the cache
+    /// alone.
+    pub app: Option<AppConfig>,
 }
 
 /// A configuration the driver cannot run.
@@ -106,6 +121,8 @@ struct Pending {
     key: u64,
     /// Bytes of the value (SET only).
     value_len: u64,
+    /// Where the request stands in the app's pattern.
+    step: Step,
 }
 
 /// Cumulative figures for a live progress display.
@@ -151,6 +168,8 @@ struct Shared {
     recorder: Recorder,
     /// Figures for a progress display.
     live: Live,
+    /// The pattern's per-machine state, with an app.
+    app: Option<app::AppState>,
 }
 
 impl Shared {
@@ -197,7 +216,7 @@ impl Shared {
                 break;
             }
             self.queue.pop_front();
-            self.finish(p.due, p.op, Outcome::Timeout, now, drained);
+            self.end(&p, Outcome::Timeout, now, drained);
         }
     }
 }
@@ -305,6 +324,7 @@ impl Driver {
                 snap: LiveSnapshot::default(),
                 hist: new_histogram(),
             },
+            app: cfg.app.as_ref().map(|a| app::AppState::new(&a.app)),
         }));
         Ok(Self {
             cfg,
@@ -349,6 +369,15 @@ impl Driver {
         let prefix: Arc<[u8]> = cfg.key_prefix.as_bytes().into();
         let drained = Arc::new(Notify::new());
         let work = Arc::new(Notify::new());
+        let app_ctx = cfg.app.clone().map(|a| {
+            Arc::new(app::AppCtx {
+                cfg: a,
+                clock,
+                shared: shared.clone(),
+                work: work.clone(),
+                drained: drained.clone(),
+            })
+        });
         let (control_tx, control_rx) = watch::channel(Control {
             active: cfg.phases[0].connections as usize,
             closing: false,
@@ -373,6 +402,7 @@ impl Driver {
                 control: control_rx.clone(),
                 prefix: prefix.clone(),
                 value: value.clone(),
+                app: app_ctx.clone(),
             };
             tasks.push(tokio::spawn(
                 task.run(connected.clone(), cfg.phases[0].timeout),
@@ -399,6 +429,9 @@ impl Driver {
                     .expect("validated in Driver::new");
             {
                 let mut sh = lock(&shared);
+                if let Some(a) = &mut sh.app {
+                    a.fill_len = requests_of.max_value_len();
+                }
                 sh.live.snap.target_rate =
                     phase.rate.at(Duration::ZERO, phase.duration) / f64::from(cfg.client_count);
             }
@@ -448,14 +481,20 @@ impl Driver {
                     sh.resolve(due, req.op, Outcome::HeldBack, due);
                     continue;
                 }
-                sh.in_flight += 1;
-                sh.queue.push_back(Pending {
+                let p = Pending {
                     due,
                     deadline: due + timeout,
                     op: req.op,
                     key: req.key,
                     value_len: req.value_len,
-                });
+                    step: Step::Direct,
+                };
+                if let Some(ctx) = &app_ctx {
+                    app::start(ctx, &mut sh, p, clock.now());
+                    continue;
+                }
+                sh.in_flight += 1;
+                sh.queue.push_back(p);
                 drop(sh);
                 work.notify_one();
             }
