@@ -35,7 +35,7 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 pub use error::{Problem, ScenarioError};
-pub use expect::{Cmp, Expectation, Metric, Scope};
+pub use expect::{AppSeries, Cmp, Expectation, Metric, Scope, SeriesStat};
 pub use model::{
     App, Capacity, Cluster, CostDist, DatabaseSpec, Eviction, Fault, FaultAction, LatencyDist,
     NearCacheSpec, Network, OnWrite, Pattern, Replication, node_name,
