@@ -72,7 +72,7 @@ fn a_cold_cache_sends_reads_to_the_database_until_it_warms() {
     assert_eq!(all.counts.misses as f64, reads);
     assert_eq!(all.counts.ok, all.counts.scheduled());
     assert!(
-        reads >= 990.0 && reads < 1400.0,
+        (990.0..1400.0).contains(&reads),
         "{reads} reads for 1,000 keys"
     );
     assert_eq!(total(&rec, "db.refused_per_s", 0..n), 0.0);
