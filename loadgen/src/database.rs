@@ -17,7 +17,12 @@
 //! The model keeps per-window counters ([`DbWindow`]): queries, refusals,
 //! the deepest queue, and the app's own events that are only meaningful with
 //! a database (coalesced waits, near-cache hits). [`Database::series`] turns
-//! them into the record's extra time series.
+//! them into the record's extra time series. An event is counted in the
+//! window of the intended start of the request that caused it, as the
+//! recorder counts requests: a window's database reads are then exactly the
+//! reads its requests caused, and the drain at the end of a run cannot push
+//! events past the last window. The windows start at the driver's start
+//! ([`Database::align`]).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -125,6 +130,8 @@ pub struct DbModel {
     waiting: VecDeque<Micros>,
     /// Draws service times.
     rng: ChaCha8Rng,
+    /// Whether [`Database::align`] has set the windows' start.
+    aligned: bool,
     /// What happened, per window.
     pub stats: DbStats,
 }
@@ -139,6 +146,7 @@ impl DbModel {
             free_at,
             waiting: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            aligned: false,
             stats: DbStats::new(t0, window),
         }
     }
@@ -156,16 +164,17 @@ impl DbModel {
         self.waiting.len()
     }
 
-    /// A query arrives at `now`: when it will be done, or refused when it
+    /// A query arrives at `now` for a request that came due at `due` (the
+    /// window it is counted in): when it will be done, or refused when it
     /// would wait behind `queue_limit` others.
-    pub fn admit(&mut self, kind: QueryKind, now: Micros) -> Result<Micros, DbError> {
+    pub fn admit(&mut self, kind: QueryKind, now: Micros, due: Micros) -> Result<Micros, DbError> {
         let depth = self.queue_depth(now);
         let Reverse(free) = *self
             .free_at
             .peek()
             .expect("a database has at least one server");
         let start = free.max(now);
-        let w = self.stats.at(now);
+        let w = self.stats.at(due);
         if start > now && depth >= self.spec.queue_limit as usize {
             w.refused += 1;
             return Err(DbError::Refused);
@@ -181,7 +190,7 @@ impl DbModel {
         if start > now {
             self.waiting.push_back(start);
         }
-        let w = self.stats.at(now);
+        let w = self.stats.at(due);
         w.queue_max = w.queue_max.max(self.waiting.len() as u64);
         Ok(done)
     }
@@ -214,14 +223,31 @@ impl Database {
             .expect("a task panicked holding the database")
     }
 
-    /// Runs one query, waiting at most `patience` (further capped by the
-    /// spec's `timeout`). A query given up on still occupies its server to
-    /// the end, as a real database would keep working on it.
-    pub async fn query(&self, kind: QueryKind, patience: Duration) -> Result<(), DbError> {
+    /// Starts the counters' windows at `t0`, the driver's start, the first
+    /// time it is called (every client machine of a run starts at the same
+    /// model instant, within a connect's time).
+    pub fn align(&self, t0: Micros) {
+        let mut m = self.lock();
+        if !m.aligned {
+            m.aligned = true;
+            m.stats.t0 = t0;
+        }
+    }
+
+    /// Runs one query for a request that came due at `due`, waiting at most
+    /// `patience` (further capped by the spec's `timeout`). A query given up
+    /// on still occupies its server to the end, as a real database would
+    /// keep working on it.
+    pub async fn query(
+        &self,
+        kind: QueryKind,
+        patience: Duration,
+        due: Micros,
+    ) -> Result<(), DbError> {
         let now = self.clock.now();
         let (done, timeout) = {
             let mut m = self.lock();
-            (m.admit(kind, now)?, m.spec().timeout)
+            (m.admit(kind, now, due)?, m.spec().timeout)
         };
         let patience = timeout.map_or(patience, |t| t.min(patience));
         let give_up = now + patience.as_micros() as Micros;
@@ -230,19 +256,20 @@ impl Database {
             Ok(())
         } else {
             self.clock.sleep_until(give_up).await;
-            self.lock().stats.at(give_up).timeouts += 1;
+            self.lock().stats.at(due).timeouts += 1;
             Err(DbError::TimedOut)
         }
     }
 
-    /// Counts a miss that waited for another request's read.
-    pub fn note_coalesced(&self, now: Micros) {
-        self.lock().stats.at(now).coalesced += 1;
+    /// Counts a miss (of a request due at `due`) that waited for another
+    /// request's read.
+    pub fn note_coalesced(&self, due: Micros) {
+        self.lock().stats.at(due).coalesced += 1;
     }
 
-    /// Counts a read answered by a near-cache.
-    pub fn note_near_hit(&self, now: Micros) {
-        self.lock().stats.at(now).near_hits += 1;
+    /// Counts a read (due at `due`) answered by a near-cache.
+    pub fn note_near_hit(&self, due: Micros) {
+        self.lock().stats.at(due).near_hits += 1;
     }
 
     /// The counters as per-window series for `windows` windows, by name
@@ -305,12 +332,12 @@ mod tests {
     #[test]
     fn idle_servers_answer_after_one_service_time() {
         let mut m = DbModel::new(spec(2, 0, 100), 1, 0, Duration::from_secs(1));
-        assert_eq!(m.admit(QueryKind::Read, 10), Ok(110));
-        assert_eq!(m.admit(QueryKind::Read, 20), Ok(120));
+        assert_eq!(m.admit(QueryKind::Read, 10, 10), Ok(110));
+        assert_eq!(m.admit(QueryKind::Read, 20, 20), Ok(120));
         // Both servers busy and no room to wait: refused.
-        assert_eq!(m.admit(QueryKind::Write, 30), Err(DbError::Refused));
+        assert_eq!(m.admit(QueryKind::Write, 30, 30), Err(DbError::Refused));
         // One is free again at 110.
-        assert_eq!(m.admit(QueryKind::Write, 110), Ok(210));
+        assert_eq!(m.admit(QueryKind::Write, 110, 110), Ok(210));
         let w = m.stats.window(0);
         assert_eq!((w.reads, w.writes, w.refused), (2, 1, 1));
     }
@@ -318,14 +345,14 @@ mod tests {
     #[test]
     fn the_queue_is_fifo_behind_busy_servers() {
         let mut m = DbModel::new(spec(1, 2, 100), 1, 0, Duration::from_secs(1));
-        assert_eq!(m.admit(QueryKind::Read, 0), Ok(100));
-        assert_eq!(m.admit(QueryKind::Read, 1), Ok(200));
-        assert_eq!(m.admit(QueryKind::Read, 2), Ok(300));
+        assert_eq!(m.admit(QueryKind::Read, 0, 0), Ok(100));
+        assert_eq!(m.admit(QueryKind::Read, 1, 1), Ok(200));
+        assert_eq!(m.admit(QueryKind::Read, 2, 2), Ok(300));
         assert_eq!(m.queue_depth(2), 2);
-        assert_eq!(m.admit(QueryKind::Read, 3), Err(DbError::Refused));
+        assert_eq!(m.admit(QueryKind::Read, 3, 3), Err(DbError::Refused));
         // The first waiter started at 100: one waits, so one more fits.
         assert_eq!(m.queue_depth(150), 1);
-        assert_eq!(m.admit(QueryKind::Read, 150), Ok(400));
+        assert_eq!(m.admit(QueryKind::Read, 150, 150), Ok(400));
         assert_eq!(m.stats.window(0).queue_max, 2);
     }
 
@@ -334,7 +361,7 @@ mod tests {
         // 4 servers, 10 simultaneous queries of 100us: done in waves.
         let mut m = DbModel::new(spec(4, 100, 100), 1, 0, Duration::from_secs(1));
         let done: Vec<Micros> = (0..10)
-            .map(|_| m.admit(QueryKind::Read, 0).unwrap())
+            .map(|_| m.admit(QueryKind::Read, 0, 0).unwrap())
             .collect();
         assert_eq!(done, vec![100, 100, 100, 100, 200, 200, 200, 200, 300, 300]);
         assert_eq!(m.stats.window(0).queue_max, 6);
@@ -343,12 +370,14 @@ mod tests {
     #[test]
     fn counters_fall_in_their_windows_and_become_rates() {
         let mut m = DbModel::new(spec(8, 8, 10), 1, 1_000, Duration::from_millis(500));
-        m.admit(QueryKind::Read, 1_000).unwrap();
-        m.admit(QueryKind::Read, 400_000).unwrap();
-        m.admit(QueryKind::Write, 600_000).unwrap();
+        m.admit(QueryKind::Read, 1_000, 1_000).unwrap();
+        m.admit(QueryKind::Read, 400_000, 400_000).unwrap();
+        m.admit(QueryKind::Write, 600_000, 600_000).unwrap();
         m.stats.at(1_200_000).near_hits += 3;
+        // Counted by the request's intended start, not the query's time.
+        m.admit(QueryKind::Read, 1_400_000, 900_000).unwrap();
         let s = series_of(&m.stats, 4, false, true);
-        assert_eq!(s["db.reads_per_s"], vec![4.0, 0.0, 0.0, 0.0]);
+        assert_eq!(s["db.reads_per_s"], vec![4.0, 2.0, 0.0, 0.0]);
         assert_eq!(s["db.writes_per_s"], vec![0.0, 2.0, 0.0, 0.0]);
         assert_eq!(s["near.hits_per_s"], vec![0.0, 0.0, 6.0, 0.0]);
         assert!(!s.contains_key("db.coalesced_per_s"));
@@ -366,7 +395,7 @@ mod tests {
         let run = |seed| {
             let mut m = DbModel::new(lognormal.clone(), seed, 0, Duration::from_secs(1));
             (0..50)
-                .map(|i| m.admit(QueryKind::Read, i).unwrap())
+                .map(|i| m.admit(QueryKind::Read, i, i).unwrap())
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));

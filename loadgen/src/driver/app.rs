@@ -81,8 +81,8 @@ pub(super) struct Join {
     p: Pending,
     /// Halves still out.
     left: u8,
-    /// The first error a half ended with.
-    error: Option<&'static str>,
+    /// The kind of the first error a half ended with.
+    error: Option<String>,
     /// Whether a half timed out.
     timed_out: bool,
 }
@@ -147,9 +147,7 @@ impl Shared {
             panic!("write-through SET {id} ended a half it did not have");
         };
         match outcome {
-            Outcome::Error(kind) => {
-                j.error.get_or_insert(error_kind_static(kind));
-            }
+            Outcome::Error(kind) if j.error.is_none() => j.error = Some(kind.to_string()),
             Outcome::Timeout => j.timed_out = true,
             _ => {}
         }
@@ -158,7 +156,7 @@ impl Shared {
             return;
         }
         let j = app.joins.remove(&id).expect("looked up above");
-        let outcome = match (j.timed_out, j.error) {
+        let outcome = match (j.timed_out, &j.error) {
             (true, _) => Outcome::Timeout,
             (false, Some(kind)) => Outcome::Error(kind),
             (false, None) => Outcome::Ok,
@@ -167,43 +165,19 @@ impl Shared {
     }
 }
 
-/// Error kinds outlive the reply they were read from; the ones a join can
-/// see are interned here (a node's kinds, the connection's, the database's).
-fn error_kind_static(kind: &str) -> &'static str {
-    const KNOWN: [&str; 8] = [
-        "OVERLOADED",
-        "UNAVAILABLE",
-        "OOM",
-        "connection",
-        "DBREFUSED",
-        "DBTIMEOUT",
-        "ERR",
-        "WRONGTYPE",
-    ];
-    KNOWN.into_iter().find(|k| *k == kind).unwrap_or("ERR")
-}
-
-/// What [`start`] did with a request.
-pub(super) enum Started {
-    /// Answered already (a near-cache hit).
-    Answered,
-    /// In flight: its first step is queued or running.
-    InFlight,
-}
-
 /// Starts request `p` (its step still `Direct`) at `now` under the lock,
-/// the in-flight cap already checked by the caller for requests that need
-/// a slot. Returns whether it was answered at once.
-pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Micros) -> Started {
+/// the in-flight cap already checked by the caller: a near-cache hit is
+/// answered at once, anything else becomes in flight.
+pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Micros) {
     let app = sh.app.as_mut().expect("an app driver has app state");
     match p.op {
         OpKind::Get => {
             if let Some(near) = &mut app.near
                 && near.get(p.key, now)
             {
-                ctx.cfg.database.note_near_hit(now);
+                ctx.cfg.database.note_near_hit(p.due);
                 sh.resolve(p.due, p.op, Outcome::Ok, now);
-                return Started::Answered;
+                return;
             }
             p.step = Step::Lookup;
             sh.in_flight += 1;
@@ -243,14 +217,17 @@ pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Mic
             }
         }
     }
-    Started::InFlight
 }
 
 /// A write's database query; then its cache step `then` goes to the queue
 /// (or, for a write-through half, the half ends).
 async fn write(ctx: Arc<AppCtx>, p: Pending, then: Option<Step>) {
     let patience = Duration::from_micros(p.deadline.saturating_sub(ctx.clock.now()));
-    let r = ctx.cfg.database.query(QueryKind::Write, patience).await;
+    let r = ctx
+        .cfg
+        .database
+        .query(QueryKind::Write, patience, p.due)
+        .await;
     let now = ctx.clock.now();
     let mut sh = lock(&ctx.shared);
     match (r, then) {
@@ -297,7 +274,7 @@ pub(super) fn after_cache(ctx: &Arc<AppCtx>, p: Pending, outcome: Outcome<'_>, n
                 let app = sh.app.as_mut().expect("an app driver has app state");
                 if !app.flights.join(p.key, p) {
                     drop(sh);
-                    ctx.cfg.database.note_coalesced(now);
+                    ctx.cfg.database.note_coalesced(p.due);
                     return;
                 }
             }
@@ -314,7 +291,11 @@ async fn read(ctx: Arc<AppCtx>, p: Pending) {
     // The whole request timeout from now: a coalesced read also answers
     // misses that came later than `p` and have later deadlines.
     let patience = Duration::from_micros(p.deadline.saturating_sub(p.due));
-    let r = ctx.cfg.database.query(QueryKind::Read, patience).await;
+    let r = ctx
+        .cfg
+        .database
+        .query(QueryKind::Read, patience, p.due)
+        .await;
     let now = ctx.clock.now();
     let mut sh = lock(&ctx.shared);
     let answered = if ctx.cfg.app.coalesce {

@@ -412,6 +412,9 @@ impl Driver {
 
         let t0 = clock.now();
         lock(&shared).t0 = t0;
+        if let Some(a) = &cfg.app {
+            a.database.align(t0);
+        }
         let mut arrival_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         arrival_rng.set_stream(2 * u64::from(cfg.client_index));
         let mut request_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
