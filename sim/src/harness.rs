@@ -9,6 +9,11 @@
 //! cut links apply between cluster nodes only (the clients stand for the
 //! application servers, which in the classic layout sit beside the cache).
 //!
+//! With an `[app]` pattern other than direct, the harness creates one
+//! [`Database`] (seeded from the run's seed) and hands it to every client's
+//! driver, as one database serves every application server; its per-window
+//! counters become the record's `db.*` / `near.*` series.
+//!
 //! Time: everything runs on one [`Clock`] scaled by the scenario's
 //! `time_scale` (see `ringlab_core::clock`), created once inside the runtime
 //! and copied to every node and client, so all agree on model time.
