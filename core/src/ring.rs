@@ -7,6 +7,8 @@
 //!   the first token at or clockwise after its hash.
 //! - [`ModN`] (in `ring/modn.rs`): `hash mod N` over the sorted node list, the
 //!   placement that moves almost every key when N changes.
+//! - [`PlacementKind`] and [`AnyPlacement`] (in `ring/choice.rs`): which of
+//!   the two a cluster runs, as one concrete type a node can hold.
 //! - Movement (in `ring/movement.rs`): which part of the hash space changes
 //!   primary between two placements: [`Ring::moved_ranges`] (and their sum
 //!   per pair of nodes, [`Ring::moved_shares`]), the exact [`moved_fraction`]
@@ -16,12 +18,14 @@
 //! Everything here is pure and deterministic: the same members give the same
 //! placement in every process, run, platform and version.
 
+mod choice;
 mod consistent;
 mod modn;
 mod movement;
 
 use std::collections::BTreeMap;
 
+pub use choice::{AnyPlacement, PlacementKind, PlacementKindError};
 pub use consistent::{MAX_VNODES, Ring, VnodesError, validate_vnodes};
 pub use modn::ModN;
 pub use movement::{MovedRange, Movement, moved_fraction, moved_keys_fraction};

@@ -235,3 +235,68 @@ fn r1_reads_on_a_replica_ask_the_others_only_for_periodic_repair() {
     };
     assert_eq!(total, 6);
 }
+
+/// A third node joins a running two-node cluster through `CLUSTER ADDNODE`
+/// (both placements): the old members answer with the exact moved share, the
+/// ring and member list in INFO grow, and with N=1 and no migration exactly
+/// the keys whose primary changed miss afterwards.
+#[test]
+fn a_node_joins_at_run_time_and_only_moved_keys_miss() {
+    use ringlab_core::ring::{Placement, PlacementKind, key_hash};
+    for kind in PlacementKind::ALL {
+        let c = TestCluster::start(3, |cfg| {
+            cfg.placement = kind;
+            (cfg.n, cfg.r, cfg.w) = (1, 1, 1);
+            if cfg.id != 3 {
+                // Nodes 1 and 2 start without node 3; node 3 knows all.
+                cfg.members.retain(|m| m.id != 3);
+            }
+        });
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let mut one = c.client(0);
+        for k in &keys {
+            assert_eq!(one.raw(&["SET", k, "v"]), "+OK\r\n");
+        }
+        let (before, after) = (
+            kind.build(&[(1, 64), (2, 64)]),
+            kind.build(&[(1, 64), (2, 64), (3, 64)]),
+        );
+        let exact = before.moved_fraction(&after).unwrap();
+        let addr = c.addr(2).to_string();
+        for i in 0..2 {
+            let reply = c.client(i).raw(&["CLUSTER", "ADDNODE", "3", &addr, "64"]);
+            assert!(
+                reply.contains(&format!("members=3 moved_fraction={exact:.6}")),
+                "{kind}: {reply}"
+            );
+        }
+        let again = one.raw(&["CLUSTER", "ADDNODE", "3", &addr]);
+        assert!(
+            again.starts_with("-ERR node 3 is already a member"),
+            "{again}"
+        );
+        let bad = one.raw(&["CLUSTER", "ADDNODE", "x", &addr]);
+        assert!(bad.starts_with("-ERR bad node id 'x'"), "{bad}");
+        let info = one.raw(&["INFO", "cluster"]);
+        assert!(info.contains("cluster_members:3\r\n"), "{info}");
+        assert!(
+            info.contains(&format!("cluster_placement:{kind}\r\n")),
+            "{info}"
+        );
+        assert!(info.contains("peer_3:addr="), "{info}");
+        let moved = keys
+            .iter()
+            .filter(|k| {
+                let h = key_hash(k.as_bytes());
+                before.primary_for_hash(h) != after.primary_for_hash(h)
+            })
+            .count();
+        assert!(moved > 0, "{kind}: the join moved nothing");
+        let mut two = c.client(1);
+        let misses = keys
+            .iter()
+            .filter(|k| two.raw(&["GET", k]) == "$-1\r\n")
+            .count();
+        assert_eq!(misses, moved, "{kind}");
+    }
+}

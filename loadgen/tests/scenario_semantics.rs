@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ringlab_loadgen::scenario::{
-    self, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, Scope,
+    self, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, PlacementKind, Scope,
 };
 use ringlab_loadgen::workload::{Arrival, KeyDist, Mix, OpKind, Rate, ValueSize};
 
@@ -272,6 +272,50 @@ partition = [["node-4"]]
             (20, FaultAction::Restart("node-2".into())),
         ]
     );
+}
+
+#[test]
+fn a_join_is_read_with_its_placement_and_the_joiner_may_be_partitioned_implicitly() {
+    let text = r#"
+[cluster]
+nodes = 5
+placement = "modn"
+replication = { n = 1, r = 1, w = 1 }
+
+[[phase]]
+name = "steady"
+duration = "30s"
+rate = 1000
+
+[[fault]]
+at = "20s"
+join = "node-5"
+
+[[fault]]
+at = "5s"
+partition = [["node-1"]]
+
+[[fault]]
+at = "10s"
+heal = true
+
+[[fault]]
+at = "25s"
+kill = "node-5"
+"#;
+    let s = scenario::parse(text, "x.toml").unwrap();
+    assert_eq!(s.cluster.placement, PlacementKind::ModN);
+    assert_eq!(s.joining_nodes(), ["node-5"]);
+    assert_eq!(s.faults[2].action, FaultAction::Join("node-5".into()));
+    assert_eq!(s.faults[2].action.to_string(), "join node-5");
+    // Without the key, the ring: every existing lesson is unchanged.
+    let plain = scenario::parse(
+        "[[phase]]\nname = \"a\"\nduration = \"1s\"\nrate = 10\n",
+        "y.toml",
+    )
+    .unwrap();
+    assert_eq!(plain.cluster.placement, PlacementKind::Ring);
+    assert!(plain.joining_nodes().is_empty());
 }
 
 #[test]

@@ -14,6 +14,14 @@
 //! driver, as one database serves every application server; its per-window
 //! counters become the record's `db.*` / `near.*` series.
 //!
+//! Joins: a node named by a `join` fault is not started, not a member and
+//! not a client target until its time. Then the harness publishes the new
+//! member list on a watch channel and starts the node with that full list;
+//! every running node's watcher task (spawned only in scenarios with joins,
+//! so others schedule exactly as before) adds it with `Node::add_member` at
+//! that same model instant. Clients keep targeting the nodes of the start.
+//! A node that is down at a join learns the list when it restarts.
+//!
 //! Time: everything runs on one [`Clock`] scaled by the scenario's
 //! `time_scale` (see `ringlab_core::clock`), created once inside the runtime
 //! and copied to every node and client, so all agree on model time.
@@ -36,6 +44,7 @@ use ringlab_loadgen::driver::cli::DATABASE_SEED;
 use ringlab_loadgen::driver::{self, AppConfig, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+use tokio::sync::watch;
 
 use crate::capacity::{CapacitySpec, Knobs, SimHooks};
 
@@ -126,33 +135,36 @@ fn madsim_latency(lat: &LatencyDist, scale: u32) -> std::ops::Range<Duration> {
     lo..hi
 }
 
-async fn supervise(
-    scenario: Scenario,
+/// What every simulated cluster node is started from, at the start or when
+/// it joins.
+struct NodeFactory<'a> {
+    /// The runtime, to create machines.
+    handle: &'a Handle,
+    /// The scenario (capacity, network, cluster settings).
+    scenario: &'a Scenario,
+    /// The run's seed, mixed into each node's.
     seed: u64,
-    progress: Option<std::sync::mpsc::Sender<f64>>,
-) -> SimOutcome {
-    let handle = Handle::current();
-    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
-    let cluster = &scenario.cluster;
-    let node_count: NodeId = cluster.nodes;
+    /// The one model clock.
+    clock: Clock,
+    /// The eviction policy.
+    policy: Policy,
+    /// The members now: a restarted node starts with them, and (when the
+    /// scenario has joins) every node watches them to add newcomers.
+    members: watch::Receiver<Vec<Member>>,
+    /// Whether members change during the run. Without joins no watcher
+    /// task is spawned, so scenarios without joins schedule exactly as
+    /// before joins existed.
+    dynamic: bool,
+}
 
-    let members: Vec<Member> = (1..=node_count)
-        .map(|i| Member {
-            id: i,
-            addr: SocketAddr::new(node_ip(i), NODE_PORT),
-            vnodes: cluster.vnodes_of(&node_name(i)),
-        })
-        .collect();
-    let policy: Policy = cluster
-        .eviction
-        .as_str()
-        .parse()
-        .expect("the scenario's eviction names are the store's policies");
-
-    // Cluster nodes. `init` runs again on every restart: each incarnation
-    // gets fresh hooks (an empty queue) and a seed of its own.
-    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
-    for member in &members {
+impl NodeFactory<'_> {
+    /// Creates and starts the machine of `member`. `init` runs again on
+    /// every restart: each incarnation gets fresh hooks (an empty queue), a
+    /// seed of its own and the member list of that moment.
+    fn start(&self, member: &Member) -> (NodeHandle, Arc<Knobs>) {
+        let scenario = self.scenario;
+        let cluster = &scenario.cluster;
+        let node_count = cluster.nodes;
         let id = member.id;
         let name = node_name(id);
         let knobs = Arc::new(Knobs::new(node_count));
@@ -169,19 +181,24 @@ async fn supervise(
         let cfg = NodeConfig {
             id,
             listen: member.addr,
-            members: members.clone(),
+            members: Vec::new(),
+            placement: cluster.placement,
             n: cluster.replication.n as usize,
             r: cluster.replication.r as usize,
             w: cluster.replication.w as usize,
             replica_timeout: cluster.replica_timeout,
             maxmemory: cluster.maxmemory,
-            policy,
-            seed: seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            policy: self.policy,
+            seed: self.seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ..NodeConfig::default()
         };
         let incarnation = Arc::new(AtomicU64::new(0));
         let node_knobs = knobs.clone();
-        let handle_node = handle
+        let clock = self.clock;
+        let members = self.members.clone();
+        let dynamic = self.dynamic;
+        let machine = self
+            .handle
             .create_node()
             .name(name.clone())
             .ip(member.addr.ip())
@@ -190,26 +207,107 @@ async fn supervise(
                 let inc = incarnation.fetch_add(1, Ordering::Relaxed);
                 let mut cfg = cfg.clone();
                 cfg.seed = cfg.seed.wrapping_add(inc);
+                cfg.members = members.borrow().clone();
                 let hooks = Arc::new(SimHooks::new(
                     clock,
                     spec.clone(),
                     node_knobs.clone(),
                     cfg.seed ^ 0xC0FF_EE00,
                 ));
+                let members = members.clone();
                 async move {
                     let listener = tokio::net::TcpListener::bind(cfg.listen)
                         .await
                         .expect("a simulated node's address is free");
                     let env = NodeEnv { clock, hooks };
-                    if let Err(e) =
-                        ringlab_core::node::serve(cfg, listener, env, std::future::pending()).await
+                    let started = move |node: Arc<ringlab_core::node::state::Node>| {
+                        if dynamic {
+                            tokio::spawn(watch_members(node, members));
+                        }
+                    };
+                    if let Err(e) = ringlab_core::node::serve_with(
+                        cfg,
+                        listener,
+                        env,
+                        std::future::pending(),
+                        started,
+                    )
+                    .await
                     {
                         tracing::error!("simulated node stopped: {e:#}");
                     }
                 }
             })
             .build();
-        nodes.insert(name, (handle_node, knobs));
+        (machine, knobs)
+    }
+}
+
+/// Adds every member the harness announces that the node does not have yet
+/// (runs on the node's machine, so its peer connections do too).
+async fn watch_members(
+    node: Arc<ringlab_core::node::state::Node>,
+    mut members: watch::Receiver<Vec<Member>>,
+) {
+    loop {
+        let list = members.borrow_and_update().clone();
+        for m in list {
+            if !node.membership().contains(m.id)
+                && let Err(e) = node.add_member(m)
+            {
+                panic!("the harness announced an impossible member: {e}");
+            }
+        }
+        if members.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn supervise(
+    scenario: Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> SimOutcome {
+    let handle = Handle::current();
+    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
+    let cluster = &scenario.cluster;
+    let node_count: NodeId = cluster.nodes;
+
+    let all: Vec<Member> = (1..=node_count)
+        .map(|i| Member {
+            id: i,
+            addr: SocketAddr::new(node_ip(i), NODE_PORT),
+            vnodes: cluster.vnodes_of(&node_name(i)),
+        })
+        .collect();
+    // Nodes that join later are not members (nor started, nor targeted by
+    // clients) until their `join` fault.
+    let joining = scenario.joining_nodes();
+    let members: Vec<Member> = all
+        .iter()
+        .filter(|m| !joining.contains(&node_name(m.id)))
+        .cloned()
+        .collect();
+    let policy: Policy = cluster
+        .eviction
+        .as_str()
+        .parse()
+        .expect("the scenario's eviction names are the store's policies");
+    let (members_tx, members_rx) = watch::channel(members.clone());
+    let factory = NodeFactory {
+        handle: &handle,
+        scenario: &scenario,
+        seed,
+        clock,
+        policy,
+        members: members_rx,
+        dynamic: !joining.is_empty(),
+    };
+
+    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
+    for member in &members {
+        nodes.insert(node_name(member.id), factory.start(member));
     }
     clock.sleep(SETTLE).await;
 
@@ -224,6 +322,8 @@ async fn supervise(
         source: "sim".into(),
         window: scenario.window,
     };
+    // Clients keep the members of the start (an application's list of cache
+    // servers is static); a node that joins gets its keys by forwarding.
     let targets: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
     // One database for every client machine, as one database serves every
     // application server.
@@ -266,7 +366,20 @@ async fn supervise(
         match faults.get(fi) {
             Some(fault) if fault.at <= tick => {
                 clock.sleep_until(start + micros(fault.at)).await;
-                apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
+                if let FaultAction::Join(name) = &fault.action {
+                    // Every running node learns of the newcomer at this same
+                    // model instant (their watchers wake without a delay);
+                    // the newcomer starts with the full list.
+                    let member = all
+                        .iter()
+                        .find(|m| node_name(m.id) == *name)
+                        .expect("a join names a node of the cluster")
+                        .clone();
+                    members_tx.send_modify(|list| list.push(member.clone()));
+                    nodes.insert(name.clone(), factory.start(&member));
+                } else {
+                    apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
+                }
                 fi += 1;
             }
             _ if tick <= total => {
@@ -294,7 +407,7 @@ async fn supervise(
         }
     }
     let mut record = record.expect("at least one client");
-    record.events = events_of(&faults);
+    record.events = events_of(&faults, &join_labels(&scenario, &faults));
     if let Some(a) = &app {
         record.series.extend(a.database.series(
             record.windows.len(),
@@ -323,11 +436,33 @@ fn fault_kind(action: &FaultAction) -> &'static str {
         FaultAction::Slow { .. } => "slow",
         FaultAction::SetLatency(_) => "latency",
         FaultAction::SetLoss(_) => "loss",
+        FaultAction::Join(_) => "join",
     }
 }
 
 fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::task::NodeId {
     nodes[name].0.id()
+}
+
+/// Clogs or unclogs every link between two groups, skipping nodes not
+/// started yet (a node that joins later sits in a partition's implied rest
+/// group; validation keeps partitions from naming it before it joins).
+fn set_links(
+    net: &NetSim,
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    a_group: &[String],
+    b_group: &[String],
+    clog: bool,
+) {
+    for a in a_group.iter().filter(|a| nodes.contains_key(*a)) {
+        for b in b_group.iter().filter(|b| nodes.contains_key(*b)) {
+            if clog {
+                net.clog_link(node_id(nodes, a), node_id(nodes, b));
+            } else {
+                net.unclog_link(node_id(nodes, a), node_id(nodes, b));
+            }
+        }
+    }
 }
 
 fn apply_fault(
@@ -350,21 +485,15 @@ fn apply_fault(
                     if gi == gj {
                         continue;
                     }
-                    for a in a_group {
-                        for b in b_group {
-                            net.clog_link(node_id(nodes, a), node_id(nodes, b));
-                        }
-                    }
+                    set_links(net, nodes, a_group, b_group, true);
                 }
             }
         }
         FaultAction::Heal => {
-            for a in nodes.keys() {
-                for b in nodes.keys() {
-                    if a != b {
-                        net.unclog_link(node_id(nodes, a), node_id(nodes, b));
-                    }
-                }
+            let all: Vec<String> = nodes.keys().cloned().collect();
+            for a in &all {
+                let others: Vec<String> = all.iter().filter(|b| *b != a).cloned().collect();
+                set_links(net, nodes, std::slice::from_ref(a), &others, false);
             }
         }
         FaultAction::CutLink { from, to } => {
@@ -379,6 +508,7 @@ fn apply_fault(
             net.update_config(|c| c.send_latency = range);
         }
         FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
+        FaultAction::Join(_) => unreachable!("the supervisor starts joining nodes itself"),
     }
 }
 
@@ -386,7 +516,7 @@ fn apply_fault(
 /// ends at the node's restart, a partition at the heal, a cut link at its
 /// restore or the heal, a slow-down at the node's next speed change. An
 /// interval never ended stays open (plots shade it to the run's end).
-fn events_of(faults: &[Fault]) -> Vec<Event> {
+fn events_of(faults: &[Fault], labels: &BTreeMap<usize, String>) -> Vec<Event> {
     faults
         .iter()
         .enumerate()
@@ -412,10 +542,46 @@ fn events_of(faults: &[Fault]) -> Vec<Event> {
                 at: f.at,
                 end,
                 kind: fault_kind(&f.action).to_string(),
-                label: f.action.to_string(),
+                label: labels
+                    .get(&i)
+                    .cloned()
+                    .unwrap_or_else(|| f.action.to_string()),
             }
         })
         .collect()
+}
+
+/// The labels of join faults (by index in `faults`), saying what each join
+/// moves: "join node-5 (moves 80.0% of keys)", the exact share of the hash
+/// space whose primary changes (`ringlab_core::ring`), given the members
+/// before it.
+fn join_labels(scenario: &Scenario, faults: &[Fault]) -> BTreeMap<usize, String> {
+    let joining = scenario.joining_nodes();
+    let mut members: Vec<(NodeId, u32)> = (1..=scenario.cluster.nodes)
+        .filter(|&i| !joining.contains(&node_name(i)))
+        .map(|i| (i, scenario.cluster.vnodes_of(&node_name(i))))
+        .collect();
+    let kind = scenario.cluster.placement;
+    let mut labels = BTreeMap::new();
+    for (i, f) in faults.iter().enumerate() {
+        let FaultAction::Join(name) = &f.action else {
+            continue;
+        };
+        let Some(id) = (1..=scenario.cluster.nodes).find(|&id| node_name(id) == *name) else {
+            continue;
+        };
+        let before = kind.build(&members);
+        members.push((id, scenario.cluster.vnodes_of(name)));
+        let after = kind.build(&members);
+        let moved = before
+            .moved_fraction(&after)
+            .expect("both placements are of the scenario's kind");
+        labels.insert(
+            i,
+            format!("{} (moves {:.1}% of keys)", f.action, moved * 100.0),
+        );
+    }
+    labels
 }
 
 fn micros(d: Duration) -> Micros {

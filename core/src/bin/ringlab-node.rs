@@ -29,6 +29,9 @@ mod real {
         /// A cluster member, ID=IP:PORT[@VNODES]; repeat for each, self included.
         #[arg(long = "member")]
         members: Vec<String>,
+        /// Key placement: ring (consistent hashing) or modn (hash mod N).
+        #[arg(long)]
+        placement: Option<String>,
         /// Replicas per key (clamped to the cluster's size).
         #[arg(long)]
         n: Option<usize>,
@@ -91,6 +94,9 @@ mod real {
         {
             // The member list says where this node listens.
             c.listen = m.addr;
+        }
+        if let Some(v) = &a.placement {
+            c.placement = v.parse().context("--placement")?;
         }
         c.n = a.n.unwrap_or(c.n);
         c.r = a.r.unwrap_or(c.r);

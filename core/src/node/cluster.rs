@@ -68,11 +68,13 @@ pub fn live(e: Option<Entry>, now: Micros) -> Option<Entry> {
 impl Node {
     /// The key's preference list, into a fresh vector.
     pub fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
-        if self.solo {
+        let m = self.membership();
+        if m.members.len() == 1 {
             return vec![self.id];
         }
         let mut out = Vec::with_capacity(self.quorum.n);
-        self.ring.preference_list_into(key, self.quorum.n, &mut out);
+        m.placement
+            .preference_list_into(key, self.quorum.n, &mut out);
         out
     }
 
@@ -93,9 +95,6 @@ impl Node {
     /// A quorum read: the newest entry among R replicas (tombstones
     /// included; see [`live`]).
     pub async fn read(&self, key: &Bytes) -> Result<Option<Entry>, OpError> {
-        if self.solo {
-            return Ok(self.shards.get_versioned(key, self.clock.now()));
-        }
         let targets = self.replicas(key);
         if self.local_only(&targets) {
             return Ok(self.shards.get_versioned(key, self.clock.now()));
@@ -189,11 +188,6 @@ impl Node {
     /// A quorum write of `entry` (a value or a tombstone) under a version
     /// the caller took from [`Node::next_version`].
     pub async fn write(&self, key: Bytes, entry: Entry) -> Result<(), OpError> {
-        if self.solo {
-            return self
-                .apply_local(key, entry)
-                .map_err(|_| OpError::OutOfMemory);
-        }
         let targets = self.replicas(&key);
         if self.local_only(&targets) {
             return self

@@ -194,7 +194,7 @@ async fn data(node: &Node, spec: &CommandSpec, args: &[Bytes], out: &mut BytesMu
         },
         Cmd::Echo => write_bulk(out, &args[1]),
         Cmd::Get => {
-            if node.solo || node.local_only(&node.replicas(&args[1])) {
+            if node.local_only(&node.replicas(&args[1])) {
                 match node.shards.get(&args[1], node.clock.now()) {
                     Some(v) => write_bulk(out, &v),
                     None => write_null(out),
@@ -581,6 +581,8 @@ async fn admin(
             Some(_) => err(out, "ERR DB index is out of range"),
             None => write_error(out, E_INT),
         },
+        Cmd::Cluster if sub() == b"ADDNODE" => cluster_addnode(node, args, out),
+        // Redis's own words, which cluster-aware clients recognise.
         Cmd::Cluster => err(out, "ERR This instance has cluster support disabled"),
         Cmd::DbSize => write_integer(out, node.shards.len() as i64),
         Cmd::FlushAll => {
@@ -680,6 +682,49 @@ fn auth(node: &Node, sess: &mut Session, user: &[u8], pass: &[u8], out: &mut Byt
             );
             false
         }
+    }
+}
+
+/// `CLUSTER ADDNODE <id> <ip:port> [vnodes]`: a node joins this node's view
+/// of the cluster (send it to every member, and start the new node with the
+/// full member list). Nothing migrates; see `Node::add_member`.
+fn cluster_addnode(node: &Node, args: &[Bytes], out: &mut BytesMut) {
+    let usage = "expected CLUSTER ADDNODE <id> <ip:port> [vnodes]";
+    if !(4..=5).contains(&args.len()) {
+        return err(out, &format!("ERR wrong number of arguments: {usage}"));
+    }
+    let text = |a: &Bytes| String::from_utf8_lossy(a).to_string();
+    let Ok(id) = text(&args[2]).parse::<crate::ring::NodeId>() else {
+        return err(
+            out,
+            &format!("ERR bad node id '{}': {usage}", clean(&args[2])),
+        );
+    };
+    let Ok(addr) = text(&args[3]).parse::<std::net::SocketAddr>() else {
+        return err(
+            out,
+            &format!("ERR bad address '{}': {usage}", clean(&args[3])),
+        );
+    };
+    let vnodes = match args.get(4) {
+        None => crate::ring::DEFAULT_VNODES,
+        Some(v) => match text(v).parse::<u32>() {
+            Ok(v) => v,
+            Err(_) => {
+                return err(out, &format!("ERR bad vnodes '{}': {usage}", clean(v)));
+            }
+        },
+    };
+    match node.add_member(super::config::Member { id, addr, vnodes }) {
+        Ok(j) => write_bulk(
+            out,
+            format!(
+                "members={} moved_fraction={:.6}",
+                j.members, j.moved_fraction
+            )
+            .as_bytes(),
+        ),
+        Err(e) => err(out, &format!("ERR {e}")),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::protocol::resp::Limits;
 use crate::replication::{Quorum, QuorumError};
-use crate::ring::{DEFAULT_VNODES, NodeId, validate_vnodes};
+use crate::ring::{DEFAULT_VNODES, NodeId, PlacementKind, validate_vnodes};
 use crate::store::Policy;
 
 /// One member of the cluster.
@@ -34,6 +34,9 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The cluster, this node included. Empty: a one-node cluster of itself.
     pub members: Vec<Member>,
+    /// How keys are placed on members: the ring, or `hash mod N` (for the
+    /// lesson on what a membership change moves).
+    pub placement: PlacementKind,
     /// Replicas per key (clamped to the cluster's size).
     pub n: usize,
     /// Replicas that must answer a read (clamped to N).
@@ -87,6 +90,7 @@ impl Default for NodeConfig {
             id: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], 6379)),
             members: Vec::new(),
+            placement: PlacementKind::Ring,
             n: 3,
             r: 2,
             w: 2,
@@ -303,6 +307,8 @@ struct ClusterFile {
     id: Option<NodeId>,
     /// Listen address.
     listen: Option<SocketAddr>,
+    /// Placement: "ring" or "modn".
+    placement: Option<String>,
     /// Replicas per key.
     n: Option<usize>,
     /// Read quorum.
@@ -354,6 +360,9 @@ impl NodeConfig {
         }
         if let Some(v) = f.listen {
             self.listen = v;
+        }
+        if let Some(v) = f.placement {
+            self.placement = v.parse().map_err(|e| file_err(format!("placement: {e}")))?;
         }
         if let Some(v) = f.n {
             self.n = v;
@@ -481,6 +490,7 @@ mod tests {
             n = 3
             r = 1
             w = 2
+            placement = "modn"
             replica_timeout = "50ms"
             maxmemory = "1mb"
             maxmemory_policy = "allkeys-lru"
@@ -496,6 +506,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.id, 2);
+        assert_eq!(c.placement, PlacementKind::ModN);
         assert_eq!(c.maxmemory, 1 << 20);
         assert_eq!(c.policy, Policy::AllKeysLru);
         assert_eq!(c.replica_timeout, Duration::from_millis(50));
@@ -524,6 +535,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("replica_timeout"), "{e}");
+        let e = c
+            .apply_toml("members = []\nplacement = \"hash\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("placement: unknown placement \"hash\""), "{e}");
     }
 
     #[test]

@@ -104,7 +104,10 @@ fn section_text(node: &Node, section: &str, out: &mut String) {
             let m = &node.metrics;
             out.push_str("# Cluster\r\n");
             line(out, "cluster_node_id", node.id);
-            line(out, "cluster_members", node.cfg.effective_members().len());
+            // One snapshot, so the count and the list agree mid-join.
+            let members = node.membership().members.clone();
+            line(out, "cluster_members", members.len());
+            line(out, "cluster_placement", node.cfg.placement);
             line(out, "replication_n", node.quorum.n);
             line(out, "replication_r", node.quorum.r);
             line(out, "replication_w", node.quorum.w);
@@ -113,8 +116,6 @@ fn section_text(node: &Node, section: &str, out: &mut String) {
                 "replica_timeout_ms",
                 node.cfg.replica_timeout.as_millis(),
             );
-            let mut members = node.cfg.effective_members();
-            members.sort_by_key(|m| m.id);
             for mb in &members {
                 let _ = write!(
                     out,

@@ -18,6 +18,8 @@
 //! - [`commands`] and [`table`]: what each command does and replies.
 //! - [`cluster`]: quorum reads and writes, read repair, versions.
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
+//! - [`membership`]: the member list and placement, changeable at run time
+//!   (a node joining).
 //! - [`shards`]: the keyspace split over several stores.
 //! - [`info`], [`metrics`]: INFO text, Prometheus counters.
 //! - [`client`]: a tiny RESP client for tests and tools.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod connection;
 pub mod hooks;
 pub mod info;
+pub mod membership;
 pub mod metrics;
 pub mod peers;
 pub mod server;
@@ -43,7 +46,8 @@ use crate::clock::Clock;
 
 pub use config::{ConfigError, Member, NodeConfig};
 pub use hooks::{ChargeFuture, Hooks, NoHooks, OpCost, Overloaded};
-pub use server::serve;
+pub use membership::{Joined, Membership, MembershipError};
+pub use server::{serve, serve_with};
 
 /// What the environment provides: the clock and the hooks.
 #[derive(Clone)]

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -80,8 +80,10 @@ struct PeerPool {
 
 /// All outgoing peer connections of a node.
 pub struct Peers {
-    /// One pool per other member, by id.
-    pools: BTreeMap<NodeId, PeerPool>,
+    /// One pool per other member, by id; grows when a member joins.
+    pools: RwLock<BTreeMap<NodeId, Arc<PeerPool>>>,
+    /// How new pools are set up (a member joining).
+    settings: PeerSettings,
     /// Per-link delay and charging.
     hooks: Arc<dyn Hooks>,
     /// Model time (delays).
@@ -106,6 +108,7 @@ pub struct PeerState {
 }
 
 /// Settings for [`Peers::start`].
+#[derive(Clone)]
 pub struct PeerSettings {
     /// This node's id.
     pub me: NodeId,
@@ -131,59 +134,78 @@ impl Peers {
         hooks: Arc<dyn Hooks>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let password: Option<Arc<[u8]>> = settings.password.map(|p| Arc::from(p.into_bytes()));
-        let mut pools = BTreeMap::new();
-        for &(peer, addr) in others {
-            let errors = Arc::new(AtomicU64::new(0));
-            let mut links = Vec::new();
-            let mut ups = Vec::new();
-            for _ in 0..settings.conns.max(1) {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let up = Arc::new(AtomicBool::new(false));
-                let ctx = LinkCtx {
-                    me: settings.me,
-                    peer,
-                    addr,
-                    password: password.clone(),
-                    clock,
-                    metrics: metrics.clone(),
-                    connect_timeout: settings.connect_timeout,
-                    backoff: settings.backoff,
-                    limits: settings.limits,
-                    up: up.clone(),
-                };
-                tokio::spawn(link_task(ctx, rx, errors.clone()));
-                links.push(tx);
-                ups.push(up);
-            }
-            pools.insert(
-                peer,
-                PeerPool {
-                    links,
-                    next: AtomicUsize::new(0),
-                    up: ups,
-                    addr,
-                    errors,
-                },
-            );
-        }
-        Self {
-            pools,
+        let peers = Self {
+            pools: RwLock::new(BTreeMap::new()),
+            settings,
             hooks,
             clock,
             metrics,
+        };
+        for &(peer, addr) in others {
+            peers.add(peer, addr);
         }
+        peers
+    }
+
+    /// Starts connections to a new peer (a member that joined). Adding a
+    /// peer that already has a pool does nothing. The connection tasks run
+    /// on the caller's runtime node.
+    pub fn add(&self, peer: NodeId, addr: SocketAddr) {
+        let mut pools = self.pools.write().unwrap_or_else(|e| e.into_inner());
+        if pools.contains_key(&peer) {
+            return;
+        }
+        let s = &self.settings;
+        let password: Option<Arc<[u8]>> = s.password.as_ref().map(|p| Arc::from(p.as_bytes()));
+        let errors = Arc::new(AtomicU64::new(0));
+        let mut links = Vec::new();
+        let mut ups = Vec::new();
+        for _ in 0..s.conns.max(1) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let up = Arc::new(AtomicBool::new(false));
+            let ctx = LinkCtx {
+                me: s.me,
+                peer,
+                addr,
+                password: password.clone(),
+                clock: self.clock,
+                metrics: self.metrics.clone(),
+                connect_timeout: s.connect_timeout,
+                backoff: s.backoff,
+                limits: s.limits,
+                up: up.clone(),
+            };
+            tokio::spawn(link_task(ctx, rx, errors.clone()));
+            links.push(tx);
+            ups.push(up);
+        }
+        pools.insert(
+            peer,
+            Arc::new(PeerPool {
+                links,
+                next: AtomicUsize::new(0),
+                up: ups,
+                addr,
+                errors,
+            }),
+        );
+    }
+
+    /// The link to use for `peer` next (round robin), if it is a peer.
+    fn link(&self, peer: NodeId) -> Option<mpsc::UnboundedSender<Outgoing>> {
+        let pools = self.pools.read().unwrap_or_else(|e| e.into_inner());
+        let pool = pools.get(&peer)?;
+        let i = pool.next.fetch_add(1, Relaxed) % pool.links.len();
+        Some(pool.links[i].clone())
     }
 
     /// Sends `req` to `peer`; the answer (or the failure) arrives on `reply`
     /// tagged with `peer`. Never waits.
     pub fn send(&self, peer: NodeId, req: PeerRequest, reply: ReplyTx) {
-        let Some(pool) = self.pools.get(&peer) else {
+        let Some(link) = self.link(peer) else {
             let _ = reply.send((peer, Err(ReplicaFailure::Unreachable)));
             return;
         };
-        let i = pool.next.fetch_add(1, Relaxed) % pool.links.len();
-        let link = pool.links[i].clone();
         let msg = Outgoing { req, reply };
         let delay = self.hooks.peer_delay(peer);
         if delay.is_zero() {
@@ -201,6 +223,8 @@ impl Peers {
     /// Every peer's state, by id.
     pub fn states(&self) -> Vec<PeerState> {
         self.pools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(&id, p)| PeerState {
                 id,

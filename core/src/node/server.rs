@@ -13,9 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::ring::{NodeId, Ring};
+use crate::ring::NodeId;
 
 use super::config::NodeConfig;
+use super::membership::Membership;
 use super::metrics::{self, Metrics, Snapshot};
 use super::peers::{PeerSettings, Peers};
 use super::shards::Shards;
@@ -31,10 +32,22 @@ pub async fn serve(
     env: NodeEnv,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    serve_with(cfg, listener, env, shutdown, |_| {}).await
+}
+
+/// [`serve`], handing the running node to `started` once it exists (before
+/// the first connection is accepted): the embedder's way to change the
+/// node while it runs, e.g. [`Node::add_member`] when a node joins.
+pub async fn serve_with(
+    cfg: NodeConfig,
+    listener: TcpListener,
+    env: NodeEnv,
+    shutdown: impl Future<Output = ()> + Send,
+    started: impl FnOnce(Arc<Node>),
+) -> anyhow::Result<()> {
     let quorum = cfg.validate().context("invalid node configuration")?;
     let port = listener.local_addr().context("listener address")?.port();
     let members = cfg.effective_members();
-    let placement: Vec<(NodeId, u32)> = members.iter().map(|m| (m.id, m.vnodes)).collect();
     let others: Vec<(NodeId, SocketAddr)> = members
         .iter()
         .filter(|m| m.id != cfg.id)
@@ -64,13 +77,13 @@ pub async fn serve(
         r = quorum.r,
         w = quorum.w,
         seed = cfg.seed,
+        placement = %cfg.placement,
         "ringlab node starting"
     );
     let node = Arc::new_cyclic(|me| Node {
         id: cfg.id,
         quorum,
-        ring: Ring::with_nodes(&placement),
-        solo: members.len() == 1,
+        membership: std::sync::RwLock::new(Membership::new(cfg.placement, &members)),
         shards: Shards::new(cfg.shards, cfg.maxmemory, cfg.policy, cfg.seed),
         peers,
         clock: env.clock,
@@ -92,6 +105,7 @@ pub async fn serve(
         cfg,
     });
 
+    started(node.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let expiry = tokio::spawn(active_expiry(node.clone(), stop_rx.clone()));
     let metrics_task = match node.cfg.metrics_addr {

@@ -1,15 +1,16 @@
 //! [`Node`]: the state every task of a running node shares.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::clock::{Clock, Micros};
 use crate::replication::Quorum;
-use crate::ring::{NodeId, Ring};
+use crate::ring::NodeId;
 use crate::store::Policy;
 
 use super::config::NodeConfig;
 use super::hooks::Hooks;
+use super::membership::Membership;
 use super::metrics::Metrics;
 use super::peers::Peers;
 use super::shards::Shards;
@@ -35,10 +36,10 @@ pub struct Node {
     pub cfg: NodeConfig,
     /// N, R, W clamped to the cluster.
     pub quorum: Quorum,
-    /// The placement of keys on members.
-    pub ring: Ring,
-    /// The cluster is this node alone: every key is local, no ring lookup.
-    pub solo: bool,
+    /// The members and the placement of keys on them; changes when a node
+    /// joins (see [`Node::add_member`]). Requests take the read lock only
+    /// for the placement lookup.
+    pub membership: RwLock<Membership>,
     /// The local keyspace.
     pub shards: Shards,
     /// Outgoing peer connections.

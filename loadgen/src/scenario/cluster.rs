@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::model::{
-    Capacity, Cluster, CostDist, Eviction, LatencyDist, Network, Replication, node_name,
+    Capacity, Cluster, CostDist, Eviction, LatencyDist, Network, PlacementKind, Replication,
+    node_name,
 };
 use super::reader::{
     Ctx, Field, Table, Value, boolean, closest, duration, number, probability, size, string, uint32,
@@ -88,6 +89,7 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         maxmemory: defaults::MAXMEMORY,
         eviction: Eviction::AllKeysLru,
         node_vnodes: BTreeMap::new(),
+        placement: PlacementKind::Ring,
     };
     let Some(v) = v else {
         return (cluster, Some(defaults::NODES));
@@ -99,6 +101,7 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         "replica_timeout",
         "maxmemory",
         "eviction",
+        "placement",
         "node",
     ];
     let Some(t) = Table::open(ctx, "cluster", v, &known, "a table [cluster]") else {
@@ -155,6 +158,20 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
             e
         })
         .or(cluster.eviction);
+    cluster.placement = t
+        .field(ctx, "placement", |c, p, v| {
+            let name = string(c, p, v)?;
+            let kind = name.parse::<PlacementKind>().ok();
+            if kind.is_none() {
+                c.invalid(
+                    p,
+                    v,
+                    "is not a placement: expected \"ring\" (consistent hashing, the default) or \"modn\" (hash mod N)",
+                );
+            }
+            kind
+        })
+        .or(cluster.placement);
     per_node(ctx, &t, nodes, &["vnodes"], |ctx, name, one| {
         if let Field::Valid(n) = one.field(ctx, "vnodes", |c, p, v| uint32(c, p, v, 1, 65_536)) {
             cluster.node_vnodes.insert(name.to_string(), n);

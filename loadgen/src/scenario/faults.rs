@@ -1,6 +1,7 @@
 //! Reading `[[fault]]`: the fault timeline, checked as a story (a node is
-//! killed before it restarts, a link is cut before it is restored, every
-//! fault happens while the load runs).
+//! killed before it restarts, a link is cut before it is restored, a node
+//! that joins is left alone until it does, every fault happens while the
+//! load runs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use super::model::{Fault, FaultAction, node_name};
 use super::reader::{Ctx, Field, Span, Table, Value, boolean, duration, number, probability};
 use super::units::format_duration;
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 10] = [
     "kill",
     "restart",
     "partition",
@@ -20,6 +21,7 @@ const ACTIONS: [&str; 9] = [
     "slow",
     "latency",
     "loss",
+    "join",
 ];
 
 /// A fault read from the file, with the spans its timeline checks point at.
@@ -30,15 +32,32 @@ struct Read {
     span: Span,
     /// 1-based index in the file, for messages.
     index: usize,
+    /// The nodes the action names itself (a partition's implied rest group
+    /// excluded).
+    named: Vec<String>,
 }
 
-/// Reads every `[[fault]]`, checks each against the cluster (`nodes`) and
-/// the run's length (`run`), then checks the timeline. Faults come out
+/// Every node name written in an action's value (strings, in arrays and
+/// tables at any depth).
+fn names_in(v: &toml::de::DeValue<'_>, out: &mut Vec<String>) {
+    use toml::de::DeValue;
+    match v {
+        DeValue::String(s) if s.starts_with("node-") => out.push(s.to_string()),
+        DeValue::Array(items) => items.iter().for_each(|i| names_in(i.get_ref(), out)),
+        DeValue::Table(t) => t.values().for_each(|i| names_in(i.get_ref(), out)),
+        _ => {}
+    }
+}
+
+/// Reads every `[[fault]]`, checks each against the cluster (`nodes`, and
+/// replication `n` against the members before any join) and the run's
+/// length (`run`), then checks the timeline. Faults come out
 /// sorted by time (stable: same-time faults keep file order).
 pub(super) fn read_faults(
     ctx: &mut Ctx<'_>,
     v: Option<&Value<'_>>,
     nodes: Option<u32>,
+    n: u32,
     run: Option<Duration>,
 ) -> Vec<Fault> {
     let Some(v) = v else {
@@ -106,15 +125,21 @@ pub(super) fn read_faults(
             }
         };
         if let (Some(at), Some((action, span))) = (at, action) {
+            let mut named = Vec::new();
+            if let Some(av) = given.first().and_then(|a| t.get(a)) {
+                names_in(av.get_ref(), &mut named);
+            }
             read.push(Read {
                 fault: Fault { at, action },
                 span,
                 index: i + 1,
+                named,
             });
         }
     }
     read.sort_by_key(|r| r.fault.at);
     check_timeline(ctx, &read);
+    check_joins(ctx, &read, nodes, n);
     read.into_iter().map(|r| r.fault).collect()
 }
 
@@ -203,6 +228,7 @@ fn read_action(
                 factor: factor?,
             })
         }
+        "join" => node_ref(ctx, path, v, nodes).map(FaultAction::Join),
         "latency" => latency_dist(ctx, path, v).map(FaultAction::SetLatency),
         "loss" => probability(ctx, path, v).map(FaultAction::SetLoss),
         _ => unreachable!("only listed actions are read"),
@@ -344,7 +370,88 @@ fn check_timeline(ctx: &mut Ctx<'_>, faults: &[Read]) {
                     );
                 }
             }
-            FaultAction::Slow { .. } | FaultAction::SetLatency(_) | FaultAction::SetLoss(_) => {}
+            FaultAction::Slow { .. }
+            | FaultAction::SetLatency(_)
+            | FaultAction::SetLoss(_)
+            | FaultAction::Join(_) => {}
         }
+    }
+}
+
+/// Checks the joins: a node joins once; before it joins no other fault
+/// names it (it is not running) and no partition is in effect when it
+/// joins (it would belong to no group); enough nodes are members from the
+/// start for N replicas.
+fn check_joins(ctx: &mut Ctx<'_>, faults: &[Read], nodes: Option<u32>, n: u32) {
+    // Node -> (join time, fault index).
+    let mut joins: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
+    for r in faults {
+        let FaultAction::Join(node) = &r.fault.action else {
+            continue;
+        };
+        let path = format!("fault[{}]", r.index);
+        if let Some((when, i)) = joins.get(node.as_str()) {
+            ctx.error(
+                &r.span,
+                format!(
+                    "{path}: {node} already joins at {} (fault[{i}]); a node joins once",
+                    format_duration(*when)
+                ),
+            );
+        } else {
+            joins.insert(node, (r.fault.at, r.index));
+        }
+    }
+    if joins.is_empty() {
+        return;
+    }
+    let mut partition: Option<usize> = None;
+    for r in faults {
+        let path = format!("fault[{}]", r.index);
+        let at = format_duration(r.fault.at);
+        match &r.fault.action {
+            FaultAction::Partition(_) => partition = Some(r.index),
+            FaultAction::Heal => partition = None,
+            FaultAction::Join(node) => {
+                if let Some(p) = partition {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: {node} joins at {at} while the partition of fault[{p}] is in effect; a joining node belongs to no group: heal first, or join before the partition"),
+                    );
+                }
+                continue;
+            }
+            _ => {}
+        }
+        for name in &r.named {
+            if let Some((when, i)) = joins
+                .get(name.as_str())
+                .filter(|(when, _)| r.fault.at <= *when)
+            {
+                ctx.error(
+                    &r.span,
+                    format!("{path}: {name} is not running at {at}: it joins the cluster at {} (fault[{i}]); a fault can name it only after it joins", format_duration(*when)),
+                );
+            }
+        }
+    }
+    let Some(nodes) = nodes else {
+        return;
+    };
+    let first = faults
+        .iter()
+        .find(|r| matches!(r.fault.action, FaultAction::Join(_)))
+        .expect("joins is not empty");
+    let initial = nodes.saturating_sub(joins.len() as u32);
+    if initial == 0 {
+        ctx.error(
+            &first.span,
+            format!("fault[{}]: every node of the cluster joins later, so nothing serves at the start: keep at least one of the {nodes} nodes out of the joins", first.index),
+        );
+    } else if n > initial {
+        ctx.error(
+            &first.span,
+            format!("fault[{}]: only {initial} of the {nodes} nodes are members before the joins, fewer than replication N = {n}: raise cluster.nodes or lower N", first.index),
+        );
     }
 }

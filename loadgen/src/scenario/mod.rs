@@ -38,7 +38,7 @@ pub use error::{Problem, ScenarioError};
 pub use expect::{AppSeries, Cmp, Expectation, Metric, Scope, SeriesStat};
 pub use model::{
     App, Capacity, Cluster, CostDist, DatabaseSpec, Eviction, Fault, FaultAction, LatencyDist,
-    NearCacheSpec, Network, OnWrite, Pattern, Replication, node_name,
+    NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, Replication, node_name,
 };
 
 use crate::workload::Phase;
@@ -97,6 +97,18 @@ impl Scenario {
             start += p.duration;
         }
         None
+    }
+
+    /// The nodes that join the running cluster (a `join` fault), in order of
+    /// joining; every other node is a member from the start.
+    pub fn joining_nodes(&self) -> Vec<String> {
+        self.faults
+            .iter()
+            .filter_map(|f| match &f.action {
+                FaultAction::Join(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The capacity of `node` (its override, else the shared one).
@@ -239,7 +251,13 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
     // phase's duration could be read.
     let (phases, phases_ok) = phases::read_phases(&mut ctx, root.get("phase"));
     let run: Duration = phases.iter().map(|p| p.duration).sum();
-    let faults = faults::read_faults(&mut ctx, root.get("fault"), nodes, phases_ok.then_some(run));
+    let faults = faults::read_faults(
+        &mut ctx,
+        root.get("fault"),
+        nodes,
+        cluster.replication.n,
+        phases_ok.then_some(run),
+    );
     let (app, database) = app::read_app(&mut ctx, root.get("app"), root.get("database"));
     let names: Vec<String> = phases.iter().map(|p| p.name.clone()).collect();
     let expect = expect::read::read_expect(&mut ctx, root.get("expect"), &names);

@@ -11,6 +11,8 @@ use std::time::Duration;
 use rand::Rng;
 use rand_distr::{Distribution, Exp1, LogNormal};
 
+pub use ringlab_core::ring::PlacementKind;
+
 use super::units::format_duration;
 
 /// The name of node `i` (1-based): `node_name(3) == "node-3"`.
@@ -37,6 +39,8 @@ pub struct Cluster {
     /// Per-node virtual node counts that differ from `vnodes` (a node's
     /// weight on the ring), by node name.
     pub node_vnodes: BTreeMap<String, u32>,
+    /// How keys are placed on nodes: the ring (default) or `hash mod N`.
+    pub placement: PlacementKind,
 }
 
 impl Cluster {
@@ -419,6 +423,9 @@ pub enum FaultAction {
     SetLatency(LatencyDist),
     /// The network's loss probability changes.
     SetLoss(f64),
+    /// A node declared in `[cluster]` starts and joins the running cluster
+    /// (it is not a member before; nothing migrates to it).
+    Join(String),
 }
 
 impl fmt::Display for FaultAction {
@@ -436,6 +443,7 @@ impl fmt::Display for FaultAction {
             FaultAction::Slow { node, factor } => write!(f, "slow {node} x{factor}"),
             FaultAction::SetLatency(l) => write!(f, "latency {l}"),
             FaultAction::SetLoss(p) => write!(f, "loss {p}"),
+            FaultAction::Join(n) => write!(f, "join {n}"),
         }
     }
 }
