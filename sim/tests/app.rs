@@ -144,3 +144,36 @@ fn a_near_cache_answers_repeated_reads_without_the_cluster() {
     );
     assert_eq!(gets.counts.ok, gets.counts.scheduled());
 }
+
+#[test]
+fn a_full_database_refuses_and_a_slow_one_times_out_as_error_kinds() {
+    // One query at a time, none may wait: concurrent misses are refused.
+    let refusing = COLD
+        .replace("concurrency = 64", "concurrency = 1")
+        .replace("queue_limit = 1000", "queue_limit = 0");
+    let rec = simulate(&refusing);
+    let n = rec.windows.len();
+    let gets = rec.aggregate_all(Some(OpKind::Get)).counts;
+    let refused = gets.errors.get("DBREFUSED").copied().unwrap_or(0);
+    assert!(refused > 1000, "{refused} refused of {gets:?}");
+    assert_eq!(total(&rec, "db.refused_per_s", 0..n), refused as f64);
+    // A refused read is not filled, so those keys stay cold: every request
+    // is a hit, a database read or a refusal.
+    let reads = total(&rec, "db.reads_per_s", 0..n);
+    assert_eq!(gets.misses as f64, reads);
+    assert_eq!(gets.ok + refused, gets.scheduled());
+
+    // The app waits 1 ms for a 2 ms query: every miss fails as DBTIMEOUT.
+    let slow = COLD.replace(
+        "queue_limit = 1000",
+        "queue_limit = 1000\ntimeout = \"1ms\"",
+    );
+    let rec = simulate(&slow);
+    let n = rec.windows.len();
+    let gets = rec.aggregate_all(Some(OpKind::Get)).counts;
+    let timeouts = gets.errors.get("DBTIMEOUT").copied().unwrap_or(0);
+    assert_eq!(gets.misses, 0, "no read completes in time");
+    assert!(timeouts >= 10_000, "{gets:?}");
+    assert_eq!(total(&rec, "db.timeouts_per_s", 0..n), timeouts as f64);
+    assert_eq!(gets.ok + timeouts, gets.scheduled());
+}
