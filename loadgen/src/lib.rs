@@ -14,8 +14,11 @@
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`stale`]: the write oracle that counts stale reads.
 //! - [`compare`]: the regression gate between two runs.
+//! - [`database`]: the simulated database behind the cache (cache-aside,
+//!   write-through), shared by every client machine of a run.
 
 pub mod compare;
+pub mod database;
 pub mod driver;
 pub mod recorder;
 pub mod report;

@@ -81,6 +81,7 @@ async fn simulate(
                 pipeline,
                 seed: 7,
                 key_prefix: String::new(),
+                app: None,
             };
             run(cfg, clock, meta(window), std::future::pending())
                 .await
@@ -343,6 +344,7 @@ async fn a_dead_target_is_routed_around() {
                 pipeline: 1,
                 seed: 7,
                 key_prefix: String::new(),
+                app: None,
             };
             run(
                 cfg,

@@ -42,6 +42,7 @@ async fn a_short_phase_against_a_fake_server_is_counted_exactly() {
         pipeline: 1,
         seed: 3,
         key_prefix: "t:".into(),
+        app: None,
     };
     let record = run(cfg, clock, meta(), std::future::pending())
         .await
@@ -127,6 +128,7 @@ async fn stopping_early_still_accounts_for_every_scheduled_request() {
         pipeline: 1,
         seed: 1,
         key_prefix: String::new(),
+        app: None,
     };
     let started = clock.now();
     let stop = clock.sleep(Duration::from_millis(300));
@@ -157,6 +159,7 @@ async fn bad_configurations_are_errors() {
         pipeline: 1,
         seed: 1,
         key_prefix: String::new(),
+        app: None,
     };
     let err = |cfg: DriverConfig| async move {
         run(cfg, clock, meta(), std::future::pending())
@@ -375,6 +378,7 @@ async fn reads_that_miss_acknowledged_writes_are_counted_stale() {
         pipeline: 1,
         seed: 5,
         key_prefix: "stale:".into(),
+        app: None,
     };
     let record = run(cfg, clock, meta(), std::future::pending())
         .await
@@ -392,4 +396,75 @@ async fn reads_that_miss_acknowledged_writes_are_counted_stale() {
     let all = record.aggregate_all(None).counts;
     assert_eq!(all.ok, all.scheduled(), "stale reads are ok: {all:?}");
     assert_eq!(record.aggregate_all(Some(OpKind::Set)).counts.stale, 0);
+}
+
+/// `ringlab-load` with a cache-aside scenario: the database is simulated
+/// in-process; misses read it and fill the cache, sets write it and delete
+/// the cached copy, and its counters become the record's series.
+#[tokio::test]
+async fn a_cache_aside_scenario_drives_the_in_process_database() {
+    let clock = Clock::real();
+    let (addr, seen) = spawn_server("127.0.0.1:0", clock, Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aside.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "aside"
+window = "100ms"
+[app]
+pattern = "cache-aside"
+fill_ttl = "10s"
+[database]
+latency = "1ms"
+concurrency = 4
+queue_limit = 1000
+[[phase]]
+name = "load"
+duration = "500ms"
+rate = 1000
+arrival = "uniform"
+keys = { count = 20, distribution = "uniform" }
+mix = { get = 0.5, set = 0.5 }
+value_size = "10B"
+timeout = "1s"
+connections = 4
+"#,
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let cli = Cli::try_parse_from([
+        "ringlab-load",
+        "--target",
+        &addr.to_string(),
+        "--scenario",
+        &file,
+        "--no-progress",
+    ])
+    .unwrap();
+    let plan = plan(&cli.load).unwrap();
+    assert!(plan.app.is_some());
+    let record = execute(&plan, clock, std::future::pending(), false)
+        .await
+        .unwrap();
+    let gets = record.aggregate_all(Some(OpKind::Get)).counts;
+    let sets = record.aggregate_all(Some(OpKind::Set)).counts;
+    assert_eq!(gets.ok + sets.ok, 500, "{gets:?} {sets:?}");
+    let total = |name: &str| -> f64 {
+        let s = record
+            .series
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}: {:?}", record.series.keys()));
+        assert_eq!(s.len(), record.windows.len());
+        s.iter().sum::<f64>() * 0.1
+    };
+    assert_eq!(total("db.writes_per_s").round() as u64, sets.ok);
+    assert_eq!(total("db.reads_per_s").round() as u64, gets.misses);
+    assert!(gets.misses > 0);
+    let seen = seen.lock().unwrap();
+    // Every set deleted its cached copy; every read's fill is a SET.
+    assert_eq!(seen.commands.get("DEL"), Some(&sets.ok));
+    assert_eq!(seen.commands.get("GET"), Some(&gets.ok));
+    let fills = seen.commands.get("SET").copied().unwrap_or(0);
+    assert!(fills > 0 && fills <= gets.misses, "{fills} fills");
 }

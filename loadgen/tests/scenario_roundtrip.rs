@@ -373,3 +373,121 @@ proptest! {
         prop_assert_eq!(&s.phases, &want, "--- text ---\n{}", text);
     }
 }
+
+/// `[app]` and `[database]` as written, keys omitted at random: what the
+/// reader makes of them, by the documented defaults.
+#[derive(Debug, Clone)]
+struct AppSpec {
+    write_through: bool,
+    on_write_update: Option<bool>,
+    fill_ttl: Option<Duration>,
+    coalesce: Option<bool>,
+    near: Option<(u64, Duration)>,
+    latency: CostDist,
+    concurrency: u32,
+    queue_limit: u32,
+    timeout: Option<Duration>,
+}
+
+fn app_spec() -> impl Strategy<Value = AppSpec> {
+    (
+        any::<bool>(),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(dur()),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of((1u64..1_000_000, dur())),
+        cost(),
+        1u32..1_000_000,
+        0u32..1_000_000,
+        proptest::option::of(dur()),
+    )
+        .prop_map(
+            |(write_through, on_write, fill_ttl, coalesce, near, latency, c, q, timeout)| {
+                AppSpec {
+                    write_through,
+                    // on_write is for cache-aside only.
+                    on_write_update: on_write.filter(|_| !write_through),
+                    fill_ttl,
+                    coalesce,
+                    near,
+                    latency,
+                    concurrency: c,
+                    queue_limit: q,
+                    timeout,
+                }
+            },
+        )
+}
+
+fn app_toml(a: &AppSpec) -> String {
+    let mut t = String::from("[app]\n");
+    let pattern = if a.write_through {
+        "write-through"
+    } else {
+        "cache-aside"
+    };
+    let _ = writeln!(t, "pattern = \"{pattern}\"");
+    if let Some(u) = a.on_write_update {
+        let _ = writeln!(t, "on_write = \"{}\"", if u { "update" } else { "delete" });
+    }
+    if let Some(d) = a.fill_ttl {
+        let _ = writeln!(t, "fill_ttl = \"{}\"", format_duration(d));
+    }
+    if let Some(c) = a.coalesce {
+        let _ = writeln!(t, "coalesce = {c}");
+    }
+    if let Some((keys, ttl)) = a.near {
+        let _ = writeln!(
+            t,
+            "near_cache = {{ keys = {keys}, ttl = \"{}\" }}",
+            format_duration(ttl)
+        );
+    }
+    let _ = write!(
+        t,
+        "\n[database]\nlatency = {}\nconcurrency = {}\nqueue_limit = {}\n",
+        cost_toml(&a.latency),
+        a.concurrency,
+        a.queue_limit
+    );
+    if let Some(d) = a.timeout {
+        let _ = writeln!(t, "timeout = \"{}\"", format_duration(d));
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn app_and_database_read_back_as_written(a in app_spec()) {
+        let text = format!(
+            "{}\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 10\n",
+            app_toml(&a)
+        );
+        let s = scenario::parse(&text, "generated.toml")
+            .map_err(|e| TestCaseError::fail(format!("{e}\n--- text ---\n{text}")))?;
+        let want_pattern = if a.write_through {
+            scenario::Pattern::WriteThrough
+        } else {
+            scenario::Pattern::CacheAside
+        };
+        prop_assert_eq!(s.app.pattern, want_pattern);
+        let want_on_write = match a.on_write_update {
+            Some(true) => scenario::OnWrite::Update,
+            _ => scenario::OnWrite::Delete,
+        };
+        prop_assert_eq!(s.app.on_write, want_on_write);
+        prop_assert_eq!(s.app.fill_ttl, a.fill_ttl);
+        prop_assert_eq!(s.app.coalesce, a.coalesce.unwrap_or(false));
+        prop_assert_eq!(
+            s.app.near_cache,
+            a.near.map(|(keys, ttl)| scenario::NearCacheSpec { keys, ttl })
+        );
+        let db = s.database.expect("a database");
+        prop_assert_eq!(db.latency, a.latency);
+        prop_assert_eq!(db.concurrency, a.concurrency);
+        prop_assert_eq!(db.queue_limit, a.queue_limit);
+        prop_assert_eq!(db.timeout, a.timeout);
+    }
+}

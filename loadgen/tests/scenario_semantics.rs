@@ -408,3 +408,41 @@ rate = -1
     assert_eq!(lines, [(4, 28), (4, 35), (5, 1), (8, 12), (9, 8)]);
     assert!(err.to_string().ends_with("multi.toml: 5 problems"), "{err}");
 }
+
+#[test]
+fn app_and_database_read_every_key() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/scenarios/good/cache-aside.toml"
+    );
+    let s = scenario::load(std::path::Path::new(path)).unwrap();
+    assert_eq!(s.app.pattern, scenario::Pattern::CacheAside);
+    assert_eq!(s.app.on_write, scenario::OnWrite::Update);
+    assert_eq!(s.app.fill_ttl, Some(Duration::from_secs(5)));
+    assert!(s.app.coalesce);
+    assert_eq!(
+        s.app.near_cache,
+        Some(scenario::NearCacheSpec {
+            keys: 100,
+            ttl: Duration::from_secs(1)
+        })
+    );
+    let db = s.database.expect("a database");
+    assert_eq!(
+        db.latency,
+        CostDist::LogNormal {
+            median: Duration::from_millis(2),
+            sigma: 0.5
+        }
+    );
+    assert_eq!((db.concurrency, db.queue_limit), (32, 256));
+    assert_eq!(db.timeout, Some(Duration::from_millis(50)));
+}
+
+#[test]
+fn without_app_the_clients_talk_to_the_cache_only() {
+    let s = everything();
+    assert_eq!(s.app, scenario::App::default());
+    assert_eq!(s.app.pattern, scenario::Pattern::Direct);
+    assert!(s.database.is_none());
+}

@@ -9,6 +9,11 @@
 //! cut links apply between cluster nodes only (the clients stand for the
 //! application servers, which in the classic layout sit beside the cache).
 //!
+//! With an `[app]` pattern other than direct, the harness creates one
+//! [`Database`] (seeded from the run's seed) and hands it to every client's
+//! driver, as one database serves every application server; its per-window
+//! counters become the record's `db.*` / `near.*` series.
+//!
 //! Joins: a node named by a `join` fault is not started, not a member and
 //! not a client target until its time. Then the harness publishes the new
 //! member list on a watch channel and starts the node with that full list;
@@ -34,7 +39,9 @@ use ringlab_core::clock::{Clock, Micros};
 use ringlab_core::node::{Member, NodeConfig, NodeEnv};
 use ringlab_core::ring::NodeId;
 use ringlab_core::store::Policy;
-use ringlab_loadgen::driver::{self, Driver, DriverConfig};
+use ringlab_loadgen::database::Database;
+use ringlab_loadgen::driver::cli::DATABASE_SEED;
+use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
@@ -324,6 +331,12 @@ async fn supervise(
     // servers of one service). The simulation runs on one thread, so the
     // oracle's lock is never contended.
     let oracle = WriteOracle::new(seed);
+    // One database for every client machine, as one database serves every
+    // application server.
+    let app = scenario.database.clone().map(|spec| AppConfig {
+        app: scenario.app.clone(),
+        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
+    });
     let mut joins = Vec::new();
     for k in 0..clients {
         let cfg = DriverConfig {
@@ -335,6 +348,7 @@ async fn supervise(
             pipeline: 1,
             seed: seed.wrapping_mul(31).wrapping_add(u64::from(k) + 1),
             key_prefix: String::new(),
+            app: app.clone(),
         };
         let node = handle
             .create_node()
@@ -402,6 +416,13 @@ async fn supervise(
     }
     let mut record = record.expect("at least one client");
     record.events = events_of(&faults, &join_labels(&scenario, &faults));
+    if let Some(a) = &app {
+        record.series.extend(a.database.series(
+            record.windows.len(),
+            a.app.coalesce,
+            a.app.near_cache.is_some(),
+        ));
+    }
     let requests = record
         .windows
         .iter()

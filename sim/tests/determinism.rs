@@ -71,10 +71,34 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
-    let dir = std::env::temp_dir().join(format!("ringlab-determinism-{}", std::process::id()));
+    same_seed_same_bytes(SCENARIO, "direct");
+}
+
+/// The database, singleflight and the near-cache are driven by seeded
+/// randomness and model time only: their series replay byte for byte too.
+#[test]
+fn an_app_with_a_database_replays_byte_for_byte() {
+    let app = r#"
+[app]
+pattern = "cache-aside"
+fill_ttl = "300ms"
+coalesce = true
+near_cache = { keys = 50, ttl = "200ms" }
+[database]
+latency = { median = "1ms", sigma = 0.5 }
+concurrency = 4
+queue_limit = 64
+[[phase]]"#;
+    let text = SCENARIO.replacen("[[phase]]", app, 1);
+    same_seed_same_bytes(&text, "app");
+}
+
+fn same_seed_same_bytes(text: &str, tag: &str) {
+    let dir =
+        std::env::temp_dir().join(format!("ringlab-determinism-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("determinism.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, text).unwrap();
 
     let a = files(&run(&dir, &scenario, 21, "a"));
     let b = files(&run(&dir, &scenario, 21, "b"));
@@ -88,6 +112,15 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         "expect.json",
     ] {
         assert!(a.contains_key(name), "{name} missing from the report");
+    }
+    if tag == "app" {
+        for name in [
+            "series-db.reads_per_s.svg",
+            "series-db.coalesced_per_s.svg",
+            "series-near.hits_per_s.svg",
+        ] {
+            assert!(a.contains_key(name), "{name} missing from the report");
+        }
     }
     assert_eq!(
         a.keys().collect::<Vec<_>>(),

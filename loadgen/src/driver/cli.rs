@@ -147,7 +147,15 @@ pub struct LoadPlan {
     pub notes: Vec<String>,
     /// The scenario's `[expect]` lines (none for a flags-only run).
     pub expect: Vec<crate::scenario::Expectation>,
+    /// The scenario's app pattern and database, when it has one: the
+    /// database is simulated in this process, with the same model as in the
+    /// simulator.
+    pub app: Option<(crate::scenario::App, crate::scenario::DatabaseSpec)>,
 }
+
+/// Mixed into the run's seed for the database's service times, so they do
+/// not repeat the arrivals' random stream.
+pub const DATABASE_SEED: u64 = 0xDA7A_BA5E_0000_0001;
 
 /// Resolves flags (and the cluster file) into a plan.
 pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
@@ -164,6 +172,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
     let (client_index, client_count) = args.client;
     let mut notes = Vec::new();
     let mut expect = Vec::new();
+    let mut app = None;
     let (phases, scenario, description, seed, window) = match &args.scenario {
         Some(path) => {
             let sc = crate::scenario::load(path)?;
@@ -182,6 +191,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
                 ));
             }
             expect = sc.expect;
+            app = sc.database.map(|db| (sc.app, db));
             (
                 sc.phases,
                 sc.name,
@@ -230,6 +240,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
             pipeline: args.pipeline,
             seed,
             key_prefix: args.key_prefix.clone(),
+            app: None,
         },
         meta: RunMeta {
             scenario,
@@ -241,6 +252,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
         out,
         notes,
         expect,
+        app,
     })
 }
 
@@ -252,7 +264,21 @@ pub async fn execute(
     stop: impl std::future::Future<Output = ()>,
     progress: bool,
 ) -> anyhow::Result<RunRecord> {
-    let driver = Driver::new(plan.config.clone(), clock, plan.meta.clone())?;
+    let mut config = plan.config.clone();
+    let database = plan.app.as_ref().map(|(app, spec)| {
+        let db = crate::database::Database::new(
+            spec.clone(),
+            config.seed ^ DATABASE_SEED,
+            clock,
+            config.window,
+        );
+        config.app = Some(super::AppConfig {
+            app: app.clone(),
+            database: db.clone(),
+        });
+        (app.clone(), db)
+    });
+    let driver = Driver::new(config, clock, plan.meta.clone())?;
     let live = driver.live();
     let total = plan
         .config
@@ -283,7 +309,14 @@ pub async fn execute(
             }
         })
     });
-    let record = driver.run(stop).await;
+    let mut record = driver.run(stop).await;
+    if let Some((app, db)) = database {
+        record.series.extend(db.series(
+            record.windows.len(),
+            app.coalesce,
+            app.near_cache.is_some(),
+        ));
+    }
     if let Some(w) = watcher {
         w.abort();
     }

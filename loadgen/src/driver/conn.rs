@@ -64,7 +64,7 @@ struct Sent {
     /// is then discarded).
     live: bool,
     /// Settles the reply with the write oracle (stale reads).
-    ticket: Ticket,
+    ticket: Option<Ticket>,
 }
 
 /// A connection task's state.
@@ -92,6 +92,8 @@ pub(super) struct Conn {
     pub value: Arc<[u8]>,
     /// Numbers the writes and checks the reads (see [`crate::stale`]).
     pub oracle: WriteOracle,
+    /// The app's pattern, when the clients use a database.
+    pub app: Option<Arc<super::app::AppCtx>>,
 }
 
 impl Conn {
@@ -133,7 +135,7 @@ impl Conn {
                 while sent.len() < self.pipeline {
                     let Some(p) = sh.queue.pop_front() else { break };
                     if p.deadline <= now {
-                        sh.finish(p.due, p.op, Outcome::Timeout, now, &self.drained);
+                        sh.end(&p, Outcome::Timeout, now, &self.drained);
                         continue;
                     }
                     let ticket = self.encode(&p, &mut key, &mut wbuf);
@@ -230,25 +232,42 @@ impl Conn {
     }
 
     /// Appends the command of `p` to `wbuf`, a SET value stamped with its
-    /// write's id; the ticket settles the reply with the oracle.
-    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) -> Ticket {
+    /// write's id; the ticket settles the reply with the oracle. A cache
+    /// fill gets none: it copies the database's value, which the oracle
+    /// cannot date, so its value carries no stamp and reads of it are not
+    /// judged.
+    fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) -> Option<Ticket> {
         key.clear();
         write_key(key, &self.prefix, p.key);
-        match p.op {
+        let command = p.step.command(p.op);
+        match command {
             OpKind::Get => write_command(wbuf, &[b"GET", key]),
             OpKind::Set => {
                 let len = (p.value_len as usize).min(self.value.len());
-                write_command(wbuf, &[b"SET", key, &self.value[..len]]);
-                // The value is the last bulk string: its bytes end just
-                // before the closing CRLF. Stamped in place, not copied.
+                match p.step.px_ms() {
+                    None => write_command(wbuf, &[b"SET", key, &self.value[..len]]),
+                    Some(ms) => {
+                        let ms = ms.to_string();
+                        write_command(
+                            wbuf,
+                            &[b"SET", key, &self.value[..len], b"PX", ms.as_bytes()],
+                        );
+                    }
+                }
+                if p.step.is_fill() {
+                    return None;
+                }
+                // A SET without PX: the value is the last bulk string, its
+                // bytes end just before the closing CRLF. Stamped in place.
                 let end = wbuf.len() - 2;
-                return self
-                    .oracle
-                    .sent(p.op, p.key, Some(&mut wbuf[end - len..end]));
+                return Some(
+                    self.oracle
+                        .sent(command, p.key, Some(&mut wbuf[end - len..end])),
+                );
             }
             OpKind::Delete => write_command(wbuf, &[b"DEL", key]),
         }
-        self.oracle.sent(p.op, p.key, None)
+        Some(self.oracle.sent(command, p.key, None))
     }
 
     /// Matches every whole reply in `rbuf` to the oldest outstanding request.
@@ -259,7 +278,9 @@ impl Conn {
         while let Some(frame) = parse_frame(rbuf, &limits).map_err(|_| ())? {
             let s = sent.pop_front().ok_or(())?;
             // A late reply still acknowledges its write.
-            let stale = self.oracle.replied(&s.ticket, &frame);
+            let stale = s
+                .ticket
+                .is_some_and(|t| self.oracle.replied(&t, &frame));
             if !s.live {
                 continue;
             }
@@ -269,7 +290,10 @@ impl Conn {
                 _ if stale => Outcome::Stale,
                 _ => Outcome::Ok,
             };
-            lock(&self.shared).finish(s.p.due, s.p.op, outcome, now, &self.drained);
+            match &self.app {
+                None => lock(&self.shared).end(&s.p, outcome, now, &self.drained),
+                Some(app) => super::app::after_cache(app, s.p, outcome, now),
+            }
         }
         Ok(())
     }
@@ -300,13 +324,7 @@ impl Conn {
             self.work.notify_one();
         } else {
             for s in sent.drain(..) {
-                sh.finish(
-                    s.p.due,
-                    s.p.op,
-                    Outcome::Error(CONNECTION),
-                    now,
-                    &self.drained,
-                );
+                sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
             }
         }
     }
@@ -317,9 +335,8 @@ impl Conn {
         let mut sh = None;
         for s in sent.iter_mut().filter(|s| s.live && s.p.deadline <= now) {
             s.live = false;
-            sh.get_or_insert_with(|| lock(&self.shared)).finish(
-                s.p.due,
-                s.p.op,
+            sh.get_or_insert_with(|| lock(&self.shared)).end(
+                &s.p,
                 Outcome::Timeout,
                 now,
                 &self.drained,
@@ -336,13 +353,7 @@ impl Conn {
         let now = self.clock.now();
         let mut sh = lock(&self.shared);
         for s in sent.drain(..).filter(|s| s.live) {
-            sh.finish(
-                s.p.due,
-                s.p.op,
-                Outcome::Error(CONNECTION),
-                now,
-                &self.drained,
-            );
+            sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
         }
     }
 }

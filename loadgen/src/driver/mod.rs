@@ -19,9 +19,19 @@
 //!
 //! A per-request client-side delay (a hook for the simulator) belongs in
 //! [`conn`], between taking a request and writing it.
+//!
+//! With an [`AppConfig`] the clients act as application servers in front of
+//! a database (cache-aside or write-through, `app`): a request then moves
+//! through steps, re-entering the queue for its cache step, and
+//! [`flight`] (singleflight) and [`near`] (the near-cache) hold the
+//! per-machine state. Without one, every request is one cache command, as
+//! before.
 
+mod app;
 pub mod cli;
 mod conn;
+mod flight;
+mod near;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -38,6 +48,8 @@ use tokio::sync::{Barrier, Notify, watch};
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
 use crate::stale::WriteOracle;
 use crate::workload::{ArrivalGen, OpKind, Phase, RequestGen, WorkloadError};
+pub use app::AppConfig;
+use app::Step;
 
 /// Largest value a SET may write; the driver holds one buffer this big.
 pub const MAX_VALUE_LEN: u64 = 512 * 1024 * 1024;
@@ -62,6 +74,9 @@ pub struct DriverConfig {
     pub seed: u64,
     /// Prepended to every key name (`<prefix>key:000000000042`).
     pub key_prefix: String,
+    /// The application pattern and its database; `None` drives the cache
+    /// alone.
+    pub app: Option<AppConfig>,
 }
 
 /// A configuration the driver cannot run.
@@ -107,6 +122,8 @@ struct Pending {
     key: u64,
     /// Bytes of the value (SET only).
     value_len: u64,
+    /// Where the request stands in the app's pattern.
+    step: Step,
 }
 
 /// Cumulative figures for a live progress display.
@@ -152,6 +169,8 @@ struct Shared {
     recorder: Recorder,
     /// Figures for a progress display.
     live: Live,
+    /// The pattern's per-machine state, with an app.
+    app: Option<app::AppState>,
 }
 
 impl Shared {
@@ -198,7 +217,7 @@ impl Shared {
                 break;
             }
             self.queue.pop_front();
-            self.finish(p.due, p.op, Outcome::Timeout, now, drained);
+            self.end(&p, Outcome::Timeout, now, drained);
         }
     }
 }
@@ -309,6 +328,7 @@ impl Driver {
                 snap: LiveSnapshot::default(),
                 hist: new_histogram(),
             },
+            app: cfg.app.as_ref().map(|a| app::AppState::new(&a.app)),
         }));
         // Distinct per client machine: clients of one run in separate
         // processes must not take each other's stamps for their own.
@@ -366,6 +386,15 @@ impl Driver {
         let prefix: Arc<[u8]> = cfg.key_prefix.as_bytes().into();
         let drained = Arc::new(Notify::new());
         let work = Arc::new(Notify::new());
+        let app_ctx = cfg.app.clone().map(|a| {
+            Arc::new(app::AppCtx {
+                cfg: a,
+                clock,
+                shared: shared.clone(),
+                work: work.clone(),
+                drained: drained.clone(),
+            })
+        });
         let (control_tx, control_rx) = watch::channel(Control {
             active: cfg.phases[0].connections as usize,
             closing: false,
@@ -391,6 +420,7 @@ impl Driver {
                 prefix: prefix.clone(),
                 value: value.clone(),
                 oracle: oracle.clone(),
+                app: app_ctx.clone(),
             };
             tasks.push(tokio::spawn(
                 task.run(connected.clone(), cfg.phases[0].timeout),
@@ -400,6 +430,9 @@ impl Driver {
 
         let t0 = clock.now();
         lock(&shared).t0 = t0;
+        if let Some(a) = &cfg.app {
+            a.database.align(t0);
+        }
         let mut arrival_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         arrival_rng.set_stream(2 * u64::from(cfg.client_index));
         let mut request_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -417,6 +450,9 @@ impl Driver {
                     .expect("validated in Driver::new");
             {
                 let mut sh = lock(&shared);
+                if let Some(a) = &mut sh.app {
+                    a.fill_len = requests_of.max_value_len();
+                }
                 sh.live.snap.target_rate =
                     phase.rate.at(Duration::ZERO, phase.duration) / f64::from(cfg.client_count);
             }
@@ -466,14 +502,20 @@ impl Driver {
                     sh.resolve(due, req.op, Outcome::HeldBack, due);
                     continue;
                 }
-                sh.in_flight += 1;
-                sh.queue.push_back(Pending {
+                let p = Pending {
                     due,
                     deadline: due + timeout,
                     op: req.op,
                     key: req.key,
                     value_len: req.value_len,
-                });
+                    step: Step::Direct,
+                };
+                if let Some(ctx) = &app_ctx {
+                    app::start(ctx, &mut sh, p, clock.now());
+                    continue;
+                }
+                sh.in_flight += 1;
+                sh.queue.push_back(p);
                 drop(sh);
                 work.notify_one();
             }

@@ -11,6 +11,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
+use super::expect::{AppSeries, SeriesStat};
 use super::{Expectation, Metric, Scope};
 use crate::recorder::{OpWindow, RunRecord};
 use crate::report::format;
@@ -33,6 +36,9 @@ pub struct Verdict {
 /// Measures one expectation on `record`; `None` when nothing in scope was
 /// measured (no request, no GET for a hit ratio), which fails it.
 pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
+    if let Metric::App(series, stat) = exp.metric {
+        return measure_series(&exp.scope, series, stat, record);
+    }
     let op = match exp.metric {
         // A hit ratio and stale reads are about reads whatever the key says.
         Metric::HitRatio | Metric::StaleShare | Metric::StaleCount => {
@@ -64,7 +70,43 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
         }
         Metric::StaleCount => Some(c.stale as f64),
         Metric::StaleShare => c.stale_share(),
+        Metric::App(..) => unreachable!("measured by measure_series above"),
     }
+}
+
+/// An app figure over the windows in `scope`; `None` when the run has no
+/// such series (no database, or no coalescing / near-cache) or no window in
+/// scope.
+fn measure_series(
+    scope: &Scope,
+    series: AppSeries,
+    stat: SeriesStat,
+    record: &RunRecord,
+) -> Option<f64> {
+    let values = record.series.get(series.series_name())?;
+    let range = match scope {
+        Scope::Overall => Duration::ZERO..Duration::MAX,
+        Scope::Phase(name) => {
+            let p = record.phases.iter().find(|p| &p.name == name)?;
+            p.start..p.end
+        }
+    };
+    let in_scope: Vec<f64> = record
+        .windows
+        .iter()
+        .zip(values)
+        .filter(|(w, _)| range.contains(&w.start))
+        .map(|(_, v)| *v)
+        .collect();
+    if in_scope.is_empty() {
+        return None;
+    }
+    let secs = record.meta.window.as_secs_f64();
+    Some(match stat {
+        SeriesStat::Peak => in_scope.iter().copied().fold(f64::MIN, f64::max),
+        SeriesStat::Mean => in_scope.iter().sum::<f64>() / in_scope.len() as f64,
+        SeriesStat::Total => (in_scope.iter().sum::<f64>() * secs).round(),
+    })
 }
 
 /// Formats a measurement in its metric's unit.
@@ -78,6 +120,10 @@ fn format_measured(metric: Metric, v: Option<f64>) -> String {
         Metric::StaleShare => format!("{:.4}%", v * 100.0),
         Metric::Percentile(_) | Metric::Max => format::latency_us(v),
         Metric::OverloadCount | Metric::StaleCount => format!("{v:.0}"),
+        Metric::App(AppSeries::DbQueue, _) | Metric::App(_, SeriesStat::Total) => {
+            format!("{v:.0}")
+        }
+        Metric::App(..) => format!("{v:.1}/s"),
     }
 }
 
@@ -135,12 +181,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::recorder::{Counts, PhaseSpan, RunMeta, Window};
+    use crate::recorder::{Counts, Outcome, PhaseSpan, Recorder, RunMeta, Window};
     use crate::scenario::Cmp;
 
     /// One phase `split` of one window: 200 gets answered, 30 of them stale
     /// and 20 misses, and 50 sets.
-    fn record() -> RunRecord {
+    fn stale_record() -> RunRecord {
         let mut ops = BTreeMap::new();
         let get = OpWindow {
             counts: Counts {
@@ -195,7 +241,7 @@ mod tests {
 
     #[test]
     fn stale_reads_are_counted_and_shared_over_gets_answered() {
-        let rec = record();
+        let rec = stale_record();
         let phase = Scope::Phase("split".into());
         let count = expectation(phase.clone(), Metric::StaleCount, Cmp::Ge, 30.0);
         assert_eq!(measure(&count, &rec), Some(30.0));
@@ -208,5 +254,77 @@ mod tests {
         assert_eq!(verdicts[1].measured, "15.0000%");
         let none = expectation(phase, Metric::StaleCount, Cmp::Le, 0.0);
         assert!(!evaluate("t", &[none], &rec)[0].pass);
+    }
+
+    /// A 4 s run of two 2 s phases with one GET per second and a database
+    /// read series of 10, 30, 20, 0 per second.
+    fn db_record() -> RunRecord {
+        let text = r#"
+[app]
+pattern = "cache-aside"
+[database]
+latency = "1ms"
+concurrency = 1
+queue_limit = 1
+[[phase]]
+name = "a"
+duration = "2s"
+rate = 1
+[[phase]]
+name = "b"
+duration = "2s"
+"#;
+        let sc = crate::scenario::parse(text, "t.toml").unwrap();
+        let mut rec = Recorder::new(
+            RunMeta {
+                scenario: "t".into(),
+                description: String::new(),
+                seed: None,
+                source: "sim".into(),
+                window: Duration::from_secs(1),
+            },
+            &sc.phases,
+        );
+        for s in 0..4 {
+            rec.record(
+                Duration::from_secs(s),
+                OpKind::Get,
+                Outcome::Miss,
+                Duration::from_millis(1),
+            );
+        }
+        let mut r = rec.finish();
+        r.series
+            .insert("db.reads_per_s".into(), vec![10.0, 30.0, 20.0, 0.0]);
+        r
+    }
+
+    fn bound(key: &str, scope: Scope) -> Expectation {
+        let metric = Metric::from_key(key).unwrap();
+        Expectation {
+            scope,
+            op: None,
+            metric,
+            cmp: super::super::Cmp::Le,
+            value: 0.0,
+            text: "<= 0".into(),
+        }
+    }
+
+    #[test]
+    fn series_are_measured_over_the_windows_in_scope() {
+        let r = db_record();
+        let a = || Scope::Phase("a".into());
+        let b = || Scope::Phase("b".into());
+        assert_eq!(measure(&bound("db_reads", Scope::Overall), &r), Some(60.0));
+        assert_eq!(measure(&bound("db_reads_peak", a()), &r), Some(30.0));
+        assert_eq!(measure(&bound("db_reads_mean", a()), &r), Some(20.0));
+        assert_eq!(measure(&bound("db_reads_mean", b()), &r), Some(10.0));
+        assert_eq!(measure(&bound("db_reads", b()), &r), Some(20.0));
+        // A series the run did not keep measures nothing, which fails.
+        assert_eq!(measure(&bound("near_hits", Scope::Overall), &r), None);
+        let v = evaluate("t", &[bound("db_reads_peak", Scope::Overall)], &r);
+        assert_eq!(v[0].measured, "30.0/s");
+        assert!(!v[0].pass);
     }
 }

@@ -304,7 +304,7 @@ fn capacity_fields(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, base: &Capacity) -> Cap
 const COST_SHAPES: &str = "a duration (\"20us\"), { mean = \"20us\" } (exponential) or { median = \"20us\", sigma = 0.5 } (lognormal)";
 
 /// An operation's cost: a constant, `{ mean }` or `{ median, sigma }`.
-fn cost_dist(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<CostDist> {
+pub(super) fn cost_dist(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<CostDist> {
     if v.get_ref().is_str() {
         return duration(ctx, path, v).map(CostDist::Constant);
     }

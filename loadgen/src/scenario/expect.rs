@@ -96,11 +96,85 @@ pub enum Metric {
     /// Stale reads: ok GETs that returned a value older than a write
     /// acknowledged before they were sent (see `crate::stale`). A count.
     StaleCount,
+    /// A figure of the app's database or near-cache, from the record's
+    /// per-window series: a total count, the peak or the mean per second.
+    App(AppSeries, SeriesStat),
+}
+
+/// A per-window series the app's database keeps (see `crate::database`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppSeries {
+    /// Database reads.
+    DbReads,
+    /// Database writes.
+    DbWrites,
+    /// Queries the database refused (queue full).
+    DbRefused,
+    /// Queries the app gave up waiting for.
+    DbTimeouts,
+    /// Misses that waited for another request's read (singleflight).
+    DbCoalesced,
+    /// Reads answered by a near-cache.
+    NearHits,
+    /// The most queries waiting at once (only `db_queue_max`).
+    DbQueue,
+}
+
+impl AppSeries {
+    /// Every series with a count (all but the queue depth).
+    pub const COUNTED: [AppSeries; 6] = [
+        AppSeries::DbReads,
+        AppSeries::DbWrites,
+        AppSeries::DbRefused,
+        AppSeries::DbTimeouts,
+        AppSeries::DbCoalesced,
+        AppSeries::NearHits,
+    ];
+
+    /// The stem of its metric keys (`db_reads`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            AppSeries::DbReads => "db_reads",
+            AppSeries::DbWrites => "db_writes",
+            AppSeries::DbRefused => "db_refused",
+            AppSeries::DbTimeouts => "db_timeouts",
+            AppSeries::DbCoalesced => "db_coalesced",
+            AppSeries::NearHits => "near_hits",
+            AppSeries::DbQueue => "db_queue",
+        }
+    }
+
+    /// The name of its series in the record (`db.reads_per_s`).
+    pub fn series_name(&self) -> &'static str {
+        match self {
+            AppSeries::DbReads => "db.reads_per_s",
+            AppSeries::DbWrites => "db.writes_per_s",
+            AppSeries::DbRefused => "db.refused_per_s",
+            AppSeries::DbTimeouts => "db.timeouts_per_s",
+            AppSeries::DbCoalesced => "db.coalesced_per_s",
+            AppSeries::NearHits => "near.hits_per_s",
+            AppSeries::DbQueue => "db.queue_max",
+        }
+    }
+}
+
+/// What of a series an expectation bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStat {
+    /// Events in the scope (`db_reads`).
+    Total,
+    /// The highest per-second rate of a window (`db_reads_peak`); for the
+    /// queue, the deepest it got (`db_queue_max`).
+    Peak,
+    /// Events per second over the scope (`db_reads_mean`).
+    Mean,
 }
 
 impl Metric {
     /// The metric names accepted in a key, for messages.
-    pub const NAMES: &'static str = "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), max, hit_ratio, overload, stale_reads";
+    pub const NAMES: &'static str = "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), \
+         max, hit_ratio, overload, stale_reads, db_reads, db_writes, db_refused, db_timeouts, \
+         db_coalesced, near_hits (each also _peak and _mean, per second), db_queue_max";
 
     /// The key naming this metric.
     pub fn key(&self) -> String {
@@ -122,6 +196,12 @@ impl Metric {
             Metric::HitRatio => "hit_ratio".into(),
             Metric::OverloadShare | Metric::OverloadCount => "overload".into(),
             Metric::StaleShare | Metric::StaleCount => "stale_reads".into(),
+            Metric::App(AppSeries::DbQueue, _) => "db_queue_max".into(),
+            Metric::App(series, stat) => match stat {
+                SeriesStat::Total => series.key().into(),
+                SeriesStat::Peak => format!("{}_peak", series.key()),
+                SeriesStat::Mean => format!("{}_mean", series.key()),
+            },
         }
     }
 
@@ -136,7 +216,20 @@ impl Metric {
             "hit_ratio" => return Some(Metric::HitRatio),
             "overload" => return Some(Metric::OverloadShare),
             "stale_reads" => return Some(Metric::StaleShare),
+            "db_queue_max" => return Some(Metric::App(AppSeries::DbQueue, SeriesStat::Peak)),
             _ => {}
+        }
+        for series in AppSeries::COUNTED {
+            let Some(rest) = key.strip_prefix(series.key()) else {
+                continue;
+            };
+            let stat = match rest {
+                "" => SeriesStat::Total,
+                "_peak" => SeriesStat::Peak,
+                "_mean" => SeriesStat::Mean,
+                _ => continue,
+            };
+            return Some(Metric::App(series, stat));
         }
         let digits = key.strip_prefix('p')?;
         if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -209,6 +302,17 @@ pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), Str
             let d = parse_duration(rest).map_err(|e| e.to_string())?;
             Ok((cmp, d.as_nanos() as f64 / 1000.0, metric))
         }
+        Metric::App(..) => {
+            let digits = rest.trim_end_matches("/s").trim().replace('_', "");
+            match digits.parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 => Ok((cmp, n, metric)),
+                _ => Err(format!(
+                    "expected a number (a count, or per second for _peak and _mean), \
+                     like \"{}\", found {rest:?}",
+                    example(metric)
+                )),
+            }
+        }
         Metric::OverloadShare | Metric::OverloadCount | Metric::StaleShare | Metric::StaleCount => {
             let stale = matches!(metric, Metric::StaleShare | Metric::StaleCount);
             if rest.ends_with('%') {
@@ -249,6 +353,7 @@ fn example(metric: Metric) -> &'static str {
         Metric::Percentile(_) | Metric::Max => "<= 5ms",
         Metric::OverloadShare | Metric::OverloadCount => "<= 1%",
         Metric::StaleShare | Metric::StaleCount => "<= 0",
+        Metric::App(..) => "<= 500",
     }
 }
 
@@ -296,6 +401,31 @@ mod tests {
         assert!(parse_bound(Metric::Availability, "99.9%").is_err());
         assert!(parse_bound(Metric::Availability, ">= 120%").is_err());
         assert!(parse_bound(Metric::Percentile(99.0), "<= 5").is_err());
+    }
+
+    #[test]
+    fn app_metric_keys_round_trip() {
+        let m = Metric::from_key("db_reads_peak").unwrap();
+        assert_eq!(m, Metric::App(AppSeries::DbReads, SeriesStat::Peak));
+        for k in [
+            "db_reads",
+            "db_reads_peak",
+            "db_writes_mean",
+            "db_refused",
+            "db_queue_max",
+            "near_hits_mean",
+            "db_coalesced",
+        ] {
+            assert_eq!(Metric::from_key(k).unwrap().key(), k);
+        }
+        assert_eq!(Metric::from_key("db_reads_max"), None);
+        assert_eq!(Metric::from_key("db_queue"), None);
+        let (c, v, _) = parse_bound(m, "<= 1_500").unwrap();
+        assert_eq!((c, v), (Cmp::Le, 1500.0));
+        let (_, v, _) = parse_bound(m, "> 12.5/s").unwrap();
+        assert_eq!(v, 12.5);
+        assert!(parse_bound(m, "<= 5ms").is_err());
+        assert!(parse_bound(m, "<= -1").is_err());
     }
 
     #[test]
@@ -429,6 +559,14 @@ pub(super) mod read {
                     "hit_ratio",
                     "overload",
                     "stale_reads",
+                    "db_reads",
+                    "db_reads_peak",
+                    "db_reads_mean",
+                    "db_writes",
+                    "db_refused",
+                    "db_queue_max",
+                    "db_coalesced",
+                    "near_hits",
                 ];
                 if op.is_none() {
                     candidates.extend(["get", "set", "delete"]);
@@ -452,6 +590,18 @@ pub(super) mod read {
                 );
                 continue;
             };
+            if let (Metric::App(..), Some(op)) = (metric, op) {
+                ctx.error(
+                    &key_span,
+                    format!(
+                        "{path}: database and near-cache figures are about the whole app, \
+                         not one operation: use {} overall or per phase, not under {}",
+                        metric.key(),
+                        op.as_str()
+                    ),
+                );
+                continue;
+            }
             if matches!(metric, Metric::HitRatio | Metric::StaleShare)
                 && matches!(op, Some(OpKind::Set | OpKind::Delete))
             {

@@ -14,9 +14,10 @@
 //! - [`check`]: expectations measured against a run; `expect.json`.
 //! - `reader`: a spanned TOML document read with typed getters that
 //!   report unknown keys with the closest known one.
-//! - `cluster`, `phases`, `faults`: one reader per section.
+//! - `cluster`, `phases`, `faults`, `app`: one reader per section.
 //! - [`error`]: problems, line and column numbers, the error type.
 
+mod app;
 pub mod check;
 mod cluster;
 pub mod error;
@@ -34,10 +35,10 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 pub use error::{Problem, ScenarioError};
-pub use expect::{Cmp, Expectation, Metric, Scope};
+pub use expect::{AppSeries, Cmp, Expectation, Metric, Scope, SeriesStat};
 pub use model::{
-    Capacity, Cluster, CostDist, Eviction, Fault, FaultAction, LatencyDist, Network, PlacementKind,
-    Replication, node_name,
+    App, Capacity, Cluster, CostDist, DatabaseSpec, Eviction, Fault, FaultAction, LatencyDist,
+    NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, Replication, node_name,
 };
 
 use crate::workload::Phase;
@@ -69,6 +70,11 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// The fault timeline, sorted by time.
     pub faults: Vec<Fault>,
+    /// How the clients use the cache (and the database).
+    pub app: App,
+    /// The simulated database; present exactly when `app.pattern` is not
+    /// direct.
+    pub database: Option<DatabaseSpec>,
     /// What the run must show, in file order.
     pub expect: Vec<Expectation>,
     /// The file this came from (as given to [`load`] or [`parse`]).
@@ -118,7 +124,7 @@ pub const DEFAULT_TIME_SCALE: u32 = 1000;
 /// Default seed.
 pub const DEFAULT_SEED: u64 = 1;
 
-const TOP_KEYS: [&str; 11] = [
+const TOP_KEYS: [&str; 13] = [
     "name",
     "description",
     "seed",
@@ -129,6 +135,8 @@ const TOP_KEYS: [&str; 11] = [
     "network",
     "phase",
     "fault",
+    "app",
+    "database",
     "expect",
 ];
 
@@ -250,6 +258,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
         cluster.replication.n,
         phases_ok.then_some(run),
     );
+    let (app, database) = app::read_app(&mut ctx, root.get("app"), root.get("database"));
     let names: Vec<String> = phases.iter().map(|p| p.name.clone()).collect();
     let expect = expect::read::read_expect(&mut ctx, root.get("expect"), &names);
     if let (true, true, Some(v)) = (window_given && phases_ok, window > run, root.get("window")) {
@@ -278,6 +287,8 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
         network,
         phases,
         faults,
+        app,
+        database,
         expect,
         source: PathBuf::from(file_name),
     })

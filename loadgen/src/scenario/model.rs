@@ -279,6 +279,118 @@ fn sample_lognormal(median: Duration, sigma: f64, rng: &mut impl Rng) -> Duratio
     }
 }
 
+/// How the client machines (the application servers) use the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// Cache only, cache-aside or write-through.
+    pub pattern: Pattern,
+    /// What a cache-aside write does to the cached copy.
+    pub on_write: OnWrite,
+    /// TTL of the value the app writes into the cache after a miss (none:
+    /// it stays until evicted or overwritten).
+    pub fill_ttl: Option<Duration>,
+    /// Singleflight: one database read per key at a time per client machine;
+    /// other misses of that key wait for it.
+    pub coalesce: bool,
+    /// A small per-client-machine cache in front of the cluster.
+    pub near_cache: Option<NearCacheSpec>,
+}
+
+impl Default for App {
+    /// Today's behaviour: requests go to the cache and nowhere else.
+    fn default() -> Self {
+        App {
+            pattern: Pattern::Direct,
+            on_write: OnWrite::Delete,
+            fill_ttl: None,
+            coalesce: false,
+            near_cache: None,
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// The cache only; a miss is just a miss.
+    Direct,
+    /// Reads try the cache, then the database, then fill the cache; writes
+    /// go to the database, then delete or update the cached copy.
+    CacheAside,
+    /// Writes go to the database and the cache at once and are answered
+    /// when both are done; reads as cache-aside.
+    WriteThrough,
+}
+
+impl Pattern {
+    /// The name in a scenario file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Pattern::Direct => "direct",
+            Pattern::CacheAside => "cache-aside",
+            Pattern::WriteThrough => "write-through",
+        }
+    }
+
+    /// The pattern named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Pattern> {
+        [Pattern::Direct, Pattern::CacheAside, Pattern::WriteThrough]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
+}
+
+/// What a cache-aside write does to the cache after the database write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnWrite {
+    /// DEL the key: the next read misses and fills it.
+    Delete,
+    /// SET the new value.
+    Update,
+}
+
+impl OnWrite {
+    /// The name in a scenario file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OnWrite::Delete => "delete",
+            OnWrite::Update => "update",
+        }
+    }
+
+    /// The policy named `name`, if any.
+    pub fn from_name(name: &str) -> Option<OnWrite> {
+        [OnWrite::Delete, OnWrite::Update]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
+}
+
+/// A client machine's near-cache: LRU over `keys` entries, each served for
+/// at most `ttl` after it was filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearCacheSpec {
+    /// Entries kept; the least recently used goes first.
+    pub keys: u64,
+    /// How long an entry may be served after it was filled.
+    pub ttl: Duration,
+}
+
+/// The simulated database behind the cache: `concurrency` queries served at
+/// once, FIFO, each taking a `latency` sample; at most `queue_limit` wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseSpec {
+    /// Service time of one query.
+    pub latency: CostDist,
+    /// Queries served at once.
+    pub concurrency: u32,
+    /// Queries that may wait; one more is refused.
+    pub queue_limit: u32,
+    /// How long the app waits for a query before giving up (none: as long
+    /// as the request's own timeout allows).
+    pub timeout: Option<Duration>,
+}
+
 /// One event of the fault timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
