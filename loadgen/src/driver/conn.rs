@@ -278,9 +278,7 @@ impl Conn {
         while let Some(frame) = parse_frame(rbuf, &limits).map_err(|_| ())? {
             let s = sent.pop_front().ok_or(())?;
             // A late reply still acknowledges its write.
-            let stale = s
-                .ticket
-                .is_some_and(|t| self.oracle.replied(&t, &frame));
+            let stale = s.ticket.is_some_and(|t| self.oracle.replied(&t, &frame));
             if !s.live {
                 continue;
             }
