@@ -177,3 +177,54 @@ fn a_full_database_refuses_and_a_slow_one_times_out_as_error_kinds() {
     assert_eq!(total(&rec, "db.timeouts_per_s", 0..n), timeouts as f64);
     assert_eq!(gets.ok + timeouts, gets.scheduled());
 }
+
+/// A node dies under a cache-aside load of reads. The reads in flight on
+/// the connections to it lose their connection; like the reads the other
+/// nodes answer with an error (no replica left, N=1), they go on to the
+/// database, so not one read fails.
+#[test]
+fn reads_whose_cache_connection_dies_go_on_to_the_database() {
+    let toml = r#"
+name = "death"
+seed = 3
+[cluster]
+nodes = 3
+replication = { n = 1, r = 1, w = 1 }
+[network]
+latency = "100us"
+[capacity]
+cores = 16
+op_cost = "5ms"
+queue_limit = 1000
+[app]
+pattern = "cache-aside"
+[database]
+latency = "1ms"
+concurrency = 64
+queue_limit = 1000
+[[phase]]
+name = "steady"
+duration = "4s"
+rate = 3000
+keys = { count = 300, distribution = "uniform" }
+mix = { get = 1.0, set = 0.0 }
+value_size = "100B"
+timeout = "500ms"
+clients = 2
+connections = 30
+[[fault]]
+at = "2s"
+kill = "node-2"
+"#;
+    let rec = simulate(toml);
+    let gets = rec.aggregate_all(Some(OpKind::Get)).counts;
+    // Slow operations (5 ms each) keep about 30 requests in flight, about
+    // ten of them on connections to node-2 when it dies: those break...
+    assert!(gets.scheduled() >= 11_000, "{gets:?}");
+    // ...and still every read is answered: by the cache, or by the database.
+    assert_eq!(gets.ok, gets.scheduled(), "{gets:?}");
+    assert!(gets.errors.is_empty(), "{gets:?}");
+    // After the death node-2's third of the keys misses every time.
+    let after = total(&rec, "db.reads_per_s", 3..4);
+    assert!(after > 500.0, "{after} database reads in the last second");
+}

@@ -112,7 +112,10 @@ impl AppState {
         Self {
             near: app
                 .near_cache
-                .map(|n| super::near::NearCache::new(n.keys, n.ttl.as_micros() as Micros)),
+                .map(|n| {
+                    let ttl = Micros::try_from(n.ttl.as_micros()).unwrap_or(Micros::MAX);
+                    super::near::NearCache::new(n.keys, ttl)
+                }),
             ..Self::default()
         }
     }
@@ -227,7 +230,14 @@ pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Mic
 /// A write's database query; then its cache step `then` goes to the queue
 /// (or, for a write-through half, the half ends).
 async fn write(ctx: Arc<AppCtx>, p: Pending, then: Option<Step>) {
-    let patience = Duration::from_micros(p.deadline.saturating_sub(ctx.clock.now()));
+    let start = ctx.clock.now();
+    if start >= p.deadline {
+        // Already out of time (it waited for a connection): the app gives
+        // up before it queries, so the database never sees it.
+        lock(&ctx.shared).end(&p, Outcome::Timeout, start, &ctx.drained);
+        return;
+    }
+    let patience = Duration::from_micros(p.deadline - start);
     let r = ctx
         .cfg
         .database
@@ -237,7 +247,12 @@ async fn write(ctx: Arc<AppCtx>, p: Pending, then: Option<Step>) {
     let mut sh = lock(&ctx.shared);
     match (r, then) {
         (Ok(()), Some(step)) => {
-            sh.queue.push_front(Pending { step, ..p });
+            // Back in the queue in deadline order (it has waited for the
+            // database since it was due, so it goes ahead of later
+            // arrivals, and the queue's front stays its earliest deadline,
+            // which `expire_queue` relies on).
+            let at = sh.queue.partition_point(|q| q.deadline <= p.deadline);
+            sh.queue.insert(at, Pending { step, ..p });
             drop(sh);
             ctx.work.notify_one();
         }
@@ -293,9 +308,15 @@ pub(super) fn after_cache(ctx: &Arc<AppCtx>, p: Pending, outcome: Outcome<'_>, n
 /// coalescing, every miss of the key that waited for it) and queues the
 /// fill.
 async fn read(ctx: Arc<AppCtx>, p: Pending) {
-    // The whole request timeout from now: a coalesced read also answers
-    // misses that came later than `p` and have later deadlines.
-    let patience = Duration::from_micros(p.deadline.saturating_sub(p.due));
+    // What is left of `p`'s timeout; when coalescing, the whole timeout
+    // from now instead, as the read also answers misses that came later
+    // than `p` and have later deadlines.
+    let started = ctx.clock.now();
+    let patience = Duration::from_micros(if ctx.cfg.app.coalesce {
+        p.deadline.saturating_sub(p.due)
+    } else {
+        p.deadline.saturating_sub(started)
+    });
     let r = ctx
         .cfg
         .database
@@ -327,7 +348,11 @@ async fn read(ctx: Arc<AppCtx>, p: Pending) {
     if let Some(near) = &mut app.near {
         near.fill(p.key, now);
     }
-    let px = ctx.cfg.app.fill_ttl.map(|t| (t.as_millis() as u64).max(1));
+    let px = ctx
+        .cfg
+        .app
+        .fill_ttl
+        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
     let fill = Pending {
         due: now,
         deadline: now + p.deadline.saturating_sub(p.due),

@@ -321,8 +321,26 @@ impl Conn {
             drop(sh);
             self.work.notify_one();
         } else {
-            for s in sent.drain(..) {
-                sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
+            drop(sh);
+            self.connection_lost(sent.drain(..).map(|s| s.p), now);
+        }
+    }
+
+    /// Requests whose cache connection failed: each ends as a `connection`
+    /// error, except that an app's cache-aside lookup goes on to the
+    /// database, as it does after an error reply (see `app::after_cache`).
+    fn connection_lost(&self, requests: impl Iterator<Item = Pending>, now: Micros) {
+        match &self.app {
+            None => {
+                let mut sh = lock(&self.shared);
+                for p in requests {
+                    sh.end(&p, Outcome::Error(CONNECTION), now, &self.drained);
+                }
+            }
+            Some(app) => {
+                for p in requests {
+                    super::app::after_cache(app, p, Outcome::Error(CONNECTION), now);
+                }
             }
         }
     }
@@ -343,16 +361,14 @@ impl Conn {
     }
 
     /// The connection failed: every outstanding request is a connection
-    /// error, and the next request reconnects.
+    /// error (or, for an app's lookup, a database read), and the next
+    /// request reconnects.
     fn fail_all(&mut self, sent: &mut VecDeque<Sent>, wbuf: &mut BytesMut, rbuf: &mut BytesMut) {
         self.set_stream(None);
         wbuf.clear();
         rbuf.clear();
         let now = self.clock.now();
-        let mut sh = lock(&self.shared);
-        for s in sent.drain(..).filter(|s| s.live) {
-            sh.end(&s.p, Outcome::Error(CONNECTION), now, &self.drained);
-        }
+        self.connection_lost(sent.drain(..).filter(|s| s.live).map(|s| s.p), now);
     }
 }
 
