@@ -110,12 +110,10 @@ pub(super) struct AppState {
 impl AppState {
     pub(super) fn new(app: &App) -> Self {
         Self {
-            near: app
-                .near_cache
-                .map(|n| {
-                    let ttl = Micros::try_from(n.ttl.as_micros()).unwrap_or(Micros::MAX);
-                    super::near::NearCache::new(n.keys, ttl)
-                }),
+            near: app.near_cache.map(|n| {
+                let ttl = Micros::try_from(n.ttl.as_micros()).unwrap_or(Micros::MAX);
+                super::near::NearCache::new(n.keys, ttl)
+            }),
             ..Self::default()
         }
     }
