@@ -45,7 +45,7 @@ use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::capacity::{CapacitySpec, Knobs, SimHooks};
 
@@ -163,6 +163,16 @@ impl NodeFactory<'_> {
     /// every restart: each incarnation gets fresh hooks (an empty queue), a
     /// seed of its own and the member list of that moment.
     fn start(&self, member: &Member) -> (NodeHandle, Arc<Knobs>) {
+        self.start_signalled(member).0
+    }
+
+    /// Starts `member` as [`start`](Self::start) does; the `Notify` gets a
+    /// permit each time the node has bound its listening socket (so a
+    /// joining node can be announced only once peers can connect to it).
+    fn start_signalled(&self, member: &Member) -> ((NodeHandle, Arc<Knobs>), Arc<Notify>) {
+        let bound = Arc::new(Notify::new());
+        let node_bound = bound.clone();
+        let me = member.clone();
         let scenario = self.scenario;
         let cluster = &scenario.cluster;
         let node_count = cluster.nodes;
@@ -209,6 +219,12 @@ impl NodeFactory<'_> {
                 let mut cfg = cfg.clone();
                 cfg.seed = cfg.seed.wrapping_add(inc);
                 cfg.members = members.borrow().clone();
+                // A joining node starts before it is announced: it is in
+                // its own list from the start.
+                if !cfg.members.iter().any(|m| m.id == me.id) {
+                    cfg.members.push(me.clone());
+                }
+                let node_bound = node_bound.clone();
                 let hooks = Arc::new(SimHooks::new(
                     clock,
                     spec.clone(),
@@ -220,6 +236,7 @@ impl NodeFactory<'_> {
                     let listener = tokio::net::TcpListener::bind(cfg.listen)
                         .await
                         .expect("a simulated node's address is free");
+                    node_bound.notify_one();
                     let env = NodeEnv { clock, hooks };
                     let started = move |node: Arc<ringlab_core::node::state::Node>| {
                         if dynamic {
@@ -240,7 +257,7 @@ impl NodeFactory<'_> {
                 }
             })
             .build();
-        (machine, knobs)
+        ((machine, knobs), bound)
     }
 }
 
@@ -375,16 +392,19 @@ async fn supervise(
             Some(fault) if fault.at <= tick => {
                 clock.sleep_until(start + micros(fault.at)).await;
                 if let FaultAction::Join(name) = &fault.action {
-                    // Every running node learns of the newcomer at this same
-                    // model instant (their watchers wake without a delay);
-                    // the newcomer starts with the full list.
+                    // The newcomer starts with the full list; once it
+                    // listens (at this same model instant), every running
+                    // node learns of it (their watchers wake without a
+                    // delay), so no peer connects before it can accept.
                     let member = all
                         .iter()
                         .find(|m| node_name(m.id) == *name)
                         .expect("a join names a node of the cluster")
                         .clone();
+                    let (node, bound) = factory.start_signalled(&member);
+                    nodes.insert(name.clone(), node);
+                    bound.notified().await;
                     members_tx.send_modify(|list| list.push(member.clone()));
-                    nodes.insert(name.clone(), factory.start(&member));
                 } else {
                     apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
                 }
