@@ -16,11 +16,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ringlab_core::clock::Clock;
+use ringlab_core::clock::{Clock, Micros};
 use ringlab_core::node::{Hooks, OpCost, Overloaded};
 use ringlab_core::ring::NodeId;
+use ringlab_loadgen::recorder::new_histogram;
 use ringlab_loadgen::scenario::CostDist;
 use tokio::sync::Semaphore;
 
@@ -33,6 +35,53 @@ pub struct CapacitySpec {
     pub queue_limit: usize,
 }
 
+/// What one node's operations did, per report window: how long each spent
+/// at the node (waiting for a core, then served) and how much core time
+/// they used. Kept only when the scenario asks for node series.
+#[derive(Debug)]
+pub struct NodeStats {
+    /// Model time of the run's start: window 0 begins here.
+    origin: Micros,
+    /// Window length, model microseconds.
+    window_us: u64,
+    /// Per window: time at the node of each operation (µs), and the core
+    /// time served (µs).
+    windows: Vec<(Histogram<u64>, u64)>,
+}
+
+impl NodeStats {
+    pub fn new(origin: Micros, window: Duration) -> Self {
+        Self {
+            origin,
+            window_us: (window.as_micros() as u64).max(1),
+            windows: Vec::new(),
+        }
+    }
+
+    /// An operation that arrived at `entered` spent `at_node` µs at the node,
+    /// `served` µs of it on a core. Counted in the window it arrived in.
+    fn record(&mut self, entered: Micros, at_node: u64, served: u64) {
+        let Some(offset) = entered.checked_sub(self.origin) else {
+            return;
+        };
+        let i = usize::try_from(offset / self.window_us).unwrap_or(usize::MAX);
+        if i >= self.windows.len() {
+            if i > 1 << 20 {
+                return; // far past any run: not worth the memory
+            }
+            self.windows.resize_with(i + 1, || (new_histogram(), 0));
+        }
+        let (hist, busy) = &mut self.windows[i];
+        hist.saturating_record(at_node.max(1));
+        *busy += served;
+    }
+
+    /// Per window: the histogram of time at the node and the core time.
+    pub fn windows(&self) -> &[(Histogram<u64>, u64)] {
+        &self.windows
+    }
+}
+
 /// State that outlives a node's restarts: the harness changes it when the
 /// fault timeline says so.
 #[derive(Debug)]
@@ -42,6 +91,8 @@ pub struct Knobs {
     /// Extra one-way delay (model microseconds) on messages this node sends
     /// to each peer, indexed by peer id; per-link and per-node latency.
     peer_delay_us: Vec<AtomicU64>,
+    /// Per-window figures of the node's operations, when kept.
+    pub stats: Option<Mutex<NodeStats>>,
 }
 
 impl Knobs {
@@ -49,7 +100,14 @@ impl Knobs {
         Self {
             slow_permille: AtomicU64::new(1000),
             peer_delay_us: (0..=max_node_id).map(|_| AtomicU64::new(0)).collect(),
+            stats: None,
         }
+    }
+
+    /// These knobs, also keeping per-window figures of the node's operations.
+    pub fn with_stats(mut self, stats: NodeStats) -> Self {
+        self.stats = Some(Mutex::new(stats));
+        self
     }
 
     /// Slows (factor > 1) or restores (factor = 1) the node.
@@ -120,11 +178,21 @@ impl Hooks for SimHooks {
             {
                 return Err(Overloaded);
             }
+            let entered = self.clock.now();
             self.waiting.fetch_add(1, Ordering::Relaxed);
             let permit = self.cores.acquire().await;
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             let _permit = permit.map_err(|_| Overloaded)?;
-            self.clock.sleep(self.service_time(cost.bytes)).await;
+            let service = self.service_time(cost.bytes);
+            self.clock.sleep(service).await;
+            if let Some(stats) = &self.knobs.stats {
+                let at_node = self.clock.now().saturating_sub(entered);
+                stats.lock().unwrap_or_else(|e| e.into_inner()).record(
+                    entered,
+                    at_node,
+                    service.as_micros() as u64,
+                );
+            }
             Ok(())
         })
     }

@@ -47,7 +47,9 @@ use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_
 use ringlab_loadgen::stale::WriteOracle;
 use tokio::sync::{Notify, watch};
 
-use crate::capacity::{CapacitySpec, Knobs, SimHooks};
+use crate::capacity::{CapacitySpec, Knobs, NodeStats, SimHooks};
+use hdrhistogram::Histogram;
+use ringlab_loadgen::recorder::new_histogram;
 
 /// Model time at the start of every simulation: 2026-01-01T00:00:00Z. Fixed,
 /// so that report files do not depend on madsim's seed-dependent start date.
@@ -156,6 +158,9 @@ struct NodeFactory<'a> {
     /// task is spawned, so scenarios without joins schedule exactly as
     /// before joins existed.
     dynamic: bool,
+    /// When the scenario asks for node series: the model time the report's
+    /// windows start from (each node's knobs then keep per-window figures).
+    stats_origin: Option<Micros>,
 }
 
 impl NodeFactory<'_> {
@@ -178,7 +183,11 @@ impl NodeFactory<'_> {
         let node_count = cluster.nodes;
         let id = member.id;
         let name = node_name(id);
-        let knobs = Arc::new(Knobs::new(node_count));
+        let mut knobs = Knobs::new(node_count);
+        if let Some(origin) = self.stats_origin {
+            knobs = knobs.with_stats(NodeStats::new(origin, scenario.window));
+        }
+        let knobs = Arc::new(knobs);
         for peer in 1..=node_count {
             knobs.set_peer_delay(peer, scenario.network.extra(&name, &node_name(peer)));
         }
@@ -261,6 +270,91 @@ impl NodeFactory<'_> {
     }
 }
 
+/// The per-node series of a scenario with `node_series`: the busiest node
+/// (most core time over the run; the lower id on a tie) against the mean of
+/// the others, per window. `node.<name>.utilization` is its core time over
+/// its cores' time; `node.<name>.op_p99_us` the p99 of the time its
+/// operations spent at it (waiting for a core, then served); the same for
+/// `node.others.*`, whose p99 merges the other nodes' histograms. Nodes
+/// that never ran (a join that had not come) are left out.
+fn node_series(
+    scenario: &Scenario,
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    windows: usize,
+) -> BTreeMap<String, Vec<f64>> {
+    let window_us = scenario.window.as_micros() as f64;
+    // (name, cores, per-window histograms and core time), by node id.
+    let mut per_node = Vec::new();
+    for (name, (_, knobs)) in nodes {
+        let Some(stats) = &knobs.stats else { continue };
+        let stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+        let cores = scenario.capacity_of(name).cores.max(1) as f64;
+        per_node.push((name.clone(), cores, stats.windows().to_vec()));
+    }
+    // By id (the map is by name: "node-10" sorts before "node-2").
+    per_node.sort_by_key(|(name, _, _)| {
+        (1..=scenario.cluster.nodes)
+            .find(|&i| node_name(i) == *name)
+            .unwrap_or(NodeId::MAX)
+    });
+    let busy = |w: &[(Histogram<u64>, u64)]| w.iter().map(|(_, b)| *b).sum::<u64>();
+    let Some(hottest) = per_node
+        .iter()
+        .enumerate()
+        .max_by(|(i, a), (j, b)| busy(&a.2).cmp(&busy(&b.2)).then(j.cmp(i)))
+        .map(|(i, _)| i)
+    else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    let (name, cores, hot) = &per_node[hottest];
+    let others: Vec<_> = per_node
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != hottest)
+        .map(|(_, n)| n)
+        .collect();
+    let mut hot_util = Vec::with_capacity(windows);
+    let mut hot_p99 = Vec::with_capacity(windows);
+    let mut rest_util = Vec::with_capacity(windows);
+    let mut rest_p99 = Vec::with_capacity(windows);
+    let p99 = |h: &Histogram<u64>| {
+        if h.is_empty() {
+            0.0
+        } else {
+            h.value_at_quantile(0.99) as f64
+        }
+    };
+    for k in 0..windows {
+        let (h, b) = hot.get(k).map_or((None, 0), |(h, b)| (Some(h), *b));
+        hot_util.push(b as f64 / (cores * window_us));
+        hot_p99.push(h.map_or(0.0, p99));
+        let mut merged = new_histogram();
+        let mut util = 0.0;
+        for (_, c, w) in &others {
+            if let Some((h, b)) = w.get(k) {
+                merged
+                    .add(h)
+                    .expect("every node's histogram has the recorder's bounds");
+                util += *b as f64 / (c * window_us);
+            }
+        }
+        rest_util.push(if others.is_empty() {
+            0.0
+        } else {
+            util / others.len() as f64
+        });
+        rest_p99.push(p99(&merged));
+    }
+    out.insert(format!("node.{name}.utilization"), hot_util);
+    out.insert(format!("node.{name}.op_p99_us"), hot_p99);
+    if !others.is_empty() {
+        out.insert("node.others.utilization".into(), rest_util);
+        out.insert("node.others.op_p99_us".into(), rest_p99);
+    }
+    out
+}
+
 /// Adds every member the harness announces that the node does not have yet
 /// (runs on the node's machine, so its peer connections do too).
 async fn watch_members(
@@ -321,6 +415,8 @@ async fn supervise(
         policy,
         members: members_rx,
         dynamic: !joining.is_empty(),
+        // The clients start once the nodes have settled (see `start` below).
+        stats_origin: scenario.node_series.then(|| clock.now() + micros(SETTLE)),
     };
 
     let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
@@ -331,6 +427,7 @@ async fn supervise(
 
     // Client machines, all starting at the same model instant.
     let start = clock.now();
+    debug_assert!(factory.stats_origin.is_none_or(|o| o == start));
     let phases = scenario.phases.clone();
     let clients = phases.iter().map(|p| p.clients).max().unwrap_or(1).max(1);
     let meta = RunMeta {
@@ -436,6 +533,11 @@ async fn supervise(
     }
     let mut record = record.expect("at least one client");
     record.events = events_of(&faults, &join_labels(&scenario, &faults));
+    if scenario.node_series {
+        record
+            .series
+            .extend(node_series(&scenario, &nodes, record.windows.len()));
+    }
     if let Some(a) = &app {
         record.series.extend(a.database.series(
             record.windows.len(),

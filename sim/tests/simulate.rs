@@ -334,3 +334,65 @@ fn a_spike_beyond_capacity_overloads_then_recovers() {
         p99(&base)
     );
 }
+
+/// With `node_series`, the report holds the busiest node's utilization and
+/// operation p99 against the other nodes': a key drawing half the traffic
+/// makes its owner the busiest, near saturation while the rest idle, and
+/// its operations wait longer.
+#[test]
+fn node_series_single_out_the_hot_node() {
+    let toml = r#"
+name = "hot"
+seed = 2
+node_series = true
+[cluster]
+nodes = 4
+replication = { n = 1, r = 1, w = 1 }
+[capacity]
+cores = 1
+op_cost = { mean = "200us" }
+queue_limit = 1000
+[network]
+latency = "100us"
+[[phase]]
+name = "hot"
+duration = "3s"
+rate = 5500
+keys = { count = 1000, distribution = "hotspot", hot_fraction = 0.001, hot_share = 0.5 }
+mix = { get = 1.0, set = 0.0 }
+value_size = "100B"
+timeout = "1s"
+clients = 2
+connections = 32
+"#;
+    let rec = simulate(toml);
+    let names: Vec<&String> = rec.series.keys().collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let hot = names
+        .iter()
+        .find(|n| n.ends_with(".utilization") && !n.contains("others"))
+        .expect("the busiest node's utilization");
+    let hot_name = hot.trim_end_matches(".utilization");
+    let series = |name: &str| -> &Vec<f64> { &rec.series[name] };
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let hot_util = mean(series(hot));
+    let rest_util = mean(series("node.others.utilization"));
+    // A request costs one operation at its coordinator (a quarter of them
+    // each) and, 3 times in 4, one more at the key's owner. At 5,500/s and
+    // 200 us: every node coordinates 0.28 of a core; the hot key's owner
+    // also serves 0.75 x (2,750 + 2,750 / 4) operations (0.52 of a core),
+    // the others 0.75 x 2,750 / 4 (0.10): about 0.79 against 0.38.
+    assert!(hot_util > 0.65, "busiest {hot_util}");
+    assert!(rest_util < 0.5, "others {rest_util}");
+    assert!(hot_util <= 1.0 + 1e-9, "utilization above one: {hot_util}");
+    let hot_p99 = mean(series(&format!("{hot_name}.op_p99_us")));
+    let rest_p99 = mean(series("node.others.op_p99_us"));
+    assert!(
+        hot_p99 > 2.0 * rest_p99,
+        "p99 busiest {hot_p99} us, others {rest_p99} us"
+    );
+    assert!(
+        rest_p99 >= 200.0,
+        "an operation costs 200 us on average: {rest_p99}"
+    );
+}

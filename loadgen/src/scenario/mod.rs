@@ -42,7 +42,7 @@ pub use model::{
 };
 
 use crate::workload::Phase;
-use reader::{Ctx, Field, Table, positive_duration, string, uint, uint32};
+use reader::{Ctx, Field, Table, boolean, positive_duration, string, uint, uint32};
 
 /// Everything a scenario file says, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,9 @@ pub struct Scenario {
     /// Simulation clock scale D: runtime time per model time (see
     /// `ringlab_core::clock`).
     pub time_scale: u32,
+    /// The simulator adds per-node series to the report: the busiest
+    /// node's utilization and operation p99 against the other nodes'.
+    pub node_series: bool,
     /// Nodes, ring and replication, cache settings.
     pub cluster: Cluster,
     /// Each simulated node's capacity, unless overridden per node.
@@ -124,12 +127,13 @@ pub const DEFAULT_TIME_SCALE: u32 = 1000;
 /// Default seed.
 pub const DEFAULT_SEED: u64 = 1;
 
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 14] = [
     "name",
     "description",
     "seed",
     "window",
     "time_scale",
+    "node_series",
     "cluster",
     "capacity",
     "network",
@@ -243,6 +247,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
             uint32(c, p, v, 1, 1_000_000)
         })
         .or(DEFAULT_TIME_SCALE);
+    let node_series = root.field(&mut ctx, "node_series", boolean).or(false);
 
     let (cluster, nodes) = cluster::read_cluster(&mut ctx, root.get("cluster"));
     let (capacity, node_capacity) = cluster::read_capacity(&mut ctx, root.get("capacity"), nodes);
@@ -281,6 +286,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
         seed,
         window,
         time_scale,
+        node_series,
         cluster,
         capacity,
         node_capacity,
