@@ -4,8 +4,8 @@
 //! A request carries a [`Step`] saying where it stands. The scheduler starts
 //! it ([`start`]): a near-cache hit is answered on the spot; a GET goes to
 //! the queue for its cache GET; a write first runs its database query in a
-//! task of its own, then re-enters the queue (at the front: it is already
-//! late) for its cache step. A connection hands every cache reply to
+//! task of its own, then re-enters the queue (in deadline order: ahead of
+//! the requests that came after it) for its cache step. A connection hands every cache reply to
 //! [`after_cache`], which answers the request or, for a GET that missed,
 //! starts the database read (shared through singleflight when `coalesce`),
 //! then answers and queues the background fill.

@@ -288,10 +288,7 @@ impl Conn {
                 _ if stale => Outcome::Stale,
                 _ => Outcome::Ok,
             };
-            match &self.app {
-                None => lock(&self.shared).end(&s.p, outcome, now, &self.drained),
-                Some(app) => super::app::after_cache(app, s.p, outcome, now),
-            }
+            self.settle(s.p, outcome, now);
         }
         Ok(())
     }
@@ -328,20 +325,19 @@ impl Conn {
 
     /// Requests whose cache connection failed: each ends as a `connection`
     /// error, except that an app's cache-aside lookup goes on to the
-    /// database, as it does after an error reply (see `app::after_cache`).
+    /// database, as it does after an error reply.
     fn connection_lost(&self, requests: impl Iterator<Item = Pending>, now: Micros) {
+        for p in requests {
+            self.settle(p, Outcome::Error(CONNECTION), now);
+        }
+    }
+
+    /// The cache step of `p` ended at `now` with `outcome`: the request ends,
+    /// or (with an app) goes on to its next step (see `app::after_cache`).
+    fn settle(&self, p: Pending, outcome: Outcome<'_>, now: Micros) {
         match &self.app {
-            None => {
-                let mut sh = lock(&self.shared);
-                for p in requests {
-                    sh.end(&p, Outcome::Error(CONNECTION), now, &self.drained);
-                }
-            }
-            Some(app) => {
-                for p in requests {
-                    super::app::after_cache(app, p, Outcome::Error(CONNECTION), now);
-                }
-            }
+            None => lock(&self.shared).end(&p, outcome, now, &self.drained),
+            Some(app) => super::app::after_cache(app, p, outcome, now),
         }
     }
 
