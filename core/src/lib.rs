@@ -19,6 +19,9 @@
 //!   timers, the capacity hook. Binary `ringlab-node`.
 
 pub mod clock;
+pub mod cmd;
+pub mod harness;
+pub mod machine;
 pub mod node;
 pub mod protocol;
 pub mod replication;

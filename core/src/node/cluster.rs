@@ -11,20 +11,13 @@ use tokio::sync::mpsc;
 use crate::clock::Micros;
 use crate::protocol::peer::{PeerRequest, PeerResponse};
 use crate::replication::{
-    QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
+    QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, WriteDecision, WriteOp,
 };
 use crate::ring::{NodeId, Placement};
 use crate::store::{Entry, Version};
 
 use super::hooks::{OpCost, Overloaded};
 use super::state::Node;
-
-impl Versioned for Entry {
-    type Version = Version;
-    fn version(&self) -> Version {
-        self.version
-    }
-}
 
 /// Why a replicated operation failed; the command layer turns it into the
 /// client's error reply.

@@ -1,0 +1,331 @@
+//! The command table and the commands, by family (as mini-redis splits
+//! them): the single source of truth for names, arities, flags, key
+//! positions, what kind of work a command is and whether it may overlap
+//! other commands of its pipeline.
+//!
+//! - [`strings`]: GET, SET, GETDEL, INCR..., MGET, MSET, PING, ECHO.
+//! - [`keys`]: DEL, EXISTS, EXPIRE, TTL, PERSIST.
+//! - [`server`]: connection and server commands (AUTH, HELLO, CLIENT,
+//!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, SELECT, QUIT).
+//! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
+//! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
+//! - [`reply`]: reply and error encoding shared by the families.
+
+pub mod cluster;
+pub mod keys;
+pub mod plan;
+pub mod reply;
+pub mod server;
+pub mod strings;
+
+use bytes::Bytes;
+
+use crate::clock::Micros;
+use crate::machine::quorum::CmdRef;
+use crate::machine::{ConnId, Machine};
+use plan::Input;
+
+/// Every command the node knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Get,
+    Set,
+    Ping,
+    Echo,
+    GetDel,
+    Del,
+    Exists,
+    Expire,
+    PExpire,
+    Ttl,
+    PTtl,
+    Persist,
+    Incr,
+    Decr,
+    IncrBy,
+    DecrBy,
+    MGet,
+    MSet,
+    DbSize,
+    FlushAll,
+    Info,
+    Config,
+    Client,
+    Hello,
+    Command,
+    Auth,
+    Quit,
+    Select,
+    Cluster,
+    /// The internal command that opens a peer connection.
+    PeerHello,
+}
+
+/// What kind of work a command is: data commands are charged to the node's
+/// capacity and run through the quorum; server commands are neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Reads keys (or none: PING, ECHO).
+    Read,
+    /// Writes keys without reading them.
+    Write,
+    /// Reads, computes, writes with a new version.
+    ReadModifyWrite,
+    /// Connection, server and cluster commands.
+    Server,
+}
+
+impl Kind {
+    /// Whether the command is charged and replicated.
+    pub fn is_data(self) -> bool {
+        self != Kind::Server
+    }
+}
+
+/// One command's entry.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Lower-case name, as Redis spells it in errors and COMMAND.
+    pub name: &'static str,
+    /// What to run.
+    pub cmd: Cmd,
+    /// Redis's arity: N means exactly N arguments (name included), -N at
+    /// least N.
+    pub arity: i32,
+    /// Redis's command flags.
+    pub flags: &'static [&'static str],
+    /// Position of the first key (0: none).
+    pub first_key: i32,
+    /// Position of the last key (-1: the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// What kind of work it is.
+    pub kind: Kind,
+    /// A single-key command that may run while other commands of its
+    /// pipeline on other keys are still waiting for replicas.
+    pub concurrent: bool,
+}
+
+const fn spec(
+    name: &'static str,
+    cmd: Cmd,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    kind: Kind,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        cmd,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        kind,
+        // One key at position 1, and not a multi-key command.
+        concurrent: kind as u8 != Kind::Server as u8 && keys.0 == 1 && keys.1 == 1,
+    }
+}
+
+const R: &[&str] = &["readonly", "fast"];
+const W: &[&str] = &["write", "denyoom"];
+const WF: &[&str] = &["write", "fast"];
+const WDF: &[&str] = &["write", "denyoom", "fast"];
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const KS: (i32, i32, i32) = (1, -1, 1);
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const NO_AUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+
+use Kind::{Read as Rd, ReadModifyWrite as Rmw, Server as Srv, Write as Wr};
+
+/// The table, hottest commands first (lookup is a linear scan).
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("get", Cmd::Get, 2, R, K1, Rd),
+    spec("set", Cmd::Set, -3, W, K1, Rmw),
+    spec("ping", Cmd::Ping, -1, &["fast", "stale"], NK, Rd),
+    spec("echo", Cmd::Echo, 2, &["fast"], NK, Rd),
+    spec("getdel", Cmd::GetDel, 2, WF, K1, Rmw),
+    spec("del", Cmd::Del, -2, &["write"], KS, Rmw),
+    spec("exists", Cmd::Exists, -2, R, KS, Rd),
+    spec("expire", Cmd::Expire, -3, WF, K1, Rmw),
+    spec("pexpire", Cmd::PExpire, -3, WF, K1, Rmw),
+    spec("ttl", Cmd::Ttl, 2, R, K1, Rd),
+    spec("pttl", Cmd::PTtl, 2, R, K1, Rd),
+    spec("persist", Cmd::Persist, 2, WF, K1, Rmw),
+    spec("incr", Cmd::Incr, 2, WDF, K1, Rmw),
+    spec("decr", Cmd::Decr, 2, WDF, K1, Rmw),
+    spec("incrby", Cmd::IncrBy, 3, WDF, K1, Rmw),
+    spec("decrby", Cmd::DecrBy, 3, WDF, K1, Rmw),
+    spec("mget", Cmd::MGet, -2, &["readonly"], KS, Rd),
+    spec("mset", Cmd::MSet, -3, W, (1, -1, 2), Wr),
+    spec("dbsize", Cmd::DbSize, 1, &["readonly", "fast"], NK, Srv),
+    spec("flushall", Cmd::FlushAll, -1, &["write"], NK, Srv),
+    spec("info", Cmd::Info, -1, &["loading", "stale"], NK, Srv),
+    spec("config", Cmd::Config, -2, ADMIN, NK, Srv),
+    spec(
+        "client",
+        Cmd::Client,
+        -2,
+        &["noscript", "loading", "stale"],
+        NK,
+        Srv,
+    ),
+    spec("hello", Cmd::Hello, -1, NO_AUTH, NK, Srv),
+    spec("command", Cmd::Command, -1, &["loading", "stale"], NK, Srv),
+    spec("auth", Cmd::Auth, -2, NO_AUTH, NK, Srv),
+    spec("quit", Cmd::Quit, -1, NO_AUTH, NK, Srv),
+    spec(
+        "select",
+        Cmd::Select,
+        2,
+        &["loading", "stale", "fast"],
+        NK,
+        Srv,
+    ),
+    spec("cluster", Cmd::Cluster, -2, &["stale"], NK, Srv),
+    spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
+];
+
+/// Finds a command by name, any case; returns its index and entry.
+pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    COMMANDS
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Whether `argc` arguments (name included) fit the arity.
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
+}
+
+/// The names, in table order (metrics).
+pub fn names() -> Vec<&'static str> {
+    COMMANDS.iter().map(|c| c.name).collect()
+}
+
+/// The key of a well-formed command that may overlap other commands of its
+/// pipeline on other keys (see [`CommandSpec::concurrent`]).
+pub fn concurrent_key(args: &[Bytes]) -> Option<Bytes> {
+    let (_, spec) = lookup(args.first()?)?;
+    (spec.concurrent && arity_ok(spec.arity, args.len())).then(|| args[1].clone())
+}
+
+/// Queues a client command on its connection, starting it now if the
+/// connection's earlier commands allow (see [`crate::machine::conns`]).
+pub(crate) fn dispatch(m: &mut Machine, now: Micros, conn: ConnId, args: Vec<Bytes>) {
+    if args.is_empty() || !m.conns.accepts(conn) {
+        return;
+    }
+    let authed = m.conns.session_mut(conn).is_some_and(|s| s.authed);
+    let key = if authed { concurrent_key(&args) } else { None };
+    if let Some((slot, args)) = m.conns.admit(conn, key.as_ref(), args) {
+        start(m, now, conn, slot, args);
+    }
+    m.touched.push(conn);
+}
+
+/// Starts the command in slot `slot` of `conn`.
+pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args: Vec<Bytes>) {
+    m.touched.push(conn);
+    let Some((idx, spec)) = lookup(&args[0]) else {
+        m.metrics.record(COMMANDS.len(), 0);
+        return m.finish_slot(conn, slot, reply::unknown(&args));
+    };
+    let done = |m: &mut Machine, bytes| {
+        m.metrics.record(idx, 0);
+        m.finish_slot(conn, slot, bytes)
+    };
+    if !arity_ok(spec.arity, args.len()) {
+        return done(m, reply::wrong_args(spec.name));
+    }
+    let authed = m.conns.session_mut(conn).is_some_and(|s| s.authed);
+    if !authed
+        && !matches!(
+            spec.cmd,
+            Cmd::Auth | Cmd::Hello | Cmd::Quit | Cmd::PeerHello
+        )
+    {
+        return done(m, reply::error("NOAUTH Authentication required."));
+    }
+    let built = match spec.cmd {
+        Cmd::Get | Cmd::Set | Cmd::GetDel | Cmd::Incr | Cmd::Decr | Cmd::IncrBy | Cmd::DecrBy => {
+            strings::build(spec.cmd, &args, now)
+        }
+        Cmd::Ping | Cmd::Echo | Cmd::MGet | Cmd::MSet => strings::build(spec.cmd, &args, now),
+        Cmd::Del
+        | Cmd::Exists
+        | Cmd::Expire
+        | Cmd::PExpire
+        | Cmd::Ttl
+        | Cmd::PTtl
+        | Cmd::Persist => keys::build(spec.cmd, &args, now),
+        Cmd::FlushAll => server::flushall(&args),
+        Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
+        _ => Err(server::execute(m, now, conn, slot, spec, &args)),
+    };
+    match built {
+        Err(bytes) => done(m, bytes),
+        Ok(plan) => {
+            let deadline = if m.quorum.n > 1 {
+                now.saturating_add(m.cfg.command_timeout.as_micros() as Micros)
+            } else {
+                Micros::MAX
+            };
+            let cmd = CmdRef {
+                conn,
+                slot,
+                idx,
+                started: now,
+                deadline,
+            };
+            m.run_plan(now, cmd, plan, Input::Start);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ignores_case_and_names_are_unique() {
+        assert_eq!(lookup(b"GeT").map(|(_, c)| c.cmd), Some(Cmd::Get));
+        assert!(lookup(b"nope").is_none());
+        let mut names = names();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
+
+    #[test]
+    fn arity_follows_redis() {
+        assert!(arity_ok(2, 2));
+        assert!(!arity_ok(2, 3));
+        assert!(arity_ok(-3, 5));
+        assert!(!arity_ok(-3, 2));
+    }
+
+    #[test]
+    fn only_single_key_data_commands_overlap() {
+        let overlapping: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|c| c.concurrent)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            overlapping,
+            [
+                "get", "set", "getdel", "expire", "pexpire", "ttl", "pttl", "persist", "incr",
+                "decr", "incrby", "decrby"
+            ]
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! Connection and server commands: QUIT, SELECT, AUTH, HELLO, CLIENT,
+//! CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL. They run at once on the
+//! coordinator, are not charged to its capacity, and touch no replica
+//! (FLUSHALL excepted: it is a plan that reaches every peer).
+
+use bytes::{Bytes, BytesMut};
+
+use super::plan::Plan;
+use super::reply::{self, E_INT, E_SYNTAX, OK, clean, parse_i64};
+use super::{COMMANDS, Cmd, CommandSpec, lookup};
+use crate::clock::Micros;
+use crate::machine::conns::After;
+use crate::machine::{ConnId, Machine, info};
+use crate::node::config::parse_memory;
+use crate::protocol::resp::{
+    write_array_header, write_bulk, write_error, write_integer, write_null, write_simple,
+};
+use crate::store::Policy;
+
+/// FLUSHALL [ASYNC|SYNC]: checks its arguments and returns its plan.
+pub fn flushall(args: &[Bytes]) -> Result<Plan, Bytes> {
+    let ok = match args.len() {
+        1 => true,
+        2 => matches!(&args[1].to_ascii_uppercase()[..], b"ASYNC" | b"SYNC"),
+        _ => false,
+    };
+    if ok {
+        Ok(Plan::FlushAll)
+    } else {
+        Err(reply::error_bytes(E_SYNTAX))
+    }
+}
+
+/// Runs a server command and returns its reply.
+pub fn execute(
+    m: &mut Machine,
+    now: Micros,
+    conn: ConnId,
+    slot: u64,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Bytes {
+    let mut out = BytesMut::new();
+    match spec.cmd {
+        Cmd::Quit => {
+            m.conns.set_after(conn, slot, After::Close);
+            write_simple(&mut out, OK);
+        }
+        Cmd::Select => match parse_i64(&args[1]) {
+            Some(0) => write_simple(&mut out, OK),
+            Some(_) => write_error(&mut out, b"ERR DB index is out of range"),
+            None => write_error(&mut out, E_INT),
+        },
+        Cmd::DbSize => write_integer(&mut out, m.store.len() as i64),
+        Cmd::Info => {
+            let sections: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+                .collect();
+            write_bulk(&mut out, info::render(m, now, &sections).as_bytes());
+        }
+        Cmd::Auth => {
+            let (user, pass) = match args.len() {
+                2 => (&b"default"[..], &args[1]),
+                3 => (&args[1][..], &args[2]),
+                _ => return reply::error_bytes(E_SYNTAX),
+            };
+            auth(m, conn, user, pass, &mut out);
+        }
+        Cmd::Hello => hello(m, conn, args, &mut out),
+        Cmd::Client => client(m, conn, args, &mut out),
+        Cmd::Config => config(m, now, args, &mut out),
+        Cmd::Command => command(args, &mut out),
+        other => unreachable!("{other:?} is not a server command"),
+    }
+    out.freeze()
+}
+
+fn err(out: &mut BytesMut, msg: &str) {
+    write_error(out, msg.as_bytes());
+}
+
+fn wrong_args(out: &mut BytesMut, name: &str) {
+    out.extend_from_slice(&reply::wrong_args(name));
+}
+
+/// AUTH: true when the password matched (the session is then authed).
+pub(crate) fn auth(
+    m: &mut Machine,
+    conn: ConnId,
+    user: &[u8],
+    pass: &[u8],
+    out: &mut BytesMut,
+) -> bool {
+    match &m.cfg.requirepass {
+        None => {
+            err(
+                out,
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
+            false
+        }
+        Some(want) if user == b"default" && pass == want.as_bytes() => {
+            if let Some(s) = m.conns.session_mut(conn) {
+                s.authed = true;
+            }
+            write_simple(out, OK);
+            true
+        }
+        Some(_) => {
+            write_error(
+                out,
+                b"WRONGPASS invalid username-password pair or user is disabled.",
+            );
+            false
+        }
+    }
+}
+
+fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+    if args.len() >= 2 {
+        match parse_i64(&args[1]) {
+            Some(2) => {}
+            Some(_) => return err(out, "NOPROTO unsupported protocol version"),
+            None => {
+                return err(
+                    out,
+                    "ERR Protocol version is not an integer or out of range",
+                );
+            }
+        }
+    }
+    let mut i = 2;
+    let mut name = None;
+    while i < args.len() {
+        let opt = args[i].to_ascii_uppercase();
+        if &opt[..] == b"AUTH" && i + 2 < args.len() {
+            let mut scratch = BytesMut::new();
+            if !auth(m, conn, &args[i + 1], &args[i + 2], &mut scratch) {
+                out.extend_from_slice(&scratch);
+                return;
+            }
+            i += 3;
+        } else if &opt[..] == b"SETNAME" && i + 1 < args.len() {
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return err(
+                out,
+                &format!("ERR Syntax error in HELLO option '{}'", clean(&args[i])),
+            );
+        }
+    }
+    let Some(sess) = m.conns.session_mut(conn) else {
+        return;
+    };
+    if !sess.authed {
+        write_error(out, b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if name.is_some() {
+        sess.name = name;
+    }
+    let id = sess.id;
+    write_array_header(out, 14);
+    for (k, v) in [("server", "redis"), ("version", info::REDIS_VERSION)] {
+        write_bulk(out, k.as_bytes());
+        write_bulk(out, v.as_bytes());
+    }
+    write_bulk(out, b"proto");
+    write_integer(out, 2);
+    write_bulk(out, b"id");
+    write_integer(out, id as i64);
+    for (k, v) in [("mode", "standalone"), ("role", "master")] {
+        write_bulk(out, k.as_bytes());
+        write_bulk(out, v.as_bytes());
+    }
+    write_bulk(out, b"modules");
+    write_array_header(out, 0);
+}
+
+fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+    let Some(sess) = m.conns.session_mut(conn) else {
+        return;
+    };
+    let sub = args[1].to_ascii_uppercase();
+    match (&sub[..], args.len()) {
+        (b"ID", 2) => write_integer(out, sess.id as i64),
+        (b"GETNAME", 2) => match &sess.name {
+            Some(n) => write_bulk(out, n),
+            None => write_null(out),
+        },
+        (b"SETNAME", 3) => {
+            if args[2].iter().any(|&c| c <= b' ' || c > b'~') {
+                err(
+                    out,
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+            } else {
+                sess.name = (!args[2].is_empty()).then(|| args[2].clone());
+                write_simple(out, OK);
+            }
+        }
+        (b"SETINFO", 4) => match &args[2].to_ascii_uppercase()[..] {
+            b"LIB-NAME" => {
+                sess.lib_name = Some(args[3].clone());
+                write_simple(out, OK);
+            }
+            b"LIB-VER" => write_simple(out, OK),
+            _ => err(
+                out,
+                &format!("ERR Unrecognized option '{}'", clean(&args[2])),
+            ),
+        },
+        (b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO", _) => wrong_args(
+            out,
+            &format!(
+                "client|{}",
+                String::from_utf8_lossy(&sub).to_ascii_lowercase()
+            ),
+        ),
+        _ => err(
+            out,
+            &format!(
+                "ERR unknown subcommand '{}'. Try CLIENT HELP.",
+                clean(&args[1])
+            ),
+        ),
+    }
+}
+
+/// The parameters CONFIG GET knows, sorted by name.
+const CONFIG_PARAMS: &[&str] = &[
+    "appendonly",
+    "bind",
+    "databases",
+    "maxclients",
+    "maxmemory",
+    "maxmemory-policy",
+    "port",
+    "requirepass",
+    "save",
+    "timeout",
+];
+
+fn config_value(m: &Machine, name: &str) -> String {
+    let t = &m.tunables;
+    match name {
+        "appendonly" => t.appendonly.clone(),
+        "bind" => m.cfg.listen.ip().to_string(),
+        "databases" => "1".into(),
+        "maxclients" => m.cfg.max_clients.to_string(),
+        "maxmemory" => t.maxmemory.to_string(),
+        "maxmemory-policy" => t.policy.as_str().to_string(),
+        "port" => m.port.to_string(),
+        "requirepass" => m.cfg.requirepass.clone().unwrap_or_default(),
+        "save" => t.save.clone(),
+        "timeout" => m.cfg.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
+        _ => unreachable!("only CONFIG_PARAMS are asked for"),
+    }
+}
+
+/// Redis's glob: `*`, `?`, `[...]` are enough for CONFIG GET; any case.
+pub fn glob(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
+        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
+        (Some(b'['), Some(c)) => match pat.iter().position(|&x| x == b']') {
+            Some(end) if end > 1 => {
+                pat[1..end].contains(&c.to_ascii_lowercase()) && glob(&pat[end + 1..], &s[1..])
+            }
+            _ => false,
+        },
+        (Some(p), Some(c)) => p.eq_ignore_ascii_case(c) && glob(&pat[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+fn config(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
+    let sub = args[1].to_ascii_uppercase();
+    match &sub[..] {
+        b"GET" if args.len() >= 3 => {
+            let mut hits: Vec<&str> = CONFIG_PARAMS
+                .iter()
+                .copied()
+                .filter(|p| args[2..].iter().any(|pat| glob(pat, p.as_bytes())))
+                .collect();
+            hits.sort_unstable();
+            write_array_header(out, hits.len() * 2);
+            for p in hits {
+                write_bulk(out, p.as_bytes());
+                write_bulk(out, config_value(m, p).as_bytes());
+            }
+        }
+        b"SET" if args.len() >= 4 && args.len().is_multiple_of(2) => config_set(m, now, args, out),
+        b"RESETSTAT" if args.len() == 2 => write_simple(out, OK),
+        b"GET" | b"SET" | b"RESETSTAT" => wrong_args(
+            out,
+            &format!(
+                "config|{}",
+                String::from_utf8_lossy(&sub).to_ascii_lowercase()
+            ),
+        ),
+        _ => err(
+            out,
+            &format!(
+                "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+                clean(&args[1])
+            ),
+        ),
+    }
+}
+
+/// CONFIG SET: validates every pair first, then applies all or nothing.
+fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
+    let mut t = m.tunables.clone();
+    for kv in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
+        let val = String::from_utf8_lossy(&kv[1]).to_string();
+        let bad = |why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        match name.as_str() {
+            "maxmemory" => match parse_memory(&val) {
+                Ok(v) => t.maxmemory = v,
+                Err(e) => return err(out, &bad(&e)),
+            },
+            "maxmemory-policy" => match val.parse::<Policy>() {
+                Ok(p) => t.policy = p,
+                Err(e) => return err(out, &bad(&e.to_string())),
+            },
+            "save" => t.save = val,
+            "appendonly" => match val.as_str() {
+                "no" => t.appendonly = val,
+                "yes" => {
+                    return err(
+                        out,
+                        &bad("ringlab keeps no data on disk; only 'no' is accepted"),
+                    );
+                }
+                _ => return err(out, &bad("argument must be 'yes' or 'no'")),
+            },
+            _ => {
+                return err(
+                    out,
+                    &format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                        clean(&kv[0])
+                    ),
+                );
+            }
+        }
+    }
+    let (mm, pol) = (t.maxmemory, t.policy);
+    m.tunables = t;
+    m.set_memory(mm, pol, now);
+    write_simple(out, OK);
+}
+
+fn command_info(c: &CommandSpec, out: &mut BytesMut) {
+    write_array_header(out, 10);
+    write_bulk(out, c.name.as_bytes());
+    write_integer(out, c.arity.into());
+    write_array_header(out, c.flags.len());
+    for f in c.flags {
+        write_simple(out, f.as_bytes());
+    }
+    write_integer(out, c.first_key.into());
+    write_integer(out, c.last_key.into());
+    write_integer(out, c.step.into());
+    for _ in 0..4 {
+        // ACL categories, tips, key specs, subcommands: none described.
+        write_array_header(out, 0);
+    }
+}
+
+fn public() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().filter(|c| c.cmd != Cmd::PeerHello)
+}
+
+fn command(args: &[Bytes], out: &mut BytesMut) {
+    let sub = args
+        .get(1)
+        .map(|a| a.to_ascii_uppercase())
+        .unwrap_or_default();
+    match &sub[..] {
+        b"" => {
+            let mut all: Vec<&CommandSpec> = public().collect();
+            all.sort_by_key(|c| c.name);
+            write_array_header(out, all.len());
+            for c in all {
+                command_info(c, out);
+            }
+        }
+        b"COUNT" => write_integer(out, public().count() as i64),
+        // redis-cli asks for docs to show hints; an empty map is a valid
+        // answer ("no docs") and it falls back to its built-in help.
+        b"DOCS" => write_array_header(out, 0),
+        b"LIST" => {
+            let mut names: Vec<&str> = public().map(|c| c.name).collect();
+            names.sort_unstable();
+            write_array_header(out, names.len());
+            for n in names {
+                write_bulk(out, n.as_bytes());
+            }
+        }
+        b"INFO" => {
+            write_array_header(out, args.len() - 2);
+            for name in &args[2..] {
+                match lookup(name).filter(|(_, c)| c.cmd != Cmd::PeerHello) {
+                    Some((_, c)) => command_info(c, out),
+                    None => write_null(out),
+                }
+            }
+        }
+        _ => err(
+            out,
+            &format!(
+                "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+                clean(&args[1])
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_config_patterns() {
+        assert!(glob(b"*", b"maxmemory"));
+        assert!(glob(b"maxmemory*", b"maxmemory-policy"));
+        assert!(glob(b"MAXMEMORY", b"maxmemory"));
+        assert!(glob(b"s?ve", b"save"));
+        assert!(!glob(b"max", b"maxmemory"));
+        assert!(glob(b"[sa]ave", b"save"));
+    }
+}

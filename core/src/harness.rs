@@ -1,0 +1,356 @@
+//! An in-memory cluster of node machines, for tests (as raft-rs tests its
+//! nodes): no sockets, no async runtime, no clock. Messages between nodes
+//! travel on a deterministic network that delays them (seeded), drops them,
+//! cuts links one way, partitions and heals; nodes can be killed.
+//!
+//! Time only moves when [`Cluster::run`] delivers the next message or fires
+//! the next timer, so a test is a pure function of its seed and its calls.
+//!
+//! Failure semantics, as the tokio driver shows them: a request to a dead
+//! node fails as `Unreachable` after one network delay (its connection was
+//! refused); a dropped message or a cut link makes no answer at all, so the
+//! coordinator's replica timeout decides.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::clock::Micros;
+use crate::machine::{ConnId, Effect, Machine};
+use crate::node::config::{Member, NodeConfig};
+use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
+use crate::protocol::resp::{self, Frame, Limits};
+use crate::replication::ReplicaFailure;
+use crate::ring::NodeId;
+
+/// A message in flight.
+#[derive(Debug, Clone)]
+enum Msg {
+    /// A replica request from `from` to `to`.
+    Request {
+        from: NodeId,
+        to: NodeId,
+        id: RequestId,
+        req: PeerRequest,
+    },
+    /// Its answer, from `from` back to `to`.
+    Response {
+        from: NodeId,
+        to: NodeId,
+        id: RequestId,
+        resp: Result<PeerResponse, ReplicaFailure>,
+    },
+}
+
+/// Settings of the in-memory network.
+#[derive(Debug, Clone, Copy)]
+pub struct NetConfig {
+    /// One-way delay, drawn uniformly from this range (microseconds).
+    pub delay: (Micros, Micros),
+    /// Probability that a message is lost.
+    pub loss: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            delay: (50, 150),
+            loss: 0.0,
+        }
+    }
+}
+
+/// Several node machines on an in-memory network.
+pub struct Cluster {
+    /// The nodes, alive or not.
+    nodes: BTreeMap<NodeId, Machine>,
+    /// Nodes that are dead: they neither receive nor send.
+    dead: BTreeSet<NodeId>,
+    /// Links that drop everything, one way: (from, to).
+    cut: BTreeSet<(NodeId, NodeId)>,
+    /// Messages in flight by (arrival, sequence): the event queue.
+    queue: BTreeMap<(Micros, u64), Msg>,
+    /// The next sequence number (ties in time keep send order).
+    seq: u64,
+    /// Model time now.
+    now: Micros,
+    /// Draws delays and losses.
+    rng: ChaCha8Rng,
+    /// The network's settings.
+    net: NetConfig,
+    /// Replies received per (node, connection), parsed.
+    replies: BTreeMap<(NodeId, ConnId), Vec<Frame>>,
+    /// Bytes of replies not yet parsed, per (node, connection).
+    partial: BTreeMap<(NodeId, ConnId), BytesMut>,
+    /// Messages delivered so far.
+    pub delivered: u64,
+}
+
+/// The member list of an `n`-node cluster (addresses are never dialled).
+pub fn members(n: u32) -> Vec<Member> {
+    (1..=n)
+        .map(|id| Member {
+            id,
+            addr: SocketAddr::from(([10, 0, 0, id as u8], 6379)),
+            vnodes: 64,
+        })
+        .collect()
+}
+
+impl Cluster {
+    /// `size` nodes configured by `cfg` (its `id` and `members` are set per
+    /// node), on a network `net`, seeded by `seed`.
+    pub fn new(size: u32, cfg: &NodeConfig, net: NetConfig, seed: u64) -> Self {
+        let members = members(size);
+        let now = 1_000_000;
+        let nodes = members
+            .iter()
+            .map(|m| {
+                let cfg = NodeConfig {
+                    id: m.id,
+                    members: members.clone(),
+                    seed: seed ^ u64::from(m.id),
+                    ..cfg.clone()
+                };
+                let machine = Machine::new(cfg, 6379, now).expect("a valid test configuration");
+                (m.id, machine)
+            })
+            .collect();
+        Self {
+            nodes,
+            dead: BTreeSet::new(),
+            cut: BTreeSet::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            now,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            net,
+            replies: BTreeMap::new(),
+            partial: BTreeMap::new(),
+            delivered: 0,
+        }
+    }
+
+    /// Model time now.
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    /// Moves time forward by `us` (firing nothing: call [`Cluster::run`]).
+    pub fn advance(&mut self, us: Micros) {
+        self.now += us;
+    }
+
+    /// A node's machine.
+    pub fn node(&self, id: NodeId) -> &Machine {
+        &self.nodes[&id]
+    }
+
+    /// Opens a client connection to `node`.
+    pub fn connect(&mut self, node: NodeId) -> ConnId {
+        self.nodes.get_mut(&node).expect("a member").open_client()
+    }
+
+    /// Sends a command on a connection (it runs at once; replies may need
+    /// [`Cluster::run`]).
+    pub fn send(&mut self, node: NodeId, conn: ConnId, args: &[&[u8]]) {
+        if self.dead.contains(&node) {
+            return;
+        }
+        let args = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let now = self.now;
+        self.nodes
+            .get_mut(&node)
+            .expect("a member")
+            .handle_command(now, conn, args);
+        self.drain(node);
+    }
+
+    /// Sends a command and runs the cluster until it is answered (or
+    /// nothing is left to happen); returns the reply.
+    pub fn call(&mut self, node: NodeId, conn: ConnId, args: &[&[u8]]) -> Option<Frame> {
+        let before = self.replies.get(&(node, conn)).map_or(0, Vec::len);
+        self.send(node, conn, args);
+        while self.replies.get(&(node, conn)).map_or(0, Vec::len) == before {
+            if !self.step() {
+                return None;
+            }
+        }
+        self.replies.get_mut(&(node, conn)).and_then(|r| r.pop())
+    }
+
+    /// The replies received on a connection so far, taken.
+    pub fn take_replies(&mut self, node: NodeId, conn: ConnId) -> Vec<Frame> {
+        self.replies.remove(&(node, conn)).unwrap_or_default()
+    }
+
+    /// Kills a node: it stops receiving and sending (its state is kept but
+    /// never used again).
+    pub fn kill(&mut self, node: NodeId) {
+        self.dead.insert(node);
+    }
+
+    /// Cuts the link from `from` to `to` (one way).
+    pub fn cut(&mut self, from: NodeId, to: NodeId) {
+        self.cut.insert((from, to));
+    }
+
+    /// Splits the cluster: every link between `side` and the rest is cut,
+    /// both ways.
+    pub fn partition(&mut self, side: &[NodeId]) {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for &a in side {
+            for &b in &ids {
+                if !side.contains(&b) {
+                    self.cut(a, b);
+                    self.cut(b, a);
+                }
+            }
+        }
+    }
+
+    /// Restores every cut link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Runs until no message is in flight and no timer is pending.
+    pub fn run(&mut self) {
+        while self.step() {}
+    }
+
+    /// Delivers the next message or fires the next timer; false when
+    /// nothing is left.
+    pub fn step(&mut self) -> bool {
+        let next_msg = self.queue.first_key_value().map(|(&(t, _), _)| t);
+        let next_timer = self
+            .nodes
+            .iter()
+            .filter(|(id, _)| !self.dead.contains(id))
+            .filter_map(|(id, m)| m.poll_timeout().map(|t| (t, *id)))
+            .min();
+        match (next_msg, next_timer) {
+            (None, None) => false,
+            (Some(t), timer) if timer.is_none_or(|(tt, _)| t <= tt) => {
+                let ((t, _), msg) = self.queue.pop_first().expect("peeked");
+                self.now = self.now.max(t);
+                self.deliver(msg);
+                true
+            }
+            (_, Some((t, id))) => {
+                self.now = self.now.max(t);
+                let now = self.now;
+                self.nodes
+                    .get_mut(&id)
+                    .expect("a member")
+                    .handle_timeout(now);
+                self.drain(id);
+                true
+            }
+            (Some(_), None) => unreachable!("handled by the first arm"),
+        }
+    }
+
+    fn deliver(&mut self, msg: Msg) {
+        self.delivered += 1;
+        let now = self.now;
+        match msg {
+            Msg::Request { from, to, id, req } => {
+                if self.dead.contains(&to) {
+                    // The connection was refused: the sender learns at once.
+                    let resp = Err(ReplicaFailure::Unreachable);
+                    return self.post(
+                        to,
+                        from,
+                        Msg::Response {
+                            from: to,
+                            to: from,
+                            id,
+                            resp,
+                        },
+                        true,
+                    );
+                }
+                let m = self.nodes.get_mut(&to).expect("a member");
+                let resp = Ok(m.handle_peer_request(now, req));
+                self.post(
+                    to,
+                    from,
+                    Msg::Response {
+                        from: to,
+                        to: from,
+                        id,
+                        resp,
+                    },
+                    false,
+                );
+            }
+            Msg::Response { from, to, id, resp } => {
+                if self.dead.contains(&to) {
+                    return;
+                }
+                let m = self.nodes.get_mut(&to).expect("a member");
+                m.handle_peer_response(now, from, id, resp);
+                self.drain(to);
+            }
+        }
+    }
+
+    /// Puts a message on the wire from `from` to `to`, unless the link is
+    /// cut or the message is lost. `forced` messages (a refused connection
+    /// seen by the sender's own stack) always arrive.
+    fn post(&mut self, from: NodeId, to: NodeId, msg: Msg, forced: bool) {
+        if !forced {
+            if self.dead.contains(&from) || self.cut.contains(&(from, to)) {
+                return;
+            }
+            if self.net.loss > 0.0 && self.rng.random_bool(self.net.loss) {
+                return;
+            }
+        }
+        let (lo, hi) = self.net.delay;
+        let delay = if hi > lo {
+            self.rng.random_range(lo..=hi)
+        } else {
+            lo
+        };
+        self.seq += 1;
+        self.queue.insert((self.now + delay, self.seq), msg);
+    }
+
+    /// Carries out a node's effects.
+    fn drain(&mut self, node: NodeId) {
+        while let Some(e) = self.nodes.get_mut(&node).expect("a member").poll_effect() {
+            match e {
+                Effect::Reply { conn, bytes } => self.receive(node, conn, &bytes),
+                Effect::Send { to, id, req } => {
+                    let msg = Msg::Request {
+                        from: node,
+                        to,
+                        id,
+                        req,
+                    };
+                    self.post(node, to, msg, false);
+                }
+                Effect::Close { conn } | Effect::BecomePeer { conn, .. } => {
+                    self.nodes
+                        .get_mut(&node)
+                        .expect("a member")
+                        .close_client(conn);
+                }
+                Effect::AddPeer { .. } => {}
+            }
+        }
+    }
+
+    fn receive(&mut self, node: NodeId, conn: ConnId, bytes: &[u8]) {
+        let buf = self.partial.entry((node, conn)).or_default();
+        buf.extend_from_slice(bytes);
+        while let Ok(Some(frame)) = resp::parse_frame(buf, &Limits::default()) {
+            self.replies.entry((node, conn)).or_default().push(frame);
+        }
+    }
+}

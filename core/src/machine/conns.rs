@@ -1,0 +1,300 @@
+//! Client sessions and the in-order reply queue of each connection.
+//!
+//! A pipeline's commands are slots in arrival order. On a replicated node
+//! each data command waits for replicas, so running a pipeline one command
+//! at a time would cost one quorum round trip per command: a single-key
+//! command therefore starts at once when every earlier unfinished command of
+//! the connection is also a single-key command on another key. Anything else
+//! (the same key, a multi-key or a server command) waits until every earlier
+//! command finished, so a pipeline observes its own writes as with Redis.
+//! Replies leave strictly in slot order, whatever order they finish in.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::Effect;
+use crate::ring::NodeId;
+
+/// Identifies a client connection (also its CLIENT ID).
+pub type ConnId = u64;
+
+/// At most this many commands of one connection run at once.
+const MAX_RUNNING: usize = 256;
+
+/// Per-connection state the commands read and change.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// CLIENT ID.
+    pub id: u64,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// AUTH succeeded (or no password is set).
+    pub authed: bool,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Bytes>,
+}
+
+/// Where one command of a pipeline is.
+#[derive(Debug)]
+enum SlotState {
+    /// Waiting for earlier commands before it may start.
+    Blocked(Vec<Bytes>),
+    /// Started; `key` is set when it may overlap commands on other keys.
+    Running { key: Option<Bytes> },
+    /// Finished: its reply, waiting for earlier replies to leave first.
+    Done(Bytes),
+}
+
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    state: SlotState,
+}
+
+/// What happens to the connection after a given slot's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Close it (QUIT).
+    Close,
+    /// It is a peer's (RL.HELLO).
+    Peer(NodeId),
+}
+
+#[derive(Debug)]
+struct Conn {
+    session: Session,
+    slots: VecDeque<Slot>,
+    next_seq: u64,
+    /// Set by QUIT or RL.HELLO: later commands are ignored, and the effect
+    /// follows that slot's reply.
+    after: Option<(u64, After)>,
+}
+
+/// Every open client connection.
+#[derive(Debug, Default)]
+pub(crate) struct Conns {
+    map: BTreeMap<ConnId, Conn>,
+    next_id: ConnId,
+}
+
+impl Conns {
+    pub(crate) fn open(&mut self, authed: bool) -> ConnId {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.map.insert(
+            id,
+            Conn {
+                session: Session {
+                    id,
+                    authed,
+                    ..Session::default()
+                },
+                slots: VecDeque::new(),
+                next_seq: 0,
+                after: None,
+            },
+        );
+        id
+    }
+
+    pub(crate) fn close(&mut self, conn: ConnId) {
+        self.map.remove(&conn);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
+        self.map.get_mut(&conn).map(|c| &mut c.session)
+    }
+
+    /// Whether the connection takes commands (open, no QUIT seen).
+    pub(crate) fn accepts(&self, conn: ConnId) -> bool {
+        self.map.get(&conn).is_some_and(|c| c.after.is_none())
+    }
+
+    /// Appends a slot for a command that starts now; returns its sequence.
+    pub(crate) fn push(&mut self, conn: ConnId) -> u64 {
+        self.push_state(conn, SlotState::Running { key: None })
+    }
+
+    fn push_state(&mut self, conn: ConnId, state: SlotState) -> u64 {
+        let Some(c) = self.map.get_mut(&conn) else {
+            return u64::MAX;
+        };
+        let seq = c.next_seq;
+        c.next_seq += 1;
+        c.slots.push_back(Slot { seq, state });
+        seq
+    }
+
+    /// A new command: `Some((seq, args))` when it may start now (its slot
+    /// is then running), `None` when it was queued behind earlier ones (or
+    /// the connection is gone). `key` is the key of a command that may
+    /// overlap others on other keys.
+    pub(crate) fn admit(
+        &mut self,
+        conn: ConnId,
+        key: Option<&Bytes>,
+        args: Vec<Bytes>,
+    ) -> Option<(u64, Vec<Bytes>)> {
+        let c = self.map.get(&conn)?;
+        if may_start(c.slots.iter(), key) {
+            let key = key.cloned();
+            Some((self.push_state(conn, SlotState::Running { key }), args))
+        } else {
+            self.push_state(conn, SlotState::Blocked(args));
+            None
+        }
+    }
+
+    /// The first queued command that may start now, marked running.
+    pub(crate) fn next_startable(
+        &mut self,
+        conn: ConnId,
+        key_of: impl Fn(&[Bytes]) -> Option<Bytes>,
+    ) -> Option<(u64, Vec<Bytes>)> {
+        let c = self.map.get_mut(&conn)?;
+        let i = c
+            .slots
+            .iter()
+            .position(|s| matches!(s.state, SlotState::Blocked(_)))?;
+        let SlotState::Blocked(args) = &c.slots[i].state else {
+            unreachable!("found above")
+        };
+        let key = key_of(args);
+        if !may_start(c.slots.iter().take(i), key.as_ref()) {
+            return None;
+        }
+        let slot = &mut c.slots[i];
+        let SlotState::Blocked(args) =
+            std::mem::replace(&mut slot.state, SlotState::Running { key })
+        else {
+            unreachable!("found above")
+        };
+        Some((slot.seq, args))
+    }
+
+    /// Records slot `seq`'s reply. A closed connection's replies are dropped.
+    pub(crate) fn finish(&mut self, conn: ConnId, seq: u64, reply: Bytes) {
+        let Some(c) = self.map.get_mut(&conn) else {
+            return;
+        };
+        let Some(front) = c.slots.front() else {
+            return;
+        };
+        let Some(i) = seq.checked_sub(front.seq) else {
+            return;
+        };
+        if let Some(slot) = c.slots.get_mut(i as usize) {
+            slot.state = SlotState::Done(reply);
+        }
+    }
+
+    /// Marks what follows slot `seq`'s reply; later commands are ignored.
+    pub(crate) fn set_after(&mut self, conn: ConnId, seq: u64, after: After) {
+        if let Some(c) = self.map.get_mut(&conn) {
+            c.after = Some((seq, after));
+        }
+    }
+
+    /// Hands every reply that is next in order to `out`, then the effect
+    /// that follows the last slot, if it is due.
+    pub(crate) fn drain_ready(&mut self, conn: ConnId, mut out: impl FnMut(Effect)) {
+        let Some(c) = self.map.get_mut(&conn) else {
+            return;
+        };
+        while let Some(Slot {
+            state: SlotState::Done(_),
+            ..
+        }) = c.slots.front()
+        {
+            let Some(Slot {
+                seq,
+                state: SlotState::Done(bytes),
+            }) = c.slots.pop_front()
+            else {
+                unreachable!("matched above")
+            };
+            out(Effect::Reply { conn, bytes });
+            match c.after {
+                Some((s, After::Close)) if s == seq => out(Effect::Close { conn }),
+                Some((s, After::Peer(from))) if s == seq => out(Effect::BecomePeer { conn, from }),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether a command may start after `earlier` (the connection's slots
+/// before it): only a keyed command, behind nothing but running keyed
+/// commands on other keys, and not too many of them.
+fn may_start<'a>(earlier: impl Iterator<Item = &'a Slot>, key: Option<&Bytes>) -> bool {
+    let mut running = 0;
+    for s in earlier {
+        match &s.state {
+            SlotState::Done(_) => {}
+            SlotState::Blocked(_) => return false,
+            SlotState::Running { key: other } => match (key, other) {
+                (Some(k), Some(o)) if k != o => running += 1,
+                _ => return false,
+            },
+        }
+    }
+    running < MAX_RUNNING
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn replies(c: &mut Conns, conn: ConnId) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        c.drain_ready(conn, |e| {
+            if let Effect::Reply { bytes, .. } = e {
+                out.push(bytes)
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn replies_leave_in_order_whatever_order_they_finish_in() {
+        let mut c = Conns::default();
+        let id = c.open(true);
+        let a = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
+        let bb = c.admit(id, Some(&b("b")), vec![]).unwrap().0;
+        c.finish(id, bb, b("B"));
+        assert!(replies(&mut c, id).is_empty());
+        c.finish(id, a, b("A"));
+        assert_eq!(replies(&mut c, id), vec![b("A"), b("B")]);
+    }
+
+    #[test]
+    fn the_same_key_and_unkeyed_commands_wait_for_earlier_ones() {
+        let mut c = Conns::default();
+        let id = c.open(true);
+        let a = c
+            .admit(id, Some(&b("a")), vec![b("get"), b("a")])
+            .unwrap()
+            .0;
+        assert_eq!(c.admit(id, Some(&b("a")), vec![b("set"), b("a")]), None);
+        assert_eq!(c.admit(id, Some(&b("c")), vec![b("get"), b("c")]), None);
+        let key_of = |args: &[Bytes]| args.get(1).cloned();
+        assert_eq!(c.next_startable(id, key_of), None);
+        c.finish(id, a, b("A"));
+        let (s, args) = c.next_startable(id, key_of).unwrap();
+        assert_eq!(args[0], b("set"));
+        // The get of c now overlaps the set of a.
+        let (s2, args2) = c.next_startable(id, key_of).unwrap();
+        assert_eq!((s + 1, &args2[1]), (s2, &b("c")));
+        let d = c.admit(id, None, vec![]);
+        assert_eq!(d, None, "an unkeyed command waits for running ones");
+    }
+}

@@ -1,0 +1,265 @@
+//! Counters and a latency histogram, and their Prometheus text exposition
+//! (served by a tiny HTTP/1.0 responder on `--metrics-addr`).
+//!
+//! The machine owns the counters and updates them as plain integers; the
+//! driver renders them (under whatever lock guards the machine) in a fixed
+//! order, so the output's order never depends on a hash map.
+
+use std::fmt::Write as _;
+
+use crate::store::Stats;
+
+/// Upper bounds of the latency histogram's buckets, in microseconds.
+pub const LATENCY_BUCKETS_US: [u64; 16] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+    500_000, 1_000_000,
+];
+
+/// The node's counters.
+pub struct Metrics {
+    /// Calls per command, indexed like the command table (last: unknown).
+    pub commands: Box<[u64]>,
+    /// Command latencies per bucket of [`LATENCY_BUCKETS_US`] (last: +Inf).
+    latency: [u64; LATENCY_BUCKETS_US.len() + 1],
+    /// Sum of command latencies, microseconds.
+    latency_sum_us: u64,
+    /// Client connections accepted.
+    pub connections_received: u64,
+    /// Client connections refused for max_clients.
+    pub rejected_connections: u64,
+    /// Protocol errors that closed a client connection.
+    pub protocol_errors: u64,
+    /// Peer failures: connects that failed, connections lost, requests that
+    /// failed or timed out.
+    pub peer_errors: u64,
+    /// Client operations that failed their read or write quorum.
+    pub quorum_failures: u64,
+    /// Repair writes sent to stale replicas after reads.
+    pub read_repairs: u64,
+    /// Operations refused by the capacity hook.
+    pub overloaded: u64,
+    /// Replica requests served for peers.
+    pub replica_requests: u64,
+}
+
+impl Metrics {
+    /// Zeroed counters for a command table of `commands` entries.
+    pub fn new(commands: usize) -> Self {
+        Self {
+            commands: vec![0; commands + 1].into_boxed_slice(),
+            latency: [0; LATENCY_BUCKETS_US.len() + 1],
+            latency_sum_us: 0,
+            connections_received: 0,
+            rejected_connections: 0,
+            protocol_errors: 0,
+            peer_errors: 0,
+            quorum_failures: 0,
+            read_repairs: 0,
+            overloaded: 0,
+            replica_requests: 0,
+        }
+    }
+
+    /// Counts one command (index into the command table, or the table's
+    /// length for unknown commands) that took `us` microseconds.
+    pub fn record(&mut self, command: usize, us: u64) {
+        let i = command.min(self.commands.len() - 1);
+        self.commands[i] += 1;
+        let b = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&ub| us <= ub)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency[b] += 1;
+        self.latency_sum_us += us;
+    }
+
+    /// Commands processed in total.
+    pub fn total_commands(&self) -> u64 {
+        self.commands.iter().sum()
+    }
+}
+
+/// What the renderer needs besides the counters.
+pub struct Snapshot<'a> {
+    /// Command names, in the command table's order.
+    pub names: &'a [&'a str],
+    /// The store's statistics.
+    pub stats: Stats,
+    /// Connected clients now.
+    pub connected_clients: u64,
+}
+
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+    );
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+}
+
+/// Renders the Prometheus text exposition format (version 0.0.4).
+pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
+    let mut out = String::with_capacity(4096);
+    out.push_str("# HELP ringlab_commands_total Commands processed, by command.\n");
+    out.push_str("# TYPE ringlab_commands_total counter\n");
+    let mut rows: Vec<(&str, u64)> = snap
+        .names
+        .iter()
+        .copied()
+        .chain(std::iter::once("unknown"))
+        .zip(m.commands.iter().copied())
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, v) in rows {
+        let _ = writeln!(out, "ringlab_commands_total{{command=\"{name}\"}} {v}");
+    }
+    out.push_str("# HELP ringlab_command_duration_seconds Command latency, server side.\n");
+    out.push_str("# TYPE ringlab_command_duration_seconds histogram\n");
+    let mut cum = 0;
+    for (i, ub) in LATENCY_BUCKETS_US.iter().enumerate() {
+        cum += m.latency[i];
+        let _ = writeln!(
+            out,
+            "ringlab_command_duration_seconds_bucket{{le=\"{}\"}} {cum}",
+            *ub as f64 / 1e6
+        );
+    }
+    cum += m.latency[LATENCY_BUCKETS_US.len()];
+    let _ = writeln!(
+        out,
+        "ringlab_command_duration_seconds_bucket{{le=\"+Inf\"}} {cum}"
+    );
+    let _ = writeln!(
+        out,
+        "ringlab_command_duration_seconds_sum {}",
+        m.latency_sum_us as f64 / 1e6
+    );
+    let _ = writeln!(out, "ringlab_command_duration_seconds_count {cum}");
+    let s = &snap.stats;
+    counter(
+        &mut out,
+        "ringlab_keyspace_hits_total",
+        "Reads that found a value.",
+        s.hits,
+    );
+    counter(
+        &mut out,
+        "ringlab_keyspace_misses_total",
+        "Reads that found nothing.",
+        s.misses,
+    );
+    counter(
+        &mut out,
+        "ringlab_evicted_keys_total",
+        "Keys evicted for maxmemory.",
+        s.evictions,
+    );
+    counter(
+        &mut out,
+        "ringlab_expired_keys_total",
+        "Keys expired.",
+        s.expirations,
+    );
+    gauge(
+        &mut out,
+        "ringlab_used_memory_bytes",
+        "Bytes charged to stored entries.",
+        s.used_bytes,
+    );
+    gauge(&mut out, "ringlab_keys", "Live keys on this node.", s.keys);
+    gauge(
+        &mut out,
+        "ringlab_connected_clients",
+        "Client connections open now.",
+        snap.connected_clients,
+    );
+    counter(
+        &mut out,
+        "ringlab_connections_received_total",
+        "Client connections accepted.",
+        m.connections_received,
+    );
+    counter(
+        &mut out,
+        "ringlab_rejected_connections_total",
+        "Client connections refused (max clients).",
+        m.rejected_connections,
+    );
+    counter(
+        &mut out,
+        "ringlab_protocol_errors_total",
+        "Client connections closed for a protocol error.",
+        m.protocol_errors,
+    );
+    counter(
+        &mut out,
+        "ringlab_peer_errors_total",
+        "Peer connection and request failures.",
+        m.peer_errors,
+    );
+    counter(
+        &mut out,
+        "ringlab_quorum_failures_total",
+        "Operations whose quorum was not met.",
+        m.quorum_failures,
+    );
+    counter(
+        &mut out,
+        "ringlab_read_repairs_total",
+        "Repair writes sent to stale replicas.",
+        m.read_repairs,
+    );
+    counter(
+        &mut out,
+        "ringlab_overloaded_total",
+        "Operations refused by the capacity hook.",
+        m.overloaded,
+    );
+    counter(
+        &mut out,
+        "ringlab_replica_requests_total",
+        "Replica requests served for peers.",
+        m.replica_requests,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_counts_match() {
+        let m = Metrics::new(2);
+        m.record(0, 5);
+        m.record(0, 30);
+        m.record(1, 2_000_000);
+        m.record(99, 1); // unknown command
+        let text = render(
+            &m,
+            &Snapshot {
+                names: &["get", "set"],
+                stats: Stats::default(),
+                connected_clients: 3,
+            },
+        );
+        assert!(
+            text.contains("ringlab_commands_total{command=\"get\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("ringlab_commands_total{command=\"set\"} 1\n"));
+        assert!(text.contains("ringlab_commands_total{command=\"unknown\"} 1\n"));
+        assert!(
+            text.contains("ringlab_command_duration_seconds_bucket{le=\"0.00001\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("ringlab_command_duration_seconds_bucket{le=\"0.00005\"} 3\n"));
+        assert!(text.contains("ringlab_command_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("ringlab_command_duration_seconds_count 4\n"));
+        assert!(text.contains("ringlab_connected_clients 3\n"));
+        assert_eq!(m.total_commands(), 4);
+    }
+}

@@ -1,0 +1,516 @@
+//! The node as a pure state machine, the way quinn-proto is to quinn.
+//!
+//! A [`Machine`] is one cluster node's logic: its store, its membership, the
+//! client sessions and their pipelines, the replicated operations it
+//! coordinates, read repair and the replica side of the peer protocol. It
+//! does no I/O, reads no clock and spawns nothing: events go in with `now`,
+//! effects come out as data. The tokio server (`node::server`), the madsim
+//! build of that server and the fast simulation engine only drive it.
+//!
+//! # Call order
+//!
+//! 1. Feed events as they happen, each with the model time `now`:
+//!    - [`Machine::open_client`] / [`Machine::close_client`] for client
+//!      connections;
+//!    - [`Machine::handle_command`] for each parsed client command, in the
+//!      connection's order (charge its capacity first, see below);
+//!    - [`Machine::handle_peer_request`] for a replica request a peer sent
+//!      (it answers at once: send the returned response back on the
+//!      connection the request came on);
+//!    - [`Machine::handle_peer_response`] for an answer to a request this
+//!      node sent, or `Err(Unreachable)` when the link carrying it broke;
+//!    - [`Machine::handle_timeout`] once `now` reaches
+//!      [`Machine::poll_timeout`];
+//!    - [`Machine::expire_step`] on the active-expiry period;
+//!    - [`Machine::add_member`] when a node joins.
+//! 2. After each event, drain [`Machine::poll_effect`] until `None` and carry
+//!    the effects out: [`Effect::Reply`] bytes to the client connection (they
+//!    come in the connection's command order), [`Effect::Send`] requests to
+//!    the peer, [`Effect::Close`] and [`Effect::BecomePeer`] on connections.
+//! 3. Re-read [`Machine::poll_timeout`]: it may have moved earlier.
+//!
+//! Capacity is the driver's: before it feeds a client command it may charge
+//! [`Machine::command_cost`] (and [`replica_cost`] before a peer request) on
+//! its model of the node's cores; a refused command is fed as
+//! [`Machine::handle_refused`], which answers `-OVERLOADED` in order.
+//!
+//! # Layout
+//! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
+//! - [`quorum`]: the one drive loop of every replicated read and write: the
+//!   local-read shortcut, fan-out, answers, timeouts, read repair.
+//! - [`crate::cmd`]: the command table and the commands by family.
+
+pub mod conns;
+pub mod info;
+pub mod metrics;
+pub mod quorum;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::clock::Micros;
+use crate::cmd::{self, plan::Plan};
+use crate::node::config::{ConfigError, Member, NodeConfig};
+use crate::node::membership::{Joined, Membership, MembershipError};
+use crate::protocol::peer::{PeerMessage, PeerRequest, PeerResponse, RequestId};
+use crate::replication::{Quorum, ReplicaFailure};
+use crate::ring::NodeId;
+use crate::store::{Entry, Policy, Store, StoreConfig};
+
+pub use conns::{ConnId, Session};
+pub use metrics::Metrics;
+use quorum::Waiting;
+
+/// What the driver must do, produced by the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write these RESP bytes to the client connection (one command's reply;
+    /// replies of one connection come in its command order).
+    Reply { conn: ConnId, bytes: Bytes },
+    /// Send this request to the peer; its answer comes back through
+    /// [`Machine::handle_peer_response`] with the same id.
+    Send {
+        to: NodeId,
+        id: RequestId,
+        req: PeerRequest,
+    },
+    /// Close the client connection once its replies are written (QUIT).
+    Close { conn: ConnId },
+    /// The client connection is a peer node (`RL.HELLO` accepted): write its
+    /// replies, then serve it as a peer connection from `from`.
+    BecomePeer { conn: ConnId, from: NodeId },
+    /// A member joined through `CLUSTER ADDNODE`: open links to it.
+    AddPeer { member: Member },
+}
+
+/// The settings `CONFIG SET` can change at run time.
+#[derive(Debug, Clone)]
+pub struct Tunables {
+    /// Memory limit, bytes (0: none).
+    pub maxmemory: u64,
+    /// Eviction policy.
+    pub policy: Policy,
+    /// Accepted and reported for clients that ask (there is no persistence).
+    pub save: String,
+    /// Accepted and reported for clients that ask; only "no" is valid.
+    pub appendonly: String,
+}
+
+/// What a driver knows of one peer link, for INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerView {
+    /// Connections up now.
+    pub up: usize,
+    /// Connections in the pool.
+    pub conns: usize,
+    /// Failures so far.
+    pub errors: u64,
+}
+
+/// The cost of one operation, for the driver's capacity model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpCost {
+    /// Bytes the operation moves (key plus value, in or out).
+    pub bytes: usize,
+    /// A replica request from a peer (true) or a client command (false).
+    pub replica: bool,
+}
+
+/// The cost of serving a peer's replica request.
+pub fn replica_cost(req: &PeerRequest) -> OpCost {
+    let bytes = match req {
+        PeerRequest::Get { key } => key.len(),
+        PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
+        PeerRequest::Flush => 0,
+    };
+    OpCost {
+        bytes,
+        replica: true,
+    }
+}
+
+/// Identifies a replicated operation inside the machine.
+pub type OpId = u64;
+
+/// One command in progress, or a read finishing its repair.
+#[derive(Debug)]
+pub(crate) struct Op {
+    /// The command it answers; None for a detached read that only waits
+    /// for late answers to repair replicas.
+    pub(crate) cmd: Option<quorum::CmdRef>,
+    /// What the command does next when the wait ends.
+    pub(crate) plan: Plan,
+    /// The quorum wait in progress.
+    pub(crate) wait: Waiting,
+    /// Its requests not answered yet (forgotten when it ends).
+    pub(crate) reqs: Vec<RequestId>,
+    /// The timer entry of this op in [`Machine::timers`].
+    pub(crate) timer: Option<Micros>,
+}
+
+/// One node's state and logic. See the module doc for the call order.
+pub struct Machine {
+    /// This node's id.
+    pub(crate) id: NodeId,
+    /// The configuration it started with.
+    pub(crate) cfg: NodeConfig,
+    /// N, R, W clamped to the cluster.
+    pub(crate) quorum: Quorum,
+    /// The members and the placement of keys on them.
+    pub(crate) membership: Membership,
+    /// The local keyspace (one store: `maxmemory` holds node-wide).
+    pub(crate) store: Store,
+    /// The store's eviction and expiry sampling.
+    pub(crate) rng: ChaCha8Rng,
+    /// What CONFIG SET may change.
+    pub(crate) tunables: Tunables,
+    /// Counters.
+    pub(crate) metrics: Metrics,
+    /// The last version timestamp handed out (strictly increasing).
+    pub(crate) last_version: Micros,
+    /// Local-only R=1 reads so far (see `NodeConfig::read_repair_every`).
+    pub(crate) local_reads: u64,
+    /// Client connections and their pipelines.
+    pub(crate) conns: conns::Conns,
+    /// Replicated operations in progress.
+    pub(crate) ops: BTreeMap<OpId, Op>,
+    /// The next op id.
+    pub(crate) next_op: OpId,
+    /// The next peer request id.
+    pub(crate) next_req: RequestId,
+    /// Requests sent to peers and not answered: which op waits, from whom.
+    /// Ordered, so that anything iterating it is deterministic.
+    pub(crate) outstanding: BTreeMap<RequestId, (OpId, NodeId)>,
+    /// Deadlines of ops, earliest first.
+    pub(crate) timers: BTreeSet<(Micros, OpId)>,
+    /// Requests sent for a wait about to be parked as an op.
+    pub(crate) staged: Vec<RequestId>,
+    /// Connections with replies or queued commands to look at (see
+    /// [`Machine::settle`]).
+    pub(crate) touched: Vec<ConnId>,
+    /// Effects not yet polled.
+    pub(crate) effects: VecDeque<Effect>,
+    /// Peer links as the driver last reported them (INFO).
+    pub(crate) peer_views: BTreeMap<NodeId, PeerView>,
+    /// Model time at start (INFO uptime).
+    pub(crate) started_at: Micros,
+    /// The port clients connect to (INFO, CONFIG GET port).
+    pub(crate) port: u16,
+}
+
+impl Machine {
+    /// A node with an empty store, started at `now`, reachable on `port`.
+    pub fn new(cfg: NodeConfig, port: u16, now: Micros) -> Result<Self, ConfigError> {
+        let quorum = cfg.validate()?;
+        let members = cfg.effective_members();
+        let store = Store::new(StoreConfig {
+            maxmemory: cfg.maxmemory,
+            policy: cfg.policy,
+            ..StoreConfig::default()
+        });
+        Ok(Self {
+            id: cfg.id,
+            quorum,
+            membership: Membership::new(cfg.placement, &members),
+            store,
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            tunables: Tunables {
+                maxmemory: cfg.maxmemory,
+                policy: cfg.policy,
+                save: String::new(),
+                appendonly: "no".into(),
+            },
+            metrics: Metrics::new(cmd::COMMANDS.len()),
+            last_version: 0,
+            local_reads: 0,
+            conns: conns::Conns::default(),
+            ops: BTreeMap::new(),
+            next_op: 0,
+            next_req: 0,
+            outstanding: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            staged: Vec::new(),
+            touched: Vec::new(),
+            effects: VecDeque::new(),
+            peer_views: BTreeMap::new(),
+            started_at: now,
+            port,
+            cfg,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The configuration it started with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    /// N, R and W in effect.
+    pub fn quorum(&self) -> Quorum {
+        self.quorum
+    }
+
+    /// The members now.
+    pub fn members(&self) -> &[Member] {
+        &self.membership.members
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The local store (read-only: tests, INFO, metrics).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Client connections open now.
+    pub fn clients(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The next effect to carry out, oldest first.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// When [`Machine::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        self.timers.first().map(|&(t, _)| t)
+    }
+
+    /// Replicated operations in progress (commands and read repairs).
+    pub fn ops_in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// A client connection opened; its replies will name the returned id.
+    pub fn open_client(&mut self) -> ConnId {
+        self.metrics.connections_received += 1;
+        self.conns.open(self.cfg.requirepass.is_none())
+    }
+
+    /// A client connection closed (or turned into a peer connection). Its
+    /// commands still in flight finish, but their replies are dropped.
+    pub fn close_client(&mut self, conn: ConnId) {
+        self.conns.close(conn);
+    }
+
+    /// The driver refused a connection (max clients).
+    pub fn note_rejected_connection(&mut self) {
+        self.metrics.rejected_connections += 1;
+    }
+
+    /// The driver closed a connection for a protocol error.
+    pub fn note_protocol_error(&mut self) {
+        self.metrics.protocol_errors += 1;
+    }
+
+    /// The driver's view of a peer link changed (INFO shows it).
+    pub fn set_peer_view(&mut self, peer: NodeId, view: PeerView) {
+        self.peer_views.insert(peer, view);
+    }
+
+    /// What running `args` costs the node, or None when the command is not
+    /// charged (connection and server commands).
+    pub fn command_cost(args: &[Bytes]) -> Option<OpCost> {
+        let (_, spec) = cmd::lookup(args.first()?)?;
+        spec.kind.is_data().then(|| OpCost {
+            bytes: args.iter().map(|a| a.len()).sum(),
+            replica: false,
+        })
+    }
+
+    /// A client command on `conn`. Its reply comes out as an
+    /// [`Effect::Reply`] after every earlier command's of the connection.
+    pub fn handle_command(&mut self, now: Micros, conn: ConnId, args: Vec<Bytes>) {
+        cmd::dispatch(self, now, conn, args);
+        self.settle(now);
+    }
+
+    /// A client command the driver's capacity model refused: answered
+    /// `-OVERLOADED` in the connection's order.
+    pub fn handle_refused(&mut self, conn: ConnId, args: &[Bytes]) {
+        self.metrics.overloaded += 1;
+        let idx = cmd::lookup(args.first().map_or(&[][..], |a| &a[..])).map(|(i, _)| i);
+        self.metrics.record(idx.unwrap_or(cmd::COMMANDS.len()), 0);
+        let name = idx.map_or("?", |i| cmd::COMMANDS[i].name);
+        if !self.conns.accepts(conn) {
+            return;
+        }
+        let slot = self.conns.push(conn);
+        let reply = cmd::reply::op_error(&quorum::OpError::Overloaded, name);
+        self.finish_slot(conn, slot, reply);
+        self.flush_replies(conn);
+    }
+
+    /// A replica request from peer `from`, after the driver charged
+    /// [`replica_cost`]. The answer goes back on the request's connection.
+    pub fn handle_peer_request(&mut self, now: Micros, req: PeerRequest) -> PeerResponse {
+        self.metrics.replica_requests += 1;
+        match req {
+            PeerRequest::Get { key } => {
+                PeerResponse::Entry(self.store.get_versioned(&key, now).cloned())
+            }
+            PeerRequest::Put { key, entry } => match self.apply_local(key, entry, now) {
+                Ok(()) => PeerResponse::Ack,
+                Err(f) => PeerResponse::Failed(f),
+            },
+            PeerRequest::Flush => {
+                self.store.flush();
+                PeerResponse::Ack
+            }
+        }
+    }
+
+    /// The driver's capacity model refused a peer's replica request.
+    pub fn refuse_peer_request(&mut self) -> PeerResponse {
+        self.metrics.overloaded += 1;
+        PeerResponse::Failed(ReplicaFailure::Overloaded)
+    }
+
+    /// The answer to request `id` sent to `from`, or why none will come.
+    /// Unknown ids (a request whose operation ended) are ignored.
+    pub fn handle_peer_response(
+        &mut self,
+        now: Micros,
+        from: NodeId,
+        id: RequestId,
+        resp: Result<PeerResponse, ReplicaFailure>,
+    ) {
+        if resp.is_err() {
+            self.metrics.peer_errors += 1;
+        }
+        let Some((op, to)) = self.outstanding.remove(&id) else {
+            return;
+        };
+        if to != from {
+            return;
+        }
+        self.answer(now, op, from, resp);
+        self.settle(now);
+    }
+
+    /// Time passed: ends every wait whose deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Micros) {
+        while let Some(&(t, op)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(o) = self.ops.get_mut(&op) {
+                o.timer = None;
+            }
+            self.expire_op(now, op);
+        }
+        self.settle(now);
+    }
+
+    /// One active expiry step; returns how many keys expired.
+    pub fn expire_step(&mut self, now: Micros) -> usize {
+        self.store
+            .expire_step(now, &mut self.rng, self.cfg.expire_work)
+    }
+
+    /// Adds `member` to the cluster as this node sees it: the placement
+    /// changes at once. Keys are not moved. The driver starts the links.
+    pub fn add_member(&mut self, member: Member) -> Result<Joined, MembershipError> {
+        let next = self.membership.with_member(member)?;
+        let moved_fraction = self
+            .membership
+            .placement
+            .moved_fraction(&next.placement)
+            .expect("a membership keeps its placement's kind");
+        self.membership = next;
+        Ok(Joined {
+            members: self.membership.members.len(),
+            moved_fraction,
+        })
+    }
+
+    /// Applies a write to the local store, as a replica.
+    pub(crate) fn apply_local(
+        &mut self,
+        key: Bytes,
+        entry: Entry,
+        now: Micros,
+    ) -> Result<(), ReplicaFailure> {
+        self.store
+            .put(key, entry, now, &mut self.rng)
+            .map(|_| ())
+            .map_err(|_| ReplicaFailure::OutOfMemory)
+    }
+
+    /// Changes the memory limit and policy (CONFIG SET), evicting at once.
+    pub(crate) fn set_memory(&mut self, maxmemory: u64, policy: Policy, now: Micros) {
+        let cfg = StoreConfig {
+            maxmemory,
+            policy,
+            ..self.store.config().clone()
+        };
+        self.store.set_config(cfg, now, &mut self.rng);
+    }
+
+    /// For every connection whose commands finished: starts the queued
+    /// commands that may now run, and moves ready replies out as effects.
+    fn settle(&mut self, now: Micros) {
+        while let Some(conn) = self.touched.pop() {
+            while let Some((slot, args)) = self.conns.next_startable(conn, cmd::concurrent_key) {
+                cmd::start(self, now, conn, slot, args);
+            }
+            self.flush_replies(conn);
+        }
+    }
+
+    /// Records a command's reply in its slot.
+    pub(crate) fn finish_slot(&mut self, conn: ConnId, slot: u64, reply: Bytes) {
+        self.conns.finish(conn, slot, reply);
+    }
+
+    /// Moves the replies that are next in order out as effects.
+    pub(crate) fn flush_replies(&mut self, conn: ConnId) {
+        let effects = &mut self.effects;
+        self.conns.drain_ready(conn, |e| effects.push_back(e));
+    }
+
+    /// Sends `req` to `to` on behalf of `op`.
+    pub(crate) fn send(&mut self, op: OpId, to: NodeId, req: PeerRequest) {
+        let id = self.next_req;
+        self.next_req += 1;
+        self.outstanding.insert(id, (op, to));
+        self.staged.push(id);
+        self.effects.push_back(Effect::Send { to, id, req });
+    }
+
+    /// Sends `req` to `to`, expecting no one to wait for the answer.
+    pub(crate) fn send_detached(&mut self, to: NodeId, req: PeerRequest) {
+        let id = self.next_req;
+        self.next_req += 1;
+        self.effects.push_back(Effect::Send { to, id, req });
+    }
+
+    /// The machine's invariants, for tests: every outstanding request and
+    /// timer belongs to a live op.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) {
+        for (id, (op, _)) in &self.outstanding {
+            assert!(self.ops.contains_key(op), "request {id} of a dead op {op}");
+        }
+        for (_, op) in &self.timers {
+            assert!(self.ops.contains_key(op), "timer of a dead op {op}");
+        }
+    }
+}
+
+/// An encoded peer message, for drivers that write frames.
+pub fn request_message(id: RequestId, req: PeerRequest) -> PeerMessage {
+    PeerMessage::Request { id, req }
+}

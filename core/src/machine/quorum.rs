@@ -1,0 +1,468 @@
+//! The one drive loop of every replicated operation.
+//!
+//! A command's [`Plan`] asks for reads and writes one at a time
+//! ([`Step`]); this module carries each out against the key's replicas with
+//! the sans-IO [`ReadOp`] / [`WriteOp`] of [`replication`](crate::replication),
+//! parks the command while answers are due, and resumes the plan with the
+//! result. The decisions that are the node's, not the quorum's, live here
+//! too: a key on this node alone needs no quorum; with R=1 a coordinator
+//! that is a replica answers from its own store (every
+//! `read_repair_every`-th such read still asks the others, to repair them);
+//! after a read, replicas that answered with something older get the newest
+//! entry, except that a replica holding nothing needs no tombstone.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+
+use super::{Machine, Op, OpId};
+use crate::clock::Micros;
+use crate::cmd::plan::{Cx, Input, Plan, Step};
+use crate::cmd::{COMMANDS, reply};
+use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
+use crate::replication::{
+    QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
+};
+use crate::ring::{NodeId, Placement};
+use crate::store::{Entry, Version};
+
+use super::conns::ConnId;
+
+impl Versioned for Entry {
+    type Version = Version;
+    fn version(&self) -> Version {
+        self.version
+    }
+}
+
+/// Why a replicated operation failed; the command answers with its error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpError {
+    /// The quorum was not met.
+    Unavailable {
+        /// Replicas that answered.
+        got: usize,
+        /// Replicas needed.
+        needed: usize,
+    },
+    /// The write could not be stored for lack of memory.
+    OutOfMemory,
+    /// The capacity model refused the operation.
+    Overloaded,
+}
+
+fn quorum_error(f: &QuorumFailure) -> OpError {
+    if f.out_of_memory() {
+        OpError::OutOfMemory
+    } else {
+        OpError::Unavailable {
+            got: f.got,
+            needed: f.needed,
+        }
+    }
+}
+
+/// The client command an op answers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CmdRef {
+    /// Its connection.
+    pub(crate) conn: ConnId,
+    /// Its slot in the connection's pipeline.
+    pub(crate) slot: u64,
+    /// Its index in the command table (metrics, error text).
+    pub(crate) idx: usize,
+    /// When it started.
+    pub(crate) started: Micros,
+    /// When it gives up (TIMEOUT).
+    pub(crate) deadline: Micros,
+}
+
+/// What a parked op waits for.
+#[derive(Debug)]
+pub(crate) enum Waiting {
+    /// Answers to a quorum read of `key`.
+    Read { key: Bytes, op: ReadOp<Entry> },
+    /// Acks of a quorum write.
+    Write { op: WriteOp },
+    /// Acks of FLUSHALL from every peer, until `deadline`.
+    Flush {
+        peers: BTreeSet<NodeId>,
+        deadline: Micros,
+    },
+}
+
+impl Waiting {
+    /// When this wait must be woken by a timer.
+    fn deadline(&self) -> Option<Micros> {
+        match self {
+            Waiting::Read { op, .. } => op.poll_timeout(),
+            Waiting::Write { op } => op.poll_timeout(),
+            Waiting::Flush { peers, deadline } => (!peers.is_empty()).then_some(*deadline),
+        }
+    }
+}
+
+/// The result of a wait, for the plan.
+type Outcome = Result<Input, OpError>;
+
+impl Machine {
+    /// The key's preference list.
+    pub(crate) fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
+        if self.membership.members.len() == 1 {
+            return vec![self.id];
+        }
+        let mut out = Vec::with_capacity(self.quorum.n);
+        self.membership
+            .placement
+            .preference_list_into(key, self.quorum.n, &mut out);
+        out
+    }
+
+    /// Runs `plan` from `input` until it replies or must wait for peers.
+    pub(crate) fn run_plan(&mut self, now: Micros, cmd: CmdRef, mut plan: Plan, input: Input) {
+        let mut next = Ok(input);
+        loop {
+            let step = match next {
+                Ok(input) => {
+                    let mut cx = Cx {
+                        now,
+                        node: self.id,
+                        last_version: &mut self.last_version,
+                        tombstone_grace: self.cfg.tombstone_grace.as_micros() as Micros,
+                    };
+                    plan.step(input, &mut cx)
+                }
+                Err(e) => Step::Reply(reply::op_error(&e, COMMANDS[cmd.idx].name)),
+            };
+            let id = self.next_op;
+            let wait = match step {
+                Step::Reply(bytes) => return self.finish_command(now, cmd, bytes),
+                Step::Read(key) => match self.begin_read(now, id, key) {
+                    Ok(v) => {
+                        next = Ok(Input::Read(v));
+                        continue;
+                    }
+                    Err(w) => w,
+                },
+                Step::Write(key, entry) => match self.begin_write(now, id, key, entry) {
+                    Ok(r) => {
+                        next = r.map(|()| Input::Wrote);
+                        continue;
+                    }
+                    Err(w) => w,
+                },
+                Step::FlushAll => match self.begin_flush(now, id) {
+                    Some(w) => w,
+                    None => {
+                        next = Ok(Input::Flushed);
+                        continue;
+                    }
+                },
+            };
+            self.next_op += 1;
+            // The requests just sent for this wait are the op's.
+            let reqs: Vec<RequestId> = std::mem::take(&mut self.staged);
+            self.ops.insert(
+                id,
+                Op {
+                    cmd: Some(cmd),
+                    plan,
+                    wait,
+                    reqs,
+                    timer: None,
+                },
+            );
+            // The local answer may already have decided it.
+            return self.progress(now, id);
+        }
+    }
+
+    /// A read: `Ok` when it is answered locally, or the wait to park.
+    fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Result<Option<Entry>, Waiting> {
+        let targets = self.replicas(&key);
+        let mine = targets.contains(&self.id);
+        let local_only = targets.len() == 1 && mine;
+        let shortcut = !local_only && self.quorum.r == 1 && mine && {
+            let n = self.local_reads;
+            self.local_reads += 1;
+            // This replica alone is the quorum; asking the others would only
+            // serve read repair, which every `read_repair_every`-th read does.
+            !n.is_multiple_of(u64::from(self.cfg.read_repair_every))
+        };
+        if local_only || shortcut {
+            return Ok(self.store.get_versioned(&key, now).cloned());
+        }
+        let mut op = ReadOp::new(targets, self.quorum.r, now, self.cfg.replica_timeout);
+        let mut local = None;
+        while let Some(t) = op.poll_transmit() {
+            if t == self.id {
+                local = Some(self.store.get_versioned(&key, now).cloned());
+            } else {
+                self.send(id, t, PeerRequest::Get { key: key.clone() });
+            }
+        }
+        if let Some(v) = local {
+            op.handle_reply(self.id, Ok(v));
+        }
+        Err(Waiting::Read { key, op })
+    }
+
+    /// A write: `Ok` when it is decided locally, or the wait to park.
+    fn begin_write(
+        &mut self,
+        now: Micros,
+        id: OpId,
+        key: Bytes,
+        entry: Entry,
+    ) -> Result<Result<(), OpError>, Waiting> {
+        let targets = self.replicas(&key);
+        if targets.len() == 1 && targets[0] == self.id {
+            return Ok(self
+                .apply_local(key, entry, now)
+                .map_err(|_| OpError::OutOfMemory));
+        }
+        let mut op = WriteOp::new(targets, self.quorum.w, now, self.cfg.replica_timeout);
+        let mut local = None;
+        while let Some(t) = op.poll_transmit() {
+            if t == self.id {
+                local = Some(self.apply_local(key.clone(), entry.clone(), now));
+            } else {
+                let req = PeerRequest::Put {
+                    key: key.clone(),
+                    entry: entry.clone(),
+                };
+                self.send(id, t, req);
+            }
+        }
+        if let Some(res) = local {
+            op.handle_ack(self.id, res);
+        }
+        Err(Waiting::Write { op })
+    }
+
+    /// FLUSHALL: this node's keys now, and every peer's (waiting up to the
+    /// replica timeout for their acks; a peer that does not answer keeps
+    /// its keys). None when there are no peers.
+    fn begin_flush(&mut self, now: Micros, id: OpId) -> Option<Waiting> {
+        self.store.flush();
+        let peers: BTreeSet<NodeId> = self
+            .membership
+            .members
+            .iter()
+            .map(|m| m.id)
+            .filter(|&p| p != self.id)
+            .collect();
+        if peers.is_empty() {
+            return None;
+        }
+        for &p in &peers {
+            self.send(id, p, PeerRequest::Flush);
+        }
+        let deadline = now.saturating_add(self.cfg.replica_timeout.as_micros() as Micros);
+        Some(Waiting::Flush { peers, deadline })
+    }
+
+    /// A peer's answer (or failure) for op `id`.
+    pub(crate) fn answer(
+        &mut self,
+        now: Micros,
+        id: OpId,
+        from: NodeId,
+        resp: Result<PeerResponse, ReplicaFailure>,
+    ) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        match &mut op.wait {
+            Waiting::Read { op, .. } => op.handle_reply(from, read_result(resp)),
+            Waiting::Write { op } => op.handle_ack(from, write_result(resp)),
+            Waiting::Flush { peers, .. } => {
+                peers.remove(&from);
+            }
+        }
+        self.progress(now, id);
+    }
+
+    /// A timer of op `id` fired at `now`.
+    pub(crate) fn expire_op(&mut self, now: Micros, id: OpId) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        if let Some(cmd) = op.cmd
+            && now >= cmd.deadline
+        {
+            // The command as a whole ran out of time (multi-key commands
+            // sum several quorum waits); the op's requests are forgotten.
+            let spec = &COMMANDS[cmd.idx];
+            let bytes = reply::timeout(spec.name, self.cfg.command_timeout);
+            self.end_op(id);
+            return self.finish_command(now, cmd, bytes);
+        }
+        match &mut op.wait {
+            Waiting::Read { op, .. } => op.handle_timeout(now),
+            Waiting::Write { op } => op.handle_timeout(now),
+            Waiting::Flush { peers, deadline } => {
+                if now >= *deadline {
+                    peers.clear();
+                }
+            }
+        }
+        self.progress(now, id);
+    }
+
+    /// After an answer or a timeout: resumes the plan if the wait is over,
+    /// repairs replicas once a read heard from everyone, and keeps the
+    /// op's timer at its current deadline.
+    fn progress(&mut self, now: Micros, id: OpId) {
+        let Some(op) = self.ops.get(&id) else {
+            return;
+        };
+        let result: Option<Outcome> = match &op.wait {
+            Waiting::Read { op: r, .. } => match (op.cmd.is_some(), r.decision()) {
+                (true, Some(ReadDecision::Value(v))) => Some(Ok(Input::Read(v.clone()))),
+                (true, Some(ReadDecision::Failed(f))) => Some(Err(quorum_error(f))),
+                _ => None,
+            },
+            Waiting::Write { op: w } => match w.decision() {
+                Some(WriteDecision::Committed) => Some(Ok(Input::Wrote)),
+                Some(WriteDecision::Failed(f)) => Some(Err(quorum_error(f))),
+                None => None,
+            },
+            Waiting::Flush { peers, .. } => peers.is_empty().then_some(Ok(Input::Flushed)),
+        };
+        if let Some(result) = result {
+            if result.is_err() {
+                self.metrics.quorum_failures += 1;
+            }
+            let op = self.ops.get_mut(&id).expect("looked up above");
+            let cmd = op.cmd.take().expect("only commands decide");
+            let plan = std::mem::take(&mut op.plan);
+            if !matches!(op.wait, Waiting::Read { .. }) {
+                self.end_op(id);
+            }
+            // A read stays behind without its command, for the repairs.
+            self.settle_read(now, id);
+            self.rearm(id);
+            return self.resume(now, cmd, plan, result);
+        }
+        self.settle_read(now, id);
+        self.rearm(id);
+    }
+
+    /// A read whose command has its answer: once every replica answered (or
+    /// the deadline passed), repairs the stale ones and ends.
+    fn settle_read(&mut self, now: Micros, id: OpId) {
+        let Some(op) = self.ops.get(&id) else {
+            return;
+        };
+        let Waiting::Read { key, op: r } = &op.wait else {
+            return;
+        };
+        if op.cmd.is_some() || !r.is_finished() {
+            return;
+        }
+        let key = key.clone();
+        let Some(newest) = r.newest().cloned() else {
+            return self.end_op(id);
+        };
+        let mut repairs = Vec::new();
+        for t in r.repairs() {
+            // A replica that has nothing needs no tombstone.
+            let had = r
+                .replies()
+                .iter()
+                .find(|(n, _)| *n == t)
+                .and_then(|(_, v)| v.as_ref());
+            if newest.value.is_none() && had.is_none() {
+                continue;
+            }
+            repairs.push(t);
+        }
+        self.end_op(id);
+        for t in repairs {
+            self.metrics.read_repairs += 1;
+            if t == self.id {
+                let _ = self.apply_local(key.clone(), newest.clone(), now);
+            } else {
+                let req = PeerRequest::Put {
+                    key: key.clone(),
+                    entry: newest.clone(),
+                };
+                self.send_detached(t, req);
+            }
+        }
+    }
+
+    /// Continues a command's plan after a wait.
+    fn resume(&mut self, now: Micros, cmd: CmdRef, plan: Plan, result: Outcome) {
+        match result {
+            Ok(input) => self.run_plan(now, cmd, plan, input),
+            Err(e) => {
+                let bytes = reply::op_error(&e, COMMANDS[cmd.idx].name);
+                self.finish_command(now, cmd, bytes)
+            }
+        }
+    }
+
+    /// Puts op `id`'s timer at its current deadline.
+    fn rearm(&mut self, id: OpId) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        let mut due = op.wait.deadline();
+        if let Some(cmd) = op.cmd {
+            due = Some(due.map_or(cmd.deadline, |d| d.min(cmd.deadline)));
+        }
+        if op.timer == due {
+            return;
+        }
+        if let Some(t) = op.timer.take() {
+            self.timers.remove(&(t, id));
+        }
+        if let Some(t) = due {
+            self.timers.insert((t, id));
+            op.timer = Some(t);
+        }
+    }
+
+    /// Forgets op `id`: its timer and its unanswered requests.
+    pub(crate) fn end_op(&mut self, id: OpId) {
+        let Some(op) = self.ops.remove(&id) else {
+            return;
+        };
+        if let Some(t) = op.timer {
+            self.timers.remove(&(t, id));
+        }
+        for r in op.reqs {
+            self.outstanding.remove(&r);
+        }
+    }
+
+    /// A command's reply is ready: count it and queue it in order.
+    pub(crate) fn finish_command(&mut self, now: Micros, cmd: CmdRef, bytes: Bytes) {
+        self.metrics
+            .record(cmd.idx, now.saturating_sub(cmd.started));
+        self.finish_slot(cmd.conn, cmd.slot, bytes);
+        self.touched.push(cmd.conn);
+    }
+}
+
+fn read_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<Option<Entry>, ReplicaFailure> {
+    match r? {
+        PeerResponse::Entry(e) => Ok(e),
+        PeerResponse::Ack => Err(ReplicaFailure::Other(
+            "expected an entry, got an ack".into(),
+        )),
+        PeerResponse::Failed(f) => Err(f),
+    }
+}
+
+fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFailure> {
+    match r? {
+        PeerResponse::Ack => Ok(()),
+        PeerResponse::Entry(_) => Err(ReplicaFailure::Other(
+            "expected an ack, got an entry".into(),
+        )),
+        PeerResponse::Failed(f) => Err(f),
+    }
+}
