@@ -97,7 +97,10 @@ fn check(ops: &[Op], r: usize, w: usize, loss: f64, seed: u64) -> Result<(), Tes
         loss,
         ..NetConfig::default()
     };
-    let live = loss == 0.0 && !ops.iter().any(|o| matches!(o, Op::Kill(_) | Op::Partition(_) | Op::Cut(..)));
+    let live = loss == 0.0
+        && !ops
+            .iter()
+            .any(|o| matches!(o, Op::Kill(_) | Op::Partition(_) | Op::Cut(..)));
     let mut c = Cluster::new(NODES, &config(r, w), net, seed);
     let conns: BTreeMap<NodeId, _> = (1..=NODES).map(|n| (n, c.connect(n))).collect();
     let mut dead = Vec::new();
@@ -264,7 +267,10 @@ fn read_repair_brings_a_replica_that_missed_a_write_up_to_date() {
     c.run();
     assert_eq!(stored(&c, b"k")[2], None, "node 3 was cut off");
     c.heal();
-    assert_eq!(bulk(c.call(1, conn, &[b"GET", b"k"])), Some(Bytes::from_static(b"new")));
+    assert_eq!(
+        bulk(c.call(1, conn, &[b"GET", b"k"])),
+        Some(Bytes::from_static(b"new"))
+    );
     c.run();
     assert_eq!(stored(&c, b"k"), vec![Some(Bytes::from_static(b"new")); 3]);
     assert!(c.node(1).metrics().read_repairs >= 1);
@@ -290,7 +296,10 @@ fn a_tombstone_keeps_a_deleted_value_from_coming_back() {
     assert_eq!(bulk(c.call(3, c3, &[b"GET", b"k"])), None);
     c.run();
     assert_eq!(stored(&c, b"k"), vec![None; 3]);
-    assert!(c.node(3).store().peek_versioned(b"k", c.now()).is_some(), "the tombstone is kept");
+    assert!(
+        c.node(3).store().peek_versioned(b"k", c.now()).is_some(),
+        "the tombstone is kept"
+    );
 }
 
 #[test]
@@ -304,5 +313,9 @@ fn a_quorum_that_cannot_be_met_fails_after_the_replica_timeout() {
         matches!(&reply, Some(Frame::Error(e)) if e.starts_with(b"UNAVAILABLE quorum not met: 1/2")),
         "{reply:?}"
     );
-    assert_eq!(c.now() - start, 50_000, "decided at the 50 ms replica timeout");
+    assert_eq!(
+        c.now() - start,
+        50_000,
+        "decided at the 50 ms replica timeout"
+    );
 }

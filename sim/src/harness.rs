@@ -364,7 +364,7 @@ async fn watch_members(
     loop {
         let list = members.borrow_and_update().clone();
         for m in list {
-            if !node.membership().contains(m.id)
+            if !node.is_member(m.id)
                 && let Err(e) = node.add_member(m)
             {
                 panic!("the harness announced an impossible member: {e}");

@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_counts_match() {
-        let m = Metrics::new(2);
+        let mut m = Metrics::new(2);
         m.record(0, 5);
         m.record(0, 30);
         m.record(1, 2_000_000);

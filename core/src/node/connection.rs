@@ -1,33 +1,65 @@
 //! One accepted connection: a client speaking RESP, or (after `RL.HELLO`) a
-//! peer node sending replica requests.
+//! peer node sending replica requests. The connection only moves bytes: it
+//! parses requests, feeds them to the node's machine and writes what the
+//! machine answers.
 //!
-//! Client mode answers pipelines: it parses every complete request already
-//! buffered, answers them in order into one output buffer and flushes once.
-//! A protocol error gets `-ERR Protocol error: ...` and closes that
-//! connection only. Peer mode answers out of order: requests whose cost must
-//! be charged (the simulator's capacity model) run as their own tasks, so a
-//! slow one never holds back the others.
+//! Client mode feeds every complete request already buffered (charging each
+//! one's cost through the hooks first), then writes the replies that are
+//! ready in one flush, and goes on reading while replies are due, up to
+//! [`MAX_PENDING`] unanswered commands. The machine runs a pipeline's
+//! independent commands concurrently and answers in order. A protocol error
+//! gets `-ERR Protocol error: ...` and closes that connection only.
+//!
+//! Peer mode answers out of order: requests whose cost must be charged (the
+//! simulator's capacity model) run as their own tasks, so a slow one never
+//! holds back the others.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
+use crate::machine::{ConnId, Machine, replica_cost};
+use crate::protocol::peer::{self, PeerMessage, PeerResponse, RequestId};
 use crate::protocol::resp;
-use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
 
-use super::commands::{self, Flow, Session};
-use super::hooks::OpCost;
-use super::state::Node;
-use super::table::{self, Cmd};
+use super::state::{ConnEvent, Node};
 
-/// Replies are flushed early when the output grows past this, so a huge
+/// Commands a client may have unanswered before the node stops reading
+/// from it (a pipeline deeper than this waits for replies).
+pub const MAX_PENDING: usize = 1024;
+
+/// Replies are written early when the output grows past this, so a huge
 /// pipeline does not buffer all its answers.
 const FLUSH_AT: usize = 64 * 1024;
+
+/// How a client connection ended.
+enum End {
+    /// Closed (QUIT, EOF, error, shutdown).
+    Closed,
+    /// It is a peer's: serve it in peer mode from `from`.
+    Peer(NodeId),
+}
+
+/// A client connection's state besides the socket.
+struct Client {
+    /// The machine's id for it.
+    conn: ConnId,
+    /// Replies and events from the machine.
+    rx: mpsc::UnboundedReceiver<ConnEvent>,
+    /// Bytes read, not yet parsed.
+    rbuf: BytesMut,
+    /// Replies not yet written.
+    out: BytesMut,
+    /// Commands fed whose replies have not come back.
+    pending: usize,
+    /// An `RL.HELLO` was fed: parse nothing more until it is answered.
+    hello: bool,
+    /// How the connection ends, once known.
+    end: Option<End>,
+}
 
 /// Serves one connection until the client leaves, errs, idles out, or the
 /// node shuts down (after answering what was already read).
@@ -35,204 +67,123 @@ pub async fn handle<S>(node: Arc<Node>, mut stream: S, mut shutdown: watch::Rece
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut sess = Session {
-        id: node.next_client_id.fetch_add(1, Relaxed),
-        name: None,
-        authed: node.cfg.requirepass.is_none(),
-        lib_name: None,
+    let (conn, rx) = node.open_client();
+    let mut c = Client {
+        conn,
+        rx,
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        out: BytesMut::with_capacity(16 * 1024),
+        pending: 0,
+        hello: false,
+        end: None,
     };
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
-    let mut out = BytesMut::with_capacity(16 * 1024);
-    let mut batch: Vec<Vec<Bytes>> = Vec::new();
+    let mut stopping = *shutdown.borrow();
     loop {
-        // Parse everything buffered first, so that independent commands of
-        // a pipeline can run concurrently (see `run_batch`).
-        let mut parse_error = None;
-        let mut full = false;
-        loop {
-            match resp::parse_request(&mut rbuf, &node.cfg.limits) {
-                Ok(Some(args)) => {
-                    if args.is_empty() {
-                        continue;
-                    }
-                    // After RL.HELLO the bytes are peer frames, not requests.
-                    let hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
-                    batch.push(args);
-                    if hello {
-                        break;
-                    }
-                    if batch.len() >= MAX_BATCH {
-                        full = true;
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    parse_error = Some(e);
-                    break;
-                }
-            }
-        }
-        let flow = run_batch(&node, &mut sess, &mut batch, &mut out, &mut stream).await;
-        match flow {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Close) | Err(_) => {
-                let _ = write_flush(&mut stream, &mut out).await;
-                return;
-            }
-            Ok(Flow::Peer(from)) => {
-                if write_flush(&mut stream, &mut out).await.is_err() {
-                    return;
-                }
-                tracing::debug!(peer = from, "peer connection accepted");
-                // The peer is not a client: do not count it as one.
-                node.clients.fetch_sub(1, Relaxed);
-                peer_mode(&node, stream, rbuf, from, shutdown).await;
-                node.clients.fetch_add(1, Relaxed);
-                return;
-            }
+        let parse_error = feed_buffered(&node, &mut c).await;
+        while let Ok(ev) = c.rx.try_recv() {
+            c.on_event(ev);
         }
         if let Some(e) = parse_error {
-            node.metrics.protocol_errors.fetch_add(1, Relaxed);
-            tracing::debug!(client = sess.id, error = %e, "protocol error, closing");
-            resp::write_error(&mut out, format!("ERR Protocol error: {e}").as_bytes());
-            let _ = write_flush(&mut stream, &mut out).await;
-            return;
+            node.with_machine(|m, _| m.note_protocol_error());
+            tracing::debug!(client = conn, error = %e, "protocol error, closing");
+            resp::write_error(&mut c.out, format!("ERR Protocol error: {e}").as_bytes());
+            c.end = Some(End::Closed);
         }
-        if full {
-            // More complete requests may be buffered: parse before reading.
-            continue;
+        if write_flush(&mut stream, &mut c.out).await.is_err() {
+            c.end = Some(End::Closed);
         }
-        if write_flush(&mut stream, &mut out).await.is_err() || *shutdown.borrow() {
-            return;
-        }
-        let read = async {
-            match node.cfg.idle_timeout {
-                Some(idle) => node
-                    .clock
-                    .timeout(idle, stream.read_buf(&mut rbuf))
-                    .await
-                    .unwrap_or(Ok(0)),
-                None => stream.read_buf(&mut rbuf).await,
+        match c.end {
+            Some(End::Closed) => break,
+            Some(End::Peer(from)) => {
+                node.close_client(conn);
+                tracing::debug!(peer = from, "peer connection accepted");
+                return peer_mode(&node, stream, c.rbuf, from, shutdown).await;
             }
-        };
+            None if stopping && c.pending == 0 => break,
+            None => {}
+        }
+        let reading = !stopping && !c.hello && c.pending < MAX_PENDING;
         tokio::select! {
             biased;
-            _ = shutdown.changed() => return,
-            n = read => match n {
-                Ok(0) | Err(_) => return,
+            _ = shutdown.changed(), if !stopping => stopping = true,
+            ev = c.rx.recv(), if c.pending > 0 => match ev {
+                Some(ev) => c.on_event(ev),
+                None => break,
+            },
+            n = read(&node, &mut stream, &mut c.rbuf), if reading => match n {
+                Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
         }
     }
+    node.close_client(conn);
 }
 
-/// Requests parsed per round before they are executed.
-const MAX_BATCH: usize = 1024;
-
-/// The key of a single-key data command that may run concurrently with
-/// other such commands of the same pipeline on different keys.
-fn concurrent_key(args: &[Bytes]) -> Option<&Bytes> {
-    let (_, spec) = table::lookup(&args[0])?;
-    let single = matches!(
-        spec.cmd,
-        Cmd::Get
-            | Cmd::Set
-            | Cmd::GetDel
-            | Cmd::Incr
-            | Cmd::Decr
-            | Cmd::IncrBy
-            | Cmd::DecrBy
-            | Cmd::Expire
-            | Cmd::PExpire
-            | Cmd::Ttl
-            | Cmd::PTtl
-            | Cmd::Persist
-    );
-    (single && table::arity_ok(spec.arity, args.len())).then(|| &args[1])
-}
-
-/// Executes a batch of parsed requests, appending replies in order.
-///
-/// On a replicated node (N > 1) each command waits for replicas, so running
-/// a pipeline one command at a time would cost one quorum round trip per
-/// command. Runs of consecutive single-key commands on distinct keys are
-/// therefore executed concurrently, and their replies still written in
-/// request order; commands on the same key, multi-key and connection
-/// commands run one at a time, in order, so a pipeline observes its own
-/// writes as with Redis.
-async fn run_batch<S>(
-    node: &Arc<Node>,
-    sess: &mut Session,
-    batch: &mut Vec<Vec<Bytes>>,
-    out: &mut BytesMut,
-    stream: &mut S,
-) -> std::io::Result<Flow>
-where
-    S: AsyncWrite + Unpin,
-{
-    let mut items = std::mem::take(batch).into_iter().peekable();
-    let concurrent = node.quorum.n > 1 && sess.authed;
-    while let Some(args) = items.next() {
-        let group_key = if concurrent {
-            concurrent_key(&args).cloned()
-        } else {
-            None
-        };
-        let Some(first_key) = group_key else {
-            let flow = commands::execute(node, sess, &args, out).await;
-            if flow != Flow::Continue {
-                // QUIT or a peer hello: nothing after it runs as a command.
-                return Ok(flow);
-            }
-            if out.len() >= FLUSH_AT {
-                write_flush(stream, out).await?;
-            }
-            continue;
-        };
-        let mut group = vec![args];
-        let mut keys = std::collections::BTreeSet::from([first_key]);
-        while let Some(next) = items.peek() {
-            match concurrent_key(next) {
-                Some(k) if group.len() < MAX_GROUP && !keys.contains(k) => {
-                    keys.insert(k.clone());
-                    group.push(items.next().expect("peeked"));
-                }
-                _ => break,
-            }
-        }
-        if group.len() == 1 {
-            commands::execute(node, sess, &group[0], out).await;
-        } else {
-            let handles: Vec<_> = group
-                .into_iter()
-                .map(|args| {
-                    let node = node.clone();
-                    let mut s = sess.clone();
-                    tokio::spawn(async move {
-                        let mut o = BytesMut::new();
-                        commands::execute(&node, &mut s, &args, &mut o).await;
-                        o
-                    })
-                })
-                .collect();
-            for h in handles {
-                match h.await {
-                    Ok(o) => out.extend_from_slice(&o),
-                    // A command task panicked: a bug, but answer in order.
-                    Err(_) => resp::write_error(out, b"ERR internal error"),
+impl Client {
+    fn on_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Reply(bytes) => {
+                self.out.extend_from_slice(&bytes);
+                self.pending = self.pending.saturating_sub(1);
+                if self.pending == 0 {
+                    self.hello = false;
                 }
             }
-        }
-        if out.len() >= FLUSH_AT {
-            write_flush(stream, out).await?;
+            ConnEvent::Close => self.end = Some(End::Closed),
+            ConnEvent::Peer(from) => self.end = Some(End::Peer(from)),
         }
     }
-    Ok(Flow::Continue)
 }
 
-/// Commands of one pipeline run concurrently at most this many at a time.
-const MAX_GROUP: usize = 256;
+/// Feeds every complete request buffered (up to [`MAX_PENDING`] in flight);
+/// returns a protocol error, if the buffer holds one.
+async fn feed_buffered(node: &Node, c: &mut Client) -> Option<resp::ProtocolError> {
+    while !c.hello && c.end.is_none() && c.pending < MAX_PENDING {
+        match resp::parse_request(&mut c.rbuf, &node.cfg.limits) {
+            Ok(Some(args)) if args.is_empty() => continue,
+            Ok(Some(args)) => {
+                // After RL.HELLO the bytes are peer frames, not requests.
+                c.hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
+                feed(node, c.conn, args).await;
+                c.pending += 1;
+                if c.out.len() >= FLUSH_AT {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Some(e),
+        }
+    }
+    None
+}
+
+/// Charges one command's cost, then hands it to the machine (or tells the
+/// machine the capacity model refused it).
+async fn feed(node: &Node, conn: ConnId, args: Vec<Bytes>) {
+    if !node.hooks.is_free()
+        && let Some(cost) = Machine::command_cost(&args)
+        && node.hooks.charge(cost).await.is_err()
+    {
+        return node.with_machine(|m, _| m.handle_refused(conn, &args));
+    }
+    node.with_machine(|m, now| m.handle_command(now, conn, args));
+}
+
+/// Reads more bytes, closing an idle connection after the idle timeout.
+async fn read<S: AsyncRead + Unpin>(
+    node: &Node,
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    match node.cfg.idle_timeout {
+        Some(idle) => node
+            .clock
+            .timeout(idle, stream.read_buf(rbuf))
+            .await
+            .unwrap_or(Ok(0)),
+        None => stream.read_buf(rbuf).await,
+    }
+}
 
 async fn write_flush<S: AsyncWrite + Unpin>(s: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
     if out.is_empty() {
@@ -243,32 +194,6 @@ async fn write_flush<S: AsyncWrite + Unpin>(s: &mut S, out: &mut BytesMut) -> st
     r?;
     // The simulated TcpStream sends only on flush.
     s.flush().await
-}
-
-/// Answers one replica request against the local store.
-fn serve_replica(node: &Node, req: PeerRequest) -> PeerResponse {
-    node.metrics.replica_requests.fetch_add(1, Relaxed);
-    match req {
-        PeerRequest::Get { key } => {
-            PeerResponse::Entry(node.shards.get_versioned(&key, node.clock.now()))
-        }
-        PeerRequest::Put { key, entry } => match node.apply_local(key, entry) {
-            Ok(()) => PeerResponse::Ack,
-            Err(f) => PeerResponse::Failed(f),
-        },
-        PeerRequest::Flush => {
-            node.shards.flush();
-            PeerResponse::Ack
-        }
-    }
-}
-
-fn request_bytes(req: &PeerRequest) -> usize {
-    match req {
-        PeerRequest::Get { key } => key.len(),
-        PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
-        PeerRequest::Flush => 0,
-    }
 }
 
 /// Serves a peer's replica requests until it disconnects or the node stops.
@@ -289,32 +214,26 @@ async fn peer_mode<S>(
         loop {
             match resp::parse_frame(&mut rbuf, &node.cfg.limits) {
                 Ok(Some(frame)) => match peer::decode(frame) {
+                    Ok(PeerMessage::Request { id, req }) if inline => {
+                        let resp = node.with_machine(|m, now| m.handle_peer_request(now, req));
+                        peer::encode(&PeerMessage::Response { id, resp }, &mut out);
+                    }
                     Ok(PeerMessage::Request { id, req }) => {
-                        if inline {
-                            let resp = serve_replica(node, req);
-                            peer::encode(&PeerMessage::Response { id, resp }, &mut out);
-                        } else {
-                            let node = node.clone();
-                            let tx = tx.clone();
-                            tokio::spawn(async move {
-                                let cost = OpCost {
-                                    bytes: request_bytes(&req),
-                                    replica: true,
-                                };
-                                let resp = match node.hooks.charge(cost).await {
-                                    Ok(()) => serve_replica(&node, req),
-                                    Err(_) => {
-                                        node.metrics.overloaded.fetch_add(1, Relaxed);
-                                        PeerResponse::Failed(ReplicaFailure::Overloaded)
-                                    }
-                                };
-                                let delay = node.hooks.peer_delay(from);
-                                if !delay.is_zero() {
-                                    node.clock.sleep(delay).await;
+                        let node = node.clone();
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let resp = match node.hooks.charge(replica_cost(&req)).await {
+                                Ok(()) => {
+                                    node.with_machine(|m, now| m.handle_peer_request(now, req))
                                 }
-                                let _ = tx.send((id, resp));
-                            });
-                        }
+                                Err(_) => node.with_machine(|m, _| m.refuse_peer_request()),
+                            };
+                            let delay = node.hooks.peer_delay(from);
+                            if !delay.is_zero() {
+                                node.clock.sleep(delay).await;
+                            }
+                            let _ = tx.send((id, resp));
+                        });
                     }
                     Ok(PeerMessage::Response { .. }) => {
                         tracing::warn!(

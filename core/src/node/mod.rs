@@ -1,7 +1,8 @@
 //! The node: the only async code in the crate. A TCP server speaking RESP2
-//! to clients and the peer protocol to other nodes, the coordinator's I/O
-//! around the sans-IO [`replication`](crate::replication) state machines,
-//! timers, and the capacity hook.
+//! to clients and the peer protocol to other nodes, which only drives the
+//! node's [`Machine`](crate::machine::Machine): it reads frames, feeds them
+//! to the machine, and carries out its effects (replies, peer messages,
+//! timers), charging each operation's cost through the capacity hook.
 //!
 //! All time goes through [`NodeEnv::clock`]; every RNG is seeded from
 //! [`NodeConfig::seed`]; every `select!` is `biased;`; every write is
@@ -15,30 +16,20 @@
 //! - [`server`]: [`serve`]: accept loop, active expiry, metrics listener,
 //!   graceful shutdown.
 //! - [`connection`]: one connection: pipelined client commands, or peer mode.
-//! - [`commands`] and [`table`]: what each command does and replies.
-//! - [`cluster`]: quorum reads and writes, read repair, versions.
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
 //! - [`membership`]: the member list and placement, changeable at run time
 //!   (a node joining).
-//! - [`shards`]: the keyspace split over several stores.
-//! - [`info`], [`metrics`]: INFO text, Prometheus counters.
 //! - [`client`]: a tiny RESP client for tests and tools.
-//! - [`state`]: the shared [`state::Node`].
+//! - [`state`]: the shared [`state::Node`]: the machine behind one lock.
 
 pub mod client;
-pub mod cluster;
-pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod hooks;
-pub mod info;
 pub mod membership;
-pub mod metrics;
 pub mod peers;
 pub mod server;
-pub mod shards;
 pub mod state;
-pub mod table;
 
 use std::sync::Arc;
 

@@ -1,15 +1,17 @@
 //! Outgoing peer connections: a small pool per peer, multiplexed by request
 //! id, with reconnect and backoff through the clock.
 //!
-//! Each connection is one task that owns its socket and a table of pending
-//! requests. Requests carry their own reply channel, so responses are routed
-//! in whatever order they arrive and one slow request never blocks the others.
+//! Each connection is one task that owns its socket and the ids of its
+//! pending requests. Answers go to [`PeerEvents::response`] (the node feeds
+//! them to its machine) in whatever order they arrive, so one slow request
+//! never blocks the others; when a connection breaks, each of its pending
+//! requests is answered `Unreachable`.
 //! While a connection is down (backing off after a failure), requests for it
 //! fail at once as `Unreachable` instead of waiting: a dead peer costs the
 //! requests that need it nothing but a quorum counted without it, and costs
 //! the requests that do not need it nothing at all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
@@ -26,17 +28,21 @@ use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
 
 use super::hooks::Hooks;
-use super::metrics::Metrics;
 
-/// Where a peer's answer goes: the coordinating operation's channel.
-pub type ReplyTx = mpsc::UnboundedSender<(NodeId, Result<PeerResponse, ReplicaFailure>)>;
+/// Where the links report: answers to requests, and changes of state.
+pub trait PeerEvents: Send + Sync + 'static {
+    /// The answer to request `id` sent to `from`, or why none will come.
+    fn response(&self, from: NodeId, id: RequestId, resp: Result<PeerResponse, ReplicaFailure>);
+    /// A connection to `peer` came up or went down.
+    fn link_changed(&self, peer: NodeId);
+}
 
 /// A request on its way to a connection task.
 struct Outgoing {
+    /// The machine's id for it; the answer carries it back.
+    id: RequestId,
     /// What to ask.
     req: PeerRequest,
-    /// Where the answer goes.
-    reply: ReplyTx,
 }
 
 /// What each connection task needs to know.
@@ -52,8 +58,8 @@ struct LinkCtx {
     password: Option<Arc<[u8]>>,
     /// Model time.
     clock: Clock,
-    /// Counters (peer errors).
-    metrics: Arc<Metrics>,
+    /// Where answers and state changes go.
+    events: Arc<dyn PeerEvents>,
     /// Connect and hello timeout.
     connect_timeout: Duration,
     /// First and longest backoff after a failure.
@@ -88,8 +94,8 @@ pub struct Peers {
     hooks: Arc<dyn Hooks>,
     /// Model time (delays).
     clock: Clock,
-    /// Counters.
-    metrics: Arc<Metrics>,
+    /// Where answers and state changes go.
+    events: Arc<dyn PeerEvents>,
 }
 
 /// The state of one peer, for INFO.
@@ -132,14 +138,14 @@ impl Peers {
         settings: PeerSettings,
         clock: Clock,
         hooks: Arc<dyn Hooks>,
-        metrics: Arc<Metrics>,
+        events: Arc<dyn PeerEvents>,
     ) -> Self {
         let peers = Self {
             pools: RwLock::new(BTreeMap::new()),
             settings,
             hooks,
             clock,
-            metrics,
+            events,
         };
         for &(peer, addr) in others {
             peers.add(peer, addr);
@@ -169,7 +175,7 @@ impl Peers {
                 addr,
                 password: password.clone(),
                 clock: self.clock,
-                metrics: self.metrics.clone(),
+                events: self.events.clone(),
                 connect_timeout: s.connect_timeout,
                 backoff: s.backoff,
                 limits: s.limits,
@@ -199,25 +205,34 @@ impl Peers {
         Some(pool.links[i].clone())
     }
 
-    /// Sends `req` to `peer`; the answer (or the failure) arrives on `reply`
-    /// tagged with `peer`. Never waits.
-    pub fn send(&self, peer: NodeId, req: PeerRequest, reply: ReplyTx) {
-        let Some(link) = self.link(peer) else {
-            let _ = reply.send((peer, Err(ReplicaFailure::Unreachable)));
-            return;
-        };
-        let msg = Outgoing { req, reply };
+    /// Sends request `id` to `peer`; the answer (or the failure) arrives
+    /// at [`PeerEvents::response`]. Never waits. A failure is reported from
+    /// a task of its own, never from inside this call: the caller holds the
+    /// node's lock.
+    pub fn send(&self, peer: NodeId, id: RequestId, req: PeerRequest) {
+        let link = self.link(peer);
         let delay = self.hooks.peer_delay(peer);
-        if delay.is_zero() {
-            send_or_fail(&link, msg, peer, &self.metrics);
-        } else {
-            let clock = self.clock;
-            let metrics = self.metrics.clone();
-            tokio::spawn(async move {
-                clock.sleep(delay).await;
-                send_or_fail(&link, msg, peer, &metrics);
-            });
-        }
+        let msg = Outgoing { id, req };
+        let msg = match &link {
+            Some(link) if delay.is_zero() => match link.send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(msg)) => msg,
+            },
+            _ => msg,
+        };
+        let (clock, events) = (self.clock, self.events.clone());
+        tokio::spawn(async move {
+            let sent = match link {
+                Some(link) if !delay.is_zero() => {
+                    clock.sleep(delay).await;
+                    link.send(msg).is_ok()
+                }
+                _ => false,
+            };
+            if !sent {
+                events.response(peer, id, Err(ReplicaFailure::Unreachable));
+            }
+        });
     }
 
     /// Every peer's state, by id.
@@ -234,13 +249,6 @@ impl Peers {
                 errors: p.errors.load(Relaxed),
             })
             .collect()
-    }
-}
-
-fn send_or_fail(link: &mpsc::UnboundedSender<Outgoing>, msg: Outgoing, peer: NodeId, m: &Metrics) {
-    if let Err(mpsc::error::SendError(msg)) = link.send(msg) {
-        m.peer_errors.fetch_add(1, Relaxed);
-        let _ = msg.reply.send((peer, Err(ReplicaFailure::Unreachable)));
     }
 }
 
@@ -270,6 +278,7 @@ async fn link_task(
             Ok((stream, rbuf)) => {
                 backoff = ctx.backoff.0;
                 ctx.up.store(true, Relaxed);
+                ctx.events.link_changed(ctx.peer);
                 tracing::debug!(peer = ctx.peer, addr = %ctx.addr, "peer connection up");
                 let end = run_link(&ctx, stream, rbuf, &mut rx).await;
                 ctx.up.store(false, Relaxed);
@@ -281,7 +290,7 @@ async fn link_task(
             LinkEnd::Shutdown => return,
             LinkEnd::Failed(why) => {
                 errors.fetch_add(1, Relaxed);
-                ctx.metrics.peer_errors.fetch_add(1, Relaxed);
+                ctx.events.link_changed(ctx.peer);
                 tracing::debug!(peer = ctx.peer, addr = %ctx.addr, %why, ?backoff, "peer connection failed");
             }
         }
@@ -293,10 +302,7 @@ async fn link_task(
                 biased;
                 _ = &mut wake => break,
                 msg = rx.recv() => match msg {
-                    Some(o) => {
-                        ctx.metrics.peer_errors.fetch_add(1, Relaxed);
-                        let _ = o.reply.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
-                    }
+                    Some(o) => ctx.events.response(ctx.peer, o.id, Err(ReplicaFailure::Unreachable)),
                     None => return,
                 },
             }
@@ -336,9 +342,6 @@ async fn connect(ctx: &LinkCtx) -> Result<(tokio::net::TcpStream, BytesMut), Str
     }
 }
 
-/// How many sent requests may pile up before closed ones are swept.
-const SWEEP_EVERY: usize = 4096;
-
 /// Serves one established connection until it fails or the node stops.
 async fn run_link(
     ctx: &LinkCtx,
@@ -347,9 +350,9 @@ async fn run_link(
     rx: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> LinkEnd {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut pending: HashMap<RequestId, ReplyTx> = HashMap::new();
-    let mut next_id: RequestId = 0;
-    let mut since_sweep = 0usize;
+    // Ordered, so the failures reported when the link breaks come in id
+    // order (the machine's decisions follow from them).
+    let mut pending: BTreeSet<RequestId> = BTreeSet::new();
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let end = loop {
         tokio::select! {
@@ -360,26 +363,7 @@ async fn run_link(
                     Ok(_) => {}
                     Err(e) => break LinkEnd::Failed(format!("read: {e}")),
                 }
-                let mut bad = None;
-                loop {
-                    match resp::parse_frame(&mut rbuf, &ctx.limits) {
-                        Ok(Some(frame)) => match peer::decode(frame) {
-                            Ok(PeerMessage::Response { id, resp }) => {
-                                if let Some(tx) = pending.remove(&id) {
-                                    let _ = tx.send((ctx.peer, Ok(resp)));
-                                }
-                            }
-                            Ok(PeerMessage::Request { .. }) => {
-                                bad = Some("a request on an outgoing connection".to_string());
-                                break;
-                            }
-                            Err(e) => { bad = Some(e.to_string()); break; }
-                        },
-                        Ok(None) => break,
-                        Err(e) => { bad = Some(format!("protocol error: {e}")); break; }
-                    }
-                }
-                if let Some(why) = bad {
+                if let Err(why) = read_responses(ctx, &mut rbuf, &mut pending) {
                     break LinkEnd::Failed(why);
                 }
             }
@@ -388,17 +372,9 @@ async fn run_link(
                 let mut next = Some(first);
                 // Coalesce whatever else is queued into one write and flush.
                 while let Some(o) = next {
-                    let id = next_id;
-                    next_id += 1;
-                    peer::encode(&PeerMessage::Request { id, req: o.req }, &mut wbuf);
-                    pending.insert(id, o.reply);
-                    since_sweep += 1;
+                    peer::encode(&PeerMessage::Request { id: o.id, req: o.req }, &mut wbuf);
+                    pending.insert(o.id);
                     next = if wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
-                }
-                if since_sweep >= SWEEP_EVERY {
-                    // Operations that gave up dropped their receivers.
-                    pending.retain(|_, tx| !tx.is_closed());
-                    since_sweep = 0;
                 }
                 let res = async {
                     writer.write_all(&wbuf).await?;
@@ -412,12 +388,34 @@ async fn run_link(
             }
         }
     };
-    let failed = pending.len() as u64;
-    if failed > 0 {
-        ctx.metrics.peer_errors.fetch_add(failed, Relaxed);
-    }
-    for (_, tx) in pending {
-        let _ = tx.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
+    for id in pending {
+        ctx.events
+            .response(ctx.peer, id, Err(ReplicaFailure::Unreachable));
     }
     end
+}
+
+/// Hands every complete response in `rbuf` to the node.
+fn read_responses(
+    ctx: &LinkCtx,
+    rbuf: &mut BytesMut,
+    pending: &mut BTreeSet<RequestId>,
+) -> Result<(), String> {
+    loop {
+        match resp::parse_frame(rbuf, &ctx.limits) {
+            Ok(Some(frame)) => match peer::decode(frame) {
+                Ok(PeerMessage::Response { id, resp }) => {
+                    if pending.remove(&id) {
+                        ctx.events.response(ctx.peer, id, Ok(resp));
+                    }
+                }
+                Ok(PeerMessage::Request { .. }) => {
+                    return Err("a request on an outgoing connection".to_string());
+                }
+                Err(e) => return Err(e.to_string()),
+            },
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(format!("protocol error: {e}")),
+        }
+    }
 }

@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,15 +13,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use std::sync::Weak;
+
+use crate::clock::Micros;
+use crate::cmd::names;
+use crate::machine::Machine;
+use crate::machine::metrics::{self, Snapshot};
+use crate::protocol::peer::{PeerResponse, RequestId};
+use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
 
 use super::config::NodeConfig;
-use super::membership::Membership;
-use super::metrics::{self, Metrics, Snapshot};
-use super::peers::{PeerSettings, Peers};
-use super::shards::Shards;
-use super::state::{Node, Tunables};
-use super::table::{self, COMMANDS};
+use super::peers::{PeerEvents, PeerSettings, Peers};
+use super::state::Node;
 use super::{NodeEnv, connection};
 
 /// Runs a node on an already-bound listener until `shutdown` resolves, then
@@ -53,22 +57,16 @@ pub async fn serve_with(
         .filter(|m| m.id != cfg.id)
         .map(|m| (m.id, m.addr))
         .collect();
-    let metrics = Arc::new(Metrics::new(COMMANDS.len()));
-    let peers = Peers::start(
-        &others,
-        PeerSettings {
-            me: cfg.id,
-            conns: cfg.peer_connections,
-            password: cfg.requirepass.clone(),
-            connect_timeout: cfg.replica_timeout,
-            backoff: (cfg.peer_backoff_min, cfg.peer_backoff_max),
-            limits: cfg.limits,
-        },
-        env.clock,
-        env.hooks.clone(),
-        metrics.clone(),
-    );
-    let now = env.clock.now();
+    let machine =
+        Machine::new(cfg.clone(), port, env.clock.now()).context("invalid node configuration")?;
+    let settings = PeerSettings {
+        me: cfg.id,
+        conns: cfg.peer_connections,
+        password: cfg.requirepass.clone(),
+        connect_timeout: cfg.replica_timeout,
+        backoff: (cfg.peer_backoff_min, cfg.peer_backoff_max),
+        limits: cfg.limits,
+    };
     tracing::info!(
         id = cfg.id,
         port,
@@ -80,34 +78,16 @@ pub async fn serve_with(
         placement = %cfg.placement,
         "ringlab node starting"
     );
-    let node = Arc::new_cyclic(|me| Node {
-        id: cfg.id,
-        quorum,
-        membership: std::sync::RwLock::new(Membership::new(cfg.placement, &members)),
-        shards: Shards::new(cfg.shards, cfg.maxmemory, cfg.policy, cfg.seed),
-        peers,
-        clock: env.clock,
-        hooks: env.hooks.clone(),
-        metrics,
-        last_version: AtomicU64::new(0),
-        next_client_id: AtomicU64::new(1),
-        local_reads: AtomicU64::new(0),
-        clients: AtomicUsize::new(0),
-        tunables: Mutex::new(Tunables {
-            maxmemory: cfg.maxmemory,
-            policy: cfg.policy,
-            save: String::new(),
-            appendonly: "no".into(),
-        }),
-        started_at: now,
-        port,
-        me: me.clone(),
-        cfg,
+    let node = Arc::new_cyclic(|me: &Weak<Node>| {
+        let events = Arc::new(Events(me.clone()));
+        let peers = Peers::start(&others, settings, env.clock, env.hooks.clone(), events);
+        Node::new(machine, env.clock, env.hooks.clone(), peers)
     });
 
     started(node.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let expiry = tokio::spawn(active_expiry(node.clone(), stop_rx.clone()));
+    let timers = tokio::spawn(timers(node.clone(), stop_rx.clone()));
     let metrics_task = match node.cfg.metrics_addr {
         Some(addr) => {
             let l = TcpListener::bind(addr)
@@ -134,7 +114,6 @@ pub async fn serve_with(
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    node.metrics.connections_received.fetch_add(1, Relaxed);
                     let n = node.clients.fetch_add(1, Relaxed);
                     let node = node.clone();
                     let done = done_tx.clone();
@@ -142,7 +121,7 @@ pub async fn serve_with(
                     tokio::spawn(async move {
                         let _done = done;
                         if n >= node.cfg.max_clients {
-                            node.metrics.rejected_connections.fetch_add(1, Relaxed);
+                            node.with_machine(|m, _| m.note_rejected_connection());
                             tracing::debug!(%addr, "max clients reached, refusing");
                             let mut s = stream;
                             let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
@@ -170,6 +149,7 @@ pub async fn serve_with(
     drop(done_tx);
     let _ = done_rx.recv().await;
     let _ = expiry.await;
+    let _ = timers.await;
     if let Some(t) = metrics_task {
         let _ = t.await;
     }
@@ -186,23 +166,66 @@ async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
             biased;
             _ = stop.changed() => return,
             _ = tick.tick() => {
-                node.shards.expire_step(node.clock.now(), node.cfg.expire_work);
+                node.with_machine(|m, now| m.expire_step(now));
             }
+        }
+    }
+}
+
+/// Wakes the machine at its timers' deadlines.
+///
+/// No event needs to wake this task early: every deadline the machine sets
+/// is at least `min(replica_timeout, command_timeout)` after the event that
+/// set it, so sleeping at most that long past each wake-up never oversleeps.
+async fn timers(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let horizon = node.cfg.replica_timeout.min(node.cfg.command_timeout);
+    loop {
+        let now = node.clock.now();
+        let limit = now.saturating_add(horizon.as_micros() as Micros);
+        let at = node
+            .inspect(|m| m.poll_timeout())
+            .map_or(limit, |t| t.min(limit));
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            _ = node.clock.sleep_until(at) => {
+                node.with_machine(|m, now| m.handle_timeout(now));
+            }
+        }
+    }
+}
+
+/// Where the peer links report: into the machine.
+struct Events(Weak<Node>);
+
+impl PeerEvents for Events {
+    fn response(&self, from: NodeId, id: RequestId, resp: Result<PeerResponse, ReplicaFailure>) {
+        if let Some(node) = self.0.upgrade() {
+            node.with_machine(|m, now| m.handle_peer_response(now, from, id, resp));
+        }
+    }
+
+    fn link_changed(&self, _peer: NodeId) {
+        if let Some(node) = self.0.upgrade() {
+            node.refresh_peer_views();
         }
     }
 }
 
 /// The Prometheus text for this node now.
 pub fn metrics_text(node: &Node) -> String {
-    let names = table::names();
-    metrics::render(
-        &node.metrics,
-        &Snapshot {
-            names: &names,
-            stats: node.shards.stats(),
-            connected_clients: node.clients.load(Relaxed) as u64,
-        },
-    )
+    let names = names();
+    let clients = node.clients.load(Relaxed) as u64;
+    node.inspect(|m| {
+        metrics::render(
+            m.metrics(),
+            &Snapshot {
+                names: &names,
+                stats: m.store().stats(),
+                connected_clients: clients,
+            },
+        )
+    })
 }
 
 /// A minimal HTTP/1.0 responder: whatever the request, the metrics.
