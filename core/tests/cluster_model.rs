@@ -319,3 +319,4 @@ fn a_quorum_that_cannot_be_met_fails_after_the_replica_timeout() {
         "decided at the 50 ms replica timeout"
     );
 }
+
