@@ -14,9 +14,17 @@
 //! - [`store`]: the in-memory store: versions, absolute expiry, byte-accounted
 //!   `maxmemory`, eviction policies, stats.
 //! - [`protocol`]: the RESP2 codec (incremental parser, encoder, limits).
-//! - [`replication`]: the coordinator as a sans-IO state machine.
+//! - [`replication`]: one quorum read or write as a sans-IO state machine.
+//! - [`machine`]: the node as a pure state machine: client commands, peer
+//!   messages and timers in, replies, peer messages and timers out. Every
+//!   engine (the real server, madsim, the fast simulator) drives this.
+//! - [`cmd`]: the command table and the commands by family; commands on
+//!   keys are pure plans of quorum reads and writes.
+//! - [`harness`]: node machines on an in-memory network that delays, drops,
+//!   cuts and partitions, for model-based tests of the cluster.
 //! - [`node`]: the async server (the only I/O): client connections, peers,
-//!   timers, the capacity hook. Binary `ringlab-node`.
+//!   timers, the capacity hook. It only drives the machine. Binary
+//!   `ringlab-node`.
 
 pub mod clock;
 pub mod cmd;
