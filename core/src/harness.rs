@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::clock::Micros;
+use crate::config::{Member, NodeConfig};
 use crate::machine::{ConnId, Effect, Machine};
-use crate::node::config::{Member, NodeConfig};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::protocol::resp::{self, Frame, Limits};
 use crate::replication::ReplicaFailure;

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use ringlab_core::config::NodeConfig;
 use ringlab_core::harness::{Cluster, NetConfig};
-use ringlab_core::node::NodeConfig;
 use ringlab_core::protocol::resp::Frame;
 use ringlab_core::ring::NodeId;
 
@@ -319,4 +319,3 @@ fn a_quorum_that_cannot_be_met_fails_after_the_replica_timeout() {
         "decided at the 50 ms replica timeout"
     );
 }
-

@@ -221,7 +221,11 @@ impl Machine {
         entry: Entry,
     ) -> Result<Result<(), OpError>, Waiting> {
         let solo = self.membership.members.len() == 1;
-        let targets = if solo { Vec::new() } else { self.replicas(&key) };
+        let targets = if solo {
+            Vec::new()
+        } else {
+            self.replicas(&key)
+        };
         if solo || (targets.len() == 1 && targets[0] == self.id) {
             return Ok(self
                 .apply_local(key, entry, now)

@@ -20,10 +20,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::machine::{ConnId, Machine, replica_cost};
-use crate::protocol::peer::{self, PeerMessage, PeerResponse, RequestId};
-use crate::protocol::resp;
-use crate::ring::NodeId;
+use ringlab_core::machine::{ConnId, Machine, replica_cost};
+use ringlab_core::protocol::peer::{self, PeerMessage, PeerResponse, RequestId};
+use ringlab_core::protocol::resp;
+use ringlab_core::ring::NodeId;
 
 use super::state::{ConnEvent, Node};
 

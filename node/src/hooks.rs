@@ -10,9 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::ring::NodeId;
+use ringlab_core::ring::NodeId;
 
-pub use crate::machine::OpCost;
+pub use ringlab_core::machine::OpCost;
 
 /// The node is out of capacity: the operation was refused, not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

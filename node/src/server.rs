@@ -15,18 +15,18 @@ use tokio::sync::{mpsc, watch};
 
 use std::sync::Weak;
 
-use crate::clock::Micros;
-use crate::cmd::names;
-use crate::machine::Machine;
-use crate::machine::metrics::{self, Snapshot};
-use crate::protocol::peer::{PeerResponse, RequestId};
-use crate::replication::ReplicaFailure;
-use crate::ring::NodeId;
+use ringlab_core::clock::Micros;
+use ringlab_core::cmd::names;
+use ringlab_core::machine::Machine;
+use ringlab_core::machine::metrics::{self, Snapshot};
+use ringlab_core::protocol::peer::{PeerResponse, RequestId};
+use ringlab_core::replication::ReplicaFailure;
+use ringlab_core::ring::NodeId;
 
-use super::config::NodeConfig;
 use super::peers::{PeerEvents, PeerSettings, Peers};
 use super::state::Node;
 use super::{NodeEnv, connection};
+use ringlab_core::config::NodeConfig;
 
 /// Runs a node on an already-bound listener until `shutdown` resolves, then
 /// stops accepting, finishes in-flight requests and returns.

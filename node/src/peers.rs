@@ -22,10 +22,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
-use crate::protocol::resp::{self, Frame, Limits};
-use crate::replication::ReplicaFailure;
-use crate::ring::NodeId;
+use ringlab_core::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
+use ringlab_core::protocol::resp::{self, Frame, Limits};
+use ringlab_core::replication::ReplicaFailure;
+use ringlab_core::ring::NodeId;
 
 use super::hooks::Hooks;
 

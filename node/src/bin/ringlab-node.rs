@@ -9,9 +9,9 @@ mod real {
 
     use anyhow::Context as _;
     use clap::Parser;
-    use ringlab_core::node::config::{parse_duration, parse_member, parse_memory};
-    use ringlab_core::node::{Member, NodeConfig, NodeEnv, serve};
     use ringlab_core::store::Policy;
+    use ringlab_node::config::{parse_duration, parse_member, parse_memory};
+    use ringlab_node::{Member, NodeConfig, NodeEnv, serve};
 
     /// A ringlab cache node (Redis protocol, RESP2).
     #[derive(Debug, Parser)]

@@ -16,13 +16,13 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::clock::{Clock, Micros};
-use crate::machine::{ConnId, Effect, Machine, PeerView};
-use crate::ring::NodeId;
+use ringlab_core::machine::{ConnId, Effect, Machine, PeerView};
+use ringlab_core::ring::NodeId;
 
-use super::config::{Member, NodeConfig};
 use super::hooks::Hooks;
-use super::membership::{Joined, MembershipError};
 use super::peers::Peers;
+use ringlab_core::config::{Member, NodeConfig};
+use ringlab_core::membership::{Joined, MembershipError};
 
 /// What a client connection's task receives from the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]

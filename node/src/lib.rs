@@ -1,6 +1,6 @@
-//! The node: the only async code in the crate. A TCP server speaking RESP2
+//! ringlab-node: the node server. A TCP server speaking RESP2
 //! to clients and the peer protocol to other nodes, which only drives the
-//! node's [`Machine`](crate::machine::Machine): it reads frames, feeds them
+//! node's [`Machine`](ringlab_core::machine::Machine): it reads frames, feeds them
 //! to the machine, and carries out its effects (replies, peer messages,
 //! timers), charging each operation's cost through the capacity hook.
 //!
@@ -10,34 +10,35 @@
 //! on real tokio and inside madsim.
 //!
 //! # Layout
-//! - [`config`]: [`NodeConfig`], [`Member`], the cluster file, size and
-//!   duration syntax.
+//! - [`clock`]: the one seam for time: every sleep, timeout and timestamp in
+//!   the node and the load generator goes through a [`clock::Clock`], which
+//!   knows the simulation's time scale (1 in a real node).
+//! - [`config`], [`membership`]: re-exported from `ringlab_core`.
 //! - [`hooks`]: [`Hooks`], [`OpCost`], [`Overloaded`], [`NoHooks`].
 //! - [`server`]: [`serve`]: accept loop, active expiry, metrics listener,
 //!   graceful shutdown.
 //! - [`connection`]: one connection: pipelined client commands, or peer mode.
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
-//! - [`membership`]: the member list and placement, changeable at run time
-//!   (a node joining).
 //! - [`client`]: a tiny RESP client for tests and tools.
 //! - [`state`]: the shared [`state::Node`]: the machine behind one lock.
 
 pub mod client;
-pub mod config;
+pub mod clock;
 pub mod connection;
 pub mod hooks;
-pub mod membership;
 pub mod peers;
 pub mod server;
 pub mod state;
 
 use std::sync::Arc;
 
-use crate::clock::Clock;
+use clock::Clock;
 
-pub use config::{ConfigError, Member, NodeConfig};
 pub use hooks::{ChargeFuture, Hooks, NoHooks, OpCost, Overloaded};
-pub use membership::{Joined, Membership, MembershipError};
+/// The node's configuration is pure and lives in the core; re-exported
+/// here, where embedders look for it.
+pub use ringlab_core::config::{self, ConfigError, Member, NodeConfig};
+pub use ringlab_core::membership::{self, Joined, Membership, MembershipError};
 pub use server::{serve, serve_with};
 
 /// What the environment provides: the clock and the hooks.
