@@ -49,8 +49,44 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send,
     started: impl FnOnce(Arc<Node>),
 ) -> anyhow::Result<()> {
-    let quorum = cfg.validate().context("invalid node configuration")?;
     let port = listener.local_addr().context("listener address")?.port();
+    let node = start(cfg, port, env)?;
+    started(node.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = vec![
+        tokio::spawn(active_expiry(node.clone(), stop_rx.clone())),
+        tokio::spawn(timers(node.clone(), stop_rx.clone())),
+    ];
+    if let Some(addr) = node.cfg.metrics_addr {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener on {addr}"))?;
+        tracing::info!(%addr, "metrics listener up");
+        let stop = stop_rx.clone();
+        background.push(tokio::spawn(serve_metrics(node.clone(), l, stop)));
+    }
+    // Every connection task holds a clone of `done_tx`; when all are dropped
+    // every in-flight connection has finished.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    accept_until(&node, &listener, shutdown, &done_tx, &stop_rx).await;
+    tracing::info!(
+        id = node.id,
+        "shutting down: no longer accepting, finishing in-flight requests"
+    );
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(done_tx);
+    let _ = done_rx.recv().await;
+    for task in background {
+        let _ = task.await;
+    }
+    tracing::info!(id = node.id, "stopped");
+    Ok(())
+}
+
+/// Builds the node: its machine, its peer links, the shared state.
+fn start(cfg: NodeConfig, port: u16, env: NodeEnv) -> anyhow::Result<Arc<Node>> {
+    let quorum = cfg.validate().context("invalid node configuration")?;
     let members = cfg.effective_members();
     let others: Vec<(NodeId, SocketAddr)> = members
         .iter()
@@ -78,46 +114,32 @@ pub async fn serve_with(
         placement = %cfg.placement,
         "ringlab node starting"
     );
-    let node = Arc::new_cyclic(|me: &Weak<Node>| {
+    Ok(Arc::new_cyclic(|me: &Weak<Node>| {
         let events = Arc::new(Events(me.clone()));
         let peers = Peers::start(&others, settings, env.clock, env.hooks.clone(), events);
         Node::new(machine, env.clock, env.hooks.clone(), peers)
-    });
+    }))
+}
 
-    started(node.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let expiry = tokio::spawn(active_expiry(node.clone(), stop_rx.clone()));
-    let timers = tokio::spawn(timers(node.clone(), stop_rx.clone()));
-    let metrics_task = match node.cfg.metrics_addr {
-        Some(addr) => {
-            let l = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the metrics listener on {addr}"))?;
-            tracing::info!(%addr, "metrics listener up");
-            Some(tokio::spawn(serve_metrics(
-                node.clone(),
-                l,
-                stop_rx.clone(),
-            )))
-        }
-        None => None,
-    };
-
-    // Every connection task holds a clone of `done_tx`; when all are dropped
-    // every in-flight connection has finished.
-    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+/// Accepts connections until `shutdown` resolves, each served by a task
+/// that holds a clone of `done`.
+async fn accept_until(
+    node: &Arc<Node>,
+    listener: &TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    done: &mpsc::Sender<()>,
+    stop: &watch::Receiver<bool>,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             biased;
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let n = node.clients.fetch_add(1, Relaxed);
-                    let node = node.clone();
-                    let done = done_tx.clone();
-                    let stop = stop_rx.clone();
+                    let (node, done, stop) = (node.clone(), done.clone(), stop.clone());
                     tokio::spawn(async move {
                         let _done = done;
                         if n >= node.cfg.max_clients {
@@ -140,21 +162,6 @@ pub async fn serve_with(
             },
         }
     }
-    tracing::info!(
-        id = node.id,
-        "shutting down: no longer accepting, finishing in-flight requests"
-    );
-    drop(listener);
-    let _ = stop_tx.send(true);
-    drop(done_tx);
-    let _ = done_rx.recv().await;
-    let _ = expiry.await;
-    let _ = timers.await;
-    if let Some(t) = metrics_task {
-        let _ = t.await;
-    }
-    tracing::info!(id = node.id, "stopped");
-    Ok(())
 }
 
 /// Samples keys with an expiry every `expire_interval` and drops the
