@@ -16,8 +16,8 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
 use ringlab_core::machine::{ConnId, Machine, replica_cost};
@@ -25,6 +25,7 @@ use ringlab_core::protocol::peer::{self, PeerMessage, PeerResponse, RequestId};
 use ringlab_core::protocol::resp;
 use ringlab_core::ring::NodeId;
 
+use super::framed::Framed;
 use super::state::{ConnEvent, Node};
 
 /// Commands a client may have unanswered before the node stops reading
@@ -49,10 +50,6 @@ struct Client {
     conn: ConnId,
     /// Replies and events from the machine.
     rx: mpsc::UnboundedReceiver<ConnEvent>,
-    /// Bytes read, not yet parsed.
-    rbuf: BytesMut,
-    /// Replies not yet written.
-    out: BytesMut,
     /// Commands fed whose replies have not come back.
     pending: usize,
     /// An `RL.HELLO` was fed: parse nothing more until it is answered.
@@ -63,33 +60,32 @@ struct Client {
 
 /// Serves one connection until the client leaves, errs, idles out, or the
 /// node shuts down (after answering what was already read).
-pub async fn handle<S>(node: Arc<Node>, mut stream: S, mut shutdown: watch::Receiver<bool>)
+pub async fn handle<S>(node: Arc<Node>, stream: S, mut shutdown: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (conn, rx) = node.open_client();
+    let mut io = Framed::new(stream, Default::default(), node.cfg.limits);
     let mut c = Client {
         conn,
         rx,
-        rbuf: BytesMut::with_capacity(16 * 1024),
-        out: BytesMut::with_capacity(16 * 1024),
         pending: 0,
         hello: false,
         end: None,
     };
     let mut stopping = *shutdown.borrow();
     loop {
-        let parse_error = feed_buffered(&node, &mut c).await;
+        let parse_error = feed_buffered(&node, &mut c, &mut io).await;
         while let Ok(ev) = c.rx.try_recv() {
-            c.on_event(ev);
+            c.on_event(ev, &mut io);
         }
         if let Some(e) = parse_error {
             node.with_machine(|m, _| m.note_protocol_error());
             tracing::debug!(client = conn, error = %e, "protocol error, closing");
-            resp::write_error(&mut c.out, format!("ERR Protocol error: {e}").as_bytes());
+            resp::write_error(&mut io.wbuf, format!("ERR Protocol error: {e}").as_bytes());
             c.end = Some(End::Closed);
         }
-        if write_flush(&mut stream, &mut c.out).await.is_err() {
+        if io.flush().await.is_err() {
             c.end = Some(End::Closed);
         }
         match c.end {
@@ -97,7 +93,7 @@ where
             Some(End::Peer(from)) => {
                 node.close_client(conn);
                 tracing::debug!(peer = from, "peer connection accepted");
-                return peer_mode(&node, stream, c.rbuf, from, shutdown).await;
+                return peer_mode(&node, io, from, shutdown).await;
             }
             None if stopping && c.pending == 0 => break,
             None => {}
@@ -107,10 +103,10 @@ where
             biased;
             _ = shutdown.changed(), if !stopping => stopping = true,
             ev = c.rx.recv(), if c.pending > 0 => match ev {
-                Some(ev) => c.on_event(ev),
+                Some(ev) => c.on_event(ev, &mut io),
                 None => break,
             },
-            n = read(&node, &mut stream, &mut c.rbuf), if reading => match n {
+            n = read(&node, &mut io), if reading => match n {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
@@ -120,10 +116,10 @@ where
 }
 
 impl Client {
-    fn on_event(&mut self, ev: ConnEvent) {
+    fn on_event<S>(&mut self, ev: ConnEvent, io: &mut Framed<S>) {
         match ev {
             ConnEvent::Reply(bytes) => {
-                self.out.extend_from_slice(&bytes);
+                io.wbuf.extend_from_slice(&bytes);
                 self.pending = self.pending.saturating_sub(1);
                 if self.pending == 0 {
                     self.hello = false;
@@ -137,16 +133,20 @@ impl Client {
 
 /// Feeds every complete request buffered (up to [`MAX_PENDING`] in flight);
 /// returns a protocol error, if the buffer holds one.
-async fn feed_buffered(node: &Node, c: &mut Client) -> Option<resp::ProtocolError> {
+async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
+    node: &Node,
+    c: &mut Client,
+    io: &mut Framed<S>,
+) -> Option<resp::ProtocolError> {
     while !c.hello && c.end.is_none() && c.pending < MAX_PENDING {
-        match resp::parse_request(&mut c.rbuf, &node.cfg.limits) {
+        match io.next_request() {
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => {
                 // After RL.HELLO the bytes are peer frames, not requests.
                 c.hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
                 feed(node, c.conn, args).await;
                 c.pending += 1;
-                if c.out.len() >= FLUSH_AT {
+                if io.wbuf.len() >= FLUSH_AT {
                     break;
                 }
             }
@@ -170,94 +170,36 @@ async fn feed(node: &Node, conn: ConnId, args: Vec<Bytes>) {
 }
 
 /// Reads more bytes, closing an idle connection after the idle timeout.
-async fn read<S: AsyncRead + Unpin>(
+async fn read<S: AsyncRead + AsyncWrite + Unpin>(
     node: &Node,
-    stream: &mut S,
-    rbuf: &mut BytesMut,
+    io: &mut Framed<S>,
 ) -> std::io::Result<usize> {
     match node.cfg.idle_timeout {
-        Some(idle) => node
-            .clock
-            .timeout(idle, stream.read_buf(rbuf))
-            .await
-            .unwrap_or(Ok(0)),
-        None => stream.read_buf(rbuf).await,
+        Some(idle) => node.clock.timeout(idle, io.fill()).await.unwrap_or(Ok(0)),
+        None => io.fill().await,
     }
-}
-
-async fn write_flush<S: AsyncWrite + Unpin>(s: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
-    if out.is_empty() {
-        return Ok(());
-    }
-    let r = s.write_all(out).await;
-    out.clear();
-    r?;
-    // The simulated TcpStream sends only on flush.
-    s.flush().await
 }
 
 /// Serves a peer's replica requests until it disconnects or the node stops.
 async fn peer_mode<S>(
     node: &Arc<Node>,
-    stream: S,
-    mut rbuf: BytesMut,
+    mut io: Framed<S>,
     from: NodeId,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::unbounded_channel::<(RequestId, PeerResponse)>();
     let inline = node.hooks.is_free() && node.hooks.peer_delay(from).is_zero();
-    let mut out = BytesMut::with_capacity(16 * 1024);
     loop {
-        loop {
-            match resp::parse_frame(&mut rbuf, &node.cfg.limits) {
-                Ok(Some(frame)) => match peer::decode(frame) {
-                    Ok(PeerMessage::Request { id, req }) if inline => {
-                        let resp = node.with_machine(|m, now| m.handle_peer_request(now, req));
-                        peer::encode(&PeerMessage::Response { id, resp }, &mut out);
-                    }
-                    Ok(PeerMessage::Request { id, req }) => {
-                        let node = node.clone();
-                        let tx = tx.clone();
-                        tokio::spawn(async move {
-                            let resp = match node.hooks.charge(replica_cost(&req)).await {
-                                Ok(()) => {
-                                    node.with_machine(|m, now| m.handle_peer_request(now, req))
-                                }
-                                Err(_) => node.with_machine(|m, _| m.refuse_peer_request()),
-                            };
-                            let delay = node.hooks.peer_delay(from);
-                            if !delay.is_zero() {
-                                node.clock.sleep(delay).await;
-                            }
-                            let _ = tx.send((id, resp));
-                        });
-                    }
-                    Ok(PeerMessage::Response { .. }) => {
-                        tracing::warn!(
-                            peer = from,
-                            "peer sent a response on an incoming connection; closing"
-                        );
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(peer = from, error = %e, "bad peer message; closing");
-                        return;
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(peer = from, error = %e, "peer protocol error; closing");
-                    return;
-                }
-            }
+        if let Err(why) = serve_requests(node, &mut io, from, inline, &tx) {
+            tracing::warn!(peer = from, error = %why, "bad peer traffic; closing");
+            return;
         }
         while let Ok((id, resp)) = rx.try_recv() {
-            peer::encode(&PeerMessage::Response { id, resp }, &mut out);
+            peer::encode(&PeerMessage::Response { id, resp }, &mut io.wbuf);
         }
-        if write_flush(&mut writer, &mut out).await.is_err() {
+        if io.flush().await.is_err() {
             return;
         }
         tokio::select! {
@@ -265,13 +207,51 @@ async fn peer_mode<S>(
             _ = shutdown.changed() => return,
             m = rx.recv() => {
                 if let Some((id, resp)) = m {
-                    peer::encode(&PeerMessage::Response { id, resp }, &mut out);
+                    peer::encode(&PeerMessage::Response { id, resp }, &mut io.wbuf);
                 }
             }
-            n = reader.read_buf(&mut rbuf) => match n {
+            n = io.fill() => match n {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             },
         }
     }
+}
+
+/// Serves every complete request buffered: at once when nothing is
+/// charged, else each in a task that charges its cost first (the answer
+/// then comes through `tx`).
+fn serve_requests<S: AsyncRead + AsyncWrite + Unpin>(
+    node: &Arc<Node>,
+    io: &mut Framed<S>,
+    from: NodeId,
+    inline: bool,
+    tx: &mpsc::UnboundedSender<(RequestId, PeerResponse)>,
+) -> Result<(), String> {
+    while let Some(frame) = io.next_frame().map_err(|e| e.to_string())? {
+        let (id, req) = match peer::decode(frame).map_err(|e| e.to_string())? {
+            PeerMessage::Request { id, req } => (id, req),
+            PeerMessage::Response { .. } => {
+                return Err("a response on an incoming connection".into());
+            }
+        };
+        if inline {
+            let resp = node.with_machine(|m, now| m.handle_peer_request(now, req));
+            peer::encode(&PeerMessage::Response { id, resp }, &mut io.wbuf);
+            continue;
+        }
+        let (node, tx) = (node.clone(), tx.clone());
+        tokio::spawn(async move {
+            let resp = match node.hooks.charge(replica_cost(&req)).await {
+                Ok(()) => node.with_machine(|m, now| m.handle_peer_request(now, req)),
+                Err(_) => node.with_machine(|m, _| m.refuse_peer_request()),
+            };
+            let delay = node.hooks.peer_delay(from);
+            if !delay.is_zero() {
+                node.clock.sleep(delay).await;
+            }
+            let _ = tx.send((id, resp));
+        });
+    }
+    Ok(())
 }

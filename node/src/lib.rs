@@ -17,6 +17,8 @@
 //! - [`hooks`]: [`Hooks`], [`OpCost`], [`Overloaded`], [`NoHooks`].
 //! - [`server`]: [`serve`]: accept loop, active expiry, metrics listener,
 //!   graceful shutdown.
+//! - [`framed`]: one socket with its read and write buffers (clients and
+//!   peers alike).
 //! - [`connection`]: one connection: pipelined client commands, or peer mode.
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
 //! - [`client`]: a tiny RESP client for tests and tools.
@@ -25,6 +27,7 @@
 pub mod client;
 pub mod clock;
 pub mod connection;
+pub mod framed;
 pub mod hooks;
 pub mod peers;
 pub mod server;

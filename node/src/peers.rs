@@ -18,12 +18,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
+use crate::framed::Framed;
 use ringlab_core::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
-use ringlab_core::protocol::resp::{self, Frame, Limits};
+use ringlab_core::protocol::resp::{Frame, Limits};
 use ringlab_core::replication::ReplicaFailure;
 use ringlab_core::ring::NodeId;
 
@@ -275,12 +276,12 @@ async fn link_task(
             .await
             .unwrap_or_else(|_| Err("connect timed out".to_string()));
         let end = match connected {
-            Ok((stream, rbuf)) => {
+            Ok(io) => {
                 backoff = ctx.backoff.0;
                 ctx.up.store(true, Relaxed);
                 ctx.events.link_changed(ctx.peer);
                 tracing::debug!(peer = ctx.peer, addr = %ctx.addr, "peer connection up");
-                let end = run_link(&ctx, stream, rbuf, &mut rx).await;
+                let end = run_link(&ctx, io, &mut rx).await;
                 ctx.up.store(false, Relaxed);
                 end
             }
@@ -312,58 +313,40 @@ async fn link_task(
 }
 
 /// Connects and exchanges the hello.
-async fn connect(ctx: &LinkCtx) -> Result<(tokio::net::TcpStream, BytesMut), String> {
-    let mut stream = tokio::net::TcpStream::connect(ctx.addr)
+async fn connect(ctx: &LinkCtx) -> Result<Framed<TcpStream>, String> {
+    let stream = TcpStream::connect(ctx.addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let mut out = BytesMut::new();
-    peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut out);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| format!("hello: {e}"))?;
-    stream.flush().await.map_err(|e| format!("hello: {e}"))?;
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
-    loop {
-        match resp::parse_frame(&mut rbuf, &ctx.limits) {
-            Ok(Some(Frame::Simple(_))) => return Ok((stream, rbuf)),
-            Ok(Some(other)) => return Err(format!("hello refused: {other:?}")),
-            Ok(None) => {}
-            Err(e) => return Err(format!("hello reply: {e}")),
-        }
-        let n = stream
-            .read_buf(&mut rbuf)
-            .await
-            .map_err(|e| format!("hello reply: {e}"))?;
-        if n == 0 {
-            return Err("peer closed the connection during the hello".into());
-        }
+    let mut io = Framed::new(stream, BytesMut::new(), ctx.limits);
+    peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut io.wbuf);
+    io.flush().await.map_err(|e| format!("hello: {e}"))?;
+    match io.read_frame().await {
+        Ok(Frame::Simple(_)) => Ok(io),
+        Ok(other) => Err(format!("hello refused: {other:?}")),
+        Err(e) => Err(format!("hello reply: {e}")),
     }
 }
 
 /// Serves one established connection until it fails or the node stops.
 async fn run_link(
     ctx: &LinkCtx,
-    stream: tokio::net::TcpStream,
-    mut rbuf: BytesMut,
+    mut io: Framed<TcpStream>,
     rx: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> LinkEnd {
-    let (mut reader, mut writer) = tokio::io::split(stream);
     // Ordered, so the failures reported when the link breaks come in id
     // order (the machine's decisions follow from them).
     let mut pending: BTreeSet<RequestId> = BTreeSet::new();
-    let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let end = loop {
         tokio::select! {
             biased;
-            n = reader.read_buf(&mut rbuf) => {
+            n = io.fill() => {
                 match n {
                     Ok(0) => break LinkEnd::Failed("peer closed the connection".into()),
                     Ok(_) => {}
                     Err(e) => break LinkEnd::Failed(format!("read: {e}")),
                 }
-                if let Err(why) = read_responses(ctx, &mut rbuf, &mut pending) {
+                if let Err(why) = read_responses(ctx, &mut io, &mut pending) {
                     break LinkEnd::Failed(why);
                 }
             }
@@ -372,17 +355,11 @@ async fn run_link(
                 let mut next = Some(first);
                 // Coalesce whatever else is queued into one write and flush.
                 while let Some(o) = next {
-                    peer::encode(&PeerMessage::Request { id: o.id, req: o.req }, &mut wbuf);
+                    peer::encode(&PeerMessage::Request { id: o.id, req: o.req }, &mut io.wbuf);
                     pending.insert(o.id);
-                    next = if wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
+                    next = if io.wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
                 }
-                let res = async {
-                    writer.write_all(&wbuf).await?;
-                    writer.flush().await
-                }
-                .await;
-                wbuf.clear();
-                if let Err(e) = res {
+                if let Err(e) = io.flush().await {
                     break LinkEnd::Failed(format!("write: {e}"));
                 }
             }
@@ -395,27 +372,26 @@ async fn run_link(
     end
 }
 
-/// Hands every complete response in `rbuf` to the node.
+/// Hands every complete response buffered to the node.
 fn read_responses(
     ctx: &LinkCtx,
-    rbuf: &mut BytesMut,
+    io: &mut Framed<TcpStream>,
     pending: &mut BTreeSet<RequestId>,
 ) -> Result<(), String> {
-    loop {
-        match resp::parse_frame(rbuf, &ctx.limits) {
-            Ok(Some(frame)) => match peer::decode(frame) {
-                Ok(PeerMessage::Response { id, resp }) => {
-                    if pending.remove(&id) {
-                        ctx.events.response(ctx.peer, id, Ok(resp));
-                    }
+    while let Some(frame) = io
+        .next_frame()
+        .map_err(|e| format!("protocol error: {e}"))?
+    {
+        match peer::decode(frame).map_err(|e| e.to_string())? {
+            PeerMessage::Response { id, resp } => {
+                if pending.remove(&id) {
+                    ctx.events.response(ctx.peer, id, Ok(resp));
                 }
-                Ok(PeerMessage::Request { .. }) => {
-                    return Err("a request on an outgoing connection".to_string());
-                }
-                Err(e) => return Err(e.to_string()),
-            },
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("protocol error: {e}")),
+            }
+            PeerMessage::Request { .. } => {
+                return Err("a request on an outgoing connection".to_string());
+            }
         }
     }
+    Ok(())
 }
