@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use ringlab_loadgen::scenario::{
-    self, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, PlacementKind, Scope,
+use ringlab_scenario::workload::{Arrival, KeyDist, Mix, OpKind, Rate, ValueSize};
+use ringlab_scenario::{
+    self as scenario, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, PlacementKind,
+    Scope,
 };
-use ringlab_loadgen::workload::{Arrival, KeyDist, Mix, OpKind, Rate, ValueSize};
 
 const MINIMAL: &str = r#"
 [[phase]]

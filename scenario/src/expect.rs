@@ -94,14 +94,14 @@ pub enum Metric {
     /// Stale reads / reads answered (ok GETs). A fraction.
     StaleShare,
     /// Stale reads: ok GETs that returned a value older than a write
-    /// acknowledged before they were sent (see `crate::stale`). A count.
+    /// acknowledged before they were sent (see `ringlab_loadgen::stale`). A count.
     StaleCount,
     /// A figure of the app's database or near-cache, from the record's
     /// per-window series: a total count, the peak or the mean per second.
     App(AppSeries, SeriesStat),
 }
 
-/// A per-window series the app's database keeps (see `crate::database`).
+/// A per-window series the app's database keeps (see `ringlab_loadgen::database`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppSeries {
     /// Database reads.
