@@ -15,6 +15,9 @@
 //!   `maxmemory`, eviction policies, stats.
 //! - [`protocol`]: the RESP2 codec (incremental parser, encoder, limits).
 //! - [`replication`]: the coordinator as a sans-IO state machine.
+//! - [`units`]: durations and sizes as people write them (`"250us"`,
+//!   `"64mb"`), one syntax for node flags, cluster files, scenario files and
+//!   `ringlab-load` flags.
 //! - [`node`]: the async server (the only I/O): client connections, peers,
 //!   timers, the capacity hook. Binary `ringlab-node`.
 
@@ -24,3 +27,4 @@ pub mod protocol;
 pub mod replication;
 pub mod ring;
 pub mod store;
+pub mod units;

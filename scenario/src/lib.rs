@@ -14,7 +14,8 @@
 //! needs the recorder).
 //!
 //! # Layout
-//! - [`units`]: durations, sizes and shares as people write them.
+//! - [`units`]: durations, sizes and shares as people write them
+//!   (`ringlab_core::units` re-exported: the node reads the same syntax).
 //! - [`workload`]: the load of one phase: rate shape, arrivals, keys, op
 //!   mix, value sizes (the generators are in `ringlab_loadgen::workload`).
 //! - [`model`]: the validated cluster, capacity, network, app and fault types.
@@ -32,8 +33,11 @@ mod faults;
 pub mod model;
 mod phases;
 mod reader;
-pub mod units;
 pub mod workload;
+
+/// Durations, sizes and shares: `ringlab_core::units`, the one syntax the
+/// node and the load generator read too.
+pub use ringlab_core::units;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
