@@ -8,6 +8,9 @@
 //! byte-identical reports.
 //!
 //! # Layout
+//! - [`annotate`]: what a run's record gets besides the clients'
+//!   measurements: fault events with their ends, join labels, per-node
+//!   series (pure; every engine uses it).
 //! - [`capacity`]: the capacity model that makes a simulated node finite
 //!   (cores, per-op cost, bounded queue, slow-downs): the simulator's
 //!   implementation of the node's `Hooks`.
@@ -17,6 +20,7 @@
 //!   the tables `run`, `sweep` and `check` print.
 //! - [`runner`]: the `run`, `sweep` and `check` commands.
 
+pub mod annotate;
 pub mod capacity;
 pub mod expect;
 #[cfg(madsim)]
