@@ -6,8 +6,9 @@
 //! - [`scenario`]: the scenario file; the crate `ringlab_scenario`
 //!   re-exported, plus [`scenario::check`], which measures a run against the
 //!   file's expectations.
-//! - [`workload`]: validated phases: rate shapes, key distributions, op mix,
-//!   value sizes; the seeded generators of arrivals and requests.
+//! - [`workload`]: the seeded generators of arrivals and requests; the phase
+//!   types they read (rate shapes, key distributions, op mix, value sizes)
+//!   are `ringlab_scenario::workload`'s, re-exported.
 //! - [`driver`]: the open-loop scheduler and its connections; `driver::cli`
 //!   is `ringlab-load`'s command line.
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
