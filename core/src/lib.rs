@@ -9,15 +9,15 @@
 //! - [`clock`]: the one seam for time. Every sleep, timeout and timestamp in
 //!   the node and the load generator goes through a [`clock::Clock`], which
 //!   knows the simulation's time scale (1 in a real node).
+//! - [`units`]: durations and sizes as people write them (`"250us"`,
+//!   `"64mb"`), one syntax for node flags, cluster files, scenario files and
+//!   `ringlab-load` flags.
 //! - [`ring`]: consistent hashing with virtual nodes, preference lists, and
 //!   what moves on a membership change; `hash mod N` behind the same trait.
 //! - [`store`]: the in-memory store: versions, absolute expiry, byte-accounted
 //!   `maxmemory`, eviction policies, stats.
 //! - [`protocol`]: the RESP2 codec (incremental parser, encoder, limits).
 //! - [`replication`]: the coordinator as a sans-IO state machine.
-//! - [`units`]: durations and sizes as people write them (`"250us"`,
-//!   `"64mb"`), one syntax for node flags, cluster files, scenario files and
-//!   `ringlab-load` flags.
 //! - [`node`]: the async server (the only I/O): client connections, peers,
 //!   timers, the capacity hook. Binary `ringlab-node`.
 
