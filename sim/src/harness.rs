@@ -43,12 +43,15 @@ use ringlab_loadgen::database::Database;
 use ringlab_loadgen::driver::cli::DATABASE_SEED;
 use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{RunMeta, RunRecord};
-use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
 use tokio::sync::{Notify, watch};
 
-use crate::annotate::{NodeWindows, events_of, join_labels, node_series};
 use crate::capacity::{CapacitySpec, Knobs, NodeStats, SimHooks};
+use crate::events::{events_of, join_labels};
+use hdrhistogram::Histogram;
+
+use crate::node_series::node_series;
 
 /// Model time at the start of every simulation: 2026-01-01T00:00:00Z. Fixed,
 /// so that report files do not depend on madsim's seed-dependent start date.
@@ -270,7 +273,9 @@ impl NodeFactory<'_> {
 }
 
 /// Each started node's per-window stats (nodes that never ran have none).
-fn node_windows(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>) -> Vec<(String, NodeWindows)> {
+fn node_windows(
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+) -> Vec<(String, Vec<(Histogram<u64>, u64)>)> {
     nodes
         .iter()
         .filter_map(|(name, (_, knobs))| {
@@ -499,7 +504,7 @@ impl Timeline<'_> {
     /// reports in between, until the run's end.
     async fn play(
         &self,
-        faults: &[Fault],
+        faults: &[ringlab_loadgen::scenario::Fault],
         factory: &NodeFactory<'_>,
         nodes: &mut BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
         all: &[Member],

@@ -8,21 +8,21 @@
 //! byte-identical reports.
 //!
 //! # Layout
-//! - [`annotate`]: what a run's record gets besides the clients'
-//!   measurements: fault events with their ends, join labels, per-node
-//!   series (pure; every engine uses it).
 //! - [`capacity`]: the capacity model that makes a simulated node finite
 //!   (cores, per-op cost, bounded queue, slow-downs): the simulator's
 //!   implementation of the node's `Hooks`.
 //! - `harness` (only with `--cfg madsim`): one runtime per seed; nodes,
 //!   clients, the fault timeline.
+//! - [`node_series`]: the busiest node against the others, per window (a
+//!   scenario's `node_series`).
 //! - [`expect`]: a scenario's expectations measured against a run's summary;
 //!   the tables `run`, `sweep` and `check` print.
 //! - [`runner`]: the `run`, `sweep` and `check` commands.
 
-pub mod annotate;
 pub mod capacity;
+pub mod events;
 pub mod expect;
 #[cfg(madsim)]
 pub mod harness;
+pub mod node_series;
 pub mod runner;
