@@ -307,92 +307,6 @@ async fn watch_members(
     }
 }
 
-/// One run: starts the nodes, lets them settle, starts the clients, plays
-/// the fault timeline, then gathers the clients' records. The steps below
-/// keep the order of every spawn and every seeded choice: that order is the
-/// run's determinism.
-async fn supervise(
-    scenario: Scenario,
-    seed: u64,
-    progress: Option<std::sync::mpsc::Sender<f64>>,
-) -> SimOutcome {
-    let handle = Handle::current();
-    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
-    let cast = Cast::of(&scenario);
-    let policy: Policy = scenario
-        .cluster
-        .eviction
-        .as_str()
-        .parse()
-        .expect("the scenario's eviction names are the store's policies");
-    let (members_tx, members_rx) = watch::channel(cast.members.clone());
-    let factory = NodeFactory {
-        handle: &handle,
-        scenario: &scenario,
-        seed,
-        clock,
-        policy,
-        members: members_rx,
-        dynamic: !cast.joining.is_empty(),
-        // The clients start once the nodes have settled (see `start` below).
-        stats_origin: scenario.node_series.then(|| clock.now() + micros(SETTLE)),
-    };
-
-    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
-    for member in &cast.members {
-        nodes.insert(node_name(member.id), factory.start(member));
-    }
-    clock.sleep(SETTLE).await;
-
-    // Client machines, all starting at the same model instant.
-    let start = clock.now();
-    debug_assert!(factory.stats_origin.is_none_or(|o| o == start));
-    // One database for every client machine, as one database serves every
-    // application server.
-    let app = scenario.database.clone().map(|spec| AppConfig {
-        app: scenario.app.clone(),
-        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
-    });
-    let clients = start_clients(&handle, &scenario, seed, clock, &cast.members, &app);
-
-    let mut faults = scenario.faults.clone();
-    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
-    let timeline = Timeline {
-        handle: &handle,
-        scenario: &scenario,
-        clock,
-        start,
-        progress: progress.as_ref(),
-    };
-    timeline
-        .play(&faults, &factory, &mut nodes, &cast.all, &members_tx)
-        .await;
-
-    let mut record = merge_records(clients).await;
-    record.events = events_of(&faults, &join_labels(&scenario, &faults));
-    if scenario.node_series {
-        record.series.extend(node_series(
-            &scenario,
-            node_windows(&nodes),
-            record.windows.len(),
-        ));
-    }
-    if let Some(a) = &app {
-        record.series.extend(a.database.series(
-            record.windows.len(),
-            a.app.coalesce,
-            a.app.near_cache.is_some(),
-        ));
-    }
-    let requests = record
-        .windows
-        .iter()
-        .flat_map(|w| w.ops.values())
-        .map(|o| o.counts.scheduled())
-        .sum();
-    SimOutcome { record, requests }
-}
-
 /// The cluster's machines: every node the scenario names, and which of them
 /// are members from the start.
 struct Cast {
@@ -574,6 +488,92 @@ async fn merge_records(clients: Vec<ClientTask>) -> RunRecord {
         }
     }
     record.expect("at least one client")
+}
+
+/// One run: starts the nodes, lets them settle, starts the clients, plays
+/// the fault timeline, then gathers the clients' records. The steps below
+/// keep the order of every spawn and every seeded choice: that order is the
+/// run's determinism.
+async fn supervise(
+    scenario: Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> SimOutcome {
+    let handle = Handle::current();
+    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
+    let cast = Cast::of(&scenario);
+    let policy: Policy = scenario
+        .cluster
+        .eviction
+        .as_str()
+        .parse()
+        .expect("the scenario's eviction names are the store's policies");
+    let (members_tx, members_rx) = watch::channel(cast.members.clone());
+    let factory = NodeFactory {
+        handle: &handle,
+        scenario: &scenario,
+        seed,
+        clock,
+        policy,
+        members: members_rx,
+        dynamic: !cast.joining.is_empty(),
+        // The clients start once the nodes have settled (see `start` below).
+        stats_origin: scenario.node_series.then(|| clock.now() + micros(SETTLE)),
+    };
+
+    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
+    for member in &cast.members {
+        nodes.insert(node_name(member.id), factory.start(member));
+    }
+    clock.sleep(SETTLE).await;
+
+    // Client machines, all starting at the same model instant.
+    let start = clock.now();
+    debug_assert!(factory.stats_origin.is_none_or(|o| o == start));
+    // One database for every client machine, as one database serves every
+    // application server.
+    let app = scenario.database.clone().map(|spec| AppConfig {
+        app: scenario.app.clone(),
+        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
+    });
+    let clients = start_clients(&handle, &scenario, seed, clock, &cast.members, &app);
+
+    let mut faults = scenario.faults.clone();
+    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
+    let timeline = Timeline {
+        handle: &handle,
+        scenario: &scenario,
+        clock,
+        start,
+        progress: progress.as_ref(),
+    };
+    timeline
+        .play(&faults, &factory, &mut nodes, &cast.all, &members_tx)
+        .await;
+
+    let mut record = merge_records(clients).await;
+    record.events = events_of(&faults, &join_labels(&scenario, &faults));
+    if scenario.node_series {
+        record.series.extend(node_series(
+            &scenario,
+            node_windows(&nodes),
+            record.windows.len(),
+        ));
+    }
+    if let Some(a) = &app {
+        record.series.extend(a.database.series(
+            record.windows.len(),
+            a.app.coalesce,
+            a.app.near_cache.is_some(),
+        ));
+    }
+    let requests = record
+        .windows
+        .iter()
+        .flat_map(|w| w.ops.values())
+        .map(|o| o.counts.scheduled())
+        .sum();
+    SimOutcome { record, requests }
 }
 
 fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::task::NodeId {
