@@ -272,10 +272,12 @@ impl NodeFactory<'_> {
     }
 }
 
+/// One node's per-window histogram of time at the node and core time
+/// (`node_series::NodeWindows`).
+type Windows = Vec<(Histogram<u64>, u64)>;
+
 /// Each started node's per-window stats (nodes that never ran have none).
-fn node_windows(
-    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
-) -> Vec<(String, Vec<(Histogram<u64>, u64)>)> {
+fn node_windows(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>) -> Vec<(String, Windows)> {
     nodes
         .iter()
         .filter_map(|(name, (_, knobs))| {
