@@ -229,50 +229,13 @@ impl NodeConfig {
 /// Parses a memory size like Redis: a plain byte count, or a number with
 /// `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024), any case.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let mult: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1_000_000,
-        "mb" => 1 << 20,
-        "g" => 1_000_000_000,
-        "gb" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "bad memory size {s:?}: expected bytes, or a number with k, kb, m, mb, g or gb"
-            ));
-        }
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| {
-            format!("bad memory size {s:?}: expected a non-negative integer that fits 64 bits")
-        })
+    crate::units::parse_size(s).map_err(|e| format!("bad memory size: {e}"))
 }
 
-/// Parses a duration: a number with `us`, `ms`, `s` or `m`.
+/// Parses a duration: a number with a unit, as [`crate::units::parse_duration`]
+/// reads it (`us`, `ms`, `s`, `m`, `h`...).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?}: expected a number followed by us, ms, s or m"))?;
-    Ok(match unit {
-        "us" => Duration::from_micros(n),
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        _ => {
-            return Err(format!(
-                "bad duration {s:?}: expected a unit of us, ms, s or m"
-            ));
-        }
-    })
+    crate::units::parse_duration(s).map_err(|e| format!("bad duration: {e}"))
 }
 
 /// A size in the cluster file: bytes, or a string like "256mb".

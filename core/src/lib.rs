@@ -12,6 +12,9 @@
 //! - [`config`]: a node's configuration ([`config::NodeConfig`]), the
 //!   cluster file, and the node's size and duration syntax.
 //! - [`membership`]: the member list and the placement of keys on it.
+//! - [`units`]: durations and sizes as people write them (`"250us"`,
+//!   `"64mb"`), one syntax for node flags, cluster files, scenario files and
+//!   `ringlab-load` flags.
 //! - [`ring`]: consistent hashing with virtual nodes, preference lists, and
 //!   what moves on a membership change; `hash mod N` behind the same trait.
 //! - [`store`]: the in-memory store: versions, absolute expiry, byte-accounted
@@ -36,3 +39,4 @@ pub mod protocol;
 pub mod replication;
 pub mod ring;
 pub mod store;
+pub mod units;

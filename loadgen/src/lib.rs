@@ -3,11 +3,12 @@
 //! HdrHistograms and written as reports.
 //!
 //! # Layout
-//! - [`scenario`]: the scenario file (TOML) and its validation. It lives here,
-//!   not in `ringlab-sim`, because both CLIs read it: `ringlab-load` takes its
-//!   phases, the simulator takes all of it.
-//! - [`workload`]: validated phases: rate shapes, key distributions, op mix,
-//!   value sizes; the seeded generators of arrivals and requests.
+//! - [`scenario`]: the scenario file; the crate `ringlab_scenario`
+//!   re-exported, plus [`scenario::check`], which measures a run against the
+//!   file's expectations.
+//! - [`workload`]: the seeded generators of arrivals and requests; the phase
+//!   types they read (rate shapes, key distributions, op mix, value sizes)
+//!   are `ringlab_scenario::workload`'s, re-exported.
 //! - [`driver`]: the open-loop scheduler and its connections; `driver::cli`
 //!   is `ringlab-load`'s command line.
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
@@ -22,6 +23,14 @@ pub mod database;
 pub mod driver;
 pub mod recorder;
 pub mod report;
-pub mod scenario;
+pub mod scenario {
+    //! The scenario file: `ringlab_scenario` re-exported (so
+    //! `ringlab_loadgen::scenario::X` names the schema's `X`), plus
+    //! [`check`], which needs the recorder and so lives in the load
+    //! generator.
+    pub use ringlab_scenario::*;
+
+    pub mod check;
+}
 pub mod stale;
 pub mod workload;

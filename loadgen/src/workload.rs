@@ -1,154 +1,18 @@
 //! Validated workload phases: what the driver runs.
 //!
-//! These are plain types with no spans and no serde: [`crate::scenario`]
-//! parses and validates a file into them, `ringlab-load` also builds them from
-//! flags. Every duration here is *model* time (see `ringlab_node::clock`).
+//! The phase types themselves live in `ringlab_scenario::workload` (the
+//! schema) and are re-exported here; this module holds the seeded generators
+//! that turn a [`Phase`] into arrivals and requests. Every duration here is
+//! *model* time (see `ringlab_node::clock`).
 
 use std::time::Duration;
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1, LogNormal, Zipf};
 
-/// One phase of load: a rate shape held for a duration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Phase {
-    /// Shown in reports ("steady", "spike").
-    pub name: String,
-    /// How long the phase lasts.
-    pub duration: Duration,
-    /// Requests per second over all clients together.
-    pub rate: Rate,
-    /// How arrivals are spaced.
-    pub arrival: Arrival,
-    /// Which keys requests touch.
-    pub keys: KeySpace,
-    /// Shares of each operation; they sum to 1.
-    pub mix: Mix,
-    /// Size of the values that sets write.
-    pub value_size: ValueSize,
-    /// A request unanswered after this long counts as a timeout.
-    pub timeout: Duration,
-    /// Client machines the load is spread over (simulator), each with its own
-    /// connections; `ringlab-load` is one client.
-    pub clients: u32,
-    /// Connections per client machine; each carries one request at a time.
-    pub connections: u32,
-    /// Requests in flight per client beyond which new arrivals are held back
-    /// (counted as `held_back`, never silently skipped).
-    pub max_in_flight: u32,
-}
-
-/// The request rate over a phase, in requests per second.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
-    /// The same rate throughout.
-    Constant(f64),
-    /// Linear from `from` at the phase's start to `to` at its end.
-    Ramp { from: f64, to: f64 },
-}
-
-impl Rate {
-    /// The rate at `t` into a phase of length `len`.
-    pub fn at(&self, t: Duration, len: Duration) -> f64 {
-        match *self {
-            Rate::Constant(r) => r,
-            Rate::Ramp { from, to } => {
-                let f = if len.is_zero() {
-                    1.0
-                } else {
-                    (t.as_secs_f64() / len.as_secs_f64()).clamp(0.0, 1.0)
-                };
-                from + (to - from) * f
-            }
-        }
-    }
-
-    /// The rate at the phase's end (what a following `"x10"` multiplies).
-    pub fn end(&self) -> f64 {
-        match *self {
-            Rate::Constant(r) => r,
-            Rate::Ramp { to, .. } => to,
-        }
-    }
-}
-
-/// How arrivals are spaced in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Arrival {
-    /// Exponential gaps (a Poisson process): what independent users produce.
-    #[default]
-    Poisson,
-    /// Evenly spaced, like wrk2 and redis-benchmark's rate limiting.
-    Uniform,
-}
-
-/// The key space and how requests pick from it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeySpace {
-    /// Number of distinct keys; keys are `key:<index>` with index in 0..count.
-    pub count: u64,
-    pub distribution: KeyDist,
-}
-
-/// How a request picks its key index.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum KeyDist {
-    /// Every key equally likely.
-    Uniform,
-    /// Zipf with exponent `s`: key rank k has weight 1/k^s (rank 1 is index 0).
-    Zipf { s: f64 },
-    /// `hot_share` of requests go to the first `hot_fraction` of the keys.
-    Hotspot { hot_fraction: f64, hot_share: f64 },
-    /// Recently written keys are most likely (YCSB's "latest"): a zipf over
-    /// distance from the newest key written.
-    Latest { s: f64 },
-}
-
-/// Shares of each operation kind; each in 0..=1, summing to 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Mix {
-    pub get: f64,
-    pub set: f64,
-    pub delete: f64,
-}
-
-/// Size in bytes of values written by sets.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ValueSize {
-    Fixed(u64),
-    /// Uniform in `min..=max`.
-    Uniform {
-        min: u64,
-        max: u64,
-    },
-    /// Lognormal with the given median and sigma, clamped to `1..=max`.
-    LogNormal {
-        median: u64,
-        sigma: f64,
-        max: u64,
-    },
-}
-
-/// The kinds of operation a workload issues; the recorder keeps one
-/// histogram per kind. Ordered so that iteration order is stable in output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OpKind {
-    Get,
-    Set,
-    Delete,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 3] = [OpKind::Get, OpKind::Set, OpKind::Delete];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            OpKind::Get => "get",
-            OpKind::Set => "set",
-            OpKind::Delete => "delete",
-        }
-    }
-}
+pub use ringlab_scenario::workload::{
+    Arrival, KeyDist, KeySpace, Mix, OpKind, Phase, Rate, ValueSize,
+};
 
 // ---------------------------------------------------------------------------
 // Generators: the seeded, pure machinery that turns a Phase into arrivals and

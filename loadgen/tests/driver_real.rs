@@ -254,7 +254,7 @@ async fn the_binary_runs_and_stops_cleanly_on_sigint() {
 #[test]
 fn a_scenario_file_supplies_the_workload_and_its_faults_are_noted() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let file = format!("{dir}/testdata/scenarios/good/design-example.toml");
+    let file = format!("{dir}/../scenario/testdata/scenarios/good/design-example.toml");
     let cli = Cli::try_parse_from([
         "ringlab-load",
         "--target",

@@ -154,7 +154,9 @@ impl SimHooks {
         }
     }
 
-    /// The service time of one operation of `bytes` payload.
+    /// The service time of one operation whose request was `bytes` long
+    /// (what the node charges: a client command's arguments, or a replica
+    /// request's key and written value; never the value a read returns).
     fn service_time(&self, bytes: usize) -> Duration {
         let base = {
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());

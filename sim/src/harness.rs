@@ -40,16 +40,18 @@ use ringlab_core::store::Policy;
 use ringlab_loadgen::database::Database;
 use ringlab_loadgen::driver::cli::DATABASE_SEED;
 use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
-use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
-use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+use ringlab_loadgen::recorder::{RunMeta, RunRecord};
+use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
 use ringlab_node::clock::{Clock, Micros};
 use ringlab_node::{Member, NodeConfig, NodeEnv};
 use tokio::sync::{Notify, watch};
 
 use crate::capacity::{CapacitySpec, Knobs, NodeStats, SimHooks};
+use crate::events::{events_of, join_labels};
 use hdrhistogram::Histogram;
-use ringlab_loadgen::recorder::new_histogram;
+
+use crate::node_series::node_series;
 
 /// Model time at the start of every simulation: 2026-01-01T00:00:00Z. Fixed,
 /// so that report files do not depend on madsim's seed-dependent start date.
@@ -270,89 +272,20 @@ impl NodeFactory<'_> {
     }
 }
 
-/// The per-node series of a scenario with `node_series`: the busiest node
-/// (most core time over the run; the lower id on a tie) against the mean of
-/// the others, per window. `node.<name>.utilization` is its core time over
-/// its cores' time; `node.<name>.op_p99_us` the p99 of the time its
-/// operations spent at it (waiting for a core, then served); the same for
-/// `node.others.*`, whose p99 merges the other nodes' histograms. Nodes
-/// that never ran (a join that had not come) are left out.
-fn node_series(
-    scenario: &Scenario,
-    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
-    windows: usize,
-) -> BTreeMap<String, Vec<f64>> {
-    let window_us = scenario.window.as_micros() as f64;
-    // (name, cores, per-window histograms and core time), by node id.
-    let mut per_node = Vec::new();
-    for (name, (_, knobs)) in nodes {
-        let Some(stats) = &knobs.stats else { continue };
-        let stats = stats.lock().unwrap_or_else(|e| e.into_inner());
-        let cores = scenario.capacity_of(name).cores.max(1) as f64;
-        per_node.push((name.clone(), cores, stats.windows().to_vec()));
-    }
-    // By id (the map is by name: "node-10" sorts before "node-2").
-    per_node.sort_by_key(|(name, _, _)| {
-        (1..=scenario.cluster.nodes)
-            .find(|&i| node_name(i) == *name)
-            .unwrap_or(NodeId::MAX)
-    });
-    let busy = |w: &[(Histogram<u64>, u64)]| w.iter().map(|(_, b)| *b).sum::<u64>();
-    let Some(hottest) = per_node
+/// One node's per-window histogram of time at the node and core time
+/// (`node_series::NodeWindows`).
+type Windows = Vec<(Histogram<u64>, u64)>;
+
+/// Each started node's per-window stats (nodes that never ran have none).
+fn node_windows(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>) -> Vec<(String, Windows)> {
+    nodes
         .iter()
-        .enumerate()
-        .max_by(|(i, a), (j, b)| busy(&a.2).cmp(&busy(&b.2)).then(j.cmp(i)))
-        .map(|(i, _)| i)
-    else {
-        return BTreeMap::new();
-    };
-    let mut out = BTreeMap::new();
-    let (name, cores, hot) = &per_node[hottest];
-    let others: Vec<_> = per_node
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != hottest)
-        .map(|(_, n)| n)
-        .collect();
-    let mut hot_util = Vec::with_capacity(windows);
-    let mut hot_p99 = Vec::with_capacity(windows);
-    let mut rest_util = Vec::with_capacity(windows);
-    let mut rest_p99 = Vec::with_capacity(windows);
-    let p99 = |h: &Histogram<u64>| {
-        if h.is_empty() {
-            0.0
-        } else {
-            h.value_at_quantile(0.99) as f64
-        }
-    };
-    for k in 0..windows {
-        let (h, b) = hot.get(k).map_or((None, 0), |(h, b)| (Some(h), *b));
-        hot_util.push(b as f64 / (cores * window_us));
-        hot_p99.push(h.map_or(0.0, p99));
-        let mut merged = new_histogram();
-        let mut util = 0.0;
-        for (_, c, w) in &others {
-            if let Some((h, b)) = w.get(k) {
-                merged
-                    .add(h)
-                    .expect("every node's histogram has the recorder's bounds");
-                util += *b as f64 / (c * window_us);
-            }
-        }
-        rest_util.push(if others.is_empty() {
-            0.0
-        } else {
-            util / others.len() as f64
-        });
-        rest_p99.push(p99(&merged));
-    }
-    out.insert(format!("node.{name}.utilization"), hot_util);
-    out.insert(format!("node.{name}.op_p99_us"), hot_p99);
-    if !others.is_empty() {
-        out.insert("node.others.utilization".into(), rest_util);
-        out.insert("node.others.op_p99_us".into(), rest_p99);
-    }
-    out
+        .filter_map(|(name, (_, knobs))| {
+            let stats = knobs.stats.as_ref()?;
+            let stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+            Some((name.clone(), stats.windows().to_vec()))
+        })
+        .collect()
 }
 
 /// Adds every member the harness announces that the node does not have yet
@@ -376,58 +309,56 @@ async fn watch_members(
     }
 }
 
-async fn supervise(
-    scenario: Scenario,
-    seed: u64,
-    progress: Option<std::sync::mpsc::Sender<f64>>,
-) -> SimOutcome {
-    let handle = Handle::current();
-    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
-    let cluster = &scenario.cluster;
-    let node_count: NodeId = cluster.nodes;
+/// The cluster's machines: every node the scenario names, and which of them
+/// are members from the start.
+struct Cast {
+    /// Every node, joining ones included, by id.
+    all: Vec<Member>,
+    /// The members of the start: `all` minus the joining nodes.
+    members: Vec<Member>,
+    /// Nodes that join later: not members (nor started, nor targeted by
+    /// clients) until their `join` fault.
+    joining: Vec<String>,
+}
 
-    let all: Vec<Member> = (1..=node_count)
-        .map(|i| Member {
-            id: i,
-            addr: SocketAddr::new(node_ip(i), NODE_PORT),
-            vnodes: cluster.vnodes_of(&node_name(i)),
-        })
-        .collect();
-    // Nodes that join later are not members (nor started, nor targeted by
-    // clients) until their `join` fault.
-    let joining = scenario.joining_nodes();
-    let members: Vec<Member> = all
-        .iter()
-        .filter(|m| !joining.contains(&node_name(m.id)))
-        .cloned()
-        .collect();
-    let policy: Policy = cluster
-        .eviction
-        .as_str()
-        .parse()
-        .expect("the scenario's eviction names are the store's policies");
-    let (members_tx, members_rx) = watch::channel(members.clone());
-    let factory = NodeFactory {
-        handle: &handle,
-        scenario: &scenario,
-        seed,
-        clock,
-        policy,
-        members: members_rx,
-        dynamic: !joining.is_empty(),
-        // The clients start once the nodes have settled (see `start` below).
-        stats_origin: scenario.node_series.then(|| clock.now() + micros(SETTLE)),
-    };
-
-    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
-    for member in &members {
-        nodes.insert(node_name(member.id), factory.start(member));
+impl Cast {
+    fn of(scenario: &Scenario) -> Self {
+        let cluster = &scenario.cluster;
+        let all: Vec<Member> = (1..=cluster.nodes)
+            .map(|i| Member {
+                id: i,
+                addr: SocketAddr::new(node_ip(i), NODE_PORT),
+                vnodes: cluster.vnodes_of(&node_name(i)),
+            })
+            .collect();
+        let joining = scenario.joining_nodes();
+        let members = all
+            .iter()
+            .filter(|m| !joining.contains(&node_name(m.id)))
+            .cloned()
+            .collect();
+        Self {
+            all,
+            members,
+            joining,
+        }
     }
-    clock.sleep(SETTLE).await;
+}
 
-    // Client machines, all starting at the same model instant.
-    let start = clock.now();
-    debug_assert!(factory.stats_origin.is_none_or(|o| o == start));
+/// A client machine's driver task: its record, or why its phases were
+/// refused.
+type ClientTask = madsim::task::JoinHandle<Result<RunRecord, driver::DriverError>>;
+
+/// Starts one machine per client of the busiest phase, each driving its
+/// share of the load against the members of the start.
+fn start_clients(
+    handle: &Handle,
+    scenario: &Scenario,
+    seed: u64,
+    clock: Clock,
+    members: &[Member],
+    app: &Option<AppConfig>,
+) -> Vec<ClientTask> {
     let phases = scenario.phases.clone();
     let clients = phases.iter().map(|p| p.clients).max().unwrap_or(1).max(1);
     let meta = RunMeta {
@@ -445,12 +376,6 @@ async fn supervise(
     // servers of one service). The simulation runs on one thread, so the
     // oracle's lock is never contended.
     let oracle = WriteOracle::new(seed);
-    // One database for every client machine, as one database serves every
-    // application server.
-    let app = scenario.database.clone().map(|spec| AppConfig {
-        app: scenario.app.clone(),
-        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
-    });
     let mut joins = Vec::new();
     for k in 0..clients {
         let cfg = DriverConfig {
@@ -476,50 +401,83 @@ async fn supervise(
             Ok::<_, driver::DriverError>(driver.run(std::future::pending()).await)
         }));
     }
+    joins
+}
 
-    // The fault timeline, in order, with progress reports in between.
-    let net = NetSim::current();
-    let total = scenario.duration();
-    let mut faults = scenario.faults.clone();
-    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
-    let mut fi = 0;
-    let mut tick = Duration::ZERO;
-    loop {
-        match faults.get(fi) {
-            Some(fault) if fault.at <= tick => {
-                clock.sleep_until(start + micros(fault.at)).await;
-                if let FaultAction::Join(name) = &fault.action {
-                    // The newcomer starts with the full list; once it
-                    // listens (at this same model instant), every running
-                    // node learns of it (their watchers wake without a
-                    // delay), so no peer connects before it can accept.
-                    let member = all
-                        .iter()
-                        .find(|m| node_name(m.id) == *name)
-                        .expect("a join names a node of the cluster")
-                        .clone();
-                    let (node, bound) = factory.start_signalled(&member);
-                    nodes.insert(name.clone(), node);
-                    bound.notified().await;
-                    members_tx.send_modify(|list| list.push(member.clone()));
-                } else {
-                    apply_fault(&handle, &net, &nodes, &fault.action, &scenario);
+/// The fault timeline of a run that started at `start`.
+struct Timeline<'a> {
+    handle: &'a Handle,
+    scenario: &'a Scenario,
+    clock: Clock,
+    /// Model time of the run's start (the clients' first instant).
+    start: Micros,
+    /// Receives the model seconds elapsed, about once per model second.
+    progress: Option<&'a std::sync::mpsc::Sender<f64>>,
+}
+
+impl Timeline<'_> {
+    /// Applies `faults` (sorted by time) at their times, with progress
+    /// reports in between, until the run's end.
+    async fn play(
+        &self,
+        faults: &[ringlab_loadgen::scenario::Fault],
+        factory: &NodeFactory<'_>,
+        nodes: &mut BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+        all: &[Member],
+        members_tx: &watch::Sender<Vec<Member>>,
+    ) {
+        let net = NetSim::current();
+        let total = self.scenario.duration();
+        let mut fi = 0;
+        let mut tick = Duration::ZERO;
+        loop {
+            match faults.get(fi) {
+                Some(fault) if fault.at <= tick => {
+                    self.clock.sleep_until(self.start + micros(fault.at)).await;
+                    if let FaultAction::Join(name) = &fault.action {
+                        let member = all
+                            .iter()
+                            .find(|m| node_name(m.id) == *name)
+                            .expect("a join names a node of the cluster");
+                        join(factory, nodes, member, members_tx).await;
+                    } else {
+                        apply_fault(self.handle, &net, nodes, &fault.action, self.scenario);
+                    }
+                    fi += 1;
                 }
-                fi += 1;
-            }
-            _ if tick <= total => {
-                clock.sleep_until(start + micros(tick)).await;
-                if let Some(tx) = &progress {
-                    let _ = tx.send(tick.as_secs_f64());
+                _ if tick <= total => {
+                    self.clock.sleep_until(self.start + micros(tick)).await;
+                    if let Some(tx) = self.progress {
+                        let _ = tx.send(tick.as_secs_f64());
+                    }
+                    tick += Duration::from_secs(1);
                 }
-                tick += Duration::from_secs(1);
+                _ => break,
             }
-            _ => break,
         }
     }
+}
 
+/// Starts a joining node. The newcomer starts with the full list; once it
+/// listens (at this same model instant), every running node learns of it
+/// (their watchers wake without a delay), so no peer connects before it can
+/// accept.
+async fn join(
+    factory: &NodeFactory<'_>,
+    nodes: &mut BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    member: &Member,
+    members_tx: &watch::Sender<Vec<Member>>,
+) {
+    let (node, bound) = factory.start_signalled(member);
+    nodes.insert(node_name(member.id), node);
+    bound.notified().await;
+    members_tx.send_modify(|list| list.push(member.clone()));
+}
+
+/// The clients' records merged into the run's.
+async fn merge_records(clients: Vec<ClientTask>) -> RunRecord {
     let mut record: Option<RunRecord> = None;
-    for j in joins {
+    for j in clients {
         let r = j
             .await
             .expect("a client task ran to completion")
@@ -531,12 +489,78 @@ async fn supervise(
                 .expect("client records of one run share windows and phases"),
         }
     }
-    let mut record = record.expect("at least one client");
+    record.expect("at least one client")
+}
+
+/// One run: starts the nodes, lets them settle, starts the clients, plays
+/// the fault timeline, then gathers the clients' records. The steps below
+/// keep the order of every spawn and every seeded choice: that order is the
+/// run's determinism.
+async fn supervise(
+    scenario: Scenario,
+    seed: u64,
+    progress: Option<std::sync::mpsc::Sender<f64>>,
+) -> SimOutcome {
+    let handle = Handle::current();
+    let clock = Clock::scaled(scenario.time_scale, ORIGIN_US);
+    let cast = Cast::of(&scenario);
+    let policy: Policy = scenario
+        .cluster
+        .eviction
+        .as_str()
+        .parse()
+        .expect("the scenario's eviction names are the store's policies");
+    let (members_tx, members_rx) = watch::channel(cast.members.clone());
+    let factory = NodeFactory {
+        handle: &handle,
+        scenario: &scenario,
+        seed,
+        clock,
+        policy,
+        members: members_rx,
+        dynamic: !cast.joining.is_empty(),
+        // The clients start once the nodes have settled (see `start` below).
+        stats_origin: scenario.node_series.then(|| clock.now() + micros(SETTLE)),
+    };
+
+    let mut nodes: BTreeMap<String, (NodeHandle, Arc<Knobs>)> = BTreeMap::new();
+    for member in &cast.members {
+        nodes.insert(node_name(member.id), factory.start(member));
+    }
+    clock.sleep(SETTLE).await;
+
+    // Client machines, all starting at the same model instant.
+    let start = clock.now();
+    debug_assert!(factory.stats_origin.is_none_or(|o| o == start));
+    // One database for every client machine, as one database serves every
+    // application server.
+    let app = scenario.database.clone().map(|spec| AppConfig {
+        app: scenario.app.clone(),
+        database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
+    });
+    let clients = start_clients(&handle, &scenario, seed, clock, &cast.members, &app);
+
+    let mut faults = scenario.faults.clone();
+    faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
+    let timeline = Timeline {
+        handle: &handle,
+        scenario: &scenario,
+        clock,
+        start,
+        progress: progress.as_ref(),
+    };
+    timeline
+        .play(&faults, &factory, &mut nodes, &cast.all, &members_tx)
+        .await;
+
+    let mut record = merge_records(clients).await;
     record.events = events_of(&faults, &join_labels(&scenario, &faults));
     if scenario.node_series {
-        record
-            .series
-            .extend(node_series(&scenario, &nodes, record.windows.len()));
+        record.series.extend(node_series(
+            &scenario,
+            node_windows(&nodes),
+            record.windows.len(),
+        ));
     }
     if let Some(a) = &app {
         record.series.extend(a.database.series(
@@ -552,22 +576,6 @@ async fn supervise(
         .map(|o| o.counts.scheduled())
         .sum();
     SimOutcome { record, requests }
-}
-
-/// The short kind of a fault, as events and plots name it.
-fn fault_kind(action: &FaultAction) -> &'static str {
-    match action {
-        FaultAction::Kill(_) => "kill",
-        FaultAction::Restart(_) => "restart",
-        FaultAction::Partition(_) => "partition",
-        FaultAction::Heal => "heal",
-        FaultAction::CutLink { .. } => "cut-link",
-        FaultAction::RestoreLink { .. } => "restore-link",
-        FaultAction::Slow { .. } => "slow",
-        FaultAction::SetLatency(_) => "latency",
-        FaultAction::SetLoss(_) => "loss",
-        FaultAction::Join(_) => "join",
-    }
 }
 
 fn node_id(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str) -> madsim::task::NodeId {
@@ -640,78 +648,6 @@ fn apply_fault(
         FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
         FaultAction::Join(_) => unreachable!("the supervisor starts joining nodes itself"),
     }
-}
-
-/// The events of a fault timeline, interval faults with their end: a kill
-/// ends at the node's restart, a partition at the heal, a cut link at its
-/// restore or the heal, a slow-down at the node's next speed change. An
-/// interval never ended stays open (plots shade it to the run's end).
-fn events_of(faults: &[Fault], labels: &BTreeMap<usize, String>) -> Vec<Event> {
-    faults
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let later = &faults[i + 1..];
-            let end = match &f.action {
-                FaultAction::Kill(n) => later
-                    .iter()
-                    .find(|g| matches!(&g.action, FaultAction::Restart(m) if m == n)),
-                FaultAction::Partition(_) => later.iter().find(|g| g.action == FaultAction::Heal),
-                FaultAction::CutLink { from, to } => later.iter().find(|g| match &g.action {
-                    FaultAction::Heal => true,
-                    FaultAction::RestoreLink { from: f2, to: t2 } => f2 == from && t2 == to,
-                    _ => false,
-                }),
-                FaultAction::Slow { node, .. } => later.iter().find(
-                    |g| matches!(&g.action, FaultAction::Slow { node: n2, .. } if n2 == node),
-                ),
-                _ => None,
-            }
-            .map(|g| g.at);
-            Event {
-                at: f.at,
-                end,
-                kind: fault_kind(&f.action).to_string(),
-                label: labels
-                    .get(&i)
-                    .cloned()
-                    .unwrap_or_else(|| f.action.to_string()),
-            }
-        })
-        .collect()
-}
-
-/// The labels of join faults (by index in `faults`), saying what each join
-/// moves: "join node-5 (moves 80.0% of keys)", the exact share of the hash
-/// space whose primary changes (`ringlab_core::ring`), given the members
-/// before it.
-fn join_labels(scenario: &Scenario, faults: &[Fault]) -> BTreeMap<usize, String> {
-    let joining = scenario.joining_nodes();
-    let mut members: Vec<(NodeId, u32)> = (1..=scenario.cluster.nodes)
-        .filter(|&i| !joining.contains(&node_name(i)))
-        .map(|i| (i, scenario.cluster.vnodes_of(&node_name(i))))
-        .collect();
-    let kind = scenario.cluster.placement;
-    let mut labels = BTreeMap::new();
-    for (i, f) in faults.iter().enumerate() {
-        let FaultAction::Join(name) = &f.action else {
-            continue;
-        };
-        let Some(id) = (1..=scenario.cluster.nodes).find(|&id| node_name(id) == *name) else {
-            continue;
-        };
-        let before = kind.build(&members);
-        members.push((id, scenario.cluster.vnodes_of(name)));
-        let after = kind.build(&members);
-        let moved = before
-            .moved_fraction(&after)
-            .expect("both placements are of the scenario's kind");
-        labels.insert(
-            i,
-            format!("{} (moves {:.1}% of keys)", f.action, moved * 100.0),
-        );
-    }
-    labels
 }
 
 fn micros(d: Duration) -> Micros {

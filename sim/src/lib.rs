@@ -13,12 +13,16 @@
 //!   implementation of the node's `Hooks`.
 //! - `harness` (only with `--cfg madsim`): one runtime per seed; nodes,
 //!   clients, the fault timeline.
+//! - [`node_series`]: the busiest node against the others, per window (a
+//!   scenario's `node_series`).
 //! - [`expect`]: a scenario's expectations measured against a run's summary;
 //!   the tables `run`, `sweep` and `check` print.
 //! - [`runner`]: the `run`, `sweep` and `check` commands.
 
 pub mod capacity;
+pub mod events;
 pub mod expect;
 #[cfg(madsim)]
 pub mod harness;
+pub mod node_series;
 pub mod runner;

@@ -1,6 +1,6 @@
 //! Same scenario, seed and binary give byte-identical report files, in two
 //! separate processes (the in-process check would miss per-process state,
-//! see SIMULATION.md); a different seed gives different ones.
+//! see docs/SIMULATION.md); a different seed gives different ones.
 #![cfg(madsim)]
 
 use std::collections::BTreeMap;

@@ -518,37 +518,10 @@ fn read_cluster(path: &Path) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(out)
 }
 
-/// `30s`, `1.5ms`, `250us`, `2m`, `1h`.
+/// `30s`, `1.5ms`, `250us`, `2m`, `1h`: `ringlab_core::units`' syntax, the
+/// node's and the scenario file's.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; expected e.g. 250us, 1.5ms, 30s, 2m"))?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" | "" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        u => {
-            return Err(format!(
-                "{s:?}: unknown unit {u:?}; expected ns, us, ms, s, m or h"
-            ));
-        }
-    };
-    let secs = n * scale;
-    if !(0.0..=1e9).contains(&secs) {
-        return Err(format!(
-            "{s:?} is out of range; expected a duration under 30 years"
-        ));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    ringlab_core::units::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// `10000` or `1000..50000`.
@@ -651,7 +624,7 @@ pub fn parse_distribution(s: &str) -> Result<KeyDist, String> {
     }
 }
 
-/// `100B`, `4KiB`, `1KB`, `10-1000`, `lognormal:1000:1.0:65536`.
+/// `100B`, `4KiB`, `1kb`, `10-1000`, `lognormal:1000:1.0:65536`.
 pub fn parse_value_size(s: &str) -> Result<ValueSize, String> {
     if let Some(rest) = s.strip_prefix("lognormal:") {
         let p: Vec<&str> = rest.split(':').collect();
@@ -679,28 +652,10 @@ pub fn parse_value_size(s: &str) -> Result<ValueSize, String> {
     Ok(ValueSize::Fixed(parse_bytes(s)?))
 }
 
-/// `100`, `100B`, `4KiB`, `1KB`, `2MiB`, `1MB`.
+/// `100`, `100B`, `4KiB`, `1k`, `1kb`, `2MiB`: `ringlab_core::units`'
+/// syntax, Redis's meaning (`1k` = 1000, `1kb` = 1024).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; expected e.g. 100B, 4KiB, 1MB"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1,
-        "KB" | "kB" => 1000,
-        "KiB" => 1024,
-        "MB" => 1_000_000,
-        "MiB" => 1 << 20,
-        u => {
-            return Err(format!(
-                "{s:?}: unknown unit {u:?}; expected B, KB, KiB, MB or MiB"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    ringlab_core::units::parse_size(s).map_err(|e| e.to_string())
 }
 
 /// `INDEX/COUNT` with INDEX < COUNT.

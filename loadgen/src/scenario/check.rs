@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use super::expect::{AppSeries, SeriesStat};
-use super::{Expectation, Metric, Scope};
+use super::{AppSeries, Expectation, Metric, Scope, SeriesStat};
 use crate::recorder::{OpWindow, RunRecord};
 use crate::report::format;
 use crate::workload::OpKind;

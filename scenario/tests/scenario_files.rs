@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ringlab_loadgen::scenario::{self, ScenarioError};
+use ringlab_scenario::{self as scenario, ScenarioError};
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,24 +1,31 @@
-//! The scenario file: one TOML file that scripts a whole experiment (the
-//! cluster, each node's capacity, the network, the load phase by phase, the
-//! faults, and what the run must show), and its validation.
+//! ringlab-scenario: the scenario file, one TOML file that scripts a whole
+//! experiment (the cluster, each node's capacity, the network, the load phase
+//! by phase, the faults, and what the run must show), and its validation.
 //!
 //! [`load`] and [`parse`] turn a file into a [`Scenario`] of plain, checked
 //! types, or into a [`ScenarioError`] that lists every problem found as
 //! `file:line:column: what was found and what was expected`, like a
 //! compiler. `scenarios/README.md` is the reference for authors.
 //!
+//! It is its own crate, apart from the load generator and the simulator,
+//! because both read it: `ringlab-load` takes its phases, the simulator takes
+//! all of it. `ringlab_loadgen::scenario` re-exports it, with the checking of
+//! a run against the expectations (`ringlab_loadgen::scenario::check`, which
+//! needs the recorder).
+//!
 //! # Layout
-//! - [`units`]: durations, sizes and shares as people write them.
-//! - [`model`]: the validated cluster, capacity, network and fault types.
+//! - [`units`]: durations, sizes and shares as people write them
+//!   (`ringlab_core::units` re-exported: the node reads the same syntax).
+//! - [`workload`]: the load of one phase: rate shape, arrivals, keys, op
+//!   mix, value sizes (the generators are in `ringlab_loadgen::workload`).
+//! - [`model`]: the validated cluster, capacity, network, app and fault types.
 //! - [`expect`]: expectations and their grammar.
-//! - [`check`]: expectations measured against a run; `expect.json`.
 //! - `reader`: a spanned TOML document read with typed getters that
 //!   report unknown keys with the closest known one.
 //! - `cluster`, `phases`, `faults`, `app`: one reader per section.
 //! - [`error`]: problems, line and column numbers, the error type.
 
 mod app;
-pub mod check;
 mod cluster;
 pub mod error;
 pub mod expect;
@@ -26,7 +33,11 @@ mod faults;
 pub mod model;
 mod phases;
 mod reader;
-pub mod units;
+pub mod workload;
+
+/// Durations, sizes and shares: `ringlab_core::units`, the one syntax the
+/// node and the load generator read too.
+pub use ringlab_core::units;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,8 +52,8 @@ pub use model::{
     NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, Replication, node_name,
 };
 
-use crate::workload::Phase;
 use reader::{Ctx, Field, Table, boolean, positive_duration, string, uint, uint32};
+use workload::Phase;
 
 /// Everything a scenario file says, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,8 +168,8 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// [`Scenario::source`].
 ///
 /// ```
-/// use ringlab_loadgen::scenario;
-/// use ringlab_loadgen::workload::Rate;
+/// use ringlab_scenario as scenario;
+/// use ringlab_scenario::workload::Rate;
 ///
 /// let text = r#"
 /// [[phase]]

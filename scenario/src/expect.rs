@@ -94,14 +94,14 @@ pub enum Metric {
     /// Stale reads / reads answered (ok GETs). A fraction.
     StaleShare,
     /// Stale reads: ok GETs that returned a value older than a write
-    /// acknowledged before they were sent (see `crate::stale`). A count.
+    /// acknowledged before they were sent (see `ringlab_loadgen::stale`). A count.
     StaleCount,
     /// A figure of the app's database or near-cache, from the record's
     /// per-window series: a total count, the peak or the mean per second.
     App(AppSeries, SeriesStat),
 }
 
-/// A per-window series the app's database keeps (see `crate::database`).
+/// A per-window series the app's database keeps (see `ringlab_loadgen::database`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppSeries {
     /// Database reads.
@@ -457,7 +457,7 @@ mod tests {
 /// Reading `[expect]`: the keys form a small grammar,
 /// `[phase.<name>.][<op>.]<metric> = "<cmp> <bound>"`.
 pub(super) mod read {
-    use super::super::reader::{Ctx, Table, Value, closest};
+    use super::super::reader::{Ctx, Span, Table, Value, closest};
     use super::{Expectation, Metric, Scope, parse_bound};
     use crate::workload::OpKind;
 
@@ -474,7 +474,12 @@ pub(super) mod read {
             return Vec::new();
         };
         let mut out = Vec::new();
-        walk(ctx, &t, &Scope::Overall, None, phases, &mut out);
+        let at = Place {
+            scope: Scope::Overall,
+            op: None,
+            phases,
+        };
+        walk(ctx, &t, &at, &mut out);
         out.sort_by_key(|(start, _)| *start);
         out.into_iter().map(|(_, e)| e).collect()
     }
@@ -483,155 +488,216 @@ pub(super) mod read {
         OpKind::ALL.into_iter().find(|op| op.as_str() == key)
     }
 
+    /// Where a walk is in the grammar: the scope so far, the operation (if
+    /// under one), and the phase names in order.
+    struct Place<'p> {
+        scope: Scope,
+        op: Option<OpKind>,
+        phases: &'p [String],
+    }
+
+    /// One `key = value` of a table being walked.
+    struct Entry<'a, 'i> {
+        key: &'a str,
+        key_span: Span,
+        /// The key's full dotted path, for messages.
+        path: String,
+        value: &'a Value<'i>,
+    }
+
+    /// Reads every key of `t` at `at`: `phase` and operation keys open a
+    /// nested table, anything else must be a metric with its bound.
     fn walk(
         ctx: &mut Ctx<'_>,
         t: &Table<'_, '_>,
-        scope: &Scope,
-        op: Option<OpKind>,
-        phases: &[String],
+        at: &Place<'_>,
         out: &mut Vec<(usize, Expectation)>,
     ) {
         for (key, key_span, value) in t.entries() {
-            let path = t.path_of(key);
-            if key == "phase" && *scope == Scope::Overall && op.is_none() {
-                let Some(pt) = Table::open_any(
-                    ctx,
-                    &path,
-                    value,
-                    "a table of phases, like phase.steady.p99 = \"<= 5ms\"",
-                ) else {
-                    continue;
-                };
-                for (name, name_span, pv) in pt.entries() {
-                    if !phases.iter().any(|p| p == name) {
-                        let hint = closest(name, phases.iter().map(String::as_str))
-                            .map(|b| format!("did you mean \"{b}\"? "))
-                            .unwrap_or_default();
-                        ctx.error(
-                            &name_span,
-                            format!(
-                                "{}: there is no phase named {name:?}: {hint}the phases are {}",
-                                pt.path_of(name),
-                                phases.join(", ")
-                            ),
-                        );
-                        continue;
-                    }
-                    let Some(inner) = Table::open_any(
-                        ctx,
-                        &pt.path_of(name),
-                        pv,
-                        "a table of metrics, like phase.steady.p99 = \"<= 5ms\"",
-                    ) else {
-                        continue;
-                    };
-                    walk(
-                        ctx,
-                        &inner,
-                        &Scope::Phase(name.to_string()),
-                        None,
-                        phases,
-                        out,
-                    );
-                }
-                continue;
-            }
-            if let (Some(kind), None) = (op_of(key), op) {
+            let e = Entry {
+                key,
+                key_span,
+                path: t.path_of(key),
+                value,
+            };
+            if key == "phase" && at.scope == Scope::Overall && at.op.is_none() {
+                walk_phases(ctx, &e, at.phases, out);
+            } else if let (Some(kind), None) = (op_of(key), at.op) {
                 let Some(inner) = Table::open_any(
                     ctx,
-                    &path,
+                    &e.path,
                     value,
                     "a table of metrics, like get.p99 = \"<= 2ms\"",
                 ) else {
                     continue;
                 };
-                walk(ctx, &inner, scope, Some(kind), phases, out);
-                continue;
+                let under = Place {
+                    scope: at.scope.clone(),
+                    op: Some(kind),
+                    phases: at.phases,
+                };
+                walk(ctx, &inner, &under, out);
+            } else if let Some(metric) = Metric::from_key(key) {
+                if let Some(exp) = expectation(ctx, &e, at, metric) {
+                    out.push(exp);
+                }
+            } else {
+                unknown_key(ctx, &e, at);
             }
-            let Some(metric) = Metric::from_key(key) else {
-                let mut candidates = vec![
-                    "availability",
-                    "p50",
-                    "p95",
-                    "p99",
-                    "p999",
-                    "max",
-                    "hit_ratio",
-                    "overload",
-                    "stale_reads",
-                    "db_reads",
-                    "db_reads_peak",
-                    "db_reads_mean",
-                    "db_writes",
-                    "db_refused",
-                    "db_queue_max",
-                    "db_coalesced",
-                    "near_hits",
-                ];
-                if op.is_none() {
-                    candidates.extend(["get", "set", "delete"]);
-                    if *scope == Scope::Overall {
-                        candidates.push("phase");
-                    }
-                }
-                let hundredth = key
-                    .strip_prefix("p100")
-                    .is_some_and(|zeros| zeros.bytes().all(|b| b == b'0'));
-                let hint = if hundredth {
-                    Some("max")
-                } else {
-                    closest(key, candidates.iter().copied())
-                }
-                .map(|b| format!("did you mean `{b}`? "))
-                .unwrap_or_default();
+        }
+    }
+
+    /// `phase.<name>.…`: each name must be a phase; its table is walked in
+    /// that phase's scope.
+    fn walk_phases(
+        ctx: &mut Ctx<'_>,
+        e: &Entry<'_, '_>,
+        phases: &[String],
+        out: &mut Vec<(usize, Expectation)>,
+    ) {
+        let Some(pt) = Table::open_any(
+            ctx,
+            &e.path,
+            e.value,
+            "a table of phases, like phase.steady.p99 = \"<= 5ms\"",
+        ) else {
+            return;
+        };
+        for (name, name_span, pv) in pt.entries() {
+            if !phases.iter().any(|p| p == name) {
+                let hint = closest(name, phases.iter().map(String::as_str))
+                    .map(|b| format!("did you mean \"{b}\"? "))
+                    .unwrap_or_default();
                 ctx.error(
-                    &key_span,
-                    format!("unknown key `{path}`: {hint}expected a metric ({}), an operation (get, set, delete) or phase.<name>", Metric::NAMES),
-                );
-                continue;
-            };
-            if let (Metric::App(..), Some(op)) = (metric, op) {
-                ctx.error(
-                    &key_span,
+                    &name_span,
                     format!(
-                        "{path}: database and near-cache figures are about the whole app, \
-                         not one operation: use {} overall or per phase, not under {}",
-                        metric.key(),
-                        op.as_str()
+                        "{}: there is no phase named {name:?}: {hint}the phases are {}",
+                        pt.path_of(name),
+                        phases.join(", ")
                     ),
                 );
                 continue;
             }
-            if matches!(metric, Metric::HitRatio | Metric::StaleShare)
-                && matches!(op, Some(OpKind::Set | OpKind::Delete))
-            {
-                ctx.error(
-                    &key_span,
-                    format!("{path}: {key} is about reads: use it overall, per phase or under get"),
-                );
-                continue;
-            }
-            let Some(text) = value.get_ref().as_str() else {
-                ctx.wrong_type(
-                    &path,
-                    value,
-                    "a comparison as a string, like \">= 99.9%\" or \"<= 5ms\"",
-                );
+            let Some(inner) = Table::open_any(
+                ctx,
+                &pt.path_of(name),
+                pv,
+                "a table of metrics, like phase.steady.p99 = \"<= 5ms\"",
+            ) else {
                 continue;
             };
-            match parse_bound(metric, text) {
-                Ok((cmp, bound, metric)) => out.push((
-                    value.span().start,
-                    Expectation {
-                        scope: scope.clone(),
-                        op,
-                        metric,
-                        cmp,
-                        value: bound,
-                        text: text.trim().to_string(),
-                    },
-                )),
-                Err(why) => ctx.invalid(&path, value, format!("is not a valid bound: {why}")),
+            let at = Place {
+                scope: Scope::Phase(name.to_string()),
+                op: None,
+                phases,
+            };
+            walk(ctx, &inner, &at, out);
+        }
+    }
+
+    /// A key that is neither a metric, an operation nor `phase`: the error
+    /// names the closest key allowed here.
+    fn unknown_key(ctx: &mut Ctx<'_>, e: &Entry<'_, '_>, at: &Place<'_>) {
+        let mut candidates = vec![
+            "availability",
+            "p50",
+            "p95",
+            "p99",
+            "p999",
+            "max",
+            "hit_ratio",
+            "overload",
+            "stale_reads",
+            "db_reads",
+            "db_reads_peak",
+            "db_reads_mean",
+            "db_writes",
+            "db_refused",
+            "db_queue_max",
+            "db_coalesced",
+            "near_hits",
+        ];
+        if at.op.is_none() {
+            candidates.extend(["get", "set", "delete"]);
+            if at.scope == Scope::Overall {
+                candidates.push("phase");
+            }
+        }
+        let hundredth = e
+            .key
+            .strip_prefix("p100")
+            .is_some_and(|zeros| zeros.bytes().all(|b| b == b'0'));
+        let hint = if hundredth {
+            Some("max")
+        } else {
+            closest(e.key, candidates.iter().copied())
+        }
+        .map(|b| format!("did you mean `{b}`? "))
+        .unwrap_or_default();
+        ctx.error(
+            &e.key_span,
+            format!(
+                "unknown key `{}`: {hint}expected a metric ({}), an operation (get, set, delete) or phase.<name>",
+                e.path,
+                Metric::NAMES
+            ),
+        );
+    }
+
+    /// A metric's line: checked against where it stands, then its bound
+    /// parsed. `None` once a problem is reported. Keyed by the value's
+    /// offset, to keep file order.
+    fn expectation(
+        ctx: &mut Ctx<'_>,
+        e: &Entry<'_, '_>,
+        at: &Place<'_>,
+        metric: Metric,
+    ) -> Option<(usize, Expectation)> {
+        let (path, key, value, op) = (&e.path, e.key, e.value, at.op);
+        if let (Metric::App(..), Some(op)) = (metric, op) {
+            ctx.error(
+                &e.key_span,
+                format!(
+                    "{path}: database and near-cache figures are about the whole app, \
+                     not one operation: use {} overall or per phase, not under {}",
+                    metric.key(),
+                    op.as_str()
+                ),
+            );
+            return None;
+        }
+        if matches!(metric, Metric::HitRatio | Metric::StaleShare)
+            && matches!(op, Some(OpKind::Set | OpKind::Delete))
+        {
+            ctx.error(
+                &e.key_span,
+                format!("{path}: {key} is about reads: use it overall, per phase or under get"),
+            );
+            return None;
+        }
+        let Some(text) = value.get_ref().as_str() else {
+            ctx.wrong_type(
+                path,
+                value,
+                "a comparison as a string, like \">= 99.9%\" or \"<= 5ms\"",
+            );
+            return None;
+        };
+        match parse_bound(metric, text) {
+            Ok((cmp, bound, metric)) => Some((
+                value.span().start,
+                Expectation {
+                    scope: at.scope.clone(),
+                    op,
+                    metric,
+                    cmp,
+                    value: bound,
+                    text: text.trim().to_string(),
+                },
+            )),
+            Err(why) => {
+                ctx.invalid(path, value, format!("is not a valid bound: {why}"));
+                None
             }
         }
     }

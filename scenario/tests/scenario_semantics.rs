@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use ringlab_loadgen::scenario::{
-    self, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, PlacementKind, Scope,
+use ringlab_scenario::workload::{Arrival, KeyDist, Mix, OpKind, Rate, ValueSize};
+use ringlab_scenario::{
+    self as scenario, Cmp, CostDist, Eviction, FaultAction, LatencyDist, Metric, PlacementKind,
+    Scope,
 };
-use ringlab_loadgen::workload::{Arrival, KeyDist, Mix, OpKind, Rate, ValueSize};
 
 const MINIMAL: &str = r#"
 [[phase]]
@@ -365,7 +366,8 @@ fn the_design_example_says_what_the_design_says() {
     assert_eq!(s.name, "node-death");
     assert_eq!(s.seed, 7);
     assert_eq!(s.cluster.nodes, 5);
-    assert_eq!(s.cluster.maxmemory, 256_000_000);
+    // "256MB" as Redis reads it: 256 x 2^20 bytes.
+    assert_eq!(s.cluster.maxmemory, 256 << 20);
     assert_eq!(
         s.network.latency,
         LatencyDist::BaseJitter {

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use ringlab_loadgen::scenario::units::{format_duration, format_size};
-use ringlab_loadgen::scenario::{self, CostDist, Eviction, LatencyDist};
-use ringlab_loadgen::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
+use ringlab_scenario::units::{format_duration, format_size};
+use ringlab_scenario::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
+use ringlab_scenario::{self as scenario, CostDist, Eviction, LatencyDist};
 
 fn dur() -> impl Strategy<Value = Duration> {
     // Whole nanoseconds up to an hour, biased to cache-like scales.

@@ -1,10 +1,21 @@
 //! Durations, sizes and shares written the way people write them
-//! (`"250us"`, `"1.5ms"`, `"256MB"`, `"4KiB"`, `"99.9%"`), and back.
+//! (`"250us"`, `"1.5ms"`, `"256mb"`, `"4KiB"`, `"99.9%"`), and back: the one
+//! syntax of node flags, cluster files, `CONFIG SET`, scenario files and
+//! `ringlab-load` flags.
 //!
 //! Numbers are read as exact decimals, not through `f64`, so `"1.1ms"` is
 //! exactly 1 100 000 ns and formatting then parsing gives back the same value.
-//! Sizes follow SI and IEC strictly: `KB` is 1000 bytes, `KiB` 1024 (Redis
-//! reads `mb` as 2^20; a scenario file does not).
+//!
+//! Sizes mean what they mean to Redis, because a node must accept whatever
+//! `maxmemory` Redis accepts: a bare letter is a power of 1000 and the letter
+//! with `b` a power of 1024 (`1k` = 1000, `1kb` = 1024, `1m` = 1 000 000,
+//! `1mb` = 1 048 576, `1g`, `1gb`, `1t`, `1tb`), case-insensitively; `KiB`,
+//! `MiB`, `GiB`, `TiB` say 1024 explicitly; a bare number or `B` is bytes.
+//! So `"256MB"` is 256 x 2^20 bytes here, as in `redis.conf`, not the SI
+//! 256 x 10^6.
+//!
+//! Durations: `ns`, `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`; the unit
+//! is required and case-sensitive (`m` is minutes, never metres or months).
 
 use std::fmt;
 use std::time::Duration;
@@ -30,9 +41,10 @@ pub enum UnitError {
 }
 
 /// The units a duration may be written in, for messages.
-pub const DURATION_UNITS: &str = "ns, us, ms, s, m, h";
+pub const DURATION_UNITS: &str = "ns, us, ms, s, m (or min), h";
 /// The units a size may be written in, for messages.
-pub const SIZE_UNITS: &str = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB";
+pub const SIZE_UNITS: &str =
+    "B, k, kb, m, mb, g, gb, t, tb (k = 1000, kb = 1024, as in Redis), KiB, MiB, GiB, TiB";
 
 /// A non-negative decimal read exactly: `digits / 10^scale`.
 struct Decimal {
@@ -100,9 +112,10 @@ fn scaled(d: &Decimal, mult: u128, s: &str, what: &'static str) -> Result<u128, 
     Ok(num / den)
 }
 
-const NS_PER: [(&str, u128); 7] = [
+const NS_PER: [(&str, u128); 8] = [
     ("h", 3_600_000_000_000),
     ("m", 60_000_000_000),
+    ("min", 60_000_000_000),
     ("s", 1_000_000_000),
     ("ms", 1_000_000),
     ("us", 1_000),
@@ -168,20 +181,27 @@ pub fn format_duration(d: Duration) -> String {
     format!("{ns}ns")
 }
 
-const SIZE_MULT: [(&str, u128); 9] = [
+/// Size units, lower-cased, and their bytes: Redis's `k`/`kb` pairs, then
+/// the explicit IEC names.
+const SIZE_MULT: [(&str, u128); 13] = [
     ("b", 1),
-    ("kb", 1_000),
-    ("mb", 1_000_000),
-    ("gb", 1_000_000_000),
-    ("tb", 1_000_000_000_000),
+    ("k", 1_000),
+    ("kb", 1 << 10),
+    ("m", 1_000_000),
+    ("mb", 1 << 20),
+    ("g", 1_000_000_000),
+    ("gb", 1 << 30),
+    ("t", 1_000_000_000_000),
+    ("tb", 1 << 40),
     ("kib", 1 << 10),
     ("mib", 1 << 20),
     ("gib", 1 << 30),
     ("tib", 1 << 40),
 ];
 
-/// Reads a size in bytes such as `"100B"`, `"4KiB"`, `"1.5KB"`, `"256MB"`.
-/// Units are case-insensitive; a bare number means bytes.
+/// Reads a size in bytes such as `"100B"`, `"4KiB"`, `"1.5k"`, `"256mb"`.
+/// Units are case-insensitive; a bare number means bytes; `k` is 1000 and
+/// `kb` 1024 (see the module doc).
 pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     let (d, unit) = split_number(s, "like \"100B\", \"4KiB\" or \"256MB\"")?;
     let lower = unit.to_ascii_lowercase();
@@ -203,7 +223,9 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
 }
 
 /// Formats a size so that [`parse_size`] reads it back exactly: the largest
-/// IEC unit that divides it, else an exact SI decimal, else bytes.
+/// IEC unit that divides it (`"4KiB"`, never the ambiguous-looking `"4kb"`),
+/// else an exact decimal of the powers of 1000 (`"1.5k"`, `"256m"`), else
+/// bytes.
 pub fn format_size(bytes: u64) -> String {
     let b = u128::from(bytes);
     for (unit, mult) in [("TiB", 1u128 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)] {
@@ -214,7 +236,7 @@ pub fn format_size(bytes: u64) -> String {
     if b >= 1024 && b % 1024 == 0 && b % 1000 != 0 {
         return format!("{}KiB", b / 1024);
     }
-    for (unit, digits) in [("TB", 12u32), ("GB", 9), ("MB", 6), ("KB", 3)] {
+    for (unit, digits) in [("t", 12u32), ("g", 9), ("m", 6), ("k", 3)] {
         if b >= 10u128.pow(digits) {
             return format!("{}{unit}", decimal(b, digits));
         }
@@ -279,6 +301,7 @@ mod tests {
             ("1.5ms", Duration::from_micros(1500)),
             ("30s", Duration::from_secs(30)),
             ("2m", Duration::from_secs(120)),
+            ("2min", Duration::from_secs(120)),
             ("1h", Duration::from_secs(3600)),
             ("1_000ms", Duration::from_secs(1)),
             ("0.000000001s", Duration::from_nanos(1)),
@@ -323,10 +346,20 @@ mod tests {
             ("100B", 100),
             ("100", 100),
             ("4KiB", 4096),
-            ("1.5KB", 1500),
-            ("256MB", 256_000_000),
-            ("256mb", 256_000_000),
+            ("1k", 1000),
+            ("1K", 1000),
+            ("1kb", 1024),
+            ("1KB", 1024),
+            ("1m", 1_000_000),
+            ("1mb", 1 << 20),
+            ("1g", 1_000_000_000),
+            ("1gb", 1 << 30),
+            ("1.5k", 1500),
+            ("256MB", 256 << 20),
+            ("256mb", 256 << 20),
+            ("64mb", 67_108_864),
             ("1GiB", 1 << 30),
+            ("2tb", 2 << 40),
             ("0.5KiB", 512),
         ];
         for (text, want) in ok {
@@ -351,6 +384,19 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_text_and_what_is_expected() {
+        let e = parse_size("3 bananas").unwrap_err().to_string();
+        assert!(
+            e.contains("\"3 bananas\"") && e.contains("kb = 1024"),
+            "{e}"
+        );
+        let e = parse_duration("30").unwrap_err().to_string();
+        assert!(e.contains("\"30\"") && e.contains("\"30s\""), "{e}");
+        let e = parse_duration("5 parsecs").unwrap_err().to_string();
+        assert!(e.contains("parsecs") && e.contains("ms"), "{e}");
+    }
+
+    #[test]
     fn shares_people_write() {
         assert_eq!(parse_share("99.9%"), Ok(0.999));
         assert_eq!(parse_share("0.8"), Ok(0.8));
@@ -367,9 +413,205 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
         assert_eq!(format_duration(Duration::from_nanos(999)), "999ns");
         assert_eq!(format_size(4096), "4KiB");
-        assert_eq!(format_size(256_000_000), "256MB");
-        assert_eq!(format_size(1500), "1.5KB");
+        assert_eq!(format_size(256_000_000), "256m");
+        assert_eq!(format_size(256 << 20), "256MiB");
+        assert_eq!(format_size(1500), "1.5k");
         assert_eq!(format_size(100), "100B");
+    }
+
+    /// The parsers this module replaced, kept verbatim (errors reduced to
+    /// `()`) so the property tests below can hold the new one to them.
+    mod old {
+        use std::time::Duration;
+
+        /// The node's `parse_memory` (core/src/node/config.rs): Redis sizes.
+        pub fn node_memory(s: &str) -> Option<u64> {
+            let t = s.trim().to_ascii_lowercase();
+            let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(digits);
+            let mult: u64 = match unit {
+                "" | "b" => 1,
+                "k" => 1000,
+                "kb" => 1024,
+                "m" => 1_000_000,
+                "mb" => 1 << 20,
+                "g" => 1_000_000_000,
+                "gb" => 1 << 30,
+                _ => return None,
+            };
+            num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult))
+        }
+
+        /// The node's `parse_duration`: whole numbers of us, ms, s or m.
+        pub fn node_duration(s: &str) -> Option<Duration> {
+            let t = s.trim();
+            let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(digits);
+            let n: u64 = num.parse().ok()?;
+            Some(match unit {
+                "us" => Duration::from_micros(n),
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n.saturating_mul(60)),
+                _ => return None,
+            })
+        }
+
+        /// The scenario reader's sizes (whole numbers): SI and IEC, `KB` =
+        /// 1000.
+        pub fn scenario_size(s: &str) -> Option<u64> {
+            let t = s.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: u128 = num.parse().ok()?;
+            let mult: u128 = match unit.trim_start().to_ascii_lowercase().as_str() {
+                "" | "b" => 1,
+                "kb" => 1_000,
+                "mb" => 1_000_000,
+                "gb" => 1_000_000_000,
+                "tb" => 1_000_000_000_000,
+                "kib" => 1 << 10,
+                "mib" => 1 << 20,
+                "gib" => 1 << 30,
+                "tib" => 1 << 40,
+                _ => return None,
+            };
+            u64::try_from(n * mult).ok()
+        }
+
+        /// `ringlab-load`'s `--value-size` bytes: SI and IEC, case-sensitive.
+        pub fn load_bytes(s: &str) -> Option<u64> {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let n: u64 = num.parse().ok()?;
+            let mult = match unit.trim() {
+                "" | "B" => 1,
+                "KB" | "kB" => 1000,
+                "KiB" => 1024,
+                "MB" => 1_000_000,
+                "MiB" => 1 << 20,
+                _ => return None,
+            };
+            n.checked_mul(mult)
+        }
+
+        /// `ringlab-load`'s durations, through `f64`; a bare number was
+        /// seconds.
+        pub fn load_duration(s: &str) -> Option<Duration> {
+            let s = s.trim();
+            let split = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+                .unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let n: f64 = num.replace('_', "").parse().ok()?;
+            let scale = match unit.trim() {
+                "ns" => 1e-9,
+                "us" | "µs" => 1e-6,
+                "ms" => 1e-3,
+                "s" | "" => 1.0,
+                "m" | "min" => 60.0,
+                "h" => 3600.0,
+                _ => return None,
+            };
+            let secs = n * scale;
+            (0.0..=1e9)
+                .contains(&secs)
+                .then(|| Duration::from_secs_f64(secs))
+        }
+    }
+
+    /// Number-and-unit texts in every spelling the old parsers took.
+    fn size_text() -> impl Strategy<Value = String> {
+        let units = prop::sample::select(vec![
+            "", "b", "B", "k", "K", "kb", "KB", "kB", "Kb", "m", "M", "mb", "MB", "g", "G", "gb",
+            "GB", "tb", "TB", "KiB", "kib", "MiB", "GiB", "TiB", "xb", "bytes",
+        ]);
+        (0u64..5_000_000, units, prop::bool::ANY)
+            .prop_map(|(n, u, space)| format!("{n}{}{u}", if space { " " } else { "" }))
+    }
+
+    fn duration_text() -> impl Strategy<Value = String> {
+        let units = prop::sample::select(vec![
+            "", "ns", "us", "µs", "ms", "s", "m", "min", "h", "S", "sec", "d",
+        ]);
+        let number = prop_oneof![
+            (0u64..10_000_000).prop_map(|n| n.to_string()),
+            (0u64..100_000, 1u32..4).prop_map(|(n, d)| format!(
+                "{n}.{:0w$}",
+                n % 1000,
+                w = d as usize
+            )),
+        ];
+        (number, units).prop_map(|(n, u)| format!("{n}{u}"))
+    }
+
+    proptest! {
+        /// Every size the node took, the new parser reads to the same bytes:
+        /// a node's flags and cluster files keep their meaning.
+        #[test]
+        fn new_sizes_agree_with_the_node(s in size_text()) {
+            if let Some(old) = old::node_memory(&s) {
+                prop_assert_eq!(parse_size(&s), Ok(old), "{}", s);
+            }
+        }
+
+        /// Where the node and the scenario reader agreed, the new parser
+        /// agrees; the IEC units only the reader knew keep their meaning.
+        /// (They disagreed on `kb`, `mb`, `gb`: Redis's meaning now wins, and
+        /// a scenario's `TB` follows it.)
+        #[test]
+        fn new_sizes_agree_with_the_scenario_reader_where_it_agreed_with_the_node(
+            s in size_text()
+        ) {
+            let (node, scenario) = (old::node_memory(&s), old::scenario_size(&s));
+            if let (Some(a), Some(b)) = (node, scenario) && a == b {
+                prop_assert_eq!(parse_size(&s), Ok(a), "{}", s);
+            }
+            if s.to_ascii_lowercase().contains("ib") && let Some(b) = scenario {
+                prop_assert_eq!(parse_size(&s), Ok(b), "{}", s);
+            }
+        }
+
+        /// `ringlab-load`'s byte flags keep their meaning for bytes and the
+        /// IEC units; `KB`/`MB` now mean 1024-based sizes, as for the node.
+        #[test]
+        fn new_sizes_agree_with_the_load_flags_outside_kb_mb(s in size_text()) {
+            if let Some(old) = old::load_bytes(&s) {
+                let unit = s.trim_start_matches(|c: char| c.is_ascii_digit()).trim();
+                if !["KB", "kB", "MB"].contains(&unit) {
+                    prop_assert_eq!(parse_size(&s), Ok(old), "{}", s);
+                }
+            }
+        }
+
+        /// Every duration the node took means the same now.
+        #[test]
+        fn new_durations_agree_with_the_node(s in duration_text()) {
+            if let Some(old) = old::node_duration(&s) {
+                prop_assert_eq!(parse_duration(&s), Ok(old), "{}", s);
+            }
+        }
+
+        /// The scenario reader's durations are this parser's, minus `min`;
+        /// `ringlab-load`'s agree to within float rounding wherever a unit
+        /// was written (a bare number, once seconds there, is now an error).
+        #[test]
+        fn new_durations_agree_with_the_load_flags(s in duration_text()) {
+            if let Some(old) = old::load_duration(&s) {
+                match parse_duration(&s) {
+                    Ok(new) => {
+                        let diff = new.abs_diff(old);
+                        prop_assert!(diff <= Duration::from_nanos(1) + new / 1_000_000_000, "{}: {:?} vs {:?}", s, new, old);
+                    }
+                    Err(e) => {
+                        let bare = s.trim_end_matches(|c: char| !c.is_ascii_digit()) == s;
+                        let sub_ns = s.ends_with("ns") && s.contains('.');
+                        prop_assert!(bare || sub_ns, "{}: {}", s, e);
+                    }
+                }
+            }
+        }
     }
 
     proptest! {

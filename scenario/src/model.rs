@@ -114,7 +114,8 @@ impl Eviction {
 }
 
 /// What one simulated node can do: `cores` servers, each operation costing
-/// `op_cost` plus `per_kb_cost` per KiB of value, with at most `queue_limit`
+/// `op_cost` plus `per_kb_cost` per KiB of the request it received (see
+/// [`Capacity::per_kb_cost`]), with at most `queue_limit`
 /// operations waiting (more are rejected as overload).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capacity {
@@ -122,7 +123,10 @@ pub struct Capacity {
     pub cores: u32,
     /// Service time of one operation, before the per-KiB part.
     pub op_cost: CostDist,
-    /// Extra service time per KiB (1024 bytes) of value read or written.
+    /// Extra service time per KiB (1024 bytes) of the request the node
+    /// received: a client command's arguments as sent (name, keys, values:
+    /// a SET's value counts, a GET's reply does not), or a replica request's
+    /// key plus the value it writes (a replica read: the key only).
     pub per_kb_cost: Duration,
     /// Operations that may wait for a core; one more is rejected.
     pub queue_limit: u32,
