@@ -461,6 +461,7 @@ impl Driver {
                 let due = phase_start + offset.as_micros() as Micros;
                 // Sleep until the request is due, waking meanwhile to time out
                 // queued requests whose deadline comes first.
+                let mut settled = false;
                 loop {
                     let now = clock.now();
                     let (front, queued) = {
@@ -471,9 +472,25 @@ impl Driver {
                     if now >= due {
                         break;
                     }
+                    // The queue may hold only the request just queued, which a
+                    // connection was told of but cannot take before this task
+                    // yields. Judged then, the queue would always look busy and
+                    // every request would go out on the coarse timer, up to a
+                    // millisecond late. So let the connections have their turn
+                    // first, then judge.
+                    if queued && !settled && SPIN.is_some() {
+                        settled = true;
+                        tokio::select! {
+                            biased;
+                            () = &mut stop => break 'phases,
+                            () = tokio::task::yield_now() => {}
+                        }
+                        continue;
+                    }
                     // Precision only matters when the request would go out at
-                    // once: behind a queue it waits anyway, so the coarse timer
-                    // does, and arrivals are queued in batches per tick.
+                    // once: behind a queue that outlasted the connections'
+                    // turn it waits anyway, so the coarse timer does, and
+                    // arrivals are queued in batches per tick.
                     let spin = SPIN.filter(|_| !queued).unwrap_or(0);
                     if spin > 0 && due - now <= spin {
                         tokio::select! {
