@@ -61,21 +61,33 @@ async fn quartiles_at(rate: &str, duration: &str) -> (u64, u64, u64) {
     let all = record.aggregate_all(None);
     assert_eq!(all.counts.ok, all.counts.scheduled(), "{:?}", all.counts);
     let h = &all.hist;
-    (
-        all.counts.ok,
-        h.value_at_quantile(0.25),
-        h.value_at_quantile(0.5),
-    )
+    let (p25, p50) = (h.value_at_quantile(0.25), h.value_at_quantile(0.5));
+    let p99 = h.value_at_quantile(0.99);
+    eprintln!("{rate} req/s: p25 {p25} us, p50 {p50} us, p99 {p99} us");
+    (all.counts.ok, p25, p50)
 }
+
+/// Attempts before the test gives up. The bug it catches is systematic
+/// (every request late by the timer's rounding, on an idle machine too), so
+/// one attempt within the bounds clears the code; only a machine busy
+/// enough to delay most requests by whole milliseconds needs a second.
+const ATTEMPTS: usize = 3;
 
 #[tokio::test]
 async fn at_200_requests_per_second_requests_cost_a_round_trip_not_a_timer_tick() {
-    let (ok, p25, p50) = quartiles_at("200", "2s").await;
-    assert_eq!(ok, 400);
-    assert!(
-        p25 < P25_LIMIT_US && p50 < P50_LIMIT_US,
-        "p25 {p25} us, p50 {p50} us at 200 req/s against a server that answers \
-         at once; expected under {P25_LIMIT_US} and {P50_LIMIT_US} us \
-         (requests sent late on the coarse timer?)"
+    let mut seen = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let (ok, p25, p50) = quartiles_at("200", "2s").await;
+        assert_eq!(ok, 400);
+        if p25 < P25_LIMIT_US && p50 < P50_LIMIT_US {
+            return;
+        }
+        seen.push(format!("p25 {p25} us, p50 {p50} us"));
+    }
+    panic!(
+        "at 200 req/s against a server that answers at once: {}; expected \
+         p25 under {P25_LIMIT_US} us and p50 under {P50_LIMIT_US} us \
+         (requests sent late on the coarse timer?)",
+        seen.join("; then ")
     );
 }

@@ -109,6 +109,17 @@ const SPIN: Option<Micros> = Some(1200);
 #[cfg(madsim)]
 const SPIN: Option<Micros> = None;
 
+/// Within [`SPIN`] of a request's intended start, the scheduler first sleeps
+/// on the operating system's timer (precise to tens of microseconds) until
+/// this long (model microseconds) before it, and yields in a loop only for
+/// the rest. A scheduler that yields for the whole window keeps a core busy
+/// at any rate above ~800 requests per second; on a shared machine the
+/// kernel then runs it behind every other busy process, and requests go out
+/// milliseconds late (measured: p50 1.4 ms at 1,000 req/s against
+/// redis-server, load average 10 on 2 cores). A process that sleeps is
+/// woken promptly instead.
+const FINE: Micros = 150;
+
 /// A request that came due and waits for a connection.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -586,6 +597,14 @@ impl Run {
             // anyway, so the coarse timer does, and arrivals are queued in
             // batches per tick.
             let spin = SPIN.filter(|_| !queued).unwrap_or(0);
+            if !yield_first && spin > 0 && due - now <= spin && due - now > FINE {
+                tokio::select! {
+                    biased;
+                    () = stop.as_mut() => return Flow::Stop,
+                    () = sleep_precisely(self.clock, due - FINE) => {}
+                }
+                continue;
+            }
             if yield_first || (spin > 0 && due - now <= spin) {
                 settled |= yield_first;
                 tokio::select! {
@@ -689,6 +708,28 @@ impl Run {
         );
         std::mem::replace(&mut lock(&self.shared).recorder, empty).finish()
     }
+}
+
+/// Sleeps until model time `at` on the operating system's timer: a thread
+/// of the runtime's blocking pool sleeps, where tokio's own timer would round
+/// up to the next millisecond. If the wait is abandoned (`stop`), that
+/// thread finishes its short sleep alone.
+#[cfg(not(madsim))]
+async fn sleep_precisely(clock: Clock, at: Micros) {
+    let until = clock.runtime_instant(at).into_std();
+    let slept = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(until.saturating_duration_since(std::time::Instant::now()));
+    });
+    // A sleep cannot fail; a runtime shutting down ends the wait early,
+    // which the scheduler's loop notices.
+    let _ = slept.await;
+}
+
+/// The simulator's timer is exact: its own sleep is precise (and never
+/// reached, since [`SPIN`] is `None` there).
+#[cfg(madsim)]
+async fn sleep_precisely(clock: Clock, at: Micros) {
+    clock.sleep_until(at).await;
 }
 
 /// Validates `cfg`, runs it to the end (or until `stop`), and returns the
