@@ -390,10 +390,12 @@ rate = 1000
 
     /// [`FILE`] with these values written in.
     fn file(seed: u64, nodes: u64, warm: u64, steady: u64) -> String {
+        // The warm phase's rate first: once the steady one is written in,
+        // it may read `rate = 100` too.
         FILE.replace("seed = 1", &format!("seed = {seed}"))
             .replace("nodes = 3", &format!("nodes = {nodes}"))
+            .replace("\"1s\"\nrate = 100\n", &format!("\"1s\"\nrate = {warm}\n"))
             .replace("rate = 1000", &format!("rate = {steady}"))
-            .replace("rate = 100\n", &format!("rate = {warm}\n"))
     }
 
     proptest::proptest! {
