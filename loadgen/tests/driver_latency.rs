@@ -73,6 +73,26 @@ async fn quartiles_at(rate: &str, duration: &str) -> (u64, u64, u64) {
 /// enough to delay most requests by whole milliseconds needs a second.
 const ATTEMPTS: usize = 3;
 
+/// The machine's 1-minute load average per core, if the system says.
+///
+/// A wall-clock latency test can only judge a millisecond of lateness on a
+/// machine that runs it promptly. Seen on the shared 2-core build machine at
+/// a load average of 20 (ten runnable processes per core): every request
+/// 2 to 10 ms late, with the fix and without it alike, while a thread that
+/// merely sleeps once was still woken within 0.1 ms.
+fn load_per_core() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let one: f64 = text.split_whitespace().next()?.parse().ok()?;
+    let cores = std::thread::available_parallelism().ok()?.get();
+    Some(one / cores as f64)
+}
+
+/// Above this load per core the test reports what it saw instead of
+/// failing. At a load average of about 10 on 2 cores it still told the two
+/// apart (old code: p25 1.0 ms, p50 1.2 ms; fixed: p25 65 to 230 us, p50 75
+/// to 480 us); from about 14 on, neither met the bounds reliably.
+const TOO_BUSY: f64 = 6.0;
+
 #[tokio::test]
 async fn at_200_requests_per_second_requests_cost_a_round_trip_not_a_timer_tick() {
     let mut seen = Vec::new();
@@ -83,6 +103,14 @@ async fn at_200_requests_per_second_requests_cost_a_round_trip_not_a_timer_tick(
             return;
         }
         seen.push(format!("p25 {p25} us, p50 {p50} us"));
+    }
+    if let Some(load) = load_per_core().filter(|l| *l > TOO_BUSY) {
+        eprintln!(
+            "NOT JUDGED: load average {load:.1} per core, too busy to tell a \
+             millisecond of lateness from noise; measured {}",
+            seen.join("; then ")
+        );
+        return;
     }
     panic!(
         "at 200 req/s against a server that answers at once: {}; expected \
