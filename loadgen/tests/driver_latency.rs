@@ -78,7 +78,8 @@ const ATTEMPTS: usize = 3;
 /// A wall-clock latency test can only judge a millisecond of lateness on a
 /// machine that runs it promptly. Seen on the shared 2-core build machine at
 /// a load average of 20 (ten runnable processes per core): every request
-/// 2 to 10 ms late, with the fix and without it alike, while a thread that
+/// 2 to 10 ms late, for the scheduler that yields through the last 1.2 ms
+/// and for the one that sleeps on the OS timer alike, while a thread that
 /// merely sleeps once was still woken within 0.1 ms.
 fn load_per_core() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
