@@ -10,9 +10,11 @@ use std::path::PathBuf;
 /// One problem at one place in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// 1-based line.
+    /// 1-based line; 0 for a problem that is not in the file but in a
+    /// `--set` override (the message names it).
     pub line: usize,
-    /// 1-based column, in characters.
+    /// 1-based column, in characters; on line 0, the override's 1-based
+    /// position among the `--set`s.
     pub column: usize,
     /// What was found and what was expected.
     pub message: String,
@@ -59,7 +61,11 @@ impl fmt::Display for Problems<'_> {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, p.message)?;
+            if p.line == 0 {
+                write!(f, "{}: {}", self.file, p.message)?;
+            } else {
+                write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, p.message)?;
+            }
         }
         if self.problems.len() > 1 {
             write!(f, "\n{}: {} problems", self.file, self.problems.len())?;

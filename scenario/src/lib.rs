@@ -23,6 +23,8 @@
 //! - `reader`: a spanned TOML document read with typed getters that
 //!   report unknown keys with the closest known one.
 //! - `cluster`, `phases`, `faults`, `app`: one reader per section.
+//! - `overrides`: `--set KEY=VALUE`, applied to the document before it is
+//!   read ([`load_with`], [`parse_with`]).
 //! - [`error`]: problems, line and column numbers, the error type.
 
 mod app;
@@ -31,6 +33,7 @@ pub mod error;
 pub mod expect;
 mod faults;
 pub mod model;
+mod overrides;
 mod phases;
 mod reader;
 pub mod workload;
@@ -51,6 +54,7 @@ pub use model::{
     App, Capacity, Cluster, CostDist, DatabaseSpec, Eviction, Fault, FaultAction, LatencyDist,
     NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, Replication, node_name,
 };
+pub use overrides::{Override, OverrideSyntax};
 
 use reader::{Ctx, Field, Table, boolean, positive_duration, string, uint, uint32};
 use workload::Phase;
@@ -157,11 +161,17 @@ const TOP_KEYS: [&str; 14] = [
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &[])
+}
+
+/// Reads the scenario file at `path`, applies `sets` (in order) and
+/// validates the result; see [`parse_with`].
+pub fn load_with(path: &Path, sets: &[Override]) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, &path.display().to_string())
+    parse_with(&text, &path.display().to_string(), sets)
 }
 
 /// Validates scenario `text`; `file_name` names it in messages and becomes
@@ -192,26 +202,50 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// assert!(text.contains("bad.toml:2:9: cluster.nodes = 0 is impossible"));
 /// ```
 pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(text, file_name, &[])
+}
+
+/// Validates scenario `text` with `sets` applied to it, in order (a later
+/// one wins), as if the file said so: a bad or unknown key gets the same
+/// message, naming the `--set` it came from (`file: --set KEY=VALUE: ...`).
+///
+/// ```
+/// use ringlab_loadgen::scenario::{self, Override};
+///
+/// let text = "[cluster]\nnodes = 3\n\n[[phase]]\nname = \"steady\"\nduration = \"1s\"\nrate = 100\n";
+/// let sets: Vec<Override> = ["cluster.nodes=8", "phase.steady.rate=200"]
+///     .iter()
+///     .map(|s| s.parse().unwrap())
+///     .collect();
+/// let s = scenario::parse_with(text, "x.toml", &sets).unwrap();
+/// assert_eq!(s.cluster.nodes, 8);
+///
+/// let bad: Override = "cluster.nodez=8".parse().unwrap();
+/// let err = scenario::parse_with(text, "x.toml", &[bad]).unwrap_err();
+/// assert!(err
+///     .to_string()
+///     .starts_with("x.toml: --set cluster.nodez=8: unknown key `cluster.nodez`"));
+/// ```
+pub fn parse_with(
+    text: &str,
+    file_name: &str,
+    sets: &[Override],
+) -> Result<Scenario, ScenarioError> {
+    let layout = overrides::Layout::new(text, sets);
     let invalid = |problems: Vec<(usize, String)>| {
         let mut problems: Vec<Problem> = problems
             .into_iter()
-            .map(|(offset, message)| {
-                let (line, column) = error::line_column(text, offset);
-                Problem {
-                    line,
-                    column,
-                    message,
-                }
-            })
+            .map(|(offset, message)| layout.problem(offset, message))
             .collect();
-        // File order; the sort is stable, so one place keeps reading order.
-        problems.sort_by_key(|p| (p.line, p.column));
+        // File order, then the overrides' (line 0) in command-line order; the
+        // sort is stable, so one place keeps reading order.
+        problems.sort_by_key(|p| (p.line == 0, p.line, p.column));
         ScenarioError::Invalid {
             file: file_name.to_string(),
             problems,
         }
     };
-    let (doc, syntax) = DeTable::parse_recoverable(text);
+    let (mut doc, syntax) = DeTable::parse_recoverable(layout.file());
     if !syntax.is_empty() {
         let problems = syntax
             .iter()
@@ -222,7 +256,8 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
             .collect();
         return Err(invalid(problems));
     }
-    let mut ctx = Ctx::new(text);
+    let mut ctx = Ctx::new(&layout.full);
+    ctx.problems = layout.apply(doc.get_mut());
     let root = Table::root(&mut ctx, doc.get_ref(), &TOP_KEYS);
     let stem = Path::new(file_name).file_stem().map_or_else(
         || "scenario".to_string(),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ringlab_loadgen::scenario::Override;
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
     after_help = "Examples:\n  \
         ringlab-sim run scenarios/quickstart.toml\n  \
         ringlab-sim run scenarios/node-death.toml --seed 42 --out out/nd-42\n  \
+        ringlab-sim run scenarios/capacity-knee.toml --set cluster.nodes=5 --set phase.load-10-50.rate=2000\n  \
         ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2\n  \
         ringlab-sim check scenarios/*.toml\n  \
         ringlab-sim compare reports/quickstart out/quickstart"
@@ -44,6 +46,11 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Change a scenario key, as if the file said so (repeatable):
+        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
+        /// name), capacity.op_cost=25us.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
@@ -61,6 +68,11 @@ enum Command {
         /// Directory for the per-seed reports and the aggregate.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Change a scenario key, as if the file said so (repeatable):
+        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
+        /// name), capacity.op_cost=25us.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// Run each scenario with its own seed and check its [expect] lines;
     /// exits non-zero if any expectation fails.
@@ -73,6 +85,11 @@ enum Command {
         /// Where the reports go: <out>/<scenario name>/ (default: out).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Change a scenario key, in every scenario, as if its file said so (repeatable):
+        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
+        /// name), capacity.op_cost=25us.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
@@ -86,18 +103,21 @@ fn main() -> ExitCode {
             seed,
             out,
             quiet,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet).map(|()| true),
+            set,
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set).map(|()| true),
         Command::Sweep {
             scenario,
             seeds,
             jobs,
             out,
-        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out),
+            set,
+        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out, &set),
         Command::Check {
             scenarios,
             jobs,
             out,
-        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out),
+            set,
+        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &set),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {

@@ -11,15 +11,21 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use ringlab_loadgen::report::Summary;
-use ringlab_loadgen::scenario::{self, Scenario};
+use ringlab_loadgen::scenario::{self, Override, Scenario};
 
 use ringlab_loadgen::scenario::check::{self, Verdict};
 
 use crate::expect;
 
 /// `ringlab-sim run`.
-pub fn run_cmd(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Result<()> {
-    let sc = scenario::load(path)?;
+pub fn run_cmd(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    sets: &[Override],
+) -> Result<()> {
+    let sc = scenario::load_with(path, sets)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
     simulate_and_report(&sc, seed, &out, quiet)
@@ -126,9 +132,13 @@ fn default_jobs(jobs: Option<usize>) -> usize {
     .max(1)
 }
 
-/// Runs `this-binary run ...` for each job, at most `jobs` at a time, and
-/// returns each job's success in order.
-fn run_children(jobs: usize, runs: &[(PathBuf, u64, PathBuf)]) -> Result<Vec<bool>> {
+/// Runs `this-binary run ... --set ...` for each job, at most `jobs` at a
+/// time, and returns each job's success in order.
+fn run_children(
+    jobs: usize,
+    runs: &[(PathBuf, u64, PathBuf)],
+    sets: &[Override],
+) -> Result<Vec<bool>> {
     let exe = std::env::current_exe().context("finding this program's path")?;
     let mut results = vec![false; runs.len()];
     let mut running: Vec<(usize, Child)> = Vec::new();
@@ -144,6 +154,10 @@ fn run_children(jobs: usize, runs: &[(PathBuf, u64, PathBuf)]) -> Result<Vec<boo
                 .arg("--out")
                 .arg(out)
                 .arg("--quiet")
+                .args(
+                    sets.iter()
+                        .flat_map(|s| ["--set".to_string(), s.to_string()]),
+                )
                 .stdin(Stdio::null())
                 .spawn()
                 .with_context(|| format!("starting a simulation of {}", scenario.display()))?;
@@ -163,8 +177,9 @@ pub fn sweep_cmd(
     seeds: &str,
     jobs: Option<usize>,
     out: Option<PathBuf>,
+    sets: &[Override],
 ) -> Result<bool> {
-    let sc = scenario::load(path)?;
+    let sc = scenario::load_with(path, sets)?;
     let seeds = parse_seeds(seeds)?;
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{}", sc.name)));
     let runs: Vec<(PathBuf, u64, PathBuf)> = seeds
@@ -172,7 +187,7 @@ pub fn sweep_cmd(
         .map(|&s| (path.to_path_buf(), s, out.join(format!("seed-{s}"))))
         .collect();
     let wall = std::time::Instant::now();
-    let ok = run_children(default_jobs(jobs), &runs)?;
+    let ok = run_children(default_jobs(jobs), &runs, sets)?;
     let wall = wall.elapsed();
     let mut per_seed = Vec::new();
     let mut broken = Vec::new();
@@ -212,21 +227,26 @@ pub fn sweep_cmd(
 }
 
 /// `ringlab-sim check`.
-pub fn check_cmd(paths: &[PathBuf], jobs: Option<usize>, out: Option<PathBuf>) -> Result<bool> {
+pub fn check_cmd(
+    paths: &[PathBuf],
+    jobs: Option<usize>,
+    out: Option<PathBuf>,
+    sets: &[Override],
+) -> Result<bool> {
     if paths.is_empty() {
         bail!("check needs at least one scenario file");
     }
     let out = out.unwrap_or_else(|| PathBuf::from("out"));
     let mut scenarios = Vec::new();
     for p in paths {
-        scenarios.push(scenario::load(p)?);
+        scenarios.push(scenario::load_with(p, sets)?);
     }
     let runs: Vec<(PathBuf, u64, PathBuf)> = paths
         .iter()
         .zip(&scenarios)
         .map(|(p, sc)| (p.clone(), sc.seed, out.join(&sc.name)))
         .collect();
-    let ran = run_children(default_jobs(jobs), &runs)?;
+    let ran = run_children(default_jobs(jobs), &runs, sets)?;
     let mut all: Vec<Verdict> = Vec::new();
     for ((sc, (_, _, dir)), ran) in scenarios.iter().zip(&runs).zip(ran) {
         if !ran {
