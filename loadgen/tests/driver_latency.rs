@@ -16,8 +16,8 @@ mod driver_common;
 
 use clap::Parser;
 use driver_common::{Behaviour, spawn_server};
-use ringlab_core::clock::Clock;
 use ringlab_loadgen::driver::cli::{Cli, execute, plan};
+use ringlab_node::clock::Clock;
 
 /// What the test holds the quartiles to. A request sent on tokio's timer
 /// goes out about a millisecond late (on the old code: p25 about 0.9 ms,

@@ -1,6 +1,6 @@
 //! ringlab-sim: the deterministic cluster simulator.
 //!
-//! The real node code (`ringlab_core::node`) and the real load generator
+//! The real node code (`ringlab_node`, driving `ringlab_core::machine`) and the real load generator
 //! (`ringlab_loadgen::driver`) run inside a madsim runtime, on simulated
 //! machines and a simulated network, on a clock scaled by the scenario's
 //! `time_scale`. A scenario file scripts the cluster, its capacity, the

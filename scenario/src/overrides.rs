@@ -369,8 +369,8 @@ fn element(items: &[Spanned<DeValue<'_>>], name: &str, at: &str) -> Result<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ScenarioError, parse_with};
     use crate::workload::Rate;
+    use crate::{ScenarioError, parse_with};
 
     const FILE: &str = r#"seed = 1
 
@@ -413,7 +413,7 @@ rate = 1000
                 args.push(set(&format!("{}={v}", keys[*k])));
             }
             let [seed, nodes, warm, steady] = values;
-            let edited = crate::scenario::parse(&file(seed, nodes, warm, steady), "f.toml");
+            let edited = crate::parse(&file(seed, nodes, warm, steady), "f.toml");
             let overridden = parse_with(FILE, "f.toml", &args);
             proptest::prop_assert_eq!(overridden.unwrap(), edited.unwrap());
         }
@@ -423,7 +423,7 @@ rate = 1000
         arg.parse().unwrap()
     }
 
-    fn load(sets: &[&str]) -> Result<crate::scenario::Scenario, ScenarioError> {
+    fn load(sets: &[&str]) -> Result<crate::Scenario, ScenarioError> {
         let sets: Vec<Override> = sets.iter().map(|s| set(s)).collect();
         parse_with(FILE, "f.toml", &sets)
     }
@@ -439,7 +439,7 @@ rate = 1000
 
     #[test]
     fn no_override_reads_the_file_as_parse_does() {
-        let plain = crate::scenario::parse(FILE, "f.toml").unwrap();
+        let plain = crate::parse(FILE, "f.toml").unwrap();
         assert_eq!(load(&[]).unwrap(), plain);
     }
 
@@ -457,9 +457,9 @@ rate = 1000
         assert_eq!(s.cluster.nodes, 8);
         assert_eq!(s.phases[1].rate, Rate::Constant(200_000.0));
         assert_eq!(s.phases[0].duration, std::time::Duration::from_secs(3));
-        let plain = crate::scenario::parse(FILE, "f.toml").unwrap();
+        let plain = crate::parse(FILE, "f.toml").unwrap();
         assert_ne!(s.capacity, plain.capacity);
-        let in_file = crate::scenario::parse(
+        let in_file = crate::parse(
             &format!("{FILE}\n[capacity]\nop_cost = \"25us\"\n"),
             "g.toml",
         )
@@ -485,8 +485,7 @@ rate = 1000
 
     #[test]
     fn a_bad_value_gets_the_files_message_naming_the_set() {
-        let in_file =
-            crate::scenario::parse(&FILE.replace("nodes = 3", "nodes = 0"), "f.toml").unwrap_err();
+        let in_file = crate::parse(&FILE.replace("nodes = 3", "nodes = 0"), "f.toml").unwrap_err();
         let file_msg = &in_file.problems()[0].message;
         let msgs = messages(&["cluster.nodes=0"]);
         assert_eq!(msgs, vec![format!("--set cluster.nodes=0: {file_msg}")]);
@@ -500,8 +499,7 @@ rate = 1000
     #[test]
     fn an_unknown_key_gets_the_files_unknown_key_message() {
         let in_file =
-            crate::scenario::parse(&FILE.replace("nodes = 3", "nodes = 3\nnodez = 8"), "f.toml")
-                .unwrap_err();
+            crate::parse(&FILE.replace("nodes = 3", "nodes = 3\nnodez = 8"), "f.toml").unwrap_err();
         let file_msg = &in_file.problems()[0].message;
         assert!(
             file_msg.starts_with("unknown key `cluster.nodez`"),
