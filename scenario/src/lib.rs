@@ -210,7 +210,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
 /// message, naming the `--set` it came from (`file: --set KEY=VALUE: ...`).
 ///
 /// ```
-/// use ringlab_loadgen::scenario::{self, Override};
+/// use ringlab_scenario::{self as scenario, Override};
 ///
 /// let text = "[cluster]\nnodes = 3\n\n[[phase]]\nname = \"steady\"\nduration = \"1s\"\nrate = 100\n";
 /// let sets: Vec<Override> = ["cluster.nodes=8", "phase.steady.rate=200"]
