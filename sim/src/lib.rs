@@ -15,10 +15,15 @@
 //!   clients, the fault timeline.
 //! - [`expect`]: a scenario's expectations measured against a run's summary;
 //!   the tables `run`, `sweep` and `check` print.
-//! - [`runner`]: the `run`, `sweep` and `check` commands.
+//! - [`runner`]: the `run` and `check` commands, and the child processes
+//!   every multi-run command uses.
+//! - [`sweep`]: `sweep` (optionally one shard of the seeds) and `merge`, and
+//!   the aggregate across seeds (merged histograms, intervals, the
+//!   expectations' failures with what they measured).
 
 pub mod capacity;
 pub mod expect;
 #[cfg(madsim)]
 pub mod harness;
 pub mod runner;
+pub mod sweep;
