@@ -56,9 +56,23 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
         let sc = sc.clone();
         std::thread::spawn(move || crate::harness::run(&sc, seed, Some(tx)))
     };
+    // Piped (no terminal for the bar): a line per tenth of the run, so a
+    // log shows progress before the end.
+    let piped = !quiet && bar.is_none();
+    let total_s = total.as_secs_f64().max(1e-9);
+    let mut next_tenth = 1;
     for secs in rx {
         if let Some(bar) = &bar {
             bar.set_position(secs as u64);
+        }
+        while piped && next_tenth <= 10 && secs >= total_s * f64::from(next_tenth) / 10.0 {
+            eprintln!(
+                "{} seed {seed}: {:.0} of {:.0} model s",
+                sc.name,
+                total_s * f64::from(next_tenth) / 10.0,
+                total_s
+            );
+            next_tenth += 1;
         }
     }
     let outcome = sim
