@@ -14,7 +14,10 @@
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`stale`]: the write oracle that counts stale reads.
-//! - [`compare`]: the regression gate between two runs.
+//! - [`compare`]: the regression gate between two runs, or two sets of
+//!   seeds.
+//! - [`stats`]: the rank test, multiple-testing correction and quantile
+//!   intervals `compare` and the sweep use.
 //! - [`database`]: the simulated database behind the cache (cache-aside,
 //!   write-through), shared by every client machine of a run.
 
@@ -33,4 +36,5 @@ pub mod scenario {
     pub mod check;
 }
 pub mod stale;
+pub mod stats;
 pub mod workload;

@@ -1,5 +1,6 @@
 //! Every report file is written, non-empty and well-formed; the same record
-//! gives byte-identical files.
+//! gives byte-identical files; report.md shows the verdicts and links every
+//! plot; a phase not aligned with the windows gets a warning.
 //!
 //! Set `RINGLAB_KEEP_REPORT=DIR` to also write the sample report into DIR,
 //! for looking at it.
@@ -33,6 +34,7 @@ fn write_all_writes_every_file() {
             "distribution.svg",
             "series-db.queries_per_s.svg",
             "report.html",
+            "report.md",
         ]
     );
     for path in &written {
@@ -64,4 +66,63 @@ fn the_same_record_gives_byte_identical_files() {
         std::fs::read(a.path().join("summary.json")).unwrap(),
         std::fs::read(c.path().join("summary.json")).unwrap()
     );
+}
+
+#[test]
+fn report_md_links_every_plot_and_shows_the_verdicts() {
+    let record = sample::record(7);
+    let dir = tempfile::tempdir().unwrap();
+    let verdicts = [report::ExpectLine {
+        expectation: "phase.steady.p99 <= 1ms".into(),
+        measured: "4.2ms".into(),
+        pass: false,
+    }];
+    let written = report::write_all_with(&record, dir.path(), &verdicts).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for svg in names(&written).iter().filter(|n| n.ends_with(".svg")) {
+        assert!(
+            md.contains(&format!("]({svg})")),
+            "report.md lacks {svg}:\n{md}"
+        );
+    }
+    assert!(md.contains("## 1 of 1 expectations failed"), "{md}");
+    assert!(
+        md.contains("| **FAIL** | `phase.steady.p99 <= 1ms` | 4.2ms |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let (verdict, plot) = (
+        html.find("id=\"verdicts\"").unwrap(),
+        html.find("<figure").unwrap(),
+    );
+    assert!(verdict < plot, "the verdicts come before the plots");
+}
+
+#[test]
+fn a_phase_off_the_window_edges_is_warned_about() {
+    let mut record = sample::record(7);
+    assert!(
+        report::window_warnings(&record).is_empty(),
+        "the sample is aligned"
+    );
+    // steady ends 0.5 s into a window; spike then starts there.
+    let half = std::time::Duration::from_millis(500);
+    record.phases[1].end += half;
+    record.phases[2].start += half;
+    let w = report::window_warnings(&record);
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(
+        w[0].contains("phase steady (10 s – 30.5 s) does not start and end"),
+        "{w:#?}"
+    );
+    record.phases[2].end = record.phases[2].start + std::time::Duration::from_millis(300);
+    let w = report::window_warnings(&record);
+    assert!(
+        w[1].contains("phase spike (0.3 s long) is shorter than the 1 s report window"),
+        "{w:#?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    report::write_all(&record, dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("warning: phase spike"), "the page shows it");
 }

@@ -296,7 +296,11 @@ fn a_record_without_windows_or_phases_still_writes_every_file() {
     assert!(s.phases.is_empty());
     let dir = tempfile::tempdir().unwrap();
     let files = ringlab_loadgen::report::write_all(&record, dir.path()).unwrap();
-    assert_eq!(files.len(), 9, "no series, so no series plot");
+    assert_eq!(
+        files.len(),
+        10,
+        "no series, so no series plot (report.md included)"
+    );
 }
 
 /// The recorder's own aggregation (`RunRecord::aggregate_*`) and the

@@ -49,7 +49,6 @@ pub fn sweep_table(per_seed: &[(u64, Summary)]) -> String {
     let Some((_, first)) = per_seed.first() else {
         return "no seed produced a summary\n".into();
     };
-    let _ = writeln!(t, "# {}: {} seeds\n", first.scenario, per_seed.len());
     t.push_str("| phase | metric | median | min | max |\n|---|---|---:|---:|---:|\n");
     let names: Vec<String> = first
         .phases

@@ -17,7 +17,11 @@
 //!   scenario's `node_series`).
 //! - [`expect`]: a scenario's expectations measured against a run's summary;
 //!   the tables `run`, `sweep` and `check` print.
-//! - [`runner`]: the `run`, `sweep` and `check` commands.
+//! - [`runner`]: the `run` and `check` commands, and the child processes
+//!   every multi-run command uses.
+//! - [`sweep`]: `sweep` (optionally one shard of the seeds) and `merge`, and
+//!   the aggregate across seeds (merged histograms, intervals, the
+//!   expectations' failures with what they measured).
 
 pub mod capacity;
 pub mod events;
@@ -26,3 +30,4 @@ pub mod expect;
 pub mod harness;
 pub mod node_series;
 pub mod runner;
+pub mod sweep;

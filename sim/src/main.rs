@@ -14,13 +14,18 @@ use ringlab_loadgen::scenario::Override;
     long_about = "Run ringlab scenario files in the deterministic cluster simulator.\n\n\
         The same scenario, seed and binary give byte-identical report files.\n\
         Build and run it with the simulator flags through the cargo alias:\n  \
-        cargo sim run scenarios/quickstart.toml",
+        cargo sim run scenarios/quickstart.toml\n\n\
+        Exit status: 0 when everything held; 1 when an expectation failed (run,\n\
+        check, sweep), a scenario file is invalid (check --dry-run) or compare\n\
+        found a regression; 2 when nothing could be decided (bad arguments, an\n\
+        unreadable file, a simulation that broke, compare unable to judge).",
     after_help = "Examples:\n  \
         ringlab-sim run scenarios/quickstart.toml\n  \
         ringlab-sim run scenarios/node-death.toml --seed 42 --out out/nd-42\n  \
         ringlab-sim run scenarios/capacity-knee.toml --set cluster.nodes=5 --set phase.load-10-50.rate=2000\n  \
-        ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2\n  \
+        ringlab-sim sweep scenarios/partition.toml --seeds 1..=20 --jobs 2\n  \
         ringlab-sim check scenarios/*.toml\n  \
+        ringlab-sim check --dry-run scenarios/*.toml\n  \
         ringlab-sim compare reports/quickstart out/quickstart"
 )]
 struct Cli {
@@ -30,7 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario once and write its report.
+    /// Run one scenario once and write its report; exits 1 if an
+    /// expectation fails.
     #[command(
         after_help = "Example:\n  ringlab-sim run scenarios/quickstart.toml --seed 7 --out out/qs"
     )]
@@ -55,13 +61,18 @@ enum Command {
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
     #[command(
-        after_help = "Example:\n  ringlab-sim sweep scenarios/partition.toml --seeds 1..20 --jobs 2"
+        after_help = "Example:\n  ringlab-sim sweep scenarios/partition.toml --seeds 1..=20 --jobs 2"
     )]
     Sweep {
         scenario: PathBuf,
-        /// Seeds as A..B (B excluded) or A..=B.
+        /// Seeds, both ends included: 1..=20 or 1-20 (20 seeds), a single
+        /// seed, or a comma list (1-4,9). A..B is refused as ambiguous.
         #[arg(long)]
         seeds: String,
+        /// Run only shard K of N of the seeds (every N-th from the K-th), for
+        /// job arrays; `merge` then joins the shards' directories.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         /// Processes at a time (default: the number of cores).
         #[arg(long, short)]
         jobs: Option<usize>,
@@ -74,11 +85,31 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
     },
+    /// Join the directories of a sweep's shards (`sweep --shard K/N`) into
+    /// one sweep: the same files, byte for byte, as the sweep run whole.
+    #[command(after_help = "Example (a job array of 4):\n  \
+        ringlab-sim sweep s.toml --seeds 1-100 --shard $TASK/4 --out shards/$TASK\n  \
+        ringlab-sim merge --out sweep shards/1 shards/2 shards/3 shards/4")]
+    Merge {
+        /// The shards' directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Where the merged sweep goes (may be one of the shards' directories).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run each scenario with its own seed and check its [expect] lines;
-    /// exits non-zero if any expectation fails.
-    #[command(after_help = "Example:\n  ringlab-sim check scenarios/*.toml --out reports")]
+    /// exits 1 if any expectation fails.
+    #[command(
+        after_help = "Examples:\n  ringlab-sim check scenarios/*.toml --out reports\n  \
+        ringlab-sim check --dry-run scenarios/*.toml"
+    )]
     Check {
         scenarios: Vec<PathBuf>,
+        /// Only validate the files (every problem, with file, line and
+        /// key); simulate nothing. Exits 1 if a file is invalid.
+        #[arg(long)]
+        dry_run: bool,
         /// Processes at a time (default: the number of cores).
         #[arg(long, short)]
         jobs: Option<usize>,
@@ -104,28 +135,37 @@ fn main() -> ExitCode {
             out,
             quiet,
             set,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set).map(|()| true),
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set),
         Command::Sweep {
             scenario,
             seeds,
+            shard,
             jobs,
             out,
             set,
-        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out, &set),
+        } => ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard.as_deref(), jobs, out, &set),
+        Command::Merge { shards, out } => ringlab_sim::sweep::merge_cmd(&shards, &out),
+        Command::Check {
+            scenarios,
+            dry_run: true,
+            set,
+            ..
+        } => ringlab_sim::runner::check_dry_run(&scenarios, &set),
         Command::Check {
             scenarios,
             jobs,
             out,
+            dry_run: false,
             set,
         } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &set),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(false) => ExitCode::from(ringlab_sim::runner::EXIT_FAILED),
         Err(e) => {
             eprintln!("ringlab-sim: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(ringlab_sim::runner::EXIT_ERROR)
         }
     }
 }

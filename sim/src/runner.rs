@@ -1,5 +1,5 @@
-//! The runner: `run` (one simulation, its report), `sweep` (many seeds, one
-//! process each) and `check` (scenarios against their expectations).
+//! The runner: `run` (one simulation, its report) and `check` (scenarios
+//! against their expectations); `sweep` and `merge` are in [`crate::sweep`].
 //!
 //! Sweeps and checks run every simulation in its own child process (this
 //! same binary's `run --quiet`): madsim seeds per process state (`select!`'s
@@ -10,21 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use ringlab_loadgen::report::Summary;
 use ringlab_loadgen::scenario::{self, Override, Scenario};
 
 use ringlab_loadgen::scenario::check::{self, Verdict};
 
-use crate::expect;
-
-/// `ringlab-sim run`.
+/// `ringlab-sim run`: simulates, writes the report, and returns whether
+/// every expectation held (the CLI exits 1 when one did not).
 pub fn run_cmd(
     path: &Path,
     seed: Option<u64>,
     out: Option<PathBuf>,
     quiet: bool,
     sets: &[Override],
-) -> Result<()> {
+) -> Result<bool> {
     let sc = scenario::load_with(path, sets)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
@@ -32,7 +30,7 @@ pub fn run_cmd(
 }
 
 #[cfg(not(madsim))]
-fn simulate_and_report(_sc: &Scenario, _seed: u64, _out: &Path, _quiet: bool) -> Result<()> {
+fn simulate_and_report(_sc: &Scenario, _seed: u64, _out: &Path, _quiet: bool) -> Result<bool> {
     bail!(
         "this ringlab-sim was built without `--cfg madsim`, so it cannot simulate; \
          build and run it with the simulator flags: `cargo sim run <scenario>`"
@@ -40,7 +38,7 @@ fn simulate_and_report(_sc: &Scenario, _seed: u64, _out: &Path, _quiet: bool) ->
 }
 
 #[cfg(madsim)]
-fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Result<()> {
+fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Result<bool> {
     use std::io::IsTerminal;
 
     let total: std::time::Duration = sc.phases.iter().map(|p| p.duration).sum();
@@ -64,9 +62,23 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
         let sc = sc.clone();
         std::thread::spawn(move || crate::harness::run(&sc, seed, Some(tx)))
     };
+    // Piped (no terminal for the bar): a line per tenth of the run, so a
+    // log shows progress before the end.
+    let piped = !quiet && bar.is_none();
+    let total_s = total.as_secs_f64().max(1e-9);
+    let mut next_tenth = 1;
     for secs in rx {
         if let Some(bar) = &bar {
             bar.set_position(secs as u64);
+        }
+        while piped && next_tenth <= 10 && secs >= total_s * f64::from(next_tenth) / 10.0 {
+            eprintln!(
+                "{} seed {seed}: {:.0} of {:.0} model s",
+                sc.name,
+                total_s * f64::from(next_tenth) / 10.0,
+                total_s
+            );
+            next_tenth += 1;
         }
     }
     let outcome = sim
@@ -76,13 +88,24 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    ringlab_loadgen::report::write_all(&outcome.record, out)
-        .with_context(|| format!("writing the report into {}", out.display()))?;
     let verdicts = check::evaluate(&sc.name, &sc.expect, &outcome.record);
+    let lines: Vec<ringlab_loadgen::report::ExpectLine> = verdicts
+        .iter()
+        .map(|v| ringlab_loadgen::report::ExpectLine {
+            expectation: v.expectation.clone(),
+            measured: v.measured.clone(),
+            pass: v.pass,
+        })
+        .collect();
+    ringlab_loadgen::report::write_all_with(&outcome.record, out, &lines)
+        .with_context(|| format!("writing the report into {}", out.display()))?;
     check::write_verdicts(out, &verdicts)?;
+    for w in ringlab_loadgen::report::window_warnings(&outcome.record) {
+        eprintln!("{}: warning: {w}", sc.name);
+    }
     if !quiet {
-        let summary = Summary::load(&out.join("summary.json"))?;
-        print!("{}", expect::short_table(&summary));
+        let summary = ringlab_loadgen::report::Summary::load(&out.join("summary.json"))?;
+        print!("{}", crate::expect::short_table(&summary));
         if !verdicts.is_empty() {
             print!("{}", check::verdict_table(&verdicts));
         }
@@ -95,35 +118,53 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
         );
         eprintln!("report: {}", out.join("report.html").display());
     }
-    Ok(())
+    Ok(verdicts.iter().all(|v| v.pass))
 }
 
-/// Parses `A..B` (B excluded) or `A..=B`.
+/// Parses a seed list: `A..=B` or `A-B` (both ends included: `1..=5` and
+/// `1-5` are the five seeds 1, 2, 3, 4, 5), a single seed `N`, or a comma
+/// list of those (`1-3,7`). Seeds come back sorted, without repeats.
+///
+/// `A..B` is refused: Rust reads it as B excluded, a reader as B included,
+/// and a sweep that silently runs one seed fewer than meant misleads.
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
+    let mut seeds = std::collections::BTreeSet::new();
+    for part in s.split(',') {
+        let (a, b) = seed_range(s, part.trim())?;
+        seeds.extend(a..=b);
+    }
+    Ok(seeds.into_iter().collect())
+}
+
+/// One element of a seed list: its first and last seed.
+fn seed_range(all: &str, part: &str) -> Result<(u64, u64)> {
     let parse = |x: &str| -> Result<u64> {
         x.trim().parse().with_context(|| {
-            format!("--seeds {s:?}: {x:?} is not a seed (expected a whole number)")
+            format!("--seeds {all:?}: {x:?} is not a seed (expected a whole number)")
         })
     };
-    let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
-        (parse(a)?, parse(b)?, true)
-    } else if let Some((a, b)) = s.split_once("..") {
-        (parse(a)?, parse(b)?, false)
+    let (a, b) = if let Some((a, b)) = part.split_once("..=") {
+        (parse(a)?, parse(b)?)
+    } else if let Some((a, b)) = part.split_once("..") {
+        let (a, b) = (parse(a)?, parse(b)?);
+        bail!(
+            "--seeds {all:?}: {part:?} is ambiguous (Rust reads it as {b} excluded); \
+             write {a}..={b} or {a}-{b} for seeds {a} to {b} inclusive ({} seeds)",
+            b.saturating_sub(a) + 1
+        );
+    } else if let Some((a, b)) = part.split_once('-') {
+        (parse(a)?, parse(b)?)
     } else {
-        bail!("--seeds {s:?}: expected a range like 1..20 or 1..=20");
+        let n = parse(part)?;
+        (n, n)
     };
-    let seeds: Vec<u64> = if inclusive {
-        (a..=b).collect()
-    } else {
-        (a..b).collect()
-    };
-    if seeds.is_empty() {
-        bail!("--seeds {s:?} is an empty range");
+    if b < a {
+        bail!("--seeds {all:?}: {part:?} is an empty range (its end is below its start)");
     }
-    Ok(seeds)
+    Ok((a, b))
 }
 
-fn default_jobs(jobs: Option<usize>) -> usize {
+pub(crate) fn default_jobs(jobs: Option<usize>) -> usize {
     jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -132,9 +173,19 @@ fn default_jobs(jobs: Option<usize>) -> usize {
     .max(1)
 }
 
-/// Runs `this-binary run ... --set ...` for each job, at most `jobs` at a
-/// time, and returns each job's success in order.
-fn run_children(
+/// Exit status of a command whose verdict is "no": `run` or `check` with a
+/// failed expectation (or `check --dry-run` with an invalid file),
+/// `compare` with a regression.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status when nothing could be decided: bad input, a simulation that
+/// broke, or `compare` unable to judge.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs `this-binary run ...` for each job, at most `jobs` at a time, and
+/// returns, in order, whether each one wrote its report (it exited 0, or
+/// [`EXIT_FAILED`] because an expectation failed: its verdicts are in the
+/// report directory).
+pub(crate) fn run_children(
     jobs: usize,
     runs: &[(PathBuf, u64, PathBuf)],
     sets: &[Override],
@@ -166,64 +217,71 @@ fn run_children(
         }
         // Wait for the oldest; good enough when runs take similar times.
         let (i, mut child) = running.remove(0);
-        results[i] = child.wait()?.success();
+        let code = child.wait()?.code();
+        results[i] = code == Some(0) || code == Some(i32::from(EXIT_FAILED));
     }
     Ok(results)
 }
 
-/// `ringlab-sim sweep`.
-pub fn sweep_cmd(
-    path: &Path,
-    seeds: &str,
-    jobs: Option<usize>,
-    out: Option<PathBuf>,
-    sets: &[Override],
-) -> Result<bool> {
-    let sc = scenario::load_with(path, sets)?;
-    let seeds = parse_seeds(seeds)?;
-    let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{}", sc.name)));
-    let runs: Vec<(PathBuf, u64, PathBuf)> = seeds
-        .iter()
-        .map(|&s| (path.to_path_buf(), s, out.join(format!("seed-{s}"))))
-        .collect();
-    let wall = std::time::Instant::now();
-    let ok = run_children(default_jobs(jobs), &runs, sets)?;
-    let wall = wall.elapsed();
-    let mut per_seed = Vec::new();
-    let mut broken = Vec::new();
-    for ((_, seed, dir), ran) in runs.iter().zip(ok) {
-        if !ran {
-            broken.push((*seed, "the simulation failed".to_string()));
-            continue;
+/// Loads every scenario file: each one's scenario (`None` when invalid),
+/// and every problem found, naming the file: invalid files, and scenario
+/// names used twice (their reports would overwrite each other in
+/// `<out>/<name>/`).
+fn load_each(paths: &[PathBuf], sets: &[Override]) -> (Vec<Option<Scenario>>, Vec<String>) {
+    let mut scenarios = Vec::new();
+    let mut problems = Vec::new();
+    let mut names: std::collections::BTreeMap<String, &Path> = Default::default();
+    for p in paths {
+        match scenario::load_with(p, sets) {
+            Ok(sc) => {
+                if let Some(first) = names.insert(sc.name.clone(), p) {
+                    problems.push(format!(
+                        "{}: name = {:?} is already the name of {}; each scenario needs its own name",
+                        p.display(),
+                        sc.name,
+                        first.display()
+                    ));
+                }
+                scenarios.push(Some(sc));
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                scenarios.push(None);
+            }
         }
-        let summary = Summary::load(&dir.join("summary.json"))?;
-        let failed: Vec<String> = check::read_verdicts(dir)?
-            .into_iter()
-            .filter(|v| !v.pass)
-            .map(|v| v.expectation)
-            .collect();
-        if !failed.is_empty() {
-            broken.push((*seed, failed.join("; ")));
+    }
+    (scenarios, problems)
+}
+
+/// `ringlab-sim check --dry-run`: validates every file without simulating;
+/// prints one line per valid file, then every problem found.
+pub fn check_dry_run(paths: &[PathBuf], sets: &[Override]) -> Result<bool> {
+    if paths.is_empty() {
+        bail!("check needs at least one scenario file");
+    }
+    let (scenarios, problems) = load_each(paths, sets);
+    for (p, sc) in paths.iter().zip(&scenarios) {
+        if let Some(sc) = sc {
+            println!(
+                "ok {}: {} ({} phases, {} faults, {} expectations, {:.0} model s)",
+                p.display(),
+                sc.name,
+                sc.phases.len(),
+                sc.faults.len(),
+                sc.expect.len(),
+                sc.duration().as_secs_f64()
+            );
         }
-        per_seed.push((*seed, summary));
     }
-    let aggregate = expect::sweep_table(&per_seed);
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("sweep.md"), &aggregate)?;
-    print!("{aggregate}");
-    println!(
-        "{} seeds in {:.1} s wall ({:.2} seeds/s)",
-        seeds.len(),
-        wall.as_secs_f64(),
-        seeds.len() as f64 / wall.as_secs_f64().max(1e-9)
-    );
-    for (seed, why) in &broken {
-        println!(
-            "seed {seed} broke an expectation: {why}\n  replay: ringlab-sim run {} --seed {seed}",
-            path.display()
-        );
+    for problem in &problems {
+        println!("{problem}");
     }
-    Ok(broken.is_empty())
+    if problems.is_empty() {
+        println!("{} scenario files valid", scenarios.len());
+    } else {
+        println!("check --dry-run: {} problem(s) found", problems.len());
+    }
+    Ok(problems.is_empty())
 }
 
 /// `ringlab-sim check`.
@@ -237,10 +295,11 @@ pub fn check_cmd(
         bail!("check needs at least one scenario file");
     }
     let out = out.unwrap_or_else(|| PathBuf::from("out"));
-    let mut scenarios = Vec::new();
-    for p in paths {
-        scenarios.push(scenario::load_with(p, sets)?);
+    let (scenarios, problems) = load_each(paths, sets);
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
+    let scenarios: Vec<Scenario> = scenarios.into_iter().flatten().collect();
     let runs: Vec<(PathBuf, u64, PathBuf)> = paths
         .iter()
         .zip(&scenarios)
@@ -271,12 +330,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_ranges() {
-        assert_eq!(parse_seeds("1..4").unwrap(), vec![1, 2, 3]);
-        assert_eq!(parse_seeds("1..=3").unwrap(), vec![1, 2, 3]);
-        assert!(parse_seeds("3..3").is_err());
-        let e = parse_seeds("a..3").unwrap_err().to_string();
+    fn seed_ranges_include_both_ends() {
+        assert_eq!(parse_seeds("1..=5").unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(parse_seeds("1-5").unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(parse_seeds("3..=3").unwrap(), vec![3]);
+        assert_eq!(parse_seeds("7").unwrap(), vec![7]);
+        assert_eq!(parse_seeds("5-6, 1-2,6").unwrap(), vec![1, 2, 5, 6]);
+    }
+
+    #[test]
+    fn an_exclusive_range_is_refused_with_both_readings() {
+        let e = format!("{:#}", parse_seeds("1..5").unwrap_err());
+        assert!(e.contains("ambiguous"), "{e}");
+        assert!(e.contains("1..=5 or 1-5"), "{e}");
+        assert!(e.contains("(5 seeds)"), "{e}");
+    }
+
+    #[test]
+    fn bad_seed_lists_name_the_bad_part() {
+        let e = format!("{:#}", parse_seeds("a..=3").unwrap_err());
         assert!(e.contains("\"a\" is not a seed"), "{e}");
-        assert!(parse_seeds("7").is_err());
+        let e = format!("{:#}", parse_seeds("5-3").unwrap_err());
+        assert!(e.contains("\"5-3\" is an empty range"), "{e}");
+        assert!(parse_seeds("").is_err());
+        assert!(parse_seeds("1,,2").is_err());
     }
 }

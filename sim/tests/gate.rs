@@ -110,3 +110,110 @@ fn the_gate_passes_a_rerun_and_fails_a_node_twice_as_slow() {
     let better = compare(&slowed, &base);
     assert_eq!(better.status.code(), Some(0), "faster: {}", show(&better));
 }
+
+/// `run` exits 1 when an expectation fails (and still writes the report
+/// and its verdicts), 0 when every one holds; `sweep` counts such a seed
+/// as one that broke an expectation, not as a simulation that failed.
+#[test]
+fn run_exits_1_when_an_expectation_fails() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-exit-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating the test directory");
+    let status_of = |label: &str, expect: &str| {
+        let file = dir.join(format!("{label}.toml"));
+        let toml = scenario("100us") + "[expect]\n" + expect + "\n";
+        std::fs::write(&file, toml).expect("writing the scenario");
+        let out = sim()
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.join(label))
+            .output()
+            .expect("starting ringlab-sim");
+        (out.status.code(), show(&out), file)
+    };
+    let (code, text, _) = status_of("holds", "p99 = \"<= 1s\"");
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text, file) = status_of("fails", "p99 = \"<= 1us\"");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("FAIL"), "the verdict is printed: {text}");
+    let verdicts = std::fs::read_to_string(dir.join("fails/expect.json")).expect("expect.json");
+    assert!(verdicts.contains("\"pass\": false"), "{verdicts}");
+
+    let out = sim()
+        .arg("sweep")
+        .arg(&file)
+        .args(["--seeds", "1-2", "--jobs", "1", "--out"])
+        .arg(dir.join("sweep"))
+        .output()
+        .expect("starting ringlab-sim");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Each failing seed with what it measured, and how to replay it.
+    assert!(text.contains("| `p99 <= 1us` | 0/2 | 1 ("), "{text}");
+    assert!(text.contains("replay seed 2: ringlab-sim run"), "{text}");
+    assert!(!text.contains("Simulation failed"), "{text}");
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("reading a report directory") {
+            let p = e.expect("a directory entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("under dir").to_path_buf();
+                out.insert(rel, std::fs::read(&p).expect("reading a report file"));
+            }
+        }
+    }
+    out
+}
+
+/// `sweep --shard K/4` four times and `merge` give the same files, byte
+/// for byte, as the sweep run whole (issue 14's "done when").
+#[test]
+fn a_sweep_in_four_shards_merged_equals_the_whole_sweep() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sweep-shards");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating the test directory");
+    let file = dir.join("probe.toml");
+    std::fs::write(&file, scenario("100us")).expect("writing the scenario");
+    let sweep = |extra: &[&str], out: &Path| {
+        let o = sim()
+            .arg("sweep")
+            .arg(&file)
+            .args(["--seeds", "1-4", "--jobs", "2", "--out"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .expect("starting ringlab-sim");
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    };
+    let whole = dir.join("whole");
+    sweep(&[], &whole);
+    let mut shards = Vec::new();
+    for k in 1..=4 {
+        let out = dir.join(format!("shard-{k}"));
+        sweep(&["--shard", &format!("{k}/4")], &out);
+        shards.push(out);
+    }
+    let merged = dir.join("merged");
+    let o = sim()
+        .arg("merge")
+        .arg("--out")
+        .arg(&merged)
+        .args(&shards)
+        .output()
+        .expect("starting ringlab-sim merge");
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let (a, b) = (tree(&whole), tree(&merged));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, bytes) in &a {
+        assert!(*bytes == b[path], "{} differs", path.display());
+    }
+    assert!(a.contains_key(Path::new("sweep.md")));
+}

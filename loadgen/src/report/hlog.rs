@@ -11,11 +11,16 @@
 //! interval max column is in milliseconds (MaxValueDivisor 1000), as the
 //! Java tools print it.
 
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine as _;
+
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use super::ReportError;
 use super::aggregate::RunTotals;
@@ -99,4 +104,47 @@ fn hlog_error(start: Duration, op: &str, e: impl std::fmt::Display) -> ReportErr
 /// Comments are line-based: a scenario name with a line break stays on one.
 fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
+}
+
+/// One interval of a log read back.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Its start, from the run's start.
+    pub start: Duration,
+    /// `None` for the untagged interval holding every op kind.
+    pub tag: Option<String>,
+    pub hist: Histogram<u64>,
+}
+
+/// Reads the interval log at `path` (ours, or any HdrHistogram V2 log).
+pub fn read(path: &Path) -> Result<Vec<Interval>, ReportError> {
+    let bytes = std::fs::read(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |i: usize, message: String| ReportError::HlogRead {
+        path: path.to_path_buf(),
+        interval: i + 1,
+        message,
+    };
+    let mut out = Vec::new();
+    let mut de = Deserializer::new();
+    for (i, entry) in IntervalLogIterator::new(&bytes).enumerate() {
+        let h = match entry.map_err(|e| bad(i, format!("{e:?}")))? {
+            LogEntry::Interval(h) => h,
+            LogEntry::StartTime(_) | LogEntry::BaseTime(_) => continue,
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(h.encoded_histogram())
+            .map_err(|e| bad(i, format!("histogram is not base64: {e}")))?;
+        let hist: Histogram<u64> = de
+            .deserialize(&mut raw.as_slice())
+            .map_err(|e| bad(i, format!("histogram does not decode: {e:?}")))?;
+        out.push(Interval {
+            start: h.start_timestamp(),
+            tag: h.tag().map(|t| t.as_str().to_string()),
+            hist,
+        });
+    }
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::ExpectLine;
 use super::format::{
     grouped, html_escape, latency_opt, latency_us, percent_opt, rate, ratio_opt, seconds,
 };
@@ -39,22 +40,46 @@ figure svg { display: block; width: 100%; height: auto; }
 figcaption { color: #5b6270; font-size: 13px; padding: 2px 10px 0; }
 table { border-collapse: collapse; background: #fff; font-size: 13.5px; margin: 4px 0 12px;
   box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-th, td { padding: 5px 8px; border-bottom: 1px solid #e4e6ea; white-space: nowrap; }
-th { background: #eef0f3; text-align: left; font-weight: 600; }
+th, td { padding: 5px 7px; border-bottom: 1px solid #e4e6ea; white-space: nowrap; }
+/* Headers wrap ("held back", "stale reads"), so wide tables fit the page. */
+th { background: #eef0f3; text-align: left; font-weight: 600; white-space: normal;
+  vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.all td { font-weight: 600; }
 table.detail { font-size: 12.5px; }
 table.detail th, table.detail td { padding: 4px 6px; }
 td .kinds, td .span { font-size: 11.5px; color: #5b6270; font-weight: 400; }
+td .kinds div { white-space: normal; }
 .scroll { overflow-x: auto; }
 .muted { color: #5b6270; }
 nav { margin: 12px 0; font-size: 14px; }
 nav a { margin-right: 14px; color: #1f77b4; text-decoration: none; }
 footer { margin-top: 32px; color: #5b6270; font-size: 13px; }
+.verdicts { background: #fff; border-radius: 6px; padding: 4px 16px 8px; margin: 16px 0;
+  border-left: 6px solid #2ca02c; }
+.verdicts.fail { border-left-color: #d62728; }
+.verdicts h2 { margin: 8px 0; }
+.verdicts table { box-shadow: none; }
+.verdicts th, .verdicts td { white-space: normal; }
+tr.pass td:first-child { color: #2ca02c; font-weight: 600; }
+tr.fail td:first-child { color: #d62728; font-weight: 700; }
+.warnings { background: #fff8e1; border-left: 4px solid #ff7f0e; padding: 4px 12px;
+  border-radius: 4px; margin: 12px 0; font-size: 14px; }
 "#;
 
-/// The page for `record`, with its `summary` and rendered `plots`.
-pub fn render(record: &RunRecord, summary: &Summary, plots: &[Plot]) -> String {
+/// What a report page shows: the record, its summary, its rendered plots,
+/// the expectation verdicts and the warnings about its windows.
+pub struct Page<'a> {
+    pub record: &'a RunRecord,
+    pub summary: &'a Summary,
+    pub plots: &'a [Plot],
+    pub verdicts: &'a [ExpectLine],
+    pub warnings: &'a [String],
+}
+
+/// The page.
+pub fn render(page: &Page) -> String {
+    let (record, summary, plots) = (page.record, page.summary, page.plots);
     let mut h = String::new();
     let name = html_escape(&summary.scenario);
     let _ = write!(
@@ -79,6 +104,9 @@ pub fn render(record: &RunRecord, summary: &Summary, plots: &[Plot]) -> String {
         h.push_str(&description);
         h.push_str("</section>\n");
     }
+
+    verdicts(&mut h, page.verdicts);
+    warnings(&mut h, page.warnings);
 
     h.push_str("<nav>");
     h.push_str("<a href=\"#phases\">Phases</a>");
@@ -124,6 +152,53 @@ pub fn render(record: &RunRecord, summary: &Summary, plots: &[Plot]) -> String {
     );
     h.push_str("</main>\n</body>\n</html>\n");
     h
+}
+
+/// The expectations and their verdicts, first thing under the title.
+fn verdicts(h: &mut String, verdicts: &[ExpectLine]) {
+    if verdicts.is_empty() {
+        return;
+    }
+    let failed = verdicts.iter().filter(|v| !v.pass).count();
+    let (class, headline) = if failed == 0 {
+        ("pass", format!("All {} expectations hold", verdicts.len()))
+    } else {
+        (
+            "fail",
+            format!("{failed} of {} expectations failed", verdicts.len()),
+        )
+    };
+    let _ = write!(
+        h,
+        "<section id=\"verdicts\" class=\"verdicts {class}\">\n<h2>{headline}</h2>\n\
+         <table>\n<tr><th>verdict</th><th>expectation</th><th class=\"num\">measured</th></tr>\n"
+    );
+    for v in verdicts {
+        let (c, word) = if v.pass {
+            ("pass", "pass")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = writeln!(
+            h,
+            "<tr class=\"{c}\"><td>{word}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            html_escape(&v.expectation),
+            html_escape(&v.measured)
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+}
+
+/// Warnings about the record (phases not aligned with the windows).
+fn warnings(h: &mut String, warnings: &[String]) {
+    if warnings.is_empty() {
+        return;
+    }
+    h.push_str("<section class=\"warnings\">\n<ul>\n");
+    for w in warnings {
+        let _ = writeln!(h, "<li>warning: {}</li>", html_escape(w));
+    }
+    h.push_str("</ul>\n</section>\n");
 }
 
 /// Headline figures of the whole run.

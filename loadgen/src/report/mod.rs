@@ -11,6 +11,7 @@
 //! | `latency.hlog` | [`hlog`] | HdrHistogram interval log, one interval per window and op kind |
 //! | `latency.svg`, `throughput.svg`, `availability.svg`, `distribution.svg`, `series-*.svg` | [`plots`] | plots |
 //! | `report.html` | [`html`] | one self-contained page with all of the above |
+//! | `report.md` | [`markdown`] | the page for code hosts: verdicts, tables, the plots as images |
 //!
 //! Every file is byte-deterministic: the same record gives the same bytes
 //! (no wall-clock time, sorted maps, fixed float formatting). `docs/REPORTS.md`
@@ -25,6 +26,7 @@ pub mod aggregate;
 pub mod format;
 pub mod hlog;
 pub mod html;
+pub mod markdown;
 pub mod plots;
 pub mod sample;
 pub mod summary;
@@ -37,6 +39,56 @@ use anyhow::Context;
 use crate::recorder::RunRecord;
 
 pub use summary::{Latency, Metric, PhaseSummary, Stats, Summary};
+
+/// One expectation's verdict as the report pages show it (the simulator's
+/// and `ringlab-load`'s `[expect]` checks fill these in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectLine {
+    /// The expectation as written: `phase.steady.p99 <= 5ms`.
+    pub expectation: String,
+    /// What the run measured, in the expectation's unit.
+    pub measured: String,
+    /// Whether it held.
+    pub pass: bool,
+}
+
+/// Warnings about how the record's phases meet its windows: a window
+/// belongs to the phase holding its start, so a phase shorter than a
+/// window, or one whose start or end falls inside a window, has its
+/// figures mixed with its neighbours'. Empty when every phase edge is a
+/// window edge.
+pub fn window_warnings(record: &RunRecord) -> Vec<String> {
+    let w = record.meta.window;
+    if w.is_zero() {
+        return Vec::new();
+    }
+    let off = |d: std::time::Duration| !d.as_nanos().is_multiple_of(w.as_nanos());
+    let secs = |d: std::time::Duration| format::seconds(d.as_secs_f64());
+    let mut out = Vec::new();
+    for p in &record.phases {
+        let len = p.end.saturating_sub(p.start);
+        if len < w {
+            out.push(format!(
+                "phase {} ({} long) is shorter than the {} report window: its figures \
+                 come from the windows starting inside it, which also hold its neighbours' \
+                 requests (or it has none)",
+                p.name,
+                secs(len),
+                secs(w)
+            ));
+        } else if off(p.start) || off(p.end) {
+            out.push(format!(
+                "phase {} ({} – {}) does not start and end on the {} report windows' edges: \
+                 the window holding an edge counts wholly for the phase it starts in",
+                p.name,
+                secs(p.start),
+                secs(p.end),
+                secs(w)
+            ));
+        }
+    }
+    out
+}
 
 /// What can go wrong while building or reading reports.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +130,16 @@ pub enum ReportError {
         /// plotters' message.
         message: String,
     },
+    /// An interval log could not be read back.
+    #[error("{path}: interval {interval}: {message}")]
+    HlogRead {
+        /// The file.
+        path: PathBuf,
+        /// 1-based count of the log entry that failed.
+        interval: usize,
+        /// What was wrong.
+        message: String,
+    },
     /// A histogram could not be serialized into the interval log.
     #[error("latency.hlog: window starting at {start_s:.3} s, op {op}: {message}")]
     Hlog {
@@ -107,6 +169,16 @@ pub enum ReportError {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn write_all(record: &RunRecord, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    write_all_with(record, dir, &[])
+}
+
+/// [`write_all`], with the run's expectation verdicts shown at the top of
+/// `report.html` and `report.md`.
+pub fn write_all_with(
+    record: &RunRecord,
+    dir: &Path,
+    verdicts: &[ExpectLine],
+) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating report directory {}", dir.display()))?;
     // Histogram addition is the main cost: add once, share the totals.
@@ -133,9 +205,15 @@ pub fn write_all(record: &RunRecord, dir: &Path) -> anyhow::Result<Vec<PathBuf>>
     for plot in &plots {
         put(&plot.file, plot.svg.as_bytes())?;
     }
-    put(
-        html::FILE,
-        html::render(record, &summary, &plots).as_bytes(),
-    )?;
+    let warnings = window_warnings(record);
+    let page = html::Page {
+        record,
+        summary: &summary,
+        plots: &plots,
+        verdicts,
+        warnings: &warnings,
+    };
+    put(html::FILE, html::render(&page).as_bytes())?;
+    put(markdown::FILE, markdown::render(&page).as_bytes())?;
     Ok(written)
 }

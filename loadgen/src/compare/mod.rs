@@ -1,6 +1,20 @@
-//! `compare BASE NEW`: the regression gate between two runs' reports.
+//! `compare BASE NEW`: the regression gate between runs' reports.
 //!
-//! Reads both `summary.json` files and compares them span by span (the whole
+//! Two modes, chosen by what BASE and NEW hold:
+//!
+//! - **several seeds per side** (each a directory of report directories,
+//!   as `sweep` writes them): [`seeds`] judges each figure's shift against
+//!   the seed-to-seed spread with a stated test;
+//! - **one run per side** (the CI gate: same scenario, same seed, new code):
+//!   the fixed tolerances below.
+//!
+//! The outputs of both ([`output`]): a table on stdout, and on request
+//! JSON, JUnit XML and Markdown files. The CLIs exit 0 when nothing
+//! regressed, 1 on a regression, 2 when the comparison could not be judged
+//! (too few seeds, one seed on one side and several on the other, an
+//! unreadable report).
+//!
+//! In the single-run mode, [`compare`] reads both `summary.json` files and compares them span by span (the whole
 //! run and each phase, matched by name) and op kind by op kind (`all`, `get`,
 //! `set`, `delete`): the latency percentiles p50, p95, p99, p99.9 and max,
 //! availability and hit ratio. A figure regresses when it moves the wrong way
@@ -32,6 +46,12 @@ use crate::report::format::{latency_us, trim_float};
 use crate::report::summary::{ALL_OPS, OVERALL};
 use crate::report::{Metric, PhaseSummary, Summary};
 
+pub mod output;
+pub mod seeds;
+
+use output::{Case, CaseStatus, Table};
+use seeds::{SeedComparison, SeedSettings, SeedVerdict};
+
 /// Default allowed growth of p99 and p99.9, percent.
 pub const DEFAULT_TAIL_GROWTH_PCT: f64 = 5.0;
 /// Default absolute slack added to every latency limit, microseconds.
@@ -44,9 +64,10 @@ pub const DEFAULT_HIT_RATIO_DROP: f64 = 0.01;
 /// Arguments of `compare`, usable as a clap subcommand by both CLIs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {
-    /// The baseline: a report directory or its summary.json.
+    /// The baseline: a report directory or its summary.json, or a directory
+    /// of report directories (one per seed, as `sweep` writes them).
     pub base: PathBuf,
-    /// The run to check: a report directory or its summary.json.
+    /// The runs to check, in the same form as BASE.
     pub new: PathBuf,
     /// TOML file of tolerances (see docs/REPORTS.md); flags override it.
     #[arg(long, value_name = "FILE")]
@@ -66,6 +87,25 @@ pub struct CompareArgs {
     /// Allowed hit-ratio drop, as a ratio in 0..1 [default: 0.01].
     #[arg(long, value_name = "RATIO")]
     pub hit_ratio_drop: Option<f64>,
+    /// Across seeds: the chance of flagging an unchanged scenario (Holm's
+    /// family-wise rate over every figure judged) [default: 0.05].
+    #[arg(long, value_name = "P")]
+    pub alpha: Option<f64>,
+    /// Across seeds: the smallest latency, throughput or database-load shift
+    /// flagged, in percent of the base median [default: 0, any significant
+    /// shift].
+    #[arg(long, value_name = "PCT")]
+    pub min_shift: Option<f64>,
+    /// Also write the comparison as JSON into FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write it as JUnit XML (a failure per regression, a skip per
+    /// figure not judged) into FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write it as a Markdown table into FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// Print only the regressions and the verdict.
     #[arg(long)]
     pub quiet: bool,
@@ -378,25 +418,7 @@ impl Comparison {
             .rows
             .iter()
             .filter(|r| !only_regressions || matches!(r.verdict, Verdict::Regression(_)))
-            .map(|r| {
-                let fmt = |v: Option<f64>| r.metric.map_or_else(|| "–".to_string(), |m| show(m, v));
-                [
-                    r.span.clone(),
-                    r.op.clone(),
-                    r.metric.map_or("–", |m| m.label()).to_string(),
-                    fmt(r.base),
-                    fmt(r.new),
-                    r.metric
-                        .map_or_else(|| "–".to_string(), |m| change(m, r.base, r.new)),
-                    r.limit
-                        .map_or_else(|| "–".to_string(), |l| show_limit(r.metric, l)),
-                    match &r.verdict {
-                        Verdict::Ok => "ok".to_string(),
-                        Verdict::NotGated => "(not gated)".to_string(),
-                        Verdict::Regression(why) => format!("REGRESSION: {why}"),
-                    },
-                ]
-            })
+            .map(row_cells)
             .collect();
         if !rows.is_empty() {
             let mut widths = header.map(|h| h.chars().count());
@@ -554,7 +576,7 @@ pub fn compare(base: &Summary, new: &Summary, tol: &Tolerances) -> Comparison {
 
 /// Spans by key: "overall", then each phase's name ("name#2" for a repeated
 /// name, so each is compared with its counterpart).
-fn keyed_spans(s: &Summary) -> Vec<(String, &PhaseSummary)> {
+pub(crate) fn keyed_spans(s: &Summary) -> Vec<(String, &PhaseSummary)> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = vec![(OVERALL.to_string(), &s.overall)];
     for p in &s.phases {
@@ -570,7 +592,10 @@ fn keyed_spans(s: &Summary) -> Vec<(String, &PhaseSummary)> {
     out
 }
 
-fn find_span<'a>(spans: &[(String, &'a PhaseSummary)], key: &str) -> Option<&'a PhaseSummary> {
+pub(crate) fn find_span<'a>(
+    spans: &[(String, &'a PhaseSummary)],
+    key: &str,
+) -> Option<&'a PhaseSummary> {
     spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
 }
 
@@ -637,12 +662,25 @@ fn judge(
 }
 
 /// Compares the reports `args.base` and `args.new`, prints the table to
-/// stdout, and returns whether the new run passed (no regression).
+/// stdout, writes the files asked for, and returns whether the new run
+/// passed (no regression). A comparison that could not be judged is an
+/// error, which both CLIs turn into exit status 2.
 pub fn run(args: CompareArgs) -> anyhow::Result<bool> {
-    let tol = Tolerances::from_args(&args)?;
-    let base = Summary::load(&args.base)?;
-    let new = Summary::load(&args.new)?;
-    let result = compare(&base, &new, &tol);
+    let base = seeds::load_side(&args.base)?;
+    let new = seeds::load_side(&args.new)?;
+    match (base.len(), new.len()) {
+        (1, 1) => run_single(&args, &base[0].summary, &new[0].summary),
+        (1, n) | (n, 1) => anyhow::bail!(
+            "could not judge: one run on one side and {n} on the other; compare one run with \
+             one run (the same seed: the CI gate), or several seeds with several seeds"
+        ),
+        _ => run_seeds(&args, &base, &new),
+    }
+}
+
+fn run_single(args: &CompareArgs, base: &Summary, new: &Summary) -> anyhow::Result<bool> {
+    let tol = Tolerances::from_args(args)?;
+    let result = compare(base, new, &tol);
     println!(
         "compare: base {} ({}), new {} ({})",
         args.base.display(),
@@ -651,5 +689,248 @@ pub fn run(args: CompareArgs) -> anyhow::Result<bool> {
         new.scenario
     );
     print!("{}", result.render(args.quiet));
+    let json = serde_json::json!({
+        "mode": "single",
+        "tolerances": result.tolerances,
+        "passed": result.passed(),
+        "rows": result.rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+    });
+    let verdict = if result.passed() { "PASS" } else { "FAIL" };
+    write_outputs(args, &json, &result.table(), &result.cases(), None, verdict)?;
     Ok(result.passed())
+}
+
+fn run_seeds(
+    args: &CompareArgs,
+    base: &[seeds::SeedRun],
+    new: &[seeds::SeedRun],
+) -> anyhow::Result<bool> {
+    let mut settings = SeedSettings::default();
+    if let Some(a) = args.alpha {
+        if !(a > 0.0 && a < 1.0) {
+            anyhow::bail!("--alpha {a}: expected a probability between 0 and 1, e.g. 0.05");
+        }
+        settings.alpha = a;
+    }
+    if let Some(m) = args.min_shift {
+        settings.min_shift_pct = non_negative("--min-shift", "value", m)?;
+    }
+    let result = seeds::compare_seeds(base, new, settings);
+    println!(
+        "compare across seeds: base {} ({} seeds), new {} ({} seeds)",
+        args.base.display(),
+        base.len(),
+        args.new.display(),
+        new.len()
+    );
+    print!("{}", result.render(args.quiet));
+    let json = serde_json::to_value(&result)?;
+    let passed = result.regressions().next().is_none();
+    let verdict = result.verdict_line();
+    write_outputs(
+        args,
+        &json,
+        &result.table(args.quiet),
+        &result.cases(),
+        result.could_not_judge.as_deref(),
+        &verdict,
+    )?;
+    match (&result.could_not_judge, passed) {
+        (_, false) => Ok(false),
+        (Some(why), true) => anyhow::bail!("could not judge: {why}"),
+        (None, true) => Ok(true),
+    }
+}
+
+fn write_outputs(
+    args: &CompareArgs,
+    json: &serde_json::Value,
+    table: &Table,
+    cases: &[Case],
+    error: Option<&str>,
+    verdict: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    if let Some(p) = &args.json {
+        write(p, serde_json::to_string_pretty(json)? + "\n")?;
+    }
+    if let Some(p) = &args.junit {
+        write(p, output::junit("ringlab compare", cases, error))?;
+    }
+    if let Some(p) = &args.markdown {
+        let md = format!(
+            "# compare\n\nbase `{}`, new `{}`\n\n{}\n**{verdict}**\n",
+            args.base.display(),
+            args.new.display(),
+            table.to_markdown()
+        );
+        write(p, md)?;
+    }
+    Ok(())
+}
+
+impl Row {
+    fn to_json(&self) -> serde_json::Value {
+        let (verdict, why) = match &self.verdict {
+            Verdict::Ok => ("ok", None),
+            Verdict::NotGated => ("not_gated", None),
+            Verdict::Regression(w) => ("regression", Some(w.clone())),
+        };
+        serde_json::json!({
+            "span": self.span, "op": self.op,
+            "metric": self.metric.map(|m| m.label()),
+            "base": self.base, "new": self.new, "limit": self.limit,
+            "verdict": verdict, "why": why,
+        })
+    }
+}
+
+impl Comparison {
+    /// The rows as a [`Table`] (for Markdown).
+    pub fn table(&self) -> Table {
+        let header = [
+            "phase", "op", "metric", "base", "new", "change", "limit", "verdict",
+        ];
+        Table {
+            header: header.map(String::from).to_vec(),
+            numeric: vec![false, false, false, true, true, true, true, false],
+            rows: self.rows.iter().map(row_cells).map(Vec::from).collect(),
+        }
+    }
+
+    /// One JUnit case per gated figure.
+    pub fn cases(&self) -> Vec<Case> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict != Verdict::NotGated)
+            .map(|r| Case {
+                class: format!("compare.{}.{}", r.span, r.op),
+                name: r.metric.map_or("present", |m| m.label()).to_string(),
+                status: match &r.verdict {
+                    Verdict::Regression(why) => CaseStatus::Failure(why.clone()),
+                    _ => CaseStatus::Pass,
+                },
+            })
+            .collect()
+    }
+}
+
+fn row_cells(r: &Row) -> [String; 8] {
+    let fmt = |v: Option<f64>| r.metric.map_or_else(|| "–".to_string(), |m| show(m, v));
+    [
+        r.span.clone(),
+        r.op.clone(),
+        r.metric.map_or("–", |m| m.label()).to_string(),
+        fmt(r.base),
+        fmt(r.new),
+        r.metric
+            .map_or_else(|| "–".to_string(), |m| change(m, r.base, r.new)),
+        r.limit
+            .map_or_else(|| "–".to_string(), |l| show_limit(r.metric, l)),
+        match &r.verdict {
+            Verdict::Ok => "ok".to_string(),
+            Verdict::NotGated => "(not gated)".to_string(),
+            Verdict::Regression(why) => format!("REGRESSION: {why}"),
+        },
+    ]
+}
+
+impl SeedComparison {
+    /// The rows as a table; with `only_bad`, the regressions and the
+    /// figures not judged.
+    pub fn table(&self, only_bad: bool) -> Table {
+        let header = [
+            "phase",
+            "figure",
+            "base median",
+            "base range",
+            "new median",
+            "new range",
+            "change",
+            "p",
+            "verdict",
+        ];
+        let spread = |f: seeds::Figure, v: &[f64]| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if v.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{}–{}", f.show(lo), f.show(hi))
+            }
+        };
+        let rows = self
+            .rows
+            .iter()
+            .filter(|r| !only_bad || r.verdict != SeedVerdict::Pass)
+            .map(|r| {
+                let med = |v: &[f64]| {
+                    crate::stats::median(v).map_or_else(|| "–".to_string(), |m| r.figure.show(m))
+                };
+                vec![
+                    r.span.clone(),
+                    r.figure.label().to_string(),
+                    med(&r.base),
+                    spread(r.figure, &r.base),
+                    med(&r.new),
+                    spread(r.figure, &r.new),
+                    r.shift_pct
+                        .map_or_else(|| "–".to_string(), |s| format!("{s:+.1}%")),
+                    r.p.map_or_else(|| "–".to_string(), |p| format!("{p:.4}")),
+                    match &r.verdict {
+                        SeedVerdict::Pass => "ok".to_string(),
+                        SeedVerdict::Regression(why) => format!("REGRESSION: {why}"),
+                        SeedVerdict::NotJudged(why) => format!("not judged: {why}"),
+                    },
+                ]
+            })
+            .collect();
+        Table {
+            header: header.map(String::from).to_vec(),
+            numeric: vec![false, false, true, true, true, true, true, true, false],
+            rows,
+        }
+    }
+
+    /// One JUnit case per figure.
+    pub fn cases(&self) -> Vec<Case> {
+        self.rows
+            .iter()
+            .map(|r| Case {
+                class: format!("compare.{}", r.span),
+                name: r.figure.label().to_string(),
+                status: match &r.verdict {
+                    SeedVerdict::Pass => CaseStatus::Pass,
+                    SeedVerdict::Regression(w) => CaseStatus::Failure(w.clone()),
+                    SeedVerdict::NotJudged(w) => CaseStatus::Skipped(w.clone()),
+                },
+            })
+            .collect()
+    }
+
+    /// The last line: PASS, FAIL with the count, or COULD NOT JUDGE.
+    pub fn verdict_line(&self) -> String {
+        let n = self.regressions().count();
+        match (&self.could_not_judge, n) {
+            (_, n) if n > 0 => format!("FAIL: {n} regression{}", if n == 1 { "" } else { "s" }),
+            (Some(why), _) => format!("COULD NOT JUDGE: {why}"),
+            (None, _) => "PASS: no shift beyond the seed-to-seed spread".to_string(),
+        }
+    }
+
+    /// The table for people and the verdict.
+    pub fn render(&self, only_bad: bool) -> String {
+        let s = &self.settings;
+        format!(
+            "test: one-sided Mann-Whitney U per figure on per-seed values, Holm-corrected at \
+             alpha {} over the figures judged; smallest shift flagged {}%\n\n{}\n{}\n",
+            s.alpha,
+            trim_float(s.min_shift_pct, 3),
+            self.table(only_bad).to_text(),
+            self.verdict_line()
+        )
+    }
 }
