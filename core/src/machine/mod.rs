@@ -113,7 +113,8 @@ pub struct PeerView {
 /// The cost of one operation, for the driver's capacity model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpCost {
-    /// Bytes the operation moves (key plus value, in or out).
+    /// Bytes of the request: a client command's arguments, or a replica
+    /// request's key and value (the value a read returns is not counted).
     pub bytes: usize,
     /// A replica request from a peer (true) or a client command (false).
     pub replica: bool,
