@@ -32,10 +32,6 @@ use super::state::{ConnEvent, Node};
 /// from it (a pipeline deeper than this waits for replies).
 pub const MAX_PENDING: usize = 1024;
 
-/// Replies are written early when the output grows past this, so a huge
-/// pipeline does not buffer all its answers.
-const FLUSH_AT: usize = 64 * 1024;
-
 /// How a client connection ended.
 enum End {
     /// Closed (QUIT, EOF, error, shutdown).
@@ -118,9 +114,9 @@ where
 impl Client {
     fn on_event<S>(&mut self, ev: ConnEvent, io: &mut Framed<S>) {
         match ev {
-            ConnEvent::Reply(bytes) => {
+            ConnEvent::Replies { bytes, count } => {
                 io.wbuf.extend_from_slice(&bytes);
-                self.pending = self.pending.saturating_sub(1);
+                self.pending = self.pending.saturating_sub(count);
                 if self.pending == 0 {
                     self.hello = false;
                 }
@@ -138,23 +134,38 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
     c: &mut Client,
     io: &mut Framed<S>,
 ) -> Option<resp::ProtocolError> {
+    // Without costs to charge, a pipeline is fed under one lock.
+    let free = node.hooks.is_free();
+    let mut batch = Vec::new();
+    let mut error = None;
     while !c.hello && c.end.is_none() && c.pending < MAX_PENDING {
         match io.next_request() {
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => {
                 // After RL.HELLO the bytes are peer frames, not requests.
                 c.hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
-                feed(node, c.conn, args).await;
                 c.pending += 1;
-                if io.wbuf.len() >= FLUSH_AT {
-                    break;
+                if free {
+                    batch.push(args);
+                } else {
+                    feed(node, c.conn, args).await;
                 }
             }
             Ok(None) => break,
-            Err(e) => return Some(e),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
         }
     }
-    None
+    if !batch.is_empty() {
+        node.with_machine(|m, now| {
+            for args in batch {
+                m.handle_command(now, c.conn, args);
+            }
+        });
+    }
+    error
 }
 
 /// Charges one command's cost, then hands it to the machine (or tells the

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::clock::{Clock, Micros};
@@ -27,8 +27,8 @@ use ringlab_core::membership::{Joined, MembershipError};
 /// What a client connection's task receives from the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnEvent {
-    /// One command's reply, in order.
-    Reply(Bytes),
+    /// The replies of `count` commands, in order, in one buffer.
+    Replies { bytes: Bytes, count: usize },
     /// Close after the replies (QUIT).
     Close,
     /// The client is a peer node: serve it as one.
@@ -41,6 +41,21 @@ pub struct Core {
     pub machine: Machine,
     /// Each open client connection's channel.
     conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnEvent>>,
+}
+
+/// Sends a run of replies to its connection.
+fn flush_run(
+    conns: &BTreeMap<ConnId, mpsc::UnboundedSender<ConnEvent>>,
+    run: Option<(ConnId, BytesMut, usize)>,
+) {
+    if let Some((conn, buf, count)) = run
+        && let Some(tx) = conns.get(&conn)
+    {
+        let _ = tx.send(ConnEvent::Replies {
+            bytes: buf.freeze(),
+            count,
+        });
+    }
 }
 
 /// One running node.
@@ -99,9 +114,24 @@ impl Node {
     }
 
     fn dispatch(&self, core: &mut Core) {
+        // Consecutive replies to one connection travel as one buffer: a
+        // pipeline's answers cost one channel message, not one each.
+        let mut run: Option<(ConnId, BytesMut, usize)> = None;
         while let Some(e) = core.machine.poll_effect() {
             let (conn, ev) = match e {
-                Effect::Reply { conn, bytes } => (conn, ConnEvent::Reply(bytes)),
+                Effect::Reply { conn, bytes } => {
+                    match &mut run {
+                        Some((c, buf, n)) if *c == conn => {
+                            buf.extend_from_slice(&bytes);
+                            *n += 1;
+                        }
+                        _ => {
+                            flush_run(&core.conns, run.take());
+                            run = Some((conn, BytesMut::from(&bytes[..]), 1));
+                        }
+                    }
+                    continue;
+                }
                 Effect::Close { conn } => (conn, ConnEvent::Close),
                 Effect::BecomePeer { conn, from } => (conn, ConnEvent::Peer(from)),
                 Effect::Send { to, id, req } => {
@@ -113,10 +143,12 @@ impl Node {
                     continue;
                 }
             };
+            flush_run(&core.conns, run.take());
             if let Some(tx) = core.conns.get(&conn) {
                 let _ = tx.send(ev);
             }
         }
+        flush_run(&core.conns, run);
     }
 
     /// Opens a client connection: its id and the channel of its replies.

@@ -102,6 +102,17 @@ impl Waiting {
     }
 }
 
+/// How a read or write started: decided at once, or waiting for peers.
+// A return value moved once into its op: boxing the wait would only add an
+// allocation per replicated operation.
+#[allow(clippy::large_enum_variant)]
+enum Begun<T> {
+    /// Decided locally.
+    Done(T),
+    /// Sent to replicas: park the command on this.
+    Wait(Waiting),
+}
+
 /// The result of a wait, for the plan.
 type Outcome = Result<Input, OpError>;
 
@@ -138,18 +149,18 @@ impl Machine {
             let wait = match step {
                 Step::Reply(bytes) => return self.finish_command(now, cmd, bytes),
                 Step::Read(key) => match self.begin_read(now, id, key) {
-                    Ok(v) => {
+                    Begun::Done(v) => {
                         next = Ok(Input::Read(v));
                         continue;
                     }
-                    Err(w) => w,
+                    Begun::Wait(w) => w,
                 },
                 Step::Write(key, entry) => match self.begin_write(now, id, key, entry) {
-                    Ok(r) => {
+                    Begun::Done(r) => {
                         next = r.map(|()| Input::Wrote);
                         continue;
                     }
-                    Err(w) => w,
+                    Begun::Wait(w) => w,
                 },
                 Step::FlushAll => match self.begin_flush(now, id) {
                     Some(w) => w,
@@ -178,11 +189,11 @@ impl Machine {
     }
 
     /// A read: `Ok` when it is answered locally, or the wait to park.
-    fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Result<Option<Entry>, Waiting> {
+    fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Begun<Option<Entry>> {
         if self.membership.members.len() == 1 {
             // A node alone holds every key (the common single-node case,
             // kept free of the preference list's allocation).
-            return Ok(self.store.get_versioned(&key, now).cloned());
+            return Begun::Done(self.store.get_versioned(&key, now).cloned());
         }
         let targets = self.replicas(&key);
         let mine = targets.contains(&self.id);
@@ -195,7 +206,7 @@ impl Machine {
             !n.is_multiple_of(u64::from(self.cfg.read_repair_every))
         };
         if local_only || shortcut {
-            return Ok(self.store.get_versioned(&key, now).cloned());
+            return Begun::Done(self.store.get_versioned(&key, now).cloned());
         }
         let mut op = ReadOp::new(targets, self.quorum.r, now, self.cfg.replica_timeout);
         let mut local = None;
@@ -209,7 +220,7 @@ impl Machine {
         if let Some(v) = local {
             op.handle_reply(self.id, Ok(v));
         }
-        Err(Waiting::Read { key, op })
+        Begun::Wait(Waiting::Read { key, op })
     }
 
     /// A write: `Ok` when it is decided locally, or the wait to park.
@@ -219,7 +230,7 @@ impl Machine {
         id: OpId,
         key: Bytes,
         entry: Entry,
-    ) -> Result<Result<(), OpError>, Waiting> {
+    ) -> Begun<Result<(), OpError>> {
         let solo = self.membership.members.len() == 1;
         let targets = if solo {
             Vec::new()
@@ -227,9 +238,10 @@ impl Machine {
             self.replicas(&key)
         };
         if solo || (targets.len() == 1 && targets[0] == self.id) {
-            return Ok(self
-                .apply_local(key, entry, now)
-                .map_err(|_| OpError::OutOfMemory));
+            return Begun::Done(
+                self.apply_local(key, entry, now)
+                    .map_err(|_| OpError::OutOfMemory),
+            );
         }
         let mut op = WriteOp::new(targets, self.quorum.w, now, self.cfg.replica_timeout);
         let mut local = None;
@@ -247,7 +259,7 @@ impl Machine {
         if let Some(res) = local {
             op.handle_ack(self.id, res);
         }
-        Err(Waiting::Write { op })
+        Begun::Wait(Waiting::Write { op })
     }
 
     /// FLUSHALL: this node's keys now, and every peer's (waiting up to the
