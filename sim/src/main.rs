@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ringlab_sim::runner::Engine;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,10 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// The simulation engine (default: madsim under `cargo sim`, fast in
+        /// the plain build).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
@@ -61,6 +66,9 @@ enum Command {
         /// Directory for the per-seed reports and the aggregate.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The simulation engine for every seed.
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Run each scenario with its own seed and check its [expect] lines;
     /// exits non-zero if any expectation fails.
@@ -73,6 +81,9 @@ enum Command {
         /// Where the reports go: <out>/<scenario name>/ (default: out).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The simulation engine for every scenario.
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
@@ -86,18 +97,21 @@ fn main() -> ExitCode {
             seed,
             out,
             quiet,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet).map(|()| true),
+            engine,
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, engine).map(|()| true),
         Command::Sweep {
             scenario,
             seeds,
             jobs,
             out,
-        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out),
+            engine,
+        } => ringlab_sim::runner::sweep_cmd(&scenario, &seeds, jobs, out, engine),
         Command::Check {
             scenarios,
             jobs,
             out,
-        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out),
+            engine,
+        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, engine),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {
