@@ -37,7 +37,7 @@ pub enum Job {
     Peer {
         link: LinkRef,
         id: RequestId,
-        req: PeerRequest,
+        req: Box<PeerRequest>,
     },
 }
 
@@ -136,6 +136,9 @@ impl World<'_> {
                 extra,
                 next_link: vec![0; n],
             });
+        }
+        if n >= usize::from(u16::MAX) {
+            return Err(FastError::Unsupported(format!("{n} nodes (at most 65534)")));
         }
         let pool = NodeConfig::default().peer_connections.max(1);
         self.links = (0..n * n)
@@ -285,7 +288,7 @@ impl World<'_> {
     /// `Unreachable`, in id order, and it reconnects after the backoff.
     pub fn link_eof(&mut self, link: LinkRef) {
         let n = self.nodes.len();
-        let LinkRef { from, to, idx, .. } = link;
+        let (from, to, idx) = link.ends();
         let l = &mut self.links[from * n + to][idx];
         if l.epoch != link.epoch || !l.up {
             return;
@@ -333,11 +336,13 @@ impl World<'_> {
     /// A replica request arrives at its link's replica.
     pub fn peer_request(&mut self, link: LinkRef, id: RequestId, req: PeerRequest) {
         let n = self.nodes.len();
-        let l = &self.links[link.from * n + link.to][link.idx];
-        if l.epoch != link.epoch || !l.up || !self.nodes[link.to].alive() {
+        let (from, to, idx) = link.ends();
+        let l = &self.links[from * n + to][idx];
+        if l.epoch != link.epoch || !l.up || !self.nodes[to].alive() {
             return;
         }
-        self.charge(link.to, Job::Peer { link, id, req });
+        let req = Box::new(req);
+        self.charge(to, Job::Peer { link, id, req });
     }
 
     /// Offers `job` to node `i`'s cores.
@@ -388,7 +393,7 @@ impl World<'_> {
         match job {
             Job::Cmd { conn, args } => m.handle_command(now, conn, args),
             Job::Peer { link, id, req } => {
-                let resp = m.handle_peer_request(now, req);
+                let resp = m.handle_peer_request(now, *req);
                 self.respond(link, id, resp);
             }
         }
@@ -414,23 +419,29 @@ impl World<'_> {
     /// latency (the replica's side of it).
     fn respond(&mut self, link: LinkRef, id: RequestId, resp: PeerResponse) {
         let n = self.nodes.len();
-        if self.links[link.from * n + link.to][link.idx].epoch != link.epoch {
+        let (from, to, idx) = link.ends();
+        if self.links[from * n + to][idx].epoch != link.epoch {
             return;
         }
-        let at = self.now + self.nodes[link.to].extra[link.from];
-        let c = Chan::Resp(link.from, link.to, link.idx);
-        self.send(c, at, Msg::PeerResp { link, id, resp });
+        let at = self.now + self.nodes[to].extra[from];
+        let resp = Box::new(resp);
+        self.send(
+            Chan::Resp(from, to, idx),
+            at,
+            Msg::PeerResp { link, id, resp },
+        );
     }
 
     /// An answer arrives at the coordinator.
     pub fn peer_response(&mut self, link: LinkRef, id: RequestId, resp: PeerResponse) {
         let n = self.nodes.len();
-        let l = &mut self.links[link.from * n + link.to][link.idx];
+        let (from, to, idx) = link.ends();
+        let l = &mut self.links[from * n + to][idx];
         if l.epoch != link.epoch || !l.pending.remove(&id) {
             return;
         }
-        let peer = self.nodes[link.to].id;
-        self.feed_response(link.from, peer, id, Ok(resp));
+        let peer = self.nodes[to].id;
+        self.feed_response(from, peer, id, Ok(resp));
     }
 
     /// Feeds an answer (or a failure) to node `i`'s machine.
@@ -547,13 +558,9 @@ impl World<'_> {
             return;
         }
         l.pending.insert(id);
-        let link = LinkRef {
-            from: i,
-            to: j,
-            idx,
-            epoch: l.epoch,
-        };
+        let link = link_ref(i, j, idx, l.epoch);
         let at = self.now + self.nodes[i].extra[j];
+        let req = Box::new(req);
         self.send(Chan::Req(i, j, idx), at, Msg::PeerReq { link, id, req });
     }
 
@@ -591,12 +598,7 @@ impl World<'_> {
                 if j == i || !l.up {
                     continue;
                 }
-                let link = LinkRef {
-                    from: j,
-                    to: i,
-                    idx,
-                    epoch: l.epoch,
-                };
+                let link = link_ref(j, i, idx, l.epoch);
                 let at = l.resp.drained_at(self.now);
                 self.q.push(at, Ev::Deliver(Msg::LinkEof { link }));
             }
@@ -627,5 +629,17 @@ impl World<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The reference of link `(from, to, idx)` at `epoch` (cluster sizes are
+/// far below `u16::MAX`, checked when the world is built).
+fn link_ref(from: usize, to: usize, idx: usize, epoch: u64) -> LinkRef {
+    let small = |x: usize| u16::try_from(x).expect("node and link indexes fit in u16");
+    LinkRef {
+        from: small(from),
+        to: small(to),
+        idx: small(idx),
+        epoch,
     }
 }

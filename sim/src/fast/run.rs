@@ -50,29 +50,41 @@ pub enum Msg {
     PeerReq {
         link: LinkRef,
         id: RequestId,
-        req: PeerRequest,
+        req: Box<PeerRequest>,
     },
     /// Its answer, back on the same link.
     PeerResp {
         link: LinkRef,
         id: RequestId,
-        resp: PeerResponse,
+        resp: Box<PeerResponse>,
     },
     /// The far end of a peer link died: end of stream.
     LinkEof { link: LinkRef },
 }
 
-/// One connection of a peer pool, at one of its incarnations.
+/// One connection of a peer pool, at one of its incarnations (small: it
+/// travels in every replica message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkRef {
     /// Index of the coordinating node (the one that opened the link).
-    pub from: usize,
+    pub from: u16,
     /// Index of the replica node.
-    pub to: usize,
+    pub to: u16,
     /// Which connection of the pool.
-    pub idx: usize,
+    pub idx: u16,
     /// The connection's incarnation.
     pub epoch: u64,
+}
+
+impl LinkRef {
+    /// (from, to, idx) as indexes.
+    pub fn ends(&self) -> (usize, usize, usize) {
+        (
+            usize::from(self.from),
+            usize::from(self.to),
+            usize::from(self.idx),
+        )
+    }
 }
 
 /// Which channel: each connection has one per direction.
@@ -280,8 +292,8 @@ impl World<'_> {
                 conn,
                 epoch,
             } => self.client_eof(client, conn, epoch),
-            Msg::PeerReq { link, id, req } => self.peer_request(link, id, req),
-            Msg::PeerResp { link, id, resp } => self.peer_response(link, id, resp),
+            Msg::PeerReq { link, id, req } => self.peer_request(link, id, *req),
+            Msg::PeerResp { link, id, resp } => self.peer_response(link, id, *resp),
             Msg::LinkEof { link } => self.link_eof(link),
         }
     }
