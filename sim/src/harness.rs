@@ -42,8 +42,8 @@ use ringlab_core::store::Policy;
 use ringlab_loadgen::database::Database;
 use ringlab_loadgen::driver::cli::DATABASE_SEED;
 use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
-use ringlab_loadgen::recorder::{Event, RunMeta, RunRecord};
-use ringlab_loadgen::scenario::{Fault, FaultAction, LatencyDist, Scenario, node_name};
+use ringlab_loadgen::recorder::{RunMeta, RunRecord};
+use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
 use tokio::sync::{Notify, watch};
 
