@@ -37,7 +37,7 @@ LOAD=target/release/ringlab-load
 WORK=$(mktemp -d)
 case "$SERVER" in
     node)
-        cargo build --release -q -p ringlab-core --bin ringlab-node
+        cargo build --release -q -p ringlab-node --bin ringlab-node
         target/release/ringlab-node --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
         ;;
     redis)

@@ -34,7 +34,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
-cargo build --release -q -p ringlab-core --bin ringlab-node
+cargo build --release -q -p ringlab-node --bin ringlab-node
 NODE_BIN=target/release/ringlab-node
 
 PIDS=()

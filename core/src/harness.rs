@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::clock::Micros;
+use crate::config::{Member, NodeConfig};
 use crate::machine::{ConnId, Effect, Machine};
-use crate::node::config::{Member, NodeConfig};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::protocol::resp::{self, Frame, Limits};
 use crate::replication::ReplicaFailure;
@@ -259,34 +259,22 @@ impl Cluster {
         let now = self.now;
         match msg {
             Msg::Request { from, to, id, req } => {
-                if self.dead.contains(&to) {
-                    // The connection was refused: the sender learns at once.
-                    let resp = Err(ReplicaFailure::Unreachable);
-                    return self.post(
-                        to,
-                        from,
-                        Msg::Response {
-                            from: to,
-                            to: from,
-                            id,
-                            resp,
-                        },
-                        true,
-                    );
-                }
-                let m = self.nodes.get_mut(&to).expect("a member");
-                let resp = Ok(m.handle_peer_request(now, req));
-                self.post(
-                    to,
-                    from,
-                    Msg::Response {
-                        from: to,
-                        to: from,
-                        id,
-                        resp,
-                    },
-                    false,
-                );
+                // A dead node refused the connection: the sender learns
+                // that at once, whatever the links.
+                let refused = self.dead.contains(&to);
+                let resp = if refused {
+                    Err(ReplicaFailure::Unreachable)
+                } else {
+                    let m = self.nodes.get_mut(&to).expect("a member");
+                    Ok(m.handle_peer_request(now, req))
+                };
+                let answer = Msg::Response {
+                    from: to,
+                    to: from,
+                    id,
+                    resp,
+                };
+                self.post(to, from, answer, refused);
             }
             Msg::Response { from, to, id, resp } => {
                 if self.dead.contains(&to) {

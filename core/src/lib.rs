@@ -1,28 +1,37 @@
 //! ringlab-core: the cache itself.
 //!
 //! # Layout
-//! The module list below is a map of the code. Everything but `node` is pure
-//! logic: it takes time (`now`, microseconds of model time) and randomness
-//! (an `Rng`) as arguments, never reads a clock, spawns a thread or touches
-//! the network, so it behaves identically in a real node and in the simulator.
+//! The module list below is a map of the code. All of it is pure logic: it
+//! takes time (`now`, microseconds of model time) and randomness (an `Rng`)
+//! as arguments, never reads a clock, spawns a thread or touches the
+//! network, so it behaves identically in a real node and in every simulator.
+//! Cargo keeps tokio out of this crate; the async server that drives the
+//! machine is the `ringlab-node` crate.
 //!
-//! - [`clock`]: the one seam for time. Every sleep, timeout and timestamp in
-//!   the node and the load generator goes through a [`clock::Clock`], which
-//!   knows the simulation's time scale (1 in a real node).
+//! - [`clock`]: model time as a number ([`clock::Micros`]).
+//! - [`config`]: a node's configuration ([`config::NodeConfig`]), the
+//!   cluster file, and the node's size and duration syntax.
+//! - [`membership`]: the member list and the placement of keys on it.
 //! - [`ring`]: consistent hashing with virtual nodes, preference lists, and
 //!   what moves on a membership change; `hash mod N` behind the same trait.
 //! - [`store`]: the in-memory store: versions, absolute expiry, byte-accounted
 //!   `maxmemory`, eviction policies, stats.
 //! - [`protocol`]: the RESP2 codec (incremental parser, encoder, limits).
-//! - [`replication`]: the coordinator as a sans-IO state machine.
-//! - [`node`]: the async server (the only I/O): client connections, peers,
-//!   timers, the capacity hook. Binary `ringlab-node`.
+//! - [`replication`]: one quorum read or write as a sans-IO state machine.
+//! - [`machine`]: the node as a pure state machine: client commands, peer
+//!   messages and timers in, replies, peer messages and timers out. Every
+//!   engine (the real server, madsim, the fast simulator) drives this.
+//! - [`cmd`]: the command table and the commands by family; commands on
+//!   keys are pure plans of quorum reads and writes.
+//! - [`harness`]: node machines on an in-memory network that delays, drops,
+//!   cuts and partitions, for model-based tests of the cluster.
 
 pub mod clock;
 pub mod cmd;
+pub mod config;
 pub mod harness;
 pub mod machine;
-pub mod node;
+pub mod membership;
 pub mod protocol;
 pub mod replication;
 pub mod ring;

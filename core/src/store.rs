@@ -4,8 +4,8 @@
 //! A [`Store`] is single-threaded and pure: it never reads a clock or spawns
 //! anything. Time comes in as `now` ([`Micros`], model time) and randomness
 //! as an `Rng`, so a store behaves the same in a real node and in the
-//! simulator. The node shards its keyspace over several stores behind
-//! mutexes.
+//! simulator. Each node's machine owns one store, so `maxmemory` and
+//! `noeviction` hold node-wide.
 //!
 //! # Layout
 //! - `key`: the stored form of a key (short keys inline).

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ringlab_core::clock::{Clock, Micros};
+use ringlab_node::clock::{Clock, Micros};
 
 use crate::scenario::DatabaseSpec;
 

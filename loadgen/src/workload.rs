@@ -2,7 +2,7 @@
 //!
 //! These are plain types with no spans and no serde: [`crate::scenario`]
 //! parses and validates a file into them, `ringlab-load` also builds them from
-//! flags. Every duration here is *model* time (see `ringlab_core::clock`).
+//! flags. Every duration here is *model* time (see `ringlab_node::clock`).
 
 use std::time::Duration;
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use driver_common::{Behaviour, phase, spawn_server};
 use madsim::runtime::Handle;
-use ringlab_core::clock::Clock;
 use ringlab_loadgen::driver::{DriverConfig, run};
 use ringlab_loadgen::recorder::{RunMeta, RunRecord};
 use ringlab_loadgen::workload::{OpKind, Phase};
+use ringlab_node::clock::Clock;
 
 const SCALE: u32 = 1000;
 const ORIGIN_US: u64 = 1_700_000_000_000_000;

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use driver_common::{Behaviour, phase, spawn_server};
-use ringlab_core::clock::Clock;
 use ringlab_loadgen::driver::cli::{Cli, execute, plan};
 use ringlab_loadgen::driver::{DriverConfig, DriverError, run};
 use ringlab_loadgen::recorder::RunMeta;
 use ringlab_loadgen::workload::{OpKind, ValueSize};
+use ringlab_node::clock::Clock;
 
 fn meta() -> RunMeta {
     RunMeta {

@@ -19,11 +19,11 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ringlab_core::clock::{Clock, Micros};
-use ringlab_core::node::{Hooks, OpCost, Overloaded};
 use ringlab_core::ring::NodeId;
 use ringlab_loadgen::recorder::new_histogram;
 use ringlab_loadgen::scenario::CostDist;
+use ringlab_node::clock::{Clock, Micros};
+use ringlab_node::{Hooks, OpCost, Overloaded};
 use tokio::sync::Semaphore;
 
 /// A node's capacity settings, as the scenario gives them.

@@ -23,7 +23,7 @@
 //! A node that is down at a join learns the list when it restarts.
 //!
 //! Time: everything runs on one [`Clock`] scaled by the scenario's
-//! `time_scale` (see `ringlab_core::clock`), created once inside the runtime
+//! `time_scale` (see `ringlab_node::clock`), created once inside the runtime
 //! and copied to every node and client, so all agree on model time.
 
 use std::collections::BTreeMap;
@@ -35,8 +35,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
-use ringlab_core::clock::{Clock, Micros};
-use ringlab_core::node::{Member, NodeConfig, NodeEnv};
 use ringlab_core::ring::NodeId;
 use ringlab_core::store::Policy;
 use ringlab_loadgen::database::Database;
@@ -45,6 +43,8 @@ use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
+use ringlab_node::clock::{Clock, Micros};
+use ringlab_node::{Member, NodeConfig, NodeEnv};
 use tokio::sync::{Notify, watch};
 
 use crate::capacity::{CapacitySpec, Knobs, NodeStats, SimHooks};
@@ -248,12 +248,12 @@ impl NodeFactory<'_> {
                         .expect("a simulated node's address is free");
                     node_bound.notify_one();
                     let env = NodeEnv { clock, hooks };
-                    let started = move |node: Arc<ringlab_core::node::state::Node>| {
+                    let started = move |node: Arc<ringlab_node::state::Node>| {
                         if dynamic {
                             tokio::spawn(watch_members(node, members));
                         }
                     };
-                    if let Err(e) = ringlab_core::node::serve_with(
+                    if let Err(e) = ringlab_node::serve_with(
                         cfg,
                         listener,
                         env,
@@ -359,13 +359,13 @@ fn node_series(
 /// Adds every member the harness announces that the node does not have yet
 /// (runs on the node's machine, so its peer connections do too).
 async fn watch_members(
-    node: Arc<ringlab_core::node::state::Node>,
+    node: Arc<ringlab_node::state::Node>,
     mut members: watch::Receiver<Vec<Member>>,
 ) {
     loop {
         let list = members.borrow_and_update().clone();
         for m in list {
-            if !node.membership().contains(m.id)
+            if !node.is_member(m.id)
                 && let Err(e) = node.add_member(m)
             {
                 panic!("the harness announced an impossible member: {e}");

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::{Handle, Runtime};
-use ringlab_core::clock::Clock;
-use ringlab_core::node::client::Client;
-use ringlab_core::node::{Member, NoHooks, NodeConfig, NodeEnv, serve};
 use ringlab_core::protocol::resp::Frame;
 use ringlab_core::ring::{NodeId, Placement, PlacementKind, key_hash};
 use ringlab_loadgen::scenario;
+use ringlab_node::client::Client;
+use ringlab_node::clock::Clock;
+use ringlab_node::{Member, NoHooks, NodeConfig, NodeEnv, serve};
 use ringlab_sim::harness::{self, NODE_PORT, ORIGIN_US, client_ip, node_ip};
 
 /// Keys written before the join.

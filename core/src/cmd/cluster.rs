@@ -6,9 +6,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::reply::{self, OK, clean};
 use super::{Cmd, CommandSpec};
+use crate::config::Member;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Effect, Machine};
-use crate::node::config::Member;
 use crate::protocol::peer::parse_hello;
 use crate::protocol::resp::{write_bulk, write_error, write_simple};
 use crate::ring::{DEFAULT_VNODES, NodeId};

@@ -9,9 +9,9 @@ use super::plan::Plan;
 use super::reply::{self, E_INT, E_SYNTAX, OK, clean, parse_i64};
 use super::{COMMANDS, Cmd, CommandSpec, lookup};
 use crate::clock::Micros;
+use crate::config::parse_memory;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Machine, info};
-use crate::node::config::parse_memory;
 use crate::protocol::resp::{
     write_array_header, write_bulk, write_error, write_integer, write_null, write_simple,
 };

@@ -103,10 +103,94 @@ fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
 /// Renders the Prometheus text exposition format (version 0.0.4).
 pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
     let mut out = String::with_capacity(4096);
+    commands(&mut out, m, snap.names);
+    latency(&mut out, m);
+    let s = &snap.stats;
+    let gauges = [
+        (
+            "ringlab_used_memory_bytes",
+            "Bytes charged to stored entries.",
+            s.used_bytes,
+        ),
+        ("ringlab_keys", "Live keys on this node.", s.keys),
+        (
+            "ringlab_connected_clients",
+            "Client connections open now.",
+            snap.connected_clients,
+        ),
+    ];
+    let counters = [
+        (
+            "ringlab_keyspace_hits_total",
+            "Reads that found a value.",
+            s.hits,
+        ),
+        (
+            "ringlab_keyspace_misses_total",
+            "Reads that found nothing.",
+            s.misses,
+        ),
+        (
+            "ringlab_evicted_keys_total",
+            "Keys evicted for maxmemory.",
+            s.evictions,
+        ),
+        ("ringlab_expired_keys_total", "Keys expired.", s.expirations),
+        (
+            "ringlab_connections_received_total",
+            "Client connections accepted.",
+            m.connections_received,
+        ),
+        (
+            "ringlab_rejected_connections_total",
+            "Client connections refused (max clients).",
+            m.rejected_connections,
+        ),
+        (
+            "ringlab_protocol_errors_total",
+            "Client connections closed for a protocol error.",
+            m.protocol_errors,
+        ),
+        (
+            "ringlab_peer_errors_total",
+            "Peer requests that failed.",
+            m.peer_errors,
+        ),
+        (
+            "ringlab_quorum_failures_total",
+            "Operations whose quorum was not met.",
+            m.quorum_failures,
+        ),
+        (
+            "ringlab_read_repairs_total",
+            "Repair writes sent to stale replicas.",
+            m.read_repairs,
+        ),
+        (
+            "ringlab_overloaded_total",
+            "Operations refused by the capacity hook.",
+            m.overloaded,
+        ),
+        (
+            "ringlab_replica_requests_total",
+            "Replica requests served for peers.",
+            m.replica_requests,
+        ),
+    ];
+    for (name, help, v) in counters {
+        counter(&mut out, name, help, v);
+    }
+    for (name, help, v) in gauges {
+        gauge(&mut out, name, help, v);
+    }
+    out
+}
+
+/// Calls per command, sorted by name.
+fn commands(out: &mut String, m: &Metrics, names: &[&str]) {
     out.push_str("# HELP ringlab_commands_total Commands processed, by command.\n");
     out.push_str("# TYPE ringlab_commands_total counter\n");
-    let mut rows: Vec<(&str, u64)> = snap
-        .names
+    let mut rows: Vec<(&str, u64)> = names
         .iter()
         .copied()
         .chain(std::iter::once("unknown"))
@@ -116,6 +200,10 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
     for (name, v) in rows {
         let _ = writeln!(out, "ringlab_commands_total{{command=\"{name}\"}} {v}");
     }
+}
+
+/// The command latency histogram.
+fn latency(out: &mut String, m: &Metrics) {
     out.push_str("# HELP ringlab_command_duration_seconds Command latency, server side.\n");
     out.push_str("# TYPE ringlab_command_duration_seconds histogram\n");
     let mut cum = 0;
@@ -138,93 +226,6 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
         m.latency_sum_us as f64 / 1e6
     );
     let _ = writeln!(out, "ringlab_command_duration_seconds_count {cum}");
-    let s = &snap.stats;
-    counter(
-        &mut out,
-        "ringlab_keyspace_hits_total",
-        "Reads that found a value.",
-        s.hits,
-    );
-    counter(
-        &mut out,
-        "ringlab_keyspace_misses_total",
-        "Reads that found nothing.",
-        s.misses,
-    );
-    counter(
-        &mut out,
-        "ringlab_evicted_keys_total",
-        "Keys evicted for maxmemory.",
-        s.evictions,
-    );
-    counter(
-        &mut out,
-        "ringlab_expired_keys_total",
-        "Keys expired.",
-        s.expirations,
-    );
-    gauge(
-        &mut out,
-        "ringlab_used_memory_bytes",
-        "Bytes charged to stored entries.",
-        s.used_bytes,
-    );
-    gauge(&mut out, "ringlab_keys", "Live keys on this node.", s.keys);
-    gauge(
-        &mut out,
-        "ringlab_connected_clients",
-        "Client connections open now.",
-        snap.connected_clients,
-    );
-    counter(
-        &mut out,
-        "ringlab_connections_received_total",
-        "Client connections accepted.",
-        m.connections_received,
-    );
-    counter(
-        &mut out,
-        "ringlab_rejected_connections_total",
-        "Client connections refused (max clients).",
-        m.rejected_connections,
-    );
-    counter(
-        &mut out,
-        "ringlab_protocol_errors_total",
-        "Client connections closed for a protocol error.",
-        m.protocol_errors,
-    );
-    counter(
-        &mut out,
-        "ringlab_peer_errors_total",
-        "Peer connection and request failures.",
-        m.peer_errors,
-    );
-    counter(
-        &mut out,
-        "ringlab_quorum_failures_total",
-        "Operations whose quorum was not met.",
-        m.quorum_failures,
-    );
-    counter(
-        &mut out,
-        "ringlab_read_repairs_total",
-        "Repair writes sent to stale replicas.",
-        m.read_repairs,
-    );
-    counter(
-        &mut out,
-        "ringlab_overloaded_total",
-        "Operations refused by the capacity hook.",
-        m.overloaded,
-    );
-    counter(
-        &mut out,
-        "ringlab_replica_requests_total",
-        "Replica requests served for peers.",
-        m.replica_requests,
-    );
-    out
 }
 
 #[cfg(test)]
@@ -233,7 +234,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_counts_match() {
-        let m = Metrics::new(2);
+        let mut m = Metrics::new(2);
         m.record(0, 5);
         m.record(0, 30);
         m.record(1, 2_000_000);

@@ -53,8 +53,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::clock::Micros;
 use crate::cmd::{self, plan::Plan};
-use crate::node::config::{ConfigError, Member, NodeConfig};
-use crate::node::membership::{Joined, Membership, MembershipError};
+use crate::config::{ConfigError, Member, NodeConfig};
+use crate::membership::{Joined, Membership, MembershipError};
 use crate::protocol::peer::{PeerMessage, PeerRequest, PeerResponse, RequestId};
 use crate::replication::{Quorum, ReplicaFailure};
 use crate::ring::NodeId;

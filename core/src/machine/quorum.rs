@@ -179,6 +179,11 @@ impl Machine {
 
     /// A read: `Ok` when it is answered locally, or the wait to park.
     fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Result<Option<Entry>, Waiting> {
+        if self.membership.members.len() == 1 {
+            // A node alone holds every key (the common single-node case,
+            // kept free of the preference list's allocation).
+            return Ok(self.store.get_versioned(&key, now).cloned());
+        }
         let targets = self.replicas(&key);
         let mine = targets.contains(&self.id);
         let local_only = targets.len() == 1 && mine;
@@ -215,8 +220,13 @@ impl Machine {
         key: Bytes,
         entry: Entry,
     ) -> Result<Result<(), OpError>, Waiting> {
-        let targets = self.replicas(&key);
-        if targets.len() == 1 && targets[0] == self.id {
+        let solo = self.membership.members.len() == 1;
+        let targets = if solo {
+            Vec::new()
+        } else {
+            self.replicas(&key)
+        };
+        if solo || (targets.len() == 1 && targets[0] == self.id) {
             return Ok(self
                 .apply_local(key, entry, now)
                 .map_err(|_| OpError::OutOfMemory));

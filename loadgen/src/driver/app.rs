@@ -19,7 +19,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ringlab_core::clock::{Clock, Micros};
+use ringlab_node::clock::{Clock, Micros};
 use tokio::sync::Notify;
 
 use super::{Pending, Shared, lock};

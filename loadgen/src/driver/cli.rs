@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ringlab_core::clock::Clock;
+use ringlab_node::clock::Clock;
 
 use super::{Driver, DriverConfig, LiveSnapshot};
 use crate::recorder::{RunMeta, RunRecord};

@@ -15,8 +15,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringlab_core::clock::{Clock, Micros, Sleep};
 use ringlab_core::protocol::resp::{Frame, Limits, parse_frame, write_command};
+use ringlab_node::clock::{Clock, Micros, Sleep};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify, watch};

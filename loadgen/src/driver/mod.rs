@@ -42,7 +42,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ringlab_core::clock::{Clock, Micros};
+use ringlab_node::clock::{Clock, Micros};
 use tokio::sync::{Barrier, Notify, watch};
 
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};

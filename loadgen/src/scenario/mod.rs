@@ -56,7 +56,7 @@ pub struct Scenario {
     /// Width of the recorder's time windows.
     pub window: Duration,
     /// Simulation clock scale D: runtime time per model time (see
-    /// `ringlab_core::clock`).
+    /// `ringlab_node::clock`).
     pub time_scale: u32,
     /// The simulator adds per-node series to the report: the busiest
     /// node's utilization and operation p99 against the other nodes'.

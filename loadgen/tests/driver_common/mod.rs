@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use ringlab_core::clock::{Clock, Micros};
 use ringlab_loadgen::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
+use ringlab_node::clock::{Clock, Micros};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

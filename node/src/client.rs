@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::protocol::resp::{self, Frame, Limits, ProtocolError};
+use ringlab_core::protocol::resp::{self, Frame, Limits, ProtocolError};
 
 /// A client failure.
 #[derive(Debug, thiserror::Error)]

@@ -10,16 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::ring::NodeId;
+use ringlab_core::ring::NodeId;
 
-/// The cost of one operation, as the node reports it to [`Hooks::charge`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpCost {
-    /// Bytes the operation moves (key plus value, in or out).
-    pub bytes: usize,
-    /// A replica request from a peer (true) or a client command (false).
-    pub replica: bool,
-}
+pub use ringlab_core::machine::OpCost;
 
 /// The node is out of capacity: the operation was refused, not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

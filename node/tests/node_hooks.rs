@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use node_support::TestCluster;
-use ringlab_core::clock::Clock;
-use ringlab_core::node::{ChargeFuture, Hooks, NodeEnv, OpCost, Overloaded};
 use ringlab_core::ring::NodeId;
+use ringlab_node::clock::Clock;
+use ringlab_node::{ChargeFuture, Hooks, NodeEnv, OpCost, Overloaded};
 
 /// Counts charges; refuses them while `refuse` is set; delays messages to
 /// `slow_peer`.

@@ -7,12 +7,9 @@
 //! new owner until written again (the `rehash` lesson measures exactly
 //! that). N, R and W stay as they were clamped when the node started.
 
-use std::sync::{RwLock, RwLockReadGuard};
-
 use crate::ring::{AnyPlacement, NodeId, Placement, PlacementKind, validate_vnodes};
 
 use super::config::Member;
-use super::state::Node;
 
 /// The cluster as this node sees it now.
 #[derive(Debug, Clone)]
@@ -81,55 +78,6 @@ pub struct Joined {
     pub members: usize,
     /// The exact fraction of the hash space whose primary changed.
     pub moved_fraction: f64,
-}
-
-/// A membership behind a lock that tolerates poisoning (the value is
-/// replaced whole, so a panicking writer cannot leave it half-changed).
-pub(super) fn read(lock: &RwLock<Membership>) -> RwLockReadGuard<'_, Membership> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Node {
-    /// The membership now. Hold the guard briefly: a join waits for it.
-    pub fn membership(&self) -> RwLockReadGuard<'_, Membership> {
-        read(&self.membership)
-    }
-
-    /// Whether the cluster is this node alone (every key is local).
-    pub fn is_solo(&self) -> bool {
-        self.membership().members.len() == 1
-    }
-
-    /// Adds `member` to the running cluster as this node sees it: the
-    /// placement changes at once and peer connections to the newcomer
-    /// start (they are tasks of the caller's runtime node, so call this from
-    /// the node itself). Keys are not moved.
-    pub fn add_member(&self, member: Member) -> Result<Joined, MembershipError> {
-        let mut guard = self.membership.write().unwrap_or_else(|e| e.into_inner());
-        let next = guard.with_member(member.clone())?;
-        let moved_fraction = guard
-            .placement
-            .moved_fraction(&next.placement)
-            .expect("a membership keeps its placement's kind");
-        if member.id != self.id {
-            self.peers.add(member.id, member.addr);
-        }
-        *guard = next;
-        let members = guard.members.len();
-        drop(guard);
-        tracing::info!(
-            id = self.id,
-            joined = member.id,
-            addr = %member.addr,
-            members,
-            moved_fraction,
-            "member joined"
-        );
-        Ok(Joined {
-            members,
-            moved_fraction,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -57,8 +57,6 @@ pub struct NodeConfig {
     pub idle_timeout: Option<Duration>,
     /// Seeds the node's RNGs (eviction and expiry sampling).
     pub seed: u64,
-    /// Stores the keyspace is split over (each behind its own mutex).
-    pub shards: usize,
     /// Upper bound on one command's execution, quorum waits included.
     pub command_timeout: Duration,
     /// Connections to each peer; requests are spread over them.
@@ -101,7 +99,6 @@ impl Default for NodeConfig {
             max_clients: 10_000,
             idle_timeout: None,
             seed: 0,
-            shards: 16,
             command_timeout: Duration::from_secs(5),
             peer_connections: 2,
             peer_backoff_min: Duration::from_millis(10),
@@ -202,7 +199,6 @@ impl NodeConfig {
             }
         }
         for (name, v) in [
-            ("shards", self.shards),
             ("max_clients", self.max_clients),
             ("peer_connections", self.peer_connections),
             ("read_repair_every", self.read_repair_every as usize),
@@ -329,8 +325,6 @@ struct ClusterFile {
     idle_timeout: Option<String>,
     /// RNG seed.
     seed: Option<u64>,
-    /// Store shards.
-    shards: Option<usize>,
     /// Prometheus listener.
     metrics_addr: Option<SocketAddr>,
     /// The cluster.
@@ -402,9 +396,6 @@ impl NodeConfig {
         }
         if let Some(v) = f.seed {
             self.seed = v;
-        }
-        if let Some(v) = f.shards {
-            self.shards = v;
         }
         if f.metrics_addr.is_some() {
             self.metrics_addr = f.metrics_addr;

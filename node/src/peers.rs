@@ -1,42 +1,49 @@
 //! Outgoing peer connections: a small pool per peer, multiplexed by request
 //! id, with reconnect and backoff through the clock.
 //!
-//! Each connection is one task that owns its socket and a table of pending
-//! requests. Requests carry their own reply channel, so responses are routed
-//! in whatever order they arrive and one slow request never blocks the others.
+//! Each connection is one task that owns its socket and the ids of its
+//! pending requests. Answers go to [`PeerEvents::response`] (the node feeds
+//! them to its machine) in whatever order they arrive, so one slow request
+//! never blocks the others; when a connection breaks, each of its pending
+//! requests is answered `Unreachable`.
 //! While a connection is down (backing off after a failure), requests for it
 //! fail at once as `Unreachable` instead of waiting: a dead peer costs the
 //! requests that need it nothing but a quorum counted without it, and costs
 //! the requests that do not need it nothing at all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
-use crate::protocol::resp::{self, Frame, Limits};
-use crate::replication::ReplicaFailure;
-use crate::ring::NodeId;
+use crate::framed::Framed;
+use ringlab_core::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
+use ringlab_core::protocol::resp::{Frame, Limits};
+use ringlab_core::replication::ReplicaFailure;
+use ringlab_core::ring::NodeId;
 
 use super::hooks::Hooks;
-use super::metrics::Metrics;
 
-/// Where a peer's answer goes: the coordinating operation's channel.
-pub type ReplyTx = mpsc::UnboundedSender<(NodeId, Result<PeerResponse, ReplicaFailure>)>;
+/// Where the links report: answers to requests, and changes of state.
+pub trait PeerEvents: Send + Sync + 'static {
+    /// The answer to request `id` sent to `from`, or why none will come.
+    fn response(&self, from: NodeId, id: RequestId, resp: Result<PeerResponse, ReplicaFailure>);
+    /// A connection to `peer` came up or went down.
+    fn link_changed(&self, peer: NodeId);
+}
 
 /// A request on its way to a connection task.
 struct Outgoing {
+    /// The machine's id for it; the answer carries it back.
+    id: RequestId,
     /// What to ask.
     req: PeerRequest,
-    /// Where the answer goes.
-    reply: ReplyTx,
 }
 
 /// What each connection task needs to know.
@@ -52,8 +59,8 @@ struct LinkCtx {
     password: Option<Arc<[u8]>>,
     /// Model time.
     clock: Clock,
-    /// Counters (peer errors).
-    metrics: Arc<Metrics>,
+    /// Where answers and state changes go.
+    events: Arc<dyn PeerEvents>,
     /// Connect and hello timeout.
     connect_timeout: Duration,
     /// First and longest backoff after a failure.
@@ -88,8 +95,8 @@ pub struct Peers {
     hooks: Arc<dyn Hooks>,
     /// Model time (delays).
     clock: Clock,
-    /// Counters.
-    metrics: Arc<Metrics>,
+    /// Where answers and state changes go.
+    events: Arc<dyn PeerEvents>,
 }
 
 /// The state of one peer, for INFO.
@@ -132,14 +139,14 @@ impl Peers {
         settings: PeerSettings,
         clock: Clock,
         hooks: Arc<dyn Hooks>,
-        metrics: Arc<Metrics>,
+        events: Arc<dyn PeerEvents>,
     ) -> Self {
         let peers = Self {
             pools: RwLock::new(BTreeMap::new()),
             settings,
             hooks,
             clock,
-            metrics,
+            events,
         };
         for &(peer, addr) in others {
             peers.add(peer, addr);
@@ -169,7 +176,7 @@ impl Peers {
                 addr,
                 password: password.clone(),
                 clock: self.clock,
-                metrics: self.metrics.clone(),
+                events: self.events.clone(),
                 connect_timeout: s.connect_timeout,
                 backoff: s.backoff,
                 limits: s.limits,
@@ -199,25 +206,34 @@ impl Peers {
         Some(pool.links[i].clone())
     }
 
-    /// Sends `req` to `peer`; the answer (or the failure) arrives on `reply`
-    /// tagged with `peer`. Never waits.
-    pub fn send(&self, peer: NodeId, req: PeerRequest, reply: ReplyTx) {
-        let Some(link) = self.link(peer) else {
-            let _ = reply.send((peer, Err(ReplicaFailure::Unreachable)));
-            return;
-        };
-        let msg = Outgoing { req, reply };
+    /// Sends request `id` to `peer`; the answer (or the failure) arrives
+    /// at [`PeerEvents::response`]. Never waits. A failure is reported from
+    /// a task of its own, never from inside this call: the caller holds the
+    /// node's lock.
+    pub fn send(&self, peer: NodeId, id: RequestId, req: PeerRequest) {
+        let link = self.link(peer);
         let delay = self.hooks.peer_delay(peer);
-        if delay.is_zero() {
-            send_or_fail(&link, msg, peer, &self.metrics);
-        } else {
-            let clock = self.clock;
-            let metrics = self.metrics.clone();
-            tokio::spawn(async move {
-                clock.sleep(delay).await;
-                send_or_fail(&link, msg, peer, &metrics);
-            });
-        }
+        let msg = Outgoing { id, req };
+        let msg = match &link {
+            Some(link) if delay.is_zero() => match link.send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(msg)) => msg,
+            },
+            _ => msg,
+        };
+        let (clock, events) = (self.clock, self.events.clone());
+        tokio::spawn(async move {
+            let sent = match link {
+                Some(link) if !delay.is_zero() => {
+                    clock.sleep(delay).await;
+                    link.send(msg).is_ok()
+                }
+                _ => false,
+            };
+            if !sent {
+                events.response(peer, id, Err(ReplicaFailure::Unreachable));
+            }
+        });
     }
 
     /// Every peer's state, by id.
@@ -234,13 +250,6 @@ impl Peers {
                 errors: p.errors.load(Relaxed),
             })
             .collect()
-    }
-}
-
-fn send_or_fail(link: &mpsc::UnboundedSender<Outgoing>, msg: Outgoing, peer: NodeId, m: &Metrics) {
-    if let Err(mpsc::error::SendError(msg)) = link.send(msg) {
-        m.peer_errors.fetch_add(1, Relaxed);
-        let _ = msg.reply.send((peer, Err(ReplicaFailure::Unreachable)));
     }
 }
 
@@ -267,11 +276,12 @@ async fn link_task(
             .await
             .unwrap_or_else(|_| Err("connect timed out".to_string()));
         let end = match connected {
-            Ok((stream, rbuf)) => {
+            Ok(io) => {
                 backoff = ctx.backoff.0;
                 ctx.up.store(true, Relaxed);
+                ctx.events.link_changed(ctx.peer);
                 tracing::debug!(peer = ctx.peer, addr = %ctx.addr, "peer connection up");
-                let end = run_link(&ctx, stream, rbuf, &mut rx).await;
+                let end = run_link(&ctx, io, &mut rx).await;
                 ctx.up.store(false, Relaxed);
                 end
             }
@@ -281,7 +291,7 @@ async fn link_task(
             LinkEnd::Shutdown => return,
             LinkEnd::Failed(why) => {
                 errors.fetch_add(1, Relaxed);
-                ctx.metrics.peer_errors.fetch_add(1, Relaxed);
+                ctx.events.link_changed(ctx.peer);
                 tracing::debug!(peer = ctx.peer, addr = %ctx.addr, %why, ?backoff, "peer connection failed");
             }
         }
@@ -293,10 +303,7 @@ async fn link_task(
                 biased;
                 _ = &mut wake => break,
                 msg = rx.recv() => match msg {
-                    Some(o) => {
-                        ctx.metrics.peer_errors.fetch_add(1, Relaxed);
-                        let _ = o.reply.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
-                    }
+                    Some(o) => ctx.events.response(ctx.peer, o.id, Err(ReplicaFailure::Unreachable)),
                     None => return,
                 },
             }
@@ -306,80 +313,40 @@ async fn link_task(
 }
 
 /// Connects and exchanges the hello.
-async fn connect(ctx: &LinkCtx) -> Result<(tokio::net::TcpStream, BytesMut), String> {
-    let mut stream = tokio::net::TcpStream::connect(ctx.addr)
+async fn connect(ctx: &LinkCtx) -> Result<Framed<TcpStream>, String> {
+    let stream = TcpStream::connect(ctx.addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let mut out = BytesMut::new();
-    peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut out);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| format!("hello: {e}"))?;
-    stream.flush().await.map_err(|e| format!("hello: {e}"))?;
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
-    loop {
-        match resp::parse_frame(&mut rbuf, &ctx.limits) {
-            Ok(Some(Frame::Simple(_))) => return Ok((stream, rbuf)),
-            Ok(Some(other)) => return Err(format!("hello refused: {other:?}")),
-            Ok(None) => {}
-            Err(e) => return Err(format!("hello reply: {e}")),
-        }
-        let n = stream
-            .read_buf(&mut rbuf)
-            .await
-            .map_err(|e| format!("hello reply: {e}"))?;
-        if n == 0 {
-            return Err("peer closed the connection during the hello".into());
-        }
+    let mut io = Framed::new(stream, BytesMut::new(), ctx.limits);
+    peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut io.wbuf);
+    io.flush().await.map_err(|e| format!("hello: {e}"))?;
+    match io.read_frame().await {
+        Ok(Frame::Simple(_)) => Ok(io),
+        Ok(other) => Err(format!("hello refused: {other:?}")),
+        Err(e) => Err(format!("hello reply: {e}")),
     }
 }
-
-/// How many sent requests may pile up before closed ones are swept.
-const SWEEP_EVERY: usize = 4096;
 
 /// Serves one established connection until it fails or the node stops.
 async fn run_link(
     ctx: &LinkCtx,
-    stream: tokio::net::TcpStream,
-    mut rbuf: BytesMut,
+    mut io: Framed<TcpStream>,
     rx: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> LinkEnd {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut pending: HashMap<RequestId, ReplyTx> = HashMap::new();
-    let mut next_id: RequestId = 0;
-    let mut since_sweep = 0usize;
-    let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    // Ordered, so the failures reported when the link breaks come in id
+    // order (the machine's decisions follow from them).
+    let mut pending: BTreeSet<RequestId> = BTreeSet::new();
     let end = loop {
         tokio::select! {
             biased;
-            n = reader.read_buf(&mut rbuf) => {
+            n = io.fill() => {
                 match n {
                     Ok(0) => break LinkEnd::Failed("peer closed the connection".into()),
                     Ok(_) => {}
                     Err(e) => break LinkEnd::Failed(format!("read: {e}")),
                 }
-                let mut bad = None;
-                loop {
-                    match resp::parse_frame(&mut rbuf, &ctx.limits) {
-                        Ok(Some(frame)) => match peer::decode(frame) {
-                            Ok(PeerMessage::Response { id, resp }) => {
-                                if let Some(tx) = pending.remove(&id) {
-                                    let _ = tx.send((ctx.peer, Ok(resp)));
-                                }
-                            }
-                            Ok(PeerMessage::Request { .. }) => {
-                                bad = Some("a request on an outgoing connection".to_string());
-                                break;
-                            }
-                            Err(e) => { bad = Some(e.to_string()); break; }
-                        },
-                        Ok(None) => break,
-                        Err(e) => { bad = Some(format!("protocol error: {e}")); break; }
-                    }
-                }
-                if let Some(why) = bad {
+                if let Err(why) = read_responses(ctx, &mut io, &mut pending) {
                     break LinkEnd::Failed(why);
                 }
             }
@@ -388,36 +355,43 @@ async fn run_link(
                 let mut next = Some(first);
                 // Coalesce whatever else is queued into one write and flush.
                 while let Some(o) = next {
-                    let id = next_id;
-                    next_id += 1;
-                    peer::encode(&PeerMessage::Request { id, req: o.req }, &mut wbuf);
-                    pending.insert(id, o.reply);
-                    since_sweep += 1;
-                    next = if wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
+                    peer::encode(&PeerMessage::Request { id: o.id, req: o.req }, &mut io.wbuf);
+                    pending.insert(o.id);
+                    next = if io.wbuf.len() < 64 * 1024 { rx.try_recv().ok() } else { None };
                 }
-                if since_sweep >= SWEEP_EVERY {
-                    // Operations that gave up dropped their receivers.
-                    pending.retain(|_, tx| !tx.is_closed());
-                    since_sweep = 0;
-                }
-                let res = async {
-                    writer.write_all(&wbuf).await?;
-                    writer.flush().await
-                }
-                .await;
-                wbuf.clear();
-                if let Err(e) = res {
+                if let Err(e) = io.flush().await {
                     break LinkEnd::Failed(format!("write: {e}"));
                 }
             }
         }
     };
-    let failed = pending.len() as u64;
-    if failed > 0 {
-        ctx.metrics.peer_errors.fetch_add(failed, Relaxed);
-    }
-    for (_, tx) in pending {
-        let _ = tx.send((ctx.peer, Err(ReplicaFailure::Unreachable)));
+    for id in pending {
+        ctx.events
+            .response(ctx.peer, id, Err(ReplicaFailure::Unreachable));
     }
     end
+}
+
+/// Hands every complete response buffered to the node.
+fn read_responses(
+    ctx: &LinkCtx,
+    io: &mut Framed<TcpStream>,
+    pending: &mut BTreeSet<RequestId>,
+) -> Result<(), String> {
+    while let Some(frame) = io
+        .next_frame()
+        .map_err(|e| format!("protocol error: {e}"))?
+    {
+        match peer::decode(frame).map_err(|e| e.to_string())? {
+            PeerMessage::Response { id, resp } => {
+                if pending.remove(&id) {
+                    ctx.events.response(ctx.peer, id, Ok(resp));
+                }
+            }
+            PeerMessage::Request { .. } => {
+                return Err("a request on an outgoing connection".to_string());
+            }
+        }
+    }
+    Ok(())
 }

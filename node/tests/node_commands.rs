@@ -332,7 +332,6 @@ fn requirepass_makes_auth_mandatory() {
 fn maxmemory_with_noeviction_refuses_writes_with_oom() {
     let c = TestCluster::start(1, |cfg| {
         cfg.maxmemory = 4096;
-        cfg.shards = 1;
     });
     let mut conn = c.client(0);
     let big = "x".repeat(1000);
@@ -351,6 +350,34 @@ fn maxmemory_with_noeviction_refuses_writes_with_oom() {
     }
     assert!(saw_oom, "4 KiB cannot hold 20 KB of values");
     assert_eq!(conn.raw(&["GET", "k0"]), format!("$1000\r\n{big}\r\n"));
+}
+
+/// `maxmemory` with noeviction holds for the node as a whole: once a write
+/// is refused, every new key is, until deletes make room. (The node used to
+/// split the limit over 16 stores: after the first OOM about 30% of new
+/// keys were still accepted, and a DEL freed room in one store only.)
+#[test]
+fn noeviction_holds_node_wide_and_deletes_make_room() {
+    let c = TestCluster::start(1, |cfg| cfg.maxmemory = 64 * 1024);
+    let mut conn = c.client(0);
+    let big = "x".repeat(1000);
+    let mut set = |i: usize| conn.raw(&["SET", &format!("key:{i}"), &big]);
+    let first_oom = (0..1000)
+        .find(|&i| set(i).starts_with("-OOM"))
+        .expect("64 KiB fills up");
+    assert!(first_oom > 30, "only {first_oom} keys fit");
+    let accepted = (first_oom + 1..first_oom + 200)
+        .filter(|&i| !set(i).starts_with("-OOM"))
+        .count();
+    assert_eq!(accepted, 0, "new keys accepted after the first OOM");
+    for i in 0..5 {
+        assert_eq!(conn.raw(&["DEL", &format!("key:{i}")]), ":1\r\n");
+    }
+    assert_eq!(
+        conn.raw(&["SET", "key:5000", &big]),
+        "+OK\r\n",
+        "deleting five values makes room for one"
+    );
 }
 
 #[test]

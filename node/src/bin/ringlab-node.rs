@@ -9,9 +9,9 @@ mod real {
 
     use anyhow::Context as _;
     use clap::Parser;
-    use ringlab_core::node::config::{parse_duration, parse_member, parse_memory};
-    use ringlab_core::node::{Member, NodeConfig, NodeEnv, serve};
     use ringlab_core::store::Policy;
+    use ringlab_node::config::{parse_duration, parse_member, parse_memory};
+    use ringlab_node::{Member, NodeConfig, NodeEnv, serve};
 
     /// A ringlab cache node (Redis protocol, RESP2).
     #[derive(Debug, Parser)]
@@ -63,9 +63,6 @@ mod real {
         /// Seed of the node's RNGs.
         #[arg(long)]
         seed: Option<u64>,
-        /// Store shards.
-        #[arg(long)]
-        shards: Option<usize>,
         /// Serve Prometheus metrics on this address.
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
@@ -126,7 +123,6 @@ mod real {
         }
         c.max_clients = a.max_clients.unwrap_or(c.max_clients);
         c.seed = a.seed.unwrap_or(c.seed);
-        c.shards = a.shards.unwrap_or(c.shards);
         if a.metrics_addr.is_some() {
             c.metrics_addr = a.metrics_addr;
         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use node_support::TestCluster;
 
-fn quorum(n: usize, r: usize, w: usize) -> impl Fn(&mut ringlab_core::node::NodeConfig) {
+fn quorum(n: usize, r: usize, w: usize) -> impl Fn(&mut ringlab_node::NodeConfig) {
     move |c| {
         c.n = n;
         c.r = r;

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringlab_core::node::client::Client;
-use ringlab_core::node::{Member, NodeConfig, NodeEnv, serve};
 use ringlab_core::protocol::resp::{self, Frame};
+use ringlab_node::client::Client;
+use ringlab_node::{Member, NodeConfig, NodeEnv, serve};
 use tokio::sync::oneshot;
 
 /// A running node of a test cluster.

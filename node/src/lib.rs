@@ -1,7 +1,8 @@
-//! The node: the only async code in the crate. A TCP server speaking RESP2
-//! to clients and the peer protocol to other nodes, the coordinator's I/O
-//! around the sans-IO [`replication`](crate::replication) state machines,
-//! timers, and the capacity hook.
+//! ringlab-node: the node server. A TCP server speaking RESP2
+//! to clients and the peer protocol to other nodes, which only drives the
+//! node's [`Machine`](ringlab_core::machine::Machine): it reads frames, feeds them
+//! to the machine, and carries out its effects (replies, peer messages,
+//! timers), charging each operation's cost through the capacity hook.
 //!
 //! All time goes through [`NodeEnv::clock`]; every RNG is seeded from
 //! [`NodeConfig::seed`]; every `select!` is `biased;`; every write is
@@ -9,44 +10,38 @@
 //! on real tokio and inside madsim.
 //!
 //! # Layout
-//! - [`config`]: [`NodeConfig`], [`Member`], the cluster file, size and
-//!   duration syntax.
+//! - [`clock`]: the one seam for time: every sleep, timeout and timestamp in
+//!   the node and the load generator goes through a [`clock::Clock`], which
+//!   knows the simulation's time scale (1 in a real node).
+//! - [`config`], [`membership`]: re-exported from `ringlab_core`.
 //! - [`hooks`]: [`Hooks`], [`OpCost`], [`Overloaded`], [`NoHooks`].
 //! - [`server`]: [`serve`]: accept loop, active expiry, metrics listener,
 //!   graceful shutdown.
+//! - [`framed`]: one socket with its read and write buffers (clients and
+//!   peers alike).
 //! - [`connection`]: one connection: pipelined client commands, or peer mode.
-//! - [`commands`] and [`table`]: what each command does and replies.
-//! - [`cluster`]: quorum reads and writes, read repair, versions.
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
-//! - [`membership`]: the member list and placement, changeable at run time
-//!   (a node joining).
-//! - [`shards`]: the keyspace split over several stores.
-//! - [`info`], [`metrics`]: INFO text, Prometheus counters.
 //! - [`client`]: a tiny RESP client for tests and tools.
-//! - [`state`]: the shared [`state::Node`].
+//! - [`state`]: the shared [`state::Node`]: the machine behind one lock.
 
 pub mod client;
-pub mod cluster;
-pub mod commands;
-pub mod config;
+pub mod clock;
 pub mod connection;
+pub mod framed;
 pub mod hooks;
-pub mod info;
-pub mod membership;
-pub mod metrics;
 pub mod peers;
 pub mod server;
-pub mod shards;
 pub mod state;
-pub mod table;
 
 use std::sync::Arc;
 
-use crate::clock::Clock;
+use clock::Clock;
 
-pub use config::{ConfigError, Member, NodeConfig};
 pub use hooks::{ChargeFuture, Hooks, NoHooks, OpCost, Overloaded};
-pub use membership::{Joined, Membership, MembershipError};
+/// The node's configuration is pure and lives in the core; re-exported
+/// here, where embedders look for it.
+pub use ringlab_core::config::{self, ConfigError, Member, NodeConfig};
+pub use ringlab_core::membership::{self, Joined, Membership, MembershipError};
 pub use server::{serve, serve_with};
 
 /// What the environment provides: the clock and the hooks.

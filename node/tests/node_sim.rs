@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ringlab_core::clock::Clock;
-use ringlab_core::node::client::Client;
-use ringlab_core::node::{Member, NoHooks, NodeConfig, NodeEnv, serve};
 use ringlab_core::protocol::resp::Frame;
+use ringlab_node::client::Client;
+use ringlab_node::clock::Clock;
+use ringlab_node::{Member, NoHooks, NodeConfig, NodeEnv, serve};
 
 /// 2023-11-14T22:13:20Z: a fixed model-time origin, so nothing depends on
 /// madsim's seed-dependent start date.

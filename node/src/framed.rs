@@ -1,0 +1,86 @@
+//! [`Framed`]: one connection's socket with its read and write buffers, for
+//! clients and peers alike. Parsing is the protocol module's (pure, on the
+//! buffer); this type only moves bytes: it fills the read buffer, hands out
+//! what parses, and writes and flushes what was queued.
+
+use bytes::{Bytes, BytesMut};
+use ringlab_core::protocol::resp::{self, Frame, Limits, ProtocolError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// How reading a frame failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The socket failed.
+    #[error("read: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not RESP.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The other side closed the connection.
+    #[error("the connection closed")]
+    Closed,
+}
+
+/// A socket with its buffers.
+pub struct Framed<S> {
+    /// The socket.
+    stream: S,
+    /// Bytes read, not parsed yet.
+    rbuf: BytesMut,
+    /// Bytes queued, not written yet.
+    pub wbuf: BytesMut,
+    /// What the parser accepts.
+    limits: Limits,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
+    /// Wraps `stream`; `rbuf` holds bytes already read from it.
+    pub fn new(stream: S, rbuf: BytesMut, limits: Limits) -> Self {
+        Self {
+            stream,
+            rbuf,
+            wbuf: BytesMut::with_capacity(16 * 1024),
+            limits,
+        }
+    }
+
+    /// The next complete client request in the buffer (no I/O).
+    pub fn next_request(&mut self) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        resp::parse_request(&mut self.rbuf, &self.limits)
+    }
+
+    /// The next complete frame in the buffer (no I/O).
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        resp::parse_frame(&mut self.rbuf, &self.limits)
+    }
+
+    /// Reads more bytes into the buffer; 0 at the end of the stream.
+    /// Cancel-safe: dropping it loses nothing.
+    pub async fn fill(&mut self) -> std::io::Result<usize> {
+        self.stream.read_buf(&mut self.rbuf).await
+    }
+
+    /// The next frame, reading as much as it takes.
+    pub async fn read_frame(&mut self) -> Result<Frame, ReadError> {
+        loop {
+            if let Some(f) = self.next_frame()? {
+                return Ok(f);
+            }
+            if self.fill().await? == 0 {
+                return Err(ReadError::Closed);
+            }
+        }
+    }
+
+    /// Writes and flushes what was queued in `wbuf` (the simulated
+    /// TcpStream sends only on flush). The buffer is emptied either way.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let r = self.stream.write_all(&self.wbuf).await;
+        self.wbuf.clear();
+        r?;
+        self.stream.flush().await
+    }
+}
