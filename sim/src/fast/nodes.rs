@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
 use ringlab_core::clock::Micros;
+use ringlab_core::config::{Member, NodeConfig};
 use ringlab_core::machine::{ConnId, Effect, Machine, replica_cost};
-use ringlab_core::node::{Member, NodeConfig};
 use ringlab_core::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use ringlab_core::replication::ReplicaFailure;
 use ringlab_core::ring::NodeId;
