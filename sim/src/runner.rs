@@ -54,7 +54,12 @@ pub fn run_cmd(
     let sc = scenario::load(path)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
-    simulate_and_report(&sc, seed, &out, quiet, engine.unwrap_or(Engine::DEFAULT))
+    let engine = engine.unwrap_or_else(|| match sc.engine.as_deref() {
+        Some("fast") => Engine::Fast,
+        Some("madsim") => Engine::Madsim,
+        _ => Engine::DEFAULT,
+    });
+    simulate_and_report(&sc, seed, &out, quiet, engine)
 }
 
 /// A finished simulation: the record and the requests it scheduled.
