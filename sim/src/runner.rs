@@ -54,11 +54,12 @@ pub fn run_cmd(
     let sc = scenario::load(path)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
-    let engine = engine.unwrap_or_else(|| match sc.engine.as_deref() {
+    let named = match sc.engine.as_deref() {
         Some("fast") => Engine::Fast,
         Some("madsim") => Engine::Madsim,
         _ => Engine::DEFAULT,
-    });
+    };
+    let engine = engine.unwrap_or(named);
     simulate_and_report(&sc, seed, &out, quiet, engine)
 }
 
