@@ -76,6 +76,10 @@ pub struct Scenario {
     /// The simulator adds per-node series to the report: the busiest
     /// node's utilization and operation p99 against the other nodes'.
     pub node_series: bool,
+    /// The simulation engine the file asks for (`"fast"` or `"madsim"`);
+    /// the command line's `--engine` overrides it. None: the simulator's
+    /// default.
+    pub engine: Option<String>,
     /// Nodes, ring and replication, cache settings.
     pub cluster: Cluster,
     /// Each simulated node's capacity, unless overridden per node.
@@ -141,14 +145,17 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(1);
 pub const DEFAULT_TIME_SCALE: u32 = 1000;
 /// Default seed.
 pub const DEFAULT_SEED: u64 = 1;
+/// The simulation engines a scenario may name.
+pub const ENGINES: [&str; 2] = ["fast", "madsim"];
 
-const TOP_KEYS: [&str; 14] = [
+const TOP_KEYS: [&str; 15] = [
     "name",
     "description",
     "seed",
     "window",
     "time_scale",
     "node_series",
+    "engine",
     "cluster",
     "capacity",
     "network",
@@ -294,6 +301,17 @@ pub fn parse_with(
         })
         .or(DEFAULT_TIME_SCALE);
     let node_series = root.field(&mut ctx, "node_series", boolean).or(false);
+    let engine = root
+        .field(&mut ctx, "engine", |c, p, v| {
+            let s = string(c, p, v)?;
+            if ENGINES.contains(&s) {
+                Some(Some(s.to_string()))
+            } else {
+                c.invalid(p, v, "is not an engine: expected \"fast\" or \"madsim\"");
+                None
+            }
+        })
+        .or(None);
 
     let (cluster, nodes) = cluster::read_cluster(&mut ctx, root.get("cluster"));
     let (capacity, node_capacity) = cluster::read_capacity(&mut ctx, root.get("capacity"), nodes);
@@ -333,6 +351,7 @@ pub fn parse_with(
         window,
         time_scale,
         node_series,
+        engine,
         cluster,
         capacity,
         node_capacity,

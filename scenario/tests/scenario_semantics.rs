@@ -448,3 +448,15 @@ fn without_app_the_clients_talk_to_the_cache_only() {
     assert_eq!(s.app.pattern, scenario::Pattern::Direct);
     assert!(s.database.is_none());
 }
+
+#[test]
+fn the_engine_key_names_an_engine() {
+    let base = "name = \"e\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 10\n";
+    let ok = scenario::parse(&format!("engine = \"fast\"\n{base}"), "e.toml").unwrap();
+    assert_eq!(ok.engine.as_deref(), Some("fast"));
+    assert_eq!(scenario::parse(base, "e.toml").unwrap().engine, None);
+    let e = scenario::parse(&format!("engine = \"quick\"\n{base}"), "e.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not an engine"), "{e}");
+}

@@ -8,6 +8,9 @@
 //! byte-identical reports.
 //!
 //! # Layout
+//! - [`fast`]: the fast engine, a discrete-event loop over the pure node
+//!   machines (no async runtime); `--engine fast`.
+//! - [`events`]: the fault timeline as report events (both engines).
 //! - [`capacity`]: the capacity model that makes a simulated node finite
 //!   (cores, per-op cost, bounded queue, slow-downs): the simulator's
 //!   implementation of the node's `Hooks`.
@@ -26,6 +29,7 @@
 pub mod capacity;
 pub mod events;
 pub mod expect;
+pub mod fast;
 #[cfg(madsim)]
 pub mod harness;
 pub mod node_series;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ringlab_loadgen::scenario::Override;
+use ringlab_sim::runner::Engine;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +58,10 @@ enum Command {
         /// name), capacity.op_cost=25us.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// The simulation engine (default: madsim under `cargo sim`, fast in
+        /// the plain build; a scenario's `engine` key also chooses).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
@@ -84,6 +89,10 @@ enum Command {
         /// name), capacity.op_cost=25us.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// The simulation engine (default: madsim under `cargo sim`, fast in
+        /// the plain build; a scenario's `engine` key also chooses).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Join the directories of a sweep's shards (`sweep --shard K/N`) into
     /// one sweep: the same files, byte for byte, as the sweep run whole.
@@ -121,6 +130,10 @@ enum Command {
         /// name), capacity.op_cost=25us.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// The simulation engine (default: madsim under `cargo sim`, fast in
+        /// the plain build; a scenario's `engine` key also chooses).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
     },
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
@@ -135,7 +148,8 @@ fn main() -> ExitCode {
             out,
             quiet,
             set,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set),
+            engine,
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set, engine),
         Command::Sweep {
             scenario,
             seeds,
@@ -143,7 +157,11 @@ fn main() -> ExitCode {
             jobs,
             out,
             set,
-        } => ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard.as_deref(), jobs, out, &set),
+            engine,
+        } => {
+            let shard = shard.as_deref();
+            ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, &set, engine)
+        }
         Command::Merge { shards, out } => ringlab_sim::sweep::merge_cmd(&shards, &out),
         Command::Check {
             scenarios,
@@ -157,7 +175,8 @@ fn main() -> ExitCode {
             out,
             dry_run: false,
             set,
-        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &set),
+            engine,
+        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &set, engine),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {

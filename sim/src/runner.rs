@@ -14,6 +14,33 @@ use ringlab_loadgen::scenario::{self, Override, Scenario};
 
 use ringlab_loadgen::scenario::check::{self, Verdict};
 
+/// Which engine runs a simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The discrete-event loop over the pure node machines (`fast`).
+    Fast,
+    /// The real async node and driver in a madsim runtime (`cargo sim`).
+    Madsim,
+}
+
+impl Engine {
+    /// The default: madsim in the madsim build (the fast engine does not
+    /// run the `[app]` lessons yet), fast in the plain build, which has no
+    /// madsim.
+    pub const DEFAULT: Engine = if cfg!(madsim) {
+        Engine::Madsim
+    } else {
+        Engine::Fast
+    };
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Fast => "fast",
+            Engine::Madsim => "madsim",
+        }
+    }
+}
+
 /// `ringlab-sim run`: simulates, writes the report, and returns whether
 /// every expectation held (the CLI exits 1 when one did not).
 pub fn run_cmd(
@@ -22,42 +49,122 @@ pub fn run_cmd(
     out: Option<PathBuf>,
     quiet: bool,
     sets: &[Override],
+    engine: Option<Engine>,
 ) -> Result<bool> {
     let sc = scenario::load_with(path, sets)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
-    simulate_and_report(&sc, seed, &out, quiet)
+    let named = match sc.engine.as_deref() {
+        Some("fast") => Engine::Fast,
+        Some("madsim") => Engine::Madsim,
+        _ => Engine::DEFAULT,
+    };
+    simulate_and_report(&sc, seed, &out, quiet, engine.unwrap_or(named))
+}
+
+/// A finished simulation: the record and the requests it scheduled.
+struct Simulated {
+    record: ringlab_loadgen::recorder::RunRecord,
+    requests: u64,
+}
+
+/// Progress lines on stderr when it is not a terminal: one every few wall
+/// seconds with model time, requests so far, rate and time left.
+struct Lines {
+    name: String,
+    wall: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl crate::fast::Progress for Lines {
+    fn at(&mut self, elapsed_us: u64, total_us: u64, requests: u64) {
+        if self.last.elapsed() < std::time::Duration::from_secs(3) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
+        let done = elapsed_us as f64 / total_us.max(1) as f64;
+        let left = if done > 0.0 { wall / done - wall } else { 0.0 };
+        eprintln!(
+            "{}: model {:.1}/{:.1} s, {} requests, {:.0} requests per wall second, about {:.0} s left",
+            self.name,
+            elapsed_us as f64 / 1e6,
+            total_us as f64 / 1e6,
+            requests,
+            requests as f64 / wall,
+            left.max(0.0),
+        );
+    }
+}
+
+/// A progress bar on a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl crate::fast::Progress for Bar {
+    fn at(&mut self, elapsed_us: u64, _total_us: u64, _requests: u64) {
+        self.0.set_position(elapsed_us / 1_000_000);
+    }
+}
+
+fn new_bar(sc: &Scenario, seed: u64) -> indicatif::ProgressBar {
+    let total: std::time::Duration = sc.phases.iter().map(|p| p.duration).sum();
+    let bar = indicatif::ProgressBar::new(total.as_secs().max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:40}] {pos}/{len} model s  {elapsed} wall",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{} seed {seed}", sc.name));
+    bar
+}
+
+/// Runs the fast engine, with progress unless `quiet`.
+fn simulate_fast(sc: &Scenario, seed: u64, quiet: bool) -> Result<Simulated> {
+    use std::io::IsTerminal;
+    let now = std::time::Instant::now();
+    let mut bar = None;
+    let mut lines = None;
+    let progress: Option<&mut dyn crate::fast::Progress> = if quiet {
+        None
+    } else if std::io::stderr().is_terminal() {
+        Some(bar.insert(Bar(new_bar(sc, seed))))
+    } else {
+        Some(lines.insert(Lines {
+            name: format!("{} seed {seed}", sc.name),
+            wall: now,
+            last: now,
+        }))
+    };
+    let outcome = crate::fast::simulate(sc, seed, progress)?;
+    if let Some(Bar(b)) = bar {
+        b.finish_and_clear();
+    }
+    Ok(Simulated {
+        record: outcome.record,
+        requests: outcome.requests,
+    })
 }
 
 #[cfg(not(madsim))]
-fn simulate_and_report(_sc: &Scenario, _seed: u64, _out: &Path, _quiet: bool) -> Result<bool> {
+fn simulate_madsim(_sc: &Scenario, _seed: u64, _quiet: bool) -> Result<Simulated> {
     bail!(
-        "this ringlab-sim was built without `--cfg madsim`, so it cannot simulate; \
-         build and run it with the simulator flags: `cargo sim run <scenario>`"
+        "this ringlab-sim was built without `--cfg madsim`, so it has no madsim engine; \
+         use `--engine fast`, or build and run it with the simulator flags: \
+         `cargo sim run <scenario> --engine madsim`"
     )
 }
 
 #[cfg(madsim)]
-fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Result<bool> {
+fn simulate_madsim(sc: &Scenario, seed: u64, quiet: bool) -> Result<Simulated> {
     use std::io::IsTerminal;
 
     let total: std::time::Duration = sc.phases.iter().map(|p| p.duration).sum();
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(total.as_secs().max(1));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix} [{bar:40}] {pos}/{len} model s  {elapsed} wall",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{} seed {seed}", sc.name));
-        bar
-    });
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| new_bar(sc, seed));
     // The simulation runs on its own thread; progress comes back over a
     // channel so the terminal is drawn outside the simulated world.
     let (tx, rx) = std::sync::mpsc::channel();
-    let wall = std::time::Instant::now();
     let sim = {
         let sc = sc.clone();
         std::thread::spawn(move || crate::harness::run(&sc, seed, Some(tx)))
@@ -84,11 +191,30 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
     let outcome = sim
         .join()
         .map_err(|_| anyhow::anyhow!("the simulation thread panicked"))??;
-    let wall = wall.elapsed();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let verdicts = check::evaluate(&sc.name, &sc.expect, &outcome.record);
+    Ok(Simulated {
+        record: outcome.record,
+        requests: outcome.requests,
+    })
+}
+
+fn simulate_and_report(
+    sc: &Scenario,
+    seed: u64,
+    out: &Path,
+    quiet: bool,
+    engine: Engine,
+) -> Result<bool> {
+    let total: std::time::Duration = sc.phases.iter().map(|p| p.duration).sum();
+    let wall = std::time::Instant::now();
+    let sim = match engine {
+        Engine::Fast => simulate_fast(sc, seed, quiet)?,
+        Engine::Madsim => simulate_madsim(sc, seed, quiet)?,
+    };
+    let wall = wall.elapsed();
+    let verdicts = check::evaluate(&sc.name, &sc.expect, &sim.record);
     let lines: Vec<ringlab_loadgen::report::ExpectLine> = verdicts
         .iter()
         .map(|v| ringlab_loadgen::report::ExpectLine {
@@ -97,10 +223,10 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
             pass: v.pass,
         })
         .collect();
-    ringlab_loadgen::report::write_all_with(&outcome.record, out, &lines)
+    ringlab_loadgen::report::write_all_with(&sim.record, out, &lines)
         .with_context(|| format!("writing the report into {}", out.display()))?;
     check::write_verdicts(out, &verdicts)?;
-    for w in ringlab_loadgen::report::window_warnings(&outcome.record) {
+    for w in ringlab_loadgen::report::window_warnings(&sim.record) {
         eprintln!("{}: warning: {w}", sc.name);
     }
     if !quiet {
@@ -110,11 +236,12 @@ fn simulate_and_report(sc: &Scenario, seed: u64, out: &Path, quiet: bool) -> Res
             print!("{}", check::verdict_table(&verdicts));
         }
         eprintln!(
-            "simulated {} requests ({:.0} model s) in {:.2} s of wall time: {:.0} requests per wall second",
-            outcome.requests,
+            "simulated {} requests ({:.0} model s) in {:.2} s of wall time: {:.0} requests per wall second ({} engine)",
+            sim.requests,
             total.as_secs_f64(),
             wall.as_secs_f64(),
-            outcome.requests as f64 / wall.as_secs_f64().max(1e-9),
+            sim.requests as f64 / wall.as_secs_f64().max(1e-9),
+            engine.as_str(),
         );
         eprintln!("report: {}", out.join("report.html").display());
     }
@@ -189,6 +316,7 @@ pub(crate) fn run_children(
     jobs: usize,
     runs: &[(PathBuf, u64, PathBuf)],
     sets: &[Override],
+    engine: Option<Engine>,
 ) -> Result<Vec<bool>> {
     let exe = std::env::current_exe().context("finding this program's path")?;
     let mut results = vec![false; runs.len()];
@@ -197,8 +325,12 @@ pub(crate) fn run_children(
     while next < runs.len() || !running.is_empty() {
         while next < runs.len() && running.len() < jobs {
             let (scenario, seed, out) = &runs[next];
-            let child = Command::new(&exe)
-                .arg("run")
+            let mut cmd = Command::new(&exe);
+            cmd.arg("run");
+            if let Some(e) = engine {
+                cmd.arg("--engine").arg(e.as_str());
+            }
+            let child = cmd
                 .arg(scenario)
                 .arg("--seed")
                 .arg(seed.to_string())
@@ -290,6 +422,7 @@ pub fn check_cmd(
     jobs: Option<usize>,
     out: Option<PathBuf>,
     sets: &[Override],
+    engine: Option<Engine>,
 ) -> Result<bool> {
     if paths.is_empty() {
         bail!("check needs at least one scenario file");
@@ -305,7 +438,7 @@ pub fn check_cmd(
         .zip(&scenarios)
         .map(|(p, sc)| (p.clone(), sc.seed, out.join(&sc.name)))
         .collect();
-    let ran = run_children(default_jobs(jobs), &runs, sets)?;
+    let ran = run_children(default_jobs(jobs), &runs, sets, engine)?;
     let mut all: Vec<Verdict> = Vec::new();
     for ((sc, (_, _, dir)), ran) in scenarios.iter().zip(&runs).zip(ran) {
         if !ran {

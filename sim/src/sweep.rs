@@ -22,7 +22,7 @@ use ringlab_loadgen::scenario::{self, Override};
 use serde::{Deserialize, Serialize};
 
 use crate::expect;
-use crate::runner::{default_jobs, parse_seeds, run_children};
+use crate::runner::{Engine, default_jobs, parse_seeds, run_children};
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "sweep.json";
@@ -75,6 +75,7 @@ pub fn sweep_cmd(
     jobs: Option<usize>,
     out: Option<PathBuf>,
     sets: &[Override],
+    engine: Option<Engine>,
 ) -> Result<bool> {
     let sc = scenario::load_with(path, sets)?;
     let all = parse_seeds(seeds)?;
@@ -86,7 +87,7 @@ pub fn sweep_cmd(
         .map(|&s| (path.to_path_buf(), s, out.join(seed_dir(s))))
         .collect();
     let wall = std::time::Instant::now();
-    let ran = run_children(default_jobs(jobs), &runs, sets)?;
+    let ran = run_children(default_jobs(jobs), &runs, sets, engine)?;
     let wall = wall.elapsed();
     std::fs::create_dir_all(&out)?;
     let manifest = Manifest {

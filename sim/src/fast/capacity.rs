@@ -1,0 +1,154 @@
+//! One node's cores as a FIFO: the fast engine's version of
+//! [`crate::capacity`], with the same semantics. An operation takes a free
+//! core at once or waits in arrival order; when every core is busy and
+//! `queue_limit` operations already wait, it is refused. Its service time is
+//! a sampled base cost plus the per-KiB cost, times the slow factor, and it
+//! runs (the machine sees it) when its service ends.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ringlab_core::clock::Micros;
+use ringlab_loadgen::scenario::CostDist;
+
+use crate::capacity::CapacitySpec;
+
+/// What became of an operation offered to the cores.
+#[derive(Debug, PartialEq)]
+pub enum Admit<J> {
+    /// It holds a core until this time.
+    Started(Micros),
+    /// It waits for a core.
+    Queued,
+    /// The queue is full: refused at once.
+    Refused(J),
+}
+
+/// An operation waiting for a core.
+struct Waiting<J> {
+    job: J,
+    bytes: usize,
+}
+
+/// A node's cores and its queue.
+pub struct Cores<J> {
+    spec: CapacitySpec,
+    /// Cores serving now.
+    busy: usize,
+    /// Operations waiting, oldest first.
+    waiting: VecDeque<Waiting<J>>,
+    /// Service-time multiplier (1 = normal speed).
+    pub slow: f64,
+    /// Samples service times.
+    rng: ChaCha8Rng,
+}
+
+impl<J> Cores<J> {
+    pub fn new(spec: CapacitySpec, seed: u64) -> Self {
+        Self {
+            spec,
+            busy: 0,
+            waiting: VecDeque::new(),
+            slow: 1.0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// The service time of an operation moving `bytes`, in model µs.
+    fn service(&mut self, bytes: usize) -> Micros {
+        let base = match self.spec.op_cost {
+            CostDist::Constant(d) => d,
+            other => other.sample(&mut self.rng),
+        };
+        let per_kb = if self.spec.per_kb_cost.is_zero() {
+            Duration::ZERO
+        } else {
+            self.spec.per_kb_cost.mul_f64(bytes as f64 / 1024.0)
+        };
+        let total = base + per_kb;
+        let total = if self.slow == 1.0 {
+            total
+        } else {
+            total.mul_f64(self.slow)
+        };
+        total.as_micros() as Micros
+    }
+
+    /// Offers `job` (moving `bytes`) at `now`. A started job's service time
+    /// is returned as its end; a queued one starts from [`Cores::done`].
+    pub fn admit(&mut self, now: Micros, bytes: usize, job: J) -> (Admit<J>, Option<J>) {
+        if self.busy < self.spec.cores {
+            self.busy += 1;
+            let end = now + self.service(bytes);
+            return (Admit::Started(end), Some(job));
+        }
+        if self.waiting.len() >= self.spec.queue_limit {
+            return (Admit::Refused(job), None);
+        }
+        self.waiting.push_back(Waiting { job, bytes });
+        (Admit::Queued, None)
+    }
+
+    /// A core finished at `now`: the next waiting job takes it, with the
+    /// time its service ends.
+    pub fn done(&mut self, now: Micros) -> Option<(Micros, J)> {
+        match self.waiting.pop_front() {
+            Some(w) => {
+                let end = now + self.service(w.bytes);
+                Some((end, w.job))
+            }
+            None => {
+                self.busy = self.busy.saturating_sub(1);
+                None
+            }
+        }
+    }
+
+    /// The node died: nothing is served or waits any more.
+    pub fn reset(&mut self) {
+        self.busy = 0;
+        self.waiting.clear();
+    }
+
+    /// Operations waiting now.
+    pub fn queued(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(cores: usize, queue_limit: usize) -> CapacitySpec {
+        CapacitySpec {
+            cores,
+            op_cost: CostDist::Constant(Duration::from_micros(10)),
+            per_kb_cost: Duration::from_micros(1),
+            queue_limit,
+        }
+    }
+
+    #[test]
+    fn fifo_over_cores_with_a_bounded_queue() {
+        let mut c = Cores::new(spec(1, 1), 1);
+        assert_eq!(c.admit(0, 0, 'a').0, Admit::Started(10));
+        assert_eq!(c.admit(1, 2048, 'b').0, Admit::Queued);
+        assert_eq!(c.admit(2, 0, 'c').0, Admit::Refused('c'));
+        // b starts when a ends: 10 µs base + 2 KiB at 1 µs per KiB.
+        assert_eq!(c.done(10), Some((22, 'b')));
+        assert_eq!(c.done(22), None);
+        assert_eq!(c.admit(30, 0, 'd').0, Admit::Started(40));
+    }
+
+    #[test]
+    fn slow_factor_multiplies_service() {
+        let mut c = Cores::new(spec(2, 0), 1);
+        c.slow = 3.0;
+        assert_eq!(c.admit(0, 0, ()).0, Admit::Started(30));
+        assert_eq!(c.admit(0, 0, ()).0, Admit::Started(30));
+        assert_eq!(c.admit(0, 0, ()).0, Admit::Refused(()));
+    }
+}

@@ -1,0 +1,228 @@
+//! The fast engine against what must happen: it replays byte for byte (two
+//! processes, report files), a kill costs connection errors and a restart
+//! recovers, a minority partition refuses quorum operations, a saturated
+//! node refuses with OVERLOADED, and `--engine madsim` in the plain build is
+//! a clear error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ringlab_loadgen::recorder::{OpWindow, RunRecord};
+use ringlab_loadgen::scenario;
+use ringlab_sim::fast;
+
+/// A small cluster with a kill and a restart.
+const BASE: &str = r#"
+name = "fast-small"
+seed = 3
+[cluster]
+nodes = 3
+replication = { n = 3, r = 2, w = 2 }
+replica_timeout = "5ms"
+[capacity]
+cores = 2
+op_cost = { median = "20us", sigma = 0.5 }
+queue_limit = 500
+[network]
+latency = { base = "50us", jitter = "50us" }
+[[phase]]
+name = "before"
+duration = "1s"
+rate = 3000
+keys = { count = 2000, distribution = "zipf", s = 0.99 }
+mix = { get = 0.8, set = 0.15, delete = 0.05 }
+value_size = "64B"
+timeout = "50ms"
+clients = 2
+connections = 8
+[[phase]]
+name = "down"
+duration = "1s"
+[[phase]]
+name = "after"
+duration = "1s"
+[[fault]]
+at = "1s"
+kill = "node-2"
+[[fault]]
+at = "2s"
+restart = "node-2"
+"#;
+
+fn simulate(toml: &str) -> RunRecord {
+    let sc = scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    fast::simulate(&sc, sc.seed, None)
+        .expect("the fast engine runs")
+        .record
+}
+
+fn phase(rec: &RunRecord, name: &str) -> OpWindow {
+    let i = rec
+        .phases
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no phase {name}"));
+    rec.aggregate_phase(i, None).expect("phase exists")
+}
+
+fn errors(w: &OpWindow, kind: &str) -> u64 {
+    w.counts.errors.get(kind).copied().unwrap_or(0)
+}
+
+#[test]
+fn a_kill_costs_connection_errors_and_a_restart_recovers() {
+    let rec = simulate(BASE);
+    let before = phase(&rec, "before");
+    let down = phase(&rec, "down");
+    let after = phase(&rec, "after");
+    assert_eq!(
+        before.counts.availability(),
+        Some(1.0),
+        "{:?}",
+        before.counts
+    );
+    // Clients connected to node-2 lose what they had in flight.
+    assert!(errors(&down, "connection") > 0, "{:?}", down.counts);
+    // N=3 W=2 R=2 survives one node: the rest goes to other connections.
+    assert!(
+        down.counts.availability().unwrap() > 0.95,
+        "{:?}",
+        down.counts
+    );
+    assert!(
+        after.counts.availability().unwrap() > 0.999,
+        "{:?}",
+        after.counts
+    );
+}
+
+#[test]
+fn a_minority_partition_refuses_quorum_operations() {
+    let toml = BASE
+        .replace(
+            "kill = \"node-2\"",
+            "partition = [[\"node-1\"], [\"node-2\", \"node-3\"]]",
+        )
+        .replace("restart = \"node-2\"", "heal = true");
+    let rec = simulate(&toml);
+    let split = phase(&rec, "down");
+    // A third of the clients' connections coordinate on node-1, which
+    // reaches no quorum alone (they take fewer requests: each failure holds
+    // its connection for the replica timeout).
+    assert!(errors(&split, "UNAVAILABLE") > 100, "{:?}", split.counts);
+    let a = split.counts.availability().unwrap();
+    assert!((0.5..0.95).contains(&a), "availability {a} in the split");
+    // Held messages go within the retry backoff (10 ms at most) after the
+    // heal; a few requests queued behind them time out their quorum.
+    let after = phase(&rec, "after");
+    assert!(
+        after.counts.availability().unwrap() > 0.99,
+        "{:?}",
+        after.counts
+    );
+}
+
+#[test]
+fn a_saturated_node_refuses_with_overloaded() {
+    // One core of 1 ms per operation and a short queue: 3000/s is far past
+    // what three nodes serve.
+    let toml = BASE
+        .replace(
+            "op_cost = { median = \"20us\", sigma = 0.5 }",
+            "op_cost = \"1ms\"",
+        )
+        .replace("queue_limit = 500", "queue_limit = 4");
+    let rec = simulate(&toml);
+    let w = phase(&rec, "before");
+    assert!(errors(&w, "OVERLOADED") > 100, "{:?}", w.counts);
+}
+
+#[test]
+fn the_record_is_a_function_of_the_seed() {
+    let sc = scenario::parse(BASE, "test.toml").unwrap();
+    let a = fast::simulate(&sc, 5, None).unwrap().record;
+    let b = fast::simulate(&sc, 5, None).unwrap().record;
+    let c = fast::simulate(&sc, 6, None).unwrap().record;
+    let hist = |r: &RunRecord| r.aggregate_all(None).hist;
+    let counts = |r: &RunRecord| r.aggregate_all(None).counts;
+    assert_eq!(hist(&a), hist(&b));
+    assert_eq!(counts(&a), counts(&b));
+    assert_ne!(hist(&a), hist(&c));
+}
+
+fn run(dir: &Path, scenario: &Path, seed: u64, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+        .arg("run")
+        .arg(scenario)
+        .args([
+            "--engine",
+            "fast",
+            "--seed",
+            &seed.to_string(),
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ringlab-sim starts");
+    assert!(status.success(), "ringlab-sim run failed for seed {seed}");
+    out
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("report dir")
+        .map(|e| {
+            let e = e.expect("dir entry");
+            let bytes = std::fs::read(e.path()).expect("report file");
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn two_processes_write_byte_identical_reports() {
+    let dir = std::env::temp_dir().join(format!("ringlab-fast-det-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let a = files(&run(&dir, &path, 9, "a"));
+    let b = files(&run(&dir, &path, 9, "b"));
+    assert!(a.len() >= 5, "report files: {:?}", a.keys());
+    for (name, bytes) in &a {
+        assert!(b.get(name) == Some(bytes), "{name} differs between runs");
+    }
+    let c = files(&run(&dir, &path, 10, "c"));
+    assert_ne!(a.get("latency.hlog"), c.get("latency.hlog"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(madsim))]
+#[test]
+fn the_plain_build_explains_how_to_get_madsim() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+        .args(["run", "no-such.toml", "--engine", "madsim"])
+        .output()
+        .expect("ringlab-sim starts");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The scenario is read first; a missing file is its own error.
+    assert!(err.contains("no-such.toml"), "{err}");
+    let dir = std::env::temp_dir().join(format!("ringlab-fast-msim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+        .arg("run")
+        .arg(&path)
+        .args(["--engine", "madsim", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .expect("ringlab-sim starts");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cargo sim"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
