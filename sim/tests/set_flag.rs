@@ -70,11 +70,14 @@ fn a_set_without_equals_is_a_usage_error() {
 
 #[test]
 fn a_good_set_loads_and_reaches_the_simulation() {
-    // The plain binary stops where the simulation would start: the
-    // scenario, override applied, was valid.
+    // The plain binary has no madsim engine: asked for it, it stops where
+    // the simulation would start, so the scenario, override applied, was
+    // valid.
     let o = sim(&[
         "run",
         "scenarios/quickstart.toml",
+        "--engine",
+        "madsim",
         "--set",
         "seed=3",
         "--set",
