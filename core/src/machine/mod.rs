@@ -55,7 +55,7 @@ use crate::clock::Micros;
 use crate::cmd::{self, plan::Plan};
 use crate::config::{ConfigError, Member, NodeConfig};
 use crate::membership::{Joined, Membership, MembershipError};
-use crate::protocol::peer::{PeerMessage, PeerRequest, PeerResponse, RequestId};
+use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::replication::{Quorum, ReplicaFailure};
 use crate::ring::NodeId;
 use crate::store::{Entry, Policy, Store, StoreConfig};
@@ -509,9 +509,4 @@ impl Machine {
             assert!(self.ops.contains_key(op), "timer of a dead op {op}");
         }
     }
-}
-
-/// An encoded peer message, for drivers that write frames.
-pub fn request_message(id: RequestId, req: PeerRequest) -> PeerMessage {
-    PeerMessage::Request { id, req }
 }
