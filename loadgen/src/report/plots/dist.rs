@@ -4,9 +4,9 @@
 use plotters::prelude::*;
 
 use super::axis::{Axis, percentile_tick, plot_err};
+use super::time::{draw_title, frame};
 use super::{
-    DARK, DIST_HEIGHT, FONT, LEGEND_WIDTH, LegendEntry, PALETTE, Plot, TEXT_SIZE, TITLE_HEIGHT,
-    TITLE_SIZE, WIDTH, Y_LABEL_AREA, draw_legend,
+    DIST_HEIGHT, LEGEND_WIDTH, LegendEntry, PALETTE, Plot, TITLE_HEIGHT, WIDTH, draw_legend,
 };
 use crate::recorder::RunRecord;
 use crate::report::ReportError;
@@ -63,39 +63,9 @@ pub(super) fn distribution_plot(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, DIST_HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        root.draw_text(
-            title,
-            &(FONT, TITLE_SIZE)
-                .into_font()
-                .style(FontStyle::Bold)
-                .color(&DARK),
-            (12, 8),
-        )
-        .map_err(&err)?;
+        draw_title(&root, title, file)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-        let mut chart = ChartBuilder::on(&plot_area)
-            .margin_top(TITLE_HEIGHT + 12)
-            .margin_left(8)
-            .margin_right(16)
-            .margin_bottom(6)
-            .x_label_area_size(42)
-            .y_label_area_size(Y_LABEL_AREA)
-            .build_cartesian_2d(x.coord(), y.coord())
-            .map_err(&err)?;
-        let (xf, yf) = (&|v: &f64| x.tick(*v), &|v: &f64| y.tick(*v));
-        chart
-            .configure_mesh()
-            .x_label_formatter(xf)
-            .y_label_formatter(yf)
-            .x_desc(x.desc.as_str())
-            .y_desc(y.desc.as_str())
-            .label_style((FONT, TEXT_SIZE))
-            .axis_desc_style((FONT, TEXT_SIZE))
-            .bold_line_style(RGBColor(200, 200, 200).stroke_width(1))
-            .light_line_style(RGBColor(236, 236, 236).stroke_width(1))
-            .draw()
-            .map_err(&err)?;
+        let mut chart = frame(&plot_area, TITLE_HEIGHT + 12, &x, &y, file)?;
         let mut entries = Vec::new();
         for (i, (name, pts)) in curves.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];

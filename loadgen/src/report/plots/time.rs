@@ -39,7 +39,7 @@ pub(super) fn time_plot(
         let root = SVGBackend::with_string(&mut svg, (WIDTH, TIME_HEIGHT)).into_drawing_area();
         draw_title(&root, title, file)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-        let mut chart = frame(&plot_area, &x, &y, file)?;
+        let mut chart = frame(&plot_area, TITLE_HEIGHT + BAND_HEIGHT, &x, &y, file)?;
         draw_faults_and_phases(&mut chart, record, &y, file)?;
         draw_lines(&mut chart, record, &lines, &y, file)?;
         draw_band(&plot_area, &chart, record, &y, file)?;
@@ -68,16 +68,18 @@ pub(super) fn draw_title(root: &Area, title: &str, file: &str) -> DrawResult {
     Ok(())
 }
 
-/// The chart with its axes, tick labels, axis titles and grid.
-fn frame<'a, 'b>(
+/// The chart with its axes, tick labels, axis titles and grid, `top`
+/// pixels below the area's top (room for the title and what goes under it).
+pub(super) fn frame<'a, 'b>(
     area: &'a Area<'b>,
+    top: u32,
     x: &Axis,
     y: &Axis,
     file: &str,
 ) -> Result<Chart<'a, 'b>, ReportError> {
     let err = plot_err(file);
     let mut chart = ChartBuilder::on(area)
-        .margin_top(TITLE_HEIGHT + BAND_HEIGHT)
+        .margin_top(top)
         .margin_left(8)
         .margin_right(16)
         .margin_bottom(6)
