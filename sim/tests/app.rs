@@ -7,16 +7,10 @@
 #![cfg(madsim)]
 
 use ringlab_loadgen::recorder::RunRecord;
-use ringlab_loadgen::scenario;
 use ringlab_loadgen::workload::OpKind;
-use ringlab_sim::harness;
 
-fn simulate(toml: &str) -> RunRecord {
-    let sc = scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    harness::run(&sc, sc.seed, None)
-        .expect("the simulation runs")
-        .record
-}
+mod common;
+use common::simulate;
 
 /// Events of a `*_per_s` series over windows `range` (1 s windows).
 fn total(rec: &RunRecord, series: &str, range: std::ops::Range<usize>) -> f64 {

@@ -3,32 +3,10 @@
 //! the key) and its exit status; `--seeds` refuses the ambiguous `A..B`.
 //! Runs in both builds: nothing here simulates.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn sim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating the test directory");
-    dir
-}
+mod common;
+use common::{repo, scratch, show, sim};
 
 #[test]
 fn dry_run_accepts_every_lesson_without_simulating() {

@@ -10,7 +10,10 @@
 #![cfg(madsim)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::{show, sim};
 
 /// Seeds per side: 6 and 6 is the fewest for which Holm can flag one of
 /// the ~15 figures judged at alpha 0.05 (1 / C(12, 6) = 0.0011).
@@ -83,19 +86,6 @@ timeout = "100ms"
 clients = 4
 connections = 256
 "#
-    )
-}
-
-fn sim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     )
 }
 

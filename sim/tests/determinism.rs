@@ -3,9 +3,8 @@
 //! see docs/SIMULATION.md); a different seed gives different ones.
 #![cfg(madsim)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{files, run_report};
 
 const SCENARIO: &str = r#"
 name = "determinism"
@@ -43,32 +42,6 @@ at = "2500ms"
 restart = "node-2"
 "#;
 
-fn run(dir: &Path, scenario: &Path, seed: u64, name: &str) -> PathBuf {
-    let out = dir.join(name);
-    let status = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-        .arg("run")
-        .arg(scenario)
-        .args(["--seed", &seed.to_string(), "--quiet", "--out"])
-        .arg(&out)
-        .status()
-        .expect("ringlab-sim starts");
-    assert!(status.success(), "ringlab-sim run failed for seed {seed}");
-    out
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .expect("report dir")
-        .map(|e| {
-            let e = e.expect("dir entry");
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("report file"),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
     same_seed_same_bytes(SCENARIO, "direct");
@@ -100,9 +73,9 @@ fn same_seed_same_bytes(text: &str, tag: &str) {
     let scenario = dir.join("determinism.toml");
     std::fs::write(&scenario, text).unwrap();
 
-    let a = files(&run(&dir, &scenario, 21, "a"));
-    let b = files(&run(&dir, &scenario, 21, "b"));
-    let c = files(&run(&dir, &scenario, 22, "c"));
+    let a = files(&run_report(&dir, &scenario, 21, "a", &[]));
+    let b = files(&run_report(&dir, &scenario, 21, "b", &[]));
+    let c = files(&run_report(&dir, &scenario, 22, "c", &[]));
     for name in [
         "summary.json",
         "summary.md",

@@ -4,13 +4,12 @@
 //! node refuses with OVERLOADED, and `--engine madsim` in the plain build is
 //! a clear error.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use ringlab_loadgen::recorder::{OpWindow, RunRecord};
+use ringlab_loadgen::recorder::RunRecord;
 use ringlab_loadgen::scenario;
 use ringlab_sim::fast;
+
+mod common;
+use common::{errors, files, phase, run_report, simulate_fast as simulate};
 
 /// A small cluster with a kill and a restart.
 const BASE: &str = r#"
@@ -49,26 +48,6 @@ kill = "node-2"
 at = "2s"
 restart = "node-2"
 "#;
-
-fn simulate(toml: &str) -> RunRecord {
-    let sc = scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    fast::simulate(&sc, sc.seed, None)
-        .expect("the fast engine runs")
-        .record
-}
-
-fn phase(rec: &RunRecord, name: &str) -> OpWindow {
-    let i = rec
-        .phases
-        .iter()
-        .position(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no phase {name}"));
-    rec.aggregate_phase(i, None).expect("phase exists")
-}
-
-fn errors(w: &OpWindow, kind: &str) -> u64 {
-    w.counts.errors.get(kind).copied().unwrap_or(0)
-}
 
 #[test]
 fn a_kill_costs_connection_errors_and_a_restart_recovers() {
@@ -151,50 +130,19 @@ fn the_record_is_a_function_of_the_seed() {
     assert_ne!(hist(&a), hist(&c));
 }
 
-fn run(dir: &Path, scenario: &Path, seed: u64, name: &str) -> PathBuf {
-    let out = dir.join(name);
-    let status = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-        .arg("run")
-        .arg(scenario)
-        .args([
-            "--engine",
-            "fast",
-            "--seed",
-            &seed.to_string(),
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .status()
-        .expect("ringlab-sim starts");
-    assert!(status.success(), "ringlab-sim run failed for seed {seed}");
-    out
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .expect("report dir")
-        .map(|e| {
-            let e = e.expect("dir entry");
-            let bytes = std::fs::read(e.path()).expect("report file");
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect()
-}
-
 #[test]
 fn two_processes_write_byte_identical_reports() {
     let dir = std::env::temp_dir().join(format!("ringlab-fast-det-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("small.toml");
     std::fs::write(&path, BASE).unwrap();
-    let a = files(&run(&dir, &path, 9, "a"));
-    let b = files(&run(&dir, &path, 9, "b"));
+    let a = files(&run_report(&dir, &path, 9, "a", &["--engine", "fast"]));
+    let b = files(&run_report(&dir, &path, 9, "b", &["--engine", "fast"]));
     assert!(a.len() >= 5, "report files: {:?}", a.keys());
     for (name, bytes) in &a {
         assert!(b.get(name) == Some(bytes), "{name} differs between runs");
     }
-    let c = files(&run(&dir, &path, 10, "c"));
+    let c = files(&run_report(&dir, &path, 10, "c", &["--engine", "fast"]));
     assert_ne!(a.get("latency.hlog"), c.get("latency.hlog"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -202,7 +150,7 @@ fn two_processes_write_byte_identical_reports() {
 #[cfg(not(madsim))]
 #[test]
 fn the_plain_build_explains_how_to_get_madsim() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+    let out = common::sim()
         .args(["run", "no-such.toml", "--engine", "madsim"])
         .output()
         .expect("ringlab-sim starts");
@@ -214,7 +162,7 @@ fn the_plain_build_explains_how_to_get_madsim() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("small.toml");
     std::fs::write(&path, BASE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+    let out = common::sim()
         .arg("run")
         .arg(&path)
         .args(["--engine", "madsim", "--quiet", "--out"])

@@ -9,7 +9,10 @@
 #![cfg(madsim)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::{show, sim, tree};
 
 /// A tiny scenario: one node, a few thousand requests, a fixed service
 /// time so that doubling it moves every percentile by a known amount.
@@ -40,19 +43,6 @@ timeout = "50ms"
 clients = 1
 connections = 16
 "#
-    )
-}
-
-fn sim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     )
 }
 
@@ -153,24 +143,6 @@ fn run_exits_1_when_an_expectation_fails() {
     assert!(text.contains("| `p99 <= 1us` | 0/2 | 1 ("), "{text}");
     assert!(text.contains("replay seed 2: ringlab-sim run"), "{text}");
     assert!(!text.contains("Simulation failed"), "{text}");
-}
-
-/// Every file under `dir`, by relative path.
-fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("reading a report directory") {
-            let p = e.expect("a directory entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("under dir").to_path_buf();
-                out.insert(rel, std::fs::read(&p).expect("reading a report file"));
-            }
-        }
-    }
-    out
 }
 
 /// `sweep --shard K/4` four times and `merge` give the same files, byte

@@ -6,25 +6,10 @@
 //! with `--cfg madsim`; `cargo msim-test`).
 #![cfg(madsim)]
 
-use ringlab_loadgen::recorder::{OpWindow, RunRecord};
-use ringlab_loadgen::scenario;
-use ringlab_sim::harness;
+use ringlab_loadgen::recorder::OpWindow;
 
-fn simulate(toml: &str) -> RunRecord {
-    let sc = scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    harness::run(&sc, sc.seed, None)
-        .expect("the simulation runs")
-        .record
-}
-
-fn phase(rec: &RunRecord, name: &str) -> OpWindow {
-    let i = rec
-        .phases
-        .iter()
-        .position(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no phase {name}"));
-    rec.aggregate_phase(i, None).expect("phase exists")
-}
+mod common;
+use common::{phase, simulate};
 
 fn overloads(w: &OpWindow) -> u64 {
     w.counts.errors.get("OVERLOADED").copied().unwrap_or(0)

@@ -7,9 +7,10 @@
 #![cfg(madsim)]
 
 use ringlab_loadgen::recorder::{Counts, RunRecord};
-use ringlab_loadgen::scenario;
 use ringlab_loadgen::workload::OpKind;
-use ringlab_sim::harness;
+
+mod common;
+use common::simulate;
 
 /// Five nodes split {1,2,3} | {4,5} from 2 s to 5 s; `r` and `w` vary. Few
 /// keys, so that keys written on one side are soon read on the other.
@@ -55,20 +56,8 @@ heal = true
     )
 }
 
-fn simulate(toml: &str) -> RunRecord {
-    let sc = scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    harness::run(&sc, sc.seed, None)
-        .expect("the simulation runs")
-        .record
-}
-
 fn phase(rec: &RunRecord, name: &str) -> Counts {
-    let i = rec
-        .phases
-        .iter()
-        .position(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no phase {name}"));
-    rec.aggregate_phase(i, None).expect("phase exists").counts
+    common::phase(rec, name).counts
 }
 
 #[test]

@@ -5,12 +5,14 @@
 //! runs in both builds without simulating (the madsim test in `gate.rs`
 //! does the same through the real `sweep --shard`).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ringlab_loadgen::report::{self, sample};
 use ringlab_loadgen::scenario::check::{self, Verdict};
 use ringlab_sim::sweep::{self, MANIFEST, Manifest};
+
+mod common;
+use common::tree as files;
 
 /// Writes seed `seed`'s report (a synthetic run) into `dir/seed-<seed>/`,
 /// with one expectation that fails for odd seeds.
@@ -47,26 +49,6 @@ fn manifest(dir: &Path, seeds: &[u64], shard: Option<&str>) {
         serde_json::to_string_pretty(&m).unwrap(),
     )
     .unwrap();
-}
-
-/// Every file under `dir`, by relative path.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[test]
