@@ -49,8 +49,11 @@ pub struct NodeConfig {
     pub maxmemory: u64,
     /// What to evict when over `maxmemory`.
     pub policy: Policy,
-    /// When set, clients must AUTH first (and peers present it in RL.HELLO).
+    /// When set, clients must AUTH first.
     pub requirepass: Option<String>,
+    /// The secret peers present in RL.HELLO; without it a connection cannot
+    /// become a peer's (see [`NodeConfig::peer_secret`]).
+    pub cluster_secret: Option<String>,
     /// Client connections beyond this are refused.
     pub max_clients: usize,
     /// Close client connections idle for this long (None: never).
@@ -80,6 +83,9 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Serve Prometheus metrics on this address (None: no metrics listener).
     pub metrics_addr: Option<SocketAddr>,
+    /// How long a graceful shutdown waits for connections to take their
+    /// replies; then the unread replies are dropped and the node stops.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for NodeConfig {
@@ -96,6 +102,7 @@ impl Default for NodeConfig {
             maxmemory: 0,
             policy: Policy::NoEviction,
             requirepass: None,
+            cluster_secret: None,
             max_clients: 10_000,
             idle_timeout: None,
             seed: 0,
@@ -109,6 +116,7 @@ impl Default for NodeConfig {
             expire_work: 20,
             limits: Limits::default(),
             metrics_addr: None,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -160,6 +168,17 @@ pub enum ConfigError {
 }
 
 impl NodeConfig {
+    /// The secret peers must present in RL.HELLO (and this node presents to
+    /// them): the cluster secret, or, when none is set, `requirepass`, so a
+    /// password-protected cluster configured before the cluster secret
+    /// existed keeps working and keeps requiring a secret. None: peers are
+    /// admitted on membership and address alone.
+    pub fn peer_secret(&self) -> Option<&str> {
+        self.cluster_secret
+            .as_deref()
+            .or(self.requirepass.as_deref())
+    }
+
     /// The member list in effect: `members`, or this node alone.
     pub fn effective_members(&self) -> Vec<Member> {
         if self.members.is_empty() {
@@ -282,6 +301,10 @@ struct ClusterFile {
     maxmemory_policy: Option<String>,
     /// Password.
     requirepass: Option<String>,
+    /// The secret peers present in RL.HELLO.
+    cluster_secret: Option<String>,
+    /// Graceful shutdown's deadline, e.g. "10s".
+    shutdown_timeout: Option<String>,
     /// Client connection limit.
     max_clients: Option<usize>,
     /// Idle client timeout, e.g. "300s".
@@ -353,6 +376,13 @@ impl NodeConfig {
         }
         if f.requirepass.is_some() {
             self.requirepass = f.requirepass;
+        }
+        if f.cluster_secret.is_some() {
+            self.cluster_secret = f.cluster_secret;
+        }
+        if let Some(v) = f.shutdown_timeout {
+            self.shutdown_timeout =
+                parse_duration(&v).map_err(|m| file_err(format!("shutdown_timeout: {m}")))?;
         }
         if let Some(v) = f.max_clients {
             self.max_clients = v;
@@ -448,6 +478,8 @@ mod tests {
             replica_timeout = "50ms"
             maxmemory = "1mb"
             maxmemory_policy = "allkeys-lru"
+            cluster_secret = "c1uster"
+            shutdown_timeout = "250ms"
             [[members]]
             id = 1
             addr = "127.0.0.1:7001"
@@ -466,6 +498,8 @@ mod tests {
         assert_eq!(c.replica_timeout, Duration::from_millis(50));
         assert_eq!(c.members.len(), 2);
         assert_eq!(c.members[1].vnodes, 32);
+        assert_eq!(c.cluster_secret.as_deref(), Some("c1uster"));
+        assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
         // N is clamped to the two members.
         assert_eq!(c.validate().unwrap(), Quorum { n: 2, r: 1, w: 2 });
         c.id = 9;
@@ -494,6 +528,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("placement: unknown placement \"hash\""), "{e}");
+    }
+
+    #[test]
+    fn the_peer_secret_is_the_cluster_secret_else_the_password() {
+        let mut c = NodeConfig::default();
+        assert_eq!(c.peer_secret(), None);
+        c.requirepass = Some("client".into());
+        assert_eq!(c.peer_secret(), Some("client"));
+        c.cluster_secret = Some("cluster".into());
+        assert_eq!(c.peer_secret(), Some("cluster"));
+        c.requirepass = None;
+        assert_eq!(c.peer_secret(), Some("cluster"));
     }
 
     #[test]

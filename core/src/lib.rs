@@ -12,6 +12,8 @@
 //! - [`config`]: a node's configuration ([`config::NodeConfig`]), the
 //!   cluster file, and the node's size and duration syntax.
 //! - [`membership`]: the member list and the placement of keys on it.
+//! - [`secret`]: comparing passwords and the cluster secret in constant
+//!   time.
 //! - [`units`]: durations and sizes as people write them (`"250us"`,
 //!   `"64mb"`), one syntax for node flags, cluster files, scenario files and
 //!   `ringlab-load` flags.
@@ -38,5 +40,6 @@ pub mod membership;
 pub mod protocol;
 pub mod replication;
 pub mod ring;
+pub mod secret;
 pub mod store;
 pub mod units;

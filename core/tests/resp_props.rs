@@ -127,6 +127,7 @@ fn small_limits() -> impl Strategy<Value = Limits> {
             max_array,
             max_inline,
             max_depth,
+            unauthenticated: false,
         },
     )
 }
@@ -255,6 +256,7 @@ fn limits_apply_from_the_header_alone() {
         max_array: 4,
         max_inline: 16,
         max_depth: 2,
+        unauthenticated: false,
     };
     let request_cases: [(&[u8], ProtocolError); 5] = [
         (b"*1\r\n$101\r\n", ProtocolError::InvalidBulkLength),
@@ -504,7 +506,7 @@ proptest! {
         max_inline in 20..30usize,
         max_depth in 0..7usize,
     ) {
-        let limits = Limits { max_bulk, max_array, max_inline, max_depth };
+        let limits = Limits { max_bulk, max_array, max_inline, max_depth, unauthenticated: false };
         let mut buf = encoded(&f);
         let want = match first_violation(&f, &limits, 0) {
             Some(err) => Err(err),

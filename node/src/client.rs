@@ -43,6 +43,16 @@ impl Client {
         })
     }
 
+    /// Wraps a connected socket (a test that chose the local address).
+    pub fn from_stream(stream: TcpStream) -> Self {
+        let _ = stream.set_nodelay(true);
+        Self {
+            stream,
+            rbuf: BytesMut::with_capacity(4096),
+            limits: Limits::default(),
+        }
+    }
+
     /// Sends one command and waits for its reply.
     pub async fn cmd(&mut self, args: &[&[u8]]) -> Result<Frame, ClientError> {
         Ok(self.pipeline(&[args]).await?.remove(0))

@@ -10,10 +10,16 @@
 //! independent commands concurrently and answers in order. A protocol error
 //! gets `-ERR Protocol error: ...` and closes that connection only.
 //!
+//! On a password-protected node, a client that has not authenticated is
+//! parsed under Redis's pre-auth caps (10 arguments, 16 KiB each) and fed one
+//! command at a time, so that the caps lift for the command right after a
+//! successful AUTH, even in the same write.
+//!
 //! Peer mode answers out of order: requests whose cost must be charged (the
 //! simulator's capacity model) run as their own tasks, so a slow one never
 //! holds back the others.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,6 +32,7 @@ use ringlab_core::protocol::resp;
 use ringlab_core::ring::NodeId;
 
 use super::framed::Framed;
+use super::server::Stop;
 use super::state::{ConnEvent, Node};
 
 /// Commands a client may have unanswered before the node stops reading
@@ -48,30 +55,50 @@ struct Client {
     rx: mpsc::UnboundedReceiver<ConnEvent>,
     /// Commands fed whose replies have not come back.
     pending: usize,
-    /// An `RL.HELLO` was fed: parse nothing more until it is answered.
-    hello: bool,
+    /// Parse nothing more until every reply came back: an `RL.HELLO` was
+    /// fed (after it the bytes may be peer frames), or a command before
+    /// AUTH (the next one is parsed under the limits its outcome decides).
+    wait: bool,
+    /// AUTH succeeded or no password is set: the full parser limits apply.
+    /// Before, Redis's pre-auth caps do (see [`resp::Limits::before_auth`]).
+    authed: bool,
     /// How the connection ends, once known.
     end: Option<End>,
 }
 
 /// Serves one connection until the client leaves, errs, idles out, or the
-/// node shuts down (after answering what was already read).
-pub async fn handle<S>(node: Arc<Node>, stream: S, mut shutdown: watch::Receiver<bool>)
-where
+/// node shuts down (after answering what was already read, unless the
+/// shutdown gives up on it first: [`Stop::Abort`]).
+///
+/// `remote` is the IP the connection comes from (None when the transport has
+/// none): a peer hello must come from the member's address.
+pub async fn handle<S>(
+    node: Arc<Node>,
+    stream: S,
+    remote: Option<IpAddr>,
+    mut shutdown: watch::Receiver<Stop>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (conn, rx) = node.open_client();
-    let mut io = Framed::new(stream, Default::default(), node.cfg.limits);
+    let (conn, rx) = node.open_client(remote);
+    let authed = node.cfg.requirepass.is_none();
+    let limits = if authed {
+        node.cfg.limits
+    } else {
+        node.cfg.limits.before_auth()
+    };
+    let mut io = Framed::new(stream, Default::default(), limits);
     let mut c = Client {
         conn,
         rx,
         pending: 0,
-        hello: false,
+        wait: false,
+        authed,
         end: None,
     };
-    let mut stopping = *shutdown.borrow();
+    let mut stopping = *shutdown.borrow() != Stop::Running;
     loop {
-        let parse_error = feed_buffered(&node, &mut c, &mut io).await;
+        let (gated, parse_error) = feed_buffered(&node, &mut c, &mut io).await;
         while let Ok(ev) = c.rx.try_recv() {
             c.on_event(ev, &mut io);
         }
@@ -81,8 +108,10 @@ where
             resp::write_error(&mut io.wbuf, format!("ERR Protocol error: {e}").as_bytes());
             c.end = Some(End::Closed);
         }
-        if io.flush().await.is_err() {
-            c.end = Some(End::Closed);
+        match write_out(&mut io, &shutdown).await {
+            Ok(()) => {}
+            Err(Unwritten::Failed) => c.end = Some(End::Closed),
+            Err(Unwritten::Aborted) => break c.abandon(&node, &mut io),
         }
         match c.end {
             Some(End::Closed) => break,
@@ -94,10 +123,22 @@ where
             None if stopping && c.pending == 0 => break,
             None => {}
         }
-        let reading = !stopping && !c.hello && c.pending < MAX_PENDING;
+        if gated && !c.wait && c.pending < MAX_PENDING {
+            // The replies that held parsing back came already: parse what
+            // is buffered rather than wait for bytes the client may never
+            // send (it waits for those replies).
+            continue;
+        }
+        let reading = !stopping && !c.wait && c.pending < MAX_PENDING;
         tokio::select! {
             biased;
-            _ = shutdown.changed(), if !stopping => stopping = true,
+            changed = shutdown.changed() => {
+                stopping = true;
+                // A server gone (Err) has given up on its connections too.
+                if changed.is_err() || *shutdown.borrow() == Stop::Abort {
+                    break c.abandon(&node, &mut io);
+                }
+            }
             ev = c.rx.recv(), if c.pending > 0 => match ev {
                 Some(ev) => c.on_event(ev, &mut io),
                 None => break,
@@ -118,7 +159,7 @@ impl Client {
                 io.wbuf.extend_from_slice(&bytes);
                 self.pending = self.pending.saturating_sub(count);
                 if self.pending == 0 {
-                    self.hello = false;
+                    self.wait = false;
                 }
             }
             ConnEvent::Close => self.end = Some(End::Closed),
@@ -127,23 +168,59 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The shutdown gave up on this connection: counts the replies it
+    /// drops, written or not yet come from the machine.
+    fn abandon<S>(&mut self, node: &Node, io: &mut Framed<S>) {
+        let mut bytes = io.wbuf.len() as u64;
+        while let Ok(ev) = self.rx.try_recv() {
+            if let ConnEvent::Replies { bytes: b, .. } = ev {
+                bytes += b.len() as u64;
+            }
+        }
+        io.wbuf.clear();
+        if bytes > 0 || self.pending > 0 {
+            node.note_dropped(bytes);
+        }
+    }
+
+    /// Lifts the pre-auth caps once AUTH succeeded. Asks the machine only
+    /// while unauthenticated and with nothing in flight (the reply to AUTH
+    /// came back), so an authenticated connection never pays for it.
+    fn refresh_auth<S: AsyncRead + AsyncWrite + Unpin>(&mut self, node: &Node, io: &mut Framed<S>) {
+        if self.authed || self.pending > 0 {
+            return;
+        }
+        if node.inspect(|m| m.is_authed(self.conn)) {
+            self.authed = true;
+            io.set_limits(node.cfg.limits);
+        }
+    }
+}
+
 /// Feeds every complete request buffered (up to [`MAX_PENDING`] in flight);
-/// returns a protocol error, if the buffer holds one.
+/// returns whether it stopped with requests possibly left in the buffer
+/// (waiting for replies, see `Client::wait`) and a protocol error, if the
+/// buffer holds one.
 async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
     node: &Node,
     c: &mut Client,
     io: &mut Framed<S>,
-) -> Option<resp::ProtocolError> {
+) -> (bool, Option<resp::ProtocolError>) {
     // Without costs to charge, a pipeline is fed under one lock.
     let free = node.hooks.is_free();
     let mut batch = Vec::new();
     let mut error = None;
-    while !c.hello && c.end.is_none() && c.pending < MAX_PENDING {
+    let gated = loop {
+        if c.wait || c.end.is_some() || c.pending >= MAX_PENDING {
+            break true;
+        }
+        c.refresh_auth(node, io);
         match io.next_request() {
             Ok(Some(args)) if args.is_empty() => continue,
             Ok(Some(args)) => {
                 // After RL.HELLO the bytes are peer frames, not requests.
-                c.hello = args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
+                c.wait = !c.authed || args[0].eq_ignore_ascii_case(peer::HELLO.as_bytes());
                 c.pending += 1;
                 if free {
                     batch.push(args);
@@ -151,13 +228,13 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
                     feed(node, c.conn, args).await;
                 }
             }
-            Ok(None) => break,
+            Ok(None) => break false,
             Err(e) => {
                 error = Some(e);
-                break;
+                break false;
             }
         }
-    }
+    };
     if !batch.is_empty() {
         node.with_machine(|m, now| {
             for args in batch {
@@ -165,7 +242,41 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
             }
         });
     }
-    error
+    (gated, error)
+}
+
+/// Why queued bytes were not all written.
+enum Unwritten {
+    /// The socket failed (the buffer is emptied).
+    Failed,
+    /// The shutdown gave up first (the buffer holds what was not written).
+    Aborted,
+}
+
+/// Writes what is queued, unless the shutdown gives up on the connection
+/// first: a client that never reads would otherwise hold the write, and
+/// with it the node's shutdown, forever.
+async fn write_out<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Framed<S>,
+    shutdown: &watch::Receiver<Stop>,
+) -> Result<(), Unwritten> {
+    // A clone, so that what it sees leaves the caller's receiver unchanged.
+    let mut stop = shutdown.clone();
+    tokio::select! {
+        biased;
+        r = io.flush() => r.map_err(|_| Unwritten::Failed),
+        _ = aborted(&mut stop) => Err(Unwritten::Aborted),
+    }
+}
+
+/// Resolves once the shutdown gives up on connections (or the server that
+/// would tell is gone).
+async fn aborted(stop: &mut watch::Receiver<Stop>) {
+    while *stop.borrow_and_update() != Stop::Abort {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Charges one command's cost, then hands it to the machine (or tells the
@@ -196,10 +307,13 @@ async fn peer_mode<S>(
     node: &Arc<Node>,
     mut io: Framed<S>,
     from: NodeId,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<Stop>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // A peer's values are as large as any client's: the pre-auth caps
+    // (if the hello came before AUTH) no longer apply.
+    io.set_limits(node.cfg.limits);
     let (tx, mut rx) = mpsc::unbounded_channel::<(RequestId, PeerResponse)>();
     let inline = node.hooks.is_free() && node.hooks.peer_delay(from).is_zero();
     loop {
@@ -210,8 +324,10 @@ async fn peer_mode<S>(
         while let Ok((id, resp)) = rx.try_recv() {
             peer::encode(&PeerMessage::Response { id, resp }, &mut io.wbuf);
         }
-        if io.flush().await.is_err() {
-            return;
+        match write_out(&mut io, &shutdown).await {
+            Ok(()) => {}
+            Err(Unwritten::Failed) => return,
+            Err(Unwritten::Aborted) => return node.note_dropped(io.wbuf.len() as u64),
         }
         tokio::select! {
             biased;

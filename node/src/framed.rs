@@ -3,7 +3,7 @@
 //! buffer); this type only moves bytes: it fills the read buffer, hands out
 //! what parses, and writes and flushes what was queued.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use ringlab_core::protocol::resp::{self, Frame, Limits, ProtocolError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -52,6 +52,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         }
     }
 
+    /// Changes what the parser accepts from now on (a client that
+    /// authenticated, a connection that became a peer's).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// The next complete client request in the buffer (no I/O).
     pub fn next_request(&mut self) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         resp::parse_request(&mut self.rbuf, &self.limits)
@@ -84,14 +90,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
     }
 
     /// Writes and flushes what was queued in `wbuf` (the simulated
-    /// TcpStream sends only on flush). The buffer is emptied either way.
+    /// TcpStream sends only on flush). On an error the buffer is emptied.
+    ///
+    /// Cancel-safe: dropped part-way (a shutdown that gives up on a client
+    /// that does not read), `wbuf` holds exactly the bytes not written yet.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let r = self.stream.write_all(&self.wbuf).await;
-        self.wbuf.clear();
-        r?;
+        while !self.wbuf.is_empty() {
+            let written = match self.stream.write(&self.wbuf).await {
+                Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
+                other => other,
+            };
+            match written {
+                Ok(n) => self.wbuf.advance(n),
+                Err(e) => {
+                    self.wbuf.clear();
+                    return Err(e);
+                }
+            }
+        }
         self.stream.flush().await
     }
 }

@@ -55,7 +55,8 @@ struct LinkCtx {
     peer: NodeId,
     /// The peer's address.
     addr: SocketAddr,
-    /// The cluster password, if any.
+    /// The secret this node presents in its hello
+    /// ([`NodeConfig::peer_secret`](ringlab_core::config::NodeConfig::peer_secret)).
     password: Option<Arc<[u8]>>,
     /// Model time.
     clock: Clock,
@@ -121,7 +122,8 @@ pub struct PeerSettings {
     pub me: NodeId,
     /// Connections per peer.
     pub conns: usize,
-    /// The cluster password.
+    /// The secret to present in the hello (the cluster secret, else the
+    /// client password), if any.
     pub password: Option<String>,
     /// Connect timeout.
     pub connect_timeout: Duration,
@@ -323,7 +325,13 @@ async fn connect(ctx: &LinkCtx) -> Result<Framed<TcpStream>, String> {
     io.flush().await.map_err(|e| format!("hello: {e}"))?;
     match io.read_frame().await {
         Ok(Frame::Simple(_)) => Ok(io),
-        Ok(other) => Err(format!("hello refused: {other:?}")),
+        Ok(other) => {
+            // A wrong secret or member list never heals by retrying: say so
+            // where the operator looks (retries back off, so this is rare).
+            tracing::warn!(peer = ctx.peer, addr = %ctx.addr, reply = ?other,
+                "peer refused this node's hello: check the cluster secret and the member lists");
+            Err(format!("hello refused: {other:?}"))
+        }
         Err(e) => Err(format!("hello reply: {e}")),
     }
 }

@@ -28,8 +28,23 @@ use super::state::Node;
 use super::{NodeEnv, connection};
 use ringlab_core::config::NodeConfig;
 
+/// Where a shutdown is, as every task of the node sees it through one watch
+/// channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Serving.
+    Running,
+    /// No new requests: connections answer what they already read.
+    Draining,
+    /// The shutdown timeout passed: connections drop the replies they could
+    /// not write and end at once.
+    Abort,
+}
+
 /// Runs a node on an already-bound listener until `shutdown` resolves, then
-/// stops accepting, finishes in-flight requests and returns.
+/// stops accepting, finishes in-flight requests (for at most
+/// `shutdown_timeout`: a client that does not read its replies must not
+/// keep the node up) and returns.
 pub async fn serve(
     cfg: NodeConfig,
     listener: TcpListener,
@@ -52,7 +67,7 @@ pub async fn serve_with(
     let port = listener.local_addr().context("listener address")?.port();
     let node = start(cfg, port, env)?;
     started(node.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let mut background = vec![
         tokio::spawn(active_expiry(node.clone(), stop_rx.clone())),
         tokio::spawn(timers(node.clone(), stop_rx.clone())),
@@ -74,14 +89,34 @@ pub async fn serve_with(
         "shutting down: no longer accepting, finishing in-flight requests"
     );
     drop(listener);
-    let _ = stop_tx.send(true);
+    let _ = stop_tx.send(Stop::Draining);
     drop(done_tx);
-    let _ = done_rx.recv().await;
+    drain(&node, &stop_tx, &mut done_rx).await;
     for task in background {
         let _ = task.await;
     }
     tracing::info!(id = node.id, "stopped");
     Ok(())
+}
+
+/// Waits for every connection to finish, for at most the shutdown timeout;
+/// then tells the others to drop what they have not written, and waits for
+/// them to end (at once: nothing they wait for is left).
+async fn drain(node: &Node, stop: &watch::Sender<Stop>, done: &mut mpsc::Receiver<()>) {
+    let timeout = node.cfg.shutdown_timeout;
+    if node.clock.timeout(timeout, done.recv()).await.is_ok() {
+        return;
+    }
+    let _ = stop.send(Stop::Abort);
+    let _ = done.recv().await;
+    let d = node.dropped();
+    tracing::warn!(
+        id = node.id,
+        ?timeout,
+        connections = d.connections,
+        bytes = d.bytes,
+        "shutdown timeout passed: dropped replies clients had not read"
+    );
 }
 
 /// Builds the node: its machine, its peer links, the shared state.
@@ -98,7 +133,7 @@ fn start(cfg: NodeConfig, port: u16, env: NodeEnv) -> anyhow::Result<Arc<Node>> 
     let settings = PeerSettings {
         me: cfg.id,
         conns: cfg.peer_connections,
-        password: cfg.requirepass.clone(),
+        password: cfg.peer_secret().map(Into::into),
         connect_timeout: cfg.replica_timeout,
         backoff: (cfg.peer_backoff_min, cfg.peer_backoff_max),
         limits: cfg.limits,
@@ -114,6 +149,22 @@ fn start(cfg: NodeConfig, port: u16, env: NodeEnv) -> anyhow::Result<Arc<Node>> 
         placement = %cfg.placement,
         "ringlab node starting"
     );
+    if members.len() > 1 && cfg.cluster_secret.is_none() {
+        tracing::warn!(
+            id = cfg.id,
+            fallback = if cfg.requirepass.is_some() {
+                "requirepass"
+            } else {
+                "none"
+            },
+            "no cluster secret set: peers are admitted on their member id and address{}; set --cluster-secret",
+            if cfg.requirepass.is_some() {
+                " and the client password"
+            } else {
+                " alone"
+            }
+        );
+    }
     Ok(Arc::new_cyclic(|me: &Weak<Node>| {
         let events = Arc::new(Events(me.clone()));
         let peers = Peers::start(&others, settings, env.clock, env.hooks.clone(), events);
@@ -128,7 +179,7 @@ async fn accept_until(
     listener: &TcpListener,
     shutdown: impl Future<Output = ()> + Send,
     done: &mpsc::Sender<()>,
-    stop: &watch::Receiver<bool>,
+    stop: &watch::Receiver<Stop>,
 ) {
     tokio::pin!(shutdown);
     loop {
@@ -149,7 +200,7 @@ async fn accept_until(
                             let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
                             let _ = s.flush().await;
                         } else {
-                            connection::handle(node.clone(), stream, stop).await;
+                            connection::handle(node.clone(), stream, Some(addr.ip()), stop).await;
                         }
                         node.clients.fetch_sub(1, Relaxed);
                     });
@@ -166,7 +217,7 @@ async fn accept_until(
 
 /// Samples keys with an expiry every `expire_interval` and drops the
 /// expired ones (lazy expiry on access handles the rest).
-async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<Stop>) {
     let mut tick = node.clock.interval(node.cfg.expire_interval);
     loop {
         tokio::select! {
@@ -184,7 +235,7 @@ async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
 /// No event needs to wake this task early: every deadline the machine sets
 /// is at least `min(replica_timeout, command_timeout)` after the event that
 /// set it, so sleeping at most that long past each wake-up never oversleeps.
-async fn timers(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+async fn timers(node: Arc<Node>, mut stop: watch::Receiver<Stop>) {
     let horizon = node.cfg.replica_timeout.min(node.cfg.command_timeout);
     loop {
         let now = node.clock.now();
@@ -236,7 +287,7 @@ pub fn metrics_text(node: &Node) -> String {
 }
 
 /// A minimal HTTP/1.0 responder: whatever the request, the metrics.
-async fn serve_metrics(node: Arc<Node>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+async fn serve_metrics(node: Arc<Node>, listener: TcpListener, mut stop: watch::Receiver<Stop>) {
     loop {
         let accepted = tokio::select! {
             biased;

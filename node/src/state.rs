@@ -9,6 +9,7 @@
 //! produced them.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,6 +34,16 @@ pub enum ConnEvent {
     Close,
     /// The client is a peer node: serve it as one.
     Peer(NodeId),
+}
+
+/// What a shutdown that ran out of time dropped: connections still holding
+/// replies their clients had not read, and those replies' bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Connections that ended with replies unwritten.
+    pub connections: usize,
+    /// Reply bytes never written.
+    pub bytes: u64,
 }
 
 /// The machine and where its replies go.
@@ -74,6 +85,8 @@ pub struct Node {
     pub peers: Peers,
     /// Client connections open now (checked against max_clients at accept).
     pub clients: AtomicUsize,
+    /// What the shutdown dropped (see [`Node::note_dropped`]).
+    dropped: Mutex<Dropped>,
 }
 
 impl Node {
@@ -90,7 +103,21 @@ impl Node {
             hooks,
             peers,
             clients: AtomicUsize::new(0),
+            dropped: Mutex::new(Dropped::default()),
         }
+    }
+
+    /// A connection ended at the shutdown timeout with `bytes` of replies
+    /// unwritten.
+    pub fn note_dropped(&self, bytes: u64) {
+        let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        d.connections += 1;
+        d.bytes += bytes;
+    }
+
+    /// What the shutdown dropped so far.
+    pub fn dropped(&self) -> Dropped {
+        *self.dropped.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Core> {
@@ -151,11 +178,15 @@ impl Node {
         flush_run(&core.conns, run);
     }
 
-    /// Opens a client connection: its id and the channel of its replies.
-    pub fn open_client(&self) -> (ConnId, mpsc::UnboundedReceiver<ConnEvent>) {
+    /// Opens a client connection from `remote` (the socket's peer IP, if
+    /// known): its id and the channel of its replies.
+    pub fn open_client(
+        &self,
+        remote: Option<IpAddr>,
+    ) -> (ConnId, mpsc::UnboundedReceiver<ConnEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut core = self.lock();
-        let id = core.machine.open_client();
+        let id = core.machine.open_client_from(remote);
         core.conns.insert(id, tx);
         (id, rx)
     }

@@ -1,6 +1,15 @@
 //! Cluster commands: `CLUSTER ADDNODE` (a node joins this node's view of
 //! the cluster) and `RL.HELLO`, which turns a client connection into a
 //! peer's.
+//!
+//! A peer connection's messages write and delete keys and flush the store
+//! without AUTH, so `RL.HELLO` admits only a real member: the cluster
+//! secret (compared in constant time), an id that is a member other than
+//! this node, and a connection from that member's IP (its port differs:
+//! outgoing connections use ephemeral ports). With no secret configured the
+//! last two checks still hold.
+
+use std::net::IpAddr;
 
 use bytes::{Bytes, BytesMut};
 
@@ -10,8 +19,9 @@ use crate::config::Member;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Effect, Machine};
 use crate::protocol::peer::parse_hello;
-use crate::protocol::resp::{write_bulk, write_error, write_simple};
+use crate::protocol::resp::{write_bulk, write_simple};
 use crate::ring::{DEFAULT_VNODES, NodeId};
+use crate::secret::ct_eq;
 
 /// Runs CLUSTER or RL.HELLO and returns the reply.
 pub fn execute(
@@ -30,22 +40,125 @@ pub fn execute(
     }
 }
 
-fn peer_hello(m: &mut Machine, conn: ConnId, slot: u64, args: &[Bytes]) -> Bytes {
-    let Ok((from, pass)) = parse_hello(&args[1..]) else {
-        return reply::error("ERR bad RL.HELLO: expected RL.HELLO <node-id> [password]");
-    };
-    if let Some(want) = &m.cfg.requirepass
-        && pass.as_deref() != Some(want.as_bytes())
+/// Why a peer hello was refused. Each reason is its own error reply, so
+/// the operator of a misconfigured node reads in its log what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerRefusal {
+    /// The secret is missing or wrong.
+    Secret,
+    /// The id is this node's own.
+    Myself(NodeId),
+    /// The id is not a member of the cluster as this node sees it.
+    NotAMember(NodeId),
+    /// The connection does not come from the member's address.
+    WrongAddress {
+        /// The claimed id.
+        id: NodeId,
+        /// The member's IP.
+        member: IpAddr,
+        /// The connection's IP.
+        remote: IpAddr,
+    },
+}
+
+impl PeerRefusal {
+    /// The error reply's text.
+    pub fn message(&self) -> String {
+        match self {
+            PeerRefusal::Secret => {
+                "WRONGPASS RL.HELLO refused: wrong or missing cluster secret".into()
+            }
+            PeerRefusal::Myself(id) => format!("ERR RL.HELLO refused: node {id} is this node"),
+            PeerRefusal::NotAMember(id) => {
+                format!("ERR RL.HELLO refused: node {id} is not a member of this cluster")
+            }
+            PeerRefusal::WrongAddress { id, member, remote } => format!(
+                "ERR RL.HELLO refused: member {id} is at {member}, this connection comes from {remote}"
+            ),
+        }
+    }
+}
+
+/// What a peer hello is judged against: this node's view of the cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerPolicy<'a> {
+    /// This node's id.
+    pub me: NodeId,
+    /// The members now.
+    pub members: &'a [Member],
+    /// The secret peers must present (None: none is asked for).
+    pub secret: Option<&'a [u8]>,
+}
+
+/// Decides a peer hello claiming to be `from`, presenting `offered`, on a
+/// connection from `remote` (None: the driver does not know the address,
+/// and the address check is skipped). The secret is checked first, so
+/// that without it nothing is learnt about the membership.
+pub fn admit_peer(
+    policy: &PeerPolicy<'_>,
+    from: NodeId,
+    offered: Option<&[u8]>,
+    remote: Option<IpAddr>,
+) -> Result<(), PeerRefusal> {
+    if let Some(want) = policy.secret
+        && !offered.is_some_and(|got| ct_eq(got, want))
     {
-        return reply::with(|o| {
-            write_error(
-                o,
-                b"WRONGPASS invalid username-password pair or user is disabled.",
-            )
+        return Err(PeerRefusal::Secret);
+    }
+    if from == policy.me {
+        return Err(PeerRefusal::Myself(from));
+    }
+    let member = policy
+        .members
+        .iter()
+        .find(|mb| mb.id == from)
+        .ok_or(PeerRefusal::NotAMember(from))?;
+    let want = member.addr.ip().to_canonical();
+    // An unspecified member address (0.0.0.0) says nothing about where the
+    // member connects from: only a concrete one is checked.
+    if let Some(remote) = remote.map(|ip| ip.to_canonical())
+        && !want.is_unspecified()
+        && remote != want
+    {
+        return Err(PeerRefusal::WrongAddress {
+            id: from,
+            member: want,
+            remote,
         });
+    }
+    Ok(())
+}
+
+fn peer_hello(m: &mut Machine, conn: ConnId, slot: u64, args: &[Bytes]) -> Bytes {
+    let Ok((from, offered)) = parse_hello(&args[1..]) else {
+        return reply::error("ERR bad RL.HELLO: expected RL.HELLO <node-id> [cluster-secret]");
+    };
+    let remote = m.conns.session(conn).and_then(|s| s.remote);
+    let policy = PeerPolicy {
+        me: m.id,
+        members: &m.membership.members,
+        secret: m.cfg.peer_secret().map(str::as_bytes),
+    };
+    if let Err(why) = admit_peer(&policy, from, offered.as_deref(), remote) {
+        return reply::error(&why.message());
     }
     m.conns.set_after(conn, slot, After::Peer(from));
     reply::with(|o| write_simple(o, OK))
+}
+
+/// The reply to a peer message (`RL.GET`, `RL.PUT`...) sent as a client
+/// command, on a connection that is no peer's: refused, never run, with
+/// words that say why (rather than "unknown command", which reads like a
+/// version mismatch). None for any other name.
+pub fn peer_only(name: &[u8]) -> Option<Bytes> {
+    let prefix = b"RL.";
+    let is_peer = name.len() > prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix);
+    is_peer.then(|| {
+        reply::error(&format!(
+            "ERR {} is a peer message: it is only accepted on a connection opened with RL.HELLO <node-id> <cluster-secret>",
+            clean(&name[..name.len().min(64)]).to_ascii_uppercase()
+        ))
+    })
 }
 
 /// `CLUSTER ADDNODE <id> <ip:port> [vnodes]`: send it to every member, and
@@ -84,5 +197,191 @@ fn addnode(m: &mut Machine, args: &[Bytes]) -> Bytes {
             out.freeze()
         }
         Err(e) => reply::error(&format!("ERR {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+    use crate::machine::Effect;
+    use crate::protocol::peer::encode_hello;
+    use crate::protocol::resp::{Limits, parse_request};
+
+    fn member(id: NodeId, addr: &str) -> Member {
+        Member {
+            id,
+            addr: addr.parse().unwrap(),
+            vnodes: DEFAULT_VNODES,
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    fn three() -> Vec<Member> {
+        vec![
+            member(1, "10.0.0.1:7001"),
+            member(2, "10.0.0.2:7002"),
+            member(3, "0.0.0.0:7003"),
+        ]
+    }
+
+    #[test]
+    fn a_member_with_the_secret_from_its_address_is_admitted() {
+        let members = three();
+        let policy = PeerPolicy {
+            me: 1,
+            members: &members,
+            secret: Some(b"s3cret"),
+        };
+        assert_eq!(
+            admit_peer(&policy, 2, Some(b"s3cret"), ip("10.0.0.2")),
+            Ok(())
+        );
+        // An IPv4 peer seen through an IPv6 socket is the same address.
+        let mapped = ip("::ffff:10.0.0.2");
+        assert_eq!(admit_peer(&policy, 2, Some(b"s3cret"), mapped), Ok(()));
+        // A driver without addresses skips only the address check.
+        assert_eq!(admit_peer(&policy, 2, Some(b"s3cret"), None), Ok(()));
+        // An unspecified member address says nothing: not checked.
+        assert_eq!(
+            admit_peer(&policy, 3, Some(b"s3cret"), ip("10.9.9.9")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_wrong_or_missing_secret_is_refused_before_anything_else() {
+        let members = three();
+        let policy = PeerPolicy {
+            me: 1,
+            members: &members,
+            secret: Some(b"s3cret"),
+        };
+        let remote = ip("10.0.0.2");
+        assert_eq!(
+            admit_peer(&policy, 2, None, remote),
+            Err(PeerRefusal::Secret)
+        );
+        assert_eq!(
+            admit_peer(&policy, 2, Some(b"s3cre"), remote),
+            Err(PeerRefusal::Secret)
+        );
+        // Not a member either, but the secret is what it is told.
+        assert_eq!(
+            admit_peer(&policy, 999, Some(b"nope"), remote),
+            Err(PeerRefusal::Secret)
+        );
+    }
+
+    #[test]
+    fn only_other_members_from_their_own_address_are_admitted() {
+        let members = three();
+        let policy = PeerPolicy {
+            me: 1,
+            members: &members,
+            secret: None,
+        };
+        assert_eq!(admit_peer(&policy, 2, None, ip("10.0.0.2")), Ok(()));
+        assert_eq!(
+            admit_peer(&policy, 999, None, ip("10.0.0.2")),
+            Err(PeerRefusal::NotAMember(999))
+        );
+        assert_eq!(
+            admit_peer(&policy, 1, None, ip("10.0.0.1")),
+            Err(PeerRefusal::Myself(1))
+        );
+        assert_eq!(
+            admit_peer(&policy, 2, None, ip("10.0.0.1")),
+            Err(PeerRefusal::WrongAddress {
+                id: 2,
+                member: "10.0.0.2".parse().unwrap(),
+                remote: "10.0.0.1".parse().unwrap(),
+            })
+        );
+    }
+
+    /// Feeds one RESP command to a fresh connection from `remote`; returns
+    /// the reply and whether the connection became a peer's.
+    fn hello_on(m: &mut Machine, remote: Option<IpAddr>, wire: &[u8]) -> (String, bool) {
+        let conn = m.open_client_from(remote);
+        let mut buf = BytesMut::from(wire);
+        let args = parse_request(&mut buf, &Limits::default())
+            .unwrap()
+            .unwrap();
+        m.handle_command(0, conn, args);
+        let (mut reply, mut peer) = (String::new(), false);
+        while let Some(e) = m.poll_effect() {
+            match e {
+                Effect::Reply { bytes, .. } => reply += &String::from_utf8_lossy(&bytes),
+                Effect::BecomePeer { .. } => peer = true,
+                _ => {}
+            }
+        }
+        (reply, peer)
+    }
+
+    fn hello(from: NodeId, secret: Option<&[u8]>) -> BytesMut {
+        let mut out = BytesMut::new();
+        encode_hello(from, secret, &mut out);
+        out
+    }
+
+    fn cluster_machine(cluster_secret: Option<&str>, requirepass: Option<&str>) -> Machine {
+        let cfg = NodeConfig {
+            members: three(),
+            cluster_secret: cluster_secret.map(Into::into),
+            requirepass: requirepass.map(Into::into),
+            ..NodeConfig::default()
+        };
+        Machine::new(cfg, 7001, 0).unwrap()
+    }
+
+    #[test]
+    fn the_machine_refuses_a_hello_from_a_non_member() {
+        // Issue 12: any id, even a non-member, used to become a peer.
+        let mut m = cluster_machine(None, None);
+        let (reply, peer) = hello_on(&mut m, ip("10.0.0.2"), &hello(999, None));
+        assert_eq!(
+            reply,
+            "-ERR RL.HELLO refused: node 999 is not a member of this cluster\r\n"
+        );
+        assert!(!peer);
+        let (reply, peer) = hello_on(&mut m, ip("10.0.0.2"), &hello(2, None));
+        assert_eq!((reply.as_str(), peer), ("+OK\r\n", true));
+    }
+
+    #[test]
+    fn the_machine_asks_peers_for_the_cluster_secret_not_the_password() {
+        let mut m = cluster_machine(Some("c1uster"), Some("client"));
+        let from = ip("10.0.0.2");
+        let (reply, peer) = hello_on(&mut m, from, &hello(2, Some(b"client")));
+        assert!(reply.starts_with("-WRONGPASS RL.HELLO refused"), "{reply}");
+        assert!(!peer);
+        let (reply, peer) = hello_on(&mut m, from, &hello(2, Some(b"c1uster")));
+        assert_eq!((reply.as_str(), peer), ("+OK\r\n", true));
+        let (reply, peer) = hello_on(&mut m, ip("10.0.0.9"), &hello(2, Some(b"c1uster")));
+        assert!(
+            reply.contains("this connection comes from 10.0.0.9"),
+            "{reply}"
+        );
+        assert!(!peer);
+    }
+
+    #[test]
+    fn peer_messages_on_a_client_connection_are_refused() {
+        let mut m = cluster_machine(None, None);
+        let wire = b"*4\r\n$6\r\nRL.PUT\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let (reply, peer) = hello_on(&mut m, ip("10.0.0.2"), wire);
+        assert!(
+            reply.starts_with("-ERR RL.PUT is a peer message: it is only accepted"),
+            "{reply}"
+        );
+        assert!(!peer);
+        assert_eq!(m.store().len(), 0);
+        assert_eq!(peer_only(b"GET"), None);
+        assert_eq!(peer_only(b"RL."), None);
     }
 }

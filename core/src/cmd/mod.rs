@@ -237,7 +237,8 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
     m.touched.push(conn);
     let Some((idx, spec)) = lookup(&args[0]) else {
         m.metrics.record(COMMANDS.len(), 0);
-        return m.finish_slot(conn, slot, reply::unknown(&args));
+        let reply = cluster::peer_only(&args[0]).unwrap_or_else(|| reply::unknown(&args));
+        return m.finish_slot(conn, slot, reply);
     };
     let done = |m: &mut Machine, bytes| {
         m.metrics.record(idx, 0);

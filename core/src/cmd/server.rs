@@ -15,6 +15,7 @@ use crate::machine::{ConnId, Machine, info};
 use crate::protocol::resp::{
     write_array_header, write_bulk, write_error, write_integer, write_null, write_simple,
 };
+use crate::secret::ct_eq;
 use crate::store::Policy;
 
 /// FLUSHALL [ASYNC|SYNC]: checks its arguments and returns its plan.
@@ -100,7 +101,8 @@ pub(crate) fn auth(
             );
             false
         }
-        Some(want) if user == b"default" && pass == want.as_bytes() => {
+        // Constant time: the password is the secret, the user name is not.
+        Some(want) if user == b"default" && ct_eq(pass, want.as_bytes()) => {
             if let Some(s) = m.conns.session_mut(conn) {
                 s.authed = true;
             }

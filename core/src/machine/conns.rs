@@ -10,6 +10,7 @@
 //! Replies leave strictly in slot order, whatever order they finish in.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
 
 use bytes::Bytes;
 
@@ -33,6 +34,9 @@ pub struct Session {
     pub authed: bool,
     /// CLIENT SETINFO LIB-NAME.
     pub lib_name: Option<Bytes>,
+    /// The IP the connection comes from, when the driver knows it (a peer
+    /// hello must come from the member's address).
+    pub remote: Option<IpAddr>,
 }
 
 /// Where one command of a pipeline is.
@@ -79,7 +83,7 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    pub(crate) fn open(&mut self, authed: bool) -> ConnId {
+    pub(crate) fn open(&mut self, authed: bool, remote: Option<IpAddr>) -> ConnId {
         self.next_id += 1;
         let id = self.next_id;
         self.map.insert(
@@ -88,6 +92,7 @@ impl Conns {
                 session: Session {
                     id,
                     authed,
+                    remote,
                     ..Session::default()
                 },
                 slots: VecDeque::new(),
@@ -104,6 +109,10 @@ impl Conns {
 
     pub(crate) fn len(&self) -> usize {
         self.map.len()
+    }
+
+    pub(crate) fn session(&self, conn: ConnId) -> Option<&Session> {
+        self.map.get(&conn).map(|c| &c.session)
     }
 
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
@@ -267,7 +276,7 @@ mod tests {
     #[test]
     fn replies_leave_in_order_whatever_order_they_finish_in() {
         let mut c = Conns::default();
-        let id = c.open(true);
+        let id = c.open(true, None);
         let a = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
         let bb = c.admit(id, Some(&b("b")), vec![]).unwrap().0;
         c.finish(id, bb, b("B"));
@@ -279,7 +288,7 @@ mod tests {
     #[test]
     fn the_same_key_and_unkeyed_commands_wait_for_earlier_ones() {
         let mut c = Conns::default();
-        let id = c.open(true);
+        let id = c.open(true, None);
         let a = c
             .admit(id, Some(&b("a")), vec![b("get"), b("a")])
             .unwrap()

@@ -10,7 +10,8 @@
 //! # Call order
 //!
 //! 1. Feed events as they happen, each with the model time `now`:
-//!    - [`Machine::open_client`] / [`Machine::close_client`] for client
+//!    - [`Machine::open_client_from`] (or [`Machine::open_client`] when
+//!      there is no socket address) / [`Machine::close_client`] for client
 //!      connections;
 //!    - [`Machine::handle_command`] for each parsed client command, in the
 //!      connection's order (charge its capacity first, see below);
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod quorum;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -294,9 +296,24 @@ impl Machine {
     }
 
     /// A client connection opened; its replies will name the returned id.
+    /// Its address is unknown, so a peer hello on it is judged without the
+    /// address check: drivers with sockets use [`Machine::open_client_from`].
     pub fn open_client(&mut self) -> ConnId {
+        self.open_client_from(None)
+    }
+
+    /// A client connection opened from `remote` (the socket's peer IP), which
+    /// a peer hello on it must match (see [`crate::cmd::cluster`]).
+    pub fn open_client_from(&mut self, remote: Option<IpAddr>) -> ConnId {
         self.metrics.connections_received += 1;
-        self.conns.open(self.cfg.requirepass.is_none())
+        self.conns.open(self.cfg.requirepass.is_none(), remote)
+    }
+
+    /// Whether the connection may run commands without AUTH (it
+    /// authenticated, or no password is set). It never goes back to false,
+    /// so a driver that saw true need not ask again.
+    pub fn is_authed(&self, conn: ConnId) -> bool {
+        self.conns.session(conn).is_some_and(|s| s.authed)
     }
 
     /// A client connection closed (or turned into a peer connection). Its

@@ -52,6 +52,49 @@ pub struct Limits {
     pub max_inline: usize,
     /// Deepest nesting of arrays in a frame (a flat array is depth 1).
     pub max_depth: usize,
+    /// The client has not authenticated yet: a count or length over the
+    /// limits is reported with Redis's "unauthenticated" errors (see
+    /// [`Limits::before_auth`]).
+    pub unauthenticated: bool,
+}
+
+/// Most arguments of a request before AUTH (Redis's own cap).
+pub const PRE_AUTH_MAX_ARRAY: usize = 10;
+/// Longest argument of a request before AUTH (Redis's own cap).
+pub const PRE_AUTH_MAX_BULK: usize = 16 * 1024;
+
+impl Limits {
+    /// These limits for a client that has not authenticated on a
+    /// password-protected node, as redis-server caps it: at most
+    /// [`PRE_AUTH_MAX_ARRAY`] arguments of at most [`PRE_AUTH_MAX_BULK`]
+    /// bytes. Without it, anyone who can connect makes the node buffer a
+    /// whole 512 MiB argument per connection before AUTH is even read.
+    pub fn before_auth(self) -> Self {
+        Self {
+            max_array: self.max_array.min(PRE_AUTH_MAX_ARRAY),
+            max_bulk: self.max_bulk.min(PRE_AUTH_MAX_BULK),
+            unauthenticated: true,
+            ..self
+        }
+    }
+
+    /// The error for an array or request count over `max_array`.
+    fn too_many(&self) -> ProtocolError {
+        if self.unauthenticated {
+            ProtocolError::UnauthenticatedMultibulkLength
+        } else {
+            ProtocolError::InvalidMultibulkLength
+        }
+    }
+
+    /// The error for a bulk length over `max_bulk`.
+    fn too_long(&self) -> ProtocolError {
+        if self.unauthenticated {
+            ProtocolError::UnauthenticatedBulkLength
+        } else {
+            ProtocolError::InvalidBulkLength
+        }
+    }
 }
 
 impl Default for Limits {
@@ -63,6 +106,7 @@ impl Default for Limits {
             max_array: 1024 * 1024,
             max_inline: 64 * 1024,
             max_depth: 32,
+            unauthenticated: false,
         }
     }
 }
@@ -74,6 +118,12 @@ pub enum ProtocolError {
     /// -1 in a request) or exceeds `max_array`.
     #[error("invalid multibulk length")]
     InvalidMultibulkLength,
+    /// A request count over the pre-AUTH cap ([`Limits::before_auth`]).
+    #[error("unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A bulk length over the pre-AUTH cap ([`Limits::before_auth`]).
+    #[error("unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
     /// A bulk length that is not a number, is negative (other than a
     /// frame's `$-1`) or exceeds `max_bulk`.
     #[error("invalid bulk length")]
@@ -230,10 +280,13 @@ const MAX_FAST_DIGITS: usize = 18;
 /// A bulk length as an in-range `usize`, else `InvalidBulkLength`.
 #[inline]
 fn bulk_len(value: Option<i64>, limits: &Limits) -> Result<usize, ProtocolError> {
-    value
+    let len = value
         .and_then(|v| usize::try_from(v).ok())
-        .filter(|&len| len <= limits.max_bulk)
-        .ok_or(ProtocolError::InvalidBulkLength)
+        .ok_or(ProtocolError::InvalidBulkLength)?;
+    if len > limits.max_bulk {
+        return Err(limits.too_long());
+    }
+    Ok(len)
 }
 
 /// The body of a bulk of `len` bytes starting at `start`: its end, or
@@ -352,7 +405,8 @@ impl RequestDecoder {
                                 pos: next,
                             };
                         }
-                        _ => return Err(ProtocolError::InvalidMultibulkLength),
+                        Ok(_) => return Err(limits.too_many()),
+                        Err(_) => return Err(ProtocolError::InvalidMultibulkLength),
                     },
                 }
             },
@@ -695,7 +749,8 @@ fn item(
                 Some(-1) => Item::Scalar(Frame::NullArray),
                 Some(n) => match usize::try_from(n) {
                     Ok(count) if count <= limits.max_array => Item::Array(count),
-                    _ => return Err(ProtocolError::InvalidMultibulkLength),
+                    Ok(_) => return Err(limits.too_many()),
+                    Err(_) => return Err(ProtocolError::InvalidMultibulkLength),
                 },
                 None => return Err(ProtocolError::InvalidMultibulkLength),
             };
@@ -909,6 +964,57 @@ pub fn encode(frame: &Frame, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn before_auth_caps_requests_like_redis() {
+        let pre = Limits::default().before_auth();
+        let parse = |wire: &[u8]| parse_request(&mut BytesMut::from(wire), &pre);
+        // The header alone is enough: the 500 MiB body is never waited for.
+        assert_eq!(
+            parse(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$524288000\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(
+            parse(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "unauthenticated bulk length"
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedMultibulkLength.to_string(),
+            "unauthenticated multibulk length"
+        );
+        // At the caps, requests still parse (AUTH with a long password).
+        let mut wire = BytesMut::from(&b"*10\r\n"[..]);
+        for _ in 0..9 {
+            write_bulk(&mut wire, b"a");
+        }
+        write_bulk(&mut wire, &[b'p'; PRE_AUTH_MAX_BULK]);
+        let args = parse_request(&mut wire, &pre).unwrap().unwrap();
+        assert_eq!(args.len(), PRE_AUTH_MAX_ARRAY);
+        // Malformed lengths keep their usual error.
+        assert_eq!(
+            parse(b"*1\r\n$x\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        // Authenticated, the same header is within the usual limits.
+        let mut big = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(parse_request(&mut big, &Limits::default()), Ok(None));
+    }
+
+    #[test]
+    fn before_auth_never_raises_a_smaller_limit() {
+        let small = Limits {
+            max_bulk: 100,
+            max_array: 4,
+            ..Limits::default()
+        }
+        .before_auth();
+        assert_eq!((small.max_bulk, small.max_array), (100, 4));
+        assert!(small.unauthenticated);
+    }
 
     #[test]
     fn numbers_parse_like_string2ll() {

@@ -51,9 +51,18 @@ mod real {
         /// allkeys-random, volatile-lru.
         #[arg(long)]
         maxmemory_policy: Option<String>,
-        /// Require AUTH with this password (peers use it too).
+        /// Require AUTH with this password (peers present it too when no
+        /// --cluster-secret is set).
         #[arg(long)]
         requirepass: Option<String>,
+        /// The secret peers present to each other (the same on every node);
+        /// without it, peers are admitted on member id and address alone.
+        #[arg(long)]
+        cluster_secret: Option<String>,
+        /// On SIGTERM, how long to wait for clients to take their replies
+        /// before dropping them and exiting, e.g. 10s.
+        #[arg(long)]
+        shutdown_timeout: Option<String>,
         /// Maximum client connections.
         #[arg(long)]
         max_clients: Option<usize>,
@@ -120,6 +129,14 @@ mod real {
         }
         if a.requirepass.is_some() {
             c.requirepass = a.requirepass;
+        }
+        if a.cluster_secret.is_some() {
+            c.cluster_secret = a.cluster_secret;
+        }
+        if let Some(v) = &a.shutdown_timeout {
+            c.shutdown_timeout = parse_duration(v)
+                .map_err(anyhow::Error::msg)
+                .context("--shutdown-timeout")?;
         }
         c.max_clients = a.max_clients.unwrap_or(c.max_clients);
         c.seed = a.seed.unwrap_or(c.seed);
