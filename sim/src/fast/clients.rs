@@ -104,17 +104,21 @@ pub struct Client {
     key: Vec<u8>,
 }
 
+/// How many client machines the run has: the most any phase asks for.
+fn client_count(sc: &ringlab_loadgen::scenario::Scenario) -> u32 {
+    sc.phases
+        .iter()
+        .map(|p| p.clients)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
 impl World<'_> {
     /// Creates the clients, connects them and schedules their first arrivals.
     pub fn build_clients(&mut self, seed: u64, start: Micros) -> Result<(), FastError> {
         let sc = self.sc;
-        let count = sc
-            .phases
-            .iter()
-            .map(|p| p.clients)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        let count = client_count(sc);
         let conns = sc
             .phases
             .iter()
@@ -196,13 +200,7 @@ impl World<'_> {
             self.maybe_done(k);
             return;
         };
-        let count = sc
-            .phases
-            .iter()
-            .map(|p| p.clients)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        let count = client_count(sc);
         cl.active = (phase.connections as usize).min(cl.conns.len());
         let arrivals = ArrivalGen::new(phase, cl.index, count, &mut cl.arrival_rng)
             .expect("the scenario's phases were validated");
