@@ -244,19 +244,6 @@ fn shift(v: Spanned<DeValue<'_>>, by: usize) -> Spanned<DeValue<'_>> {
     Spanned::new(span.start + by..span.end + by, inner)
 }
 
-/// How a value's type is named in messages.
-fn kind(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
 /// The dotted path of `name` under `parent`.
 fn join(parent: &str, name: &str) -> String {
     if parent.is_empty() {
@@ -319,7 +306,7 @@ fn set_in_value<'i>(
         }
         other => Err(format!(
             "`{at}` is {}, not a table: it has no key `{}`",
-            kind(other),
+            super::reader::type_name(other),
             first.name
         )),
     }

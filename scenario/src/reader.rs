@@ -71,7 +71,7 @@ impl<'t> Ctx<'t> {
 }
 
 /// How a TOML value's type is named in messages.
-fn type_name(v: &DeValue<'_>) -> &'static str {
+pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
