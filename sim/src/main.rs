@@ -53,15 +53,8 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
-        /// Change a scenario key, as if the file said so (repeatable):
-        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
-        /// name), capacity.op_cost=25us.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<Override>,
-        /// The simulation engine (default: madsim under `cargo sim`, fast in
-        /// the plain build; a scenario's `engine` key also chooses).
-        #[arg(long, value_enum)]
-        engine: Option<Engine>,
+        #[command(flatten)]
+        sim: SimArgs,
     },
     /// Run one scenario over a range of seeds, one process per seed, and
     /// aggregate the results across seeds.
@@ -84,15 +77,8 @@ enum Command {
         /// Directory for the per-seed reports and the aggregate.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Change a scenario key, as if the file said so (repeatable):
-        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
-        /// name), capacity.op_cost=25us.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<Override>,
-        /// The simulation engine (default: madsim under `cargo sim`, fast in
-        /// the plain build; a scenario's `engine` key also chooses).
-        #[arg(long, value_enum)]
-        engine: Option<Engine>,
+        #[command(flatten)]
+        sim: SimArgs,
     },
     /// Join the directories of a sweep's shards (`sweep --shard K/N`) into
     /// one sweep: the same files, byte for byte, as the sweep run whole.
@@ -125,18 +111,25 @@ enum Command {
         /// Where the reports go: <out>/<scenario name>/ (default: out).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Change a scenario key, in every scenario, as if its file said so (repeatable):
-        /// seed=3, cluster.nodes=8, phase.steady.rate=2000 (a phase by
-        /// name), capacity.op_cost=25us.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<Override>,
-        /// The simulation engine (default: madsim under `cargo sim`, fast in
-        /// the plain build; a scenario's `engine` key also chooses).
-        #[arg(long, value_enum)]
-        engine: Option<Engine>,
+        #[command(flatten)]
+        sim: SimArgs,
     },
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
+}
+
+/// What `run`, `sweep` and `check` share: scenario changes and the engine.
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Change a scenario key (in every scenario given) as if the file said
+    /// so (repeatable): seed=3, cluster.nodes=8, phase.steady.rate=2000 (a
+    /// phase by name), capacity.op_cost=25us.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<Override>,
+    /// The simulation engine (default: madsim under `cargo sim`, fast in
+    /// the plain build; a scenario's `engine` key also chooses).
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
 }
 
 fn main() -> ExitCode {
@@ -147,36 +140,33 @@ fn main() -> ExitCode {
             seed,
             out,
             quiet,
-            set,
-            engine,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &set, engine),
+            sim,
+        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &sim.set, sim.engine),
         Command::Sweep {
             scenario,
             seeds,
             shard,
             jobs,
             out,
-            set,
-            engine,
+            sim,
         } => {
             let shard = shard.as_deref();
-            ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, &set, engine)
+            ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, &sim.set, sim.engine)
         }
         Command::Merge { shards, out } => ringlab_sim::sweep::merge_cmd(&shards, &out),
         Command::Check {
             scenarios,
             dry_run: true,
-            set,
+            sim,
             ..
-        } => ringlab_sim::runner::check_dry_run(&scenarios, &set),
+        } => ringlab_sim::runner::check_dry_run(&scenarios, &sim.set),
         Command::Check {
             scenarios,
             jobs,
             out,
             dry_run: false,
-            set,
-            engine,
-        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &set, engine),
+            sim,
+        } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &sim.set, sim.engine),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {
