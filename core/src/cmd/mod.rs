@@ -23,6 +23,7 @@ use bytes::Bytes;
 use crate::clock::Micros;
 use crate::machine::quorum::CmdRef;
 use crate::machine::{ConnId, Machine};
+use crate::protocol::resp::Proto;
 use plan::Input;
 
 /// Every command the node knows.
@@ -247,7 +248,10 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
     if !arity_ok(spec.arity, args.len()) {
         return done(m, reply::wrong_args(spec.name));
     }
-    let authed = m.conns.session_mut(conn).is_some_and(|s| s.authed);
+    let (authed, proto) = m
+        .conns
+        .session(conn)
+        .map_or((false, Proto::Resp2), |s| (s.authed, s.proto));
     if !authed
         && !matches!(
             spec.cmd,
@@ -286,6 +290,7 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
                 idx,
                 started: now,
                 deadline,
+                proto,
             };
             m.run_plan(now, cmd, plan, Input::Start);
         }

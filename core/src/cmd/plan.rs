@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use super::{keys, strings};
 use crate::clock::Micros;
+use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
 use crate::store::{Entry, Version};
 
@@ -56,6 +57,8 @@ pub struct Cx<'a> {
     pub last_version: &'a mut Micros,
     /// How long a delete's tombstone outlives the delete.
     pub tombstone_grace: Micros,
+    /// The protocol the reply is written in.
+    pub proto: Proto,
 }
 
 impl Cx<'_> {

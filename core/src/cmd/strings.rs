@@ -7,7 +7,7 @@ use super::Cmd;
 use super::plan::{Cx, Input, Plan, Step, read_live};
 use super::reply::{self, E_INT, E_SYNTAX, parse_i64};
 use crate::clock::Micros;
-use crate::protocol::resp::{write_array_header, write_bulk, write_null, write_simple};
+use crate::protocol::resp::{Proto, write_array_header, write_bulk, write_nil, write_simple};
 use crate::store::Entry;
 
 /// Builds the plan of a string command, or its immediate reply.
@@ -84,7 +84,10 @@ impl Get {
             Input::Start => Step::Read(self.key.clone()),
             input => {
                 let e = read_live(input, cx.now);
-                Step::Reply(reply::bulk_or_null(e.and_then(|e| e.value).as_deref()))
+                Step::Reply(reply::bulk_or_null(
+                    cx.proto,
+                    e.and_then(|e| e.value).as_deref(),
+                ))
             }
         }
     }
@@ -158,16 +161,16 @@ impl Set {
         match input {
             Input::Start if o.nx || o.xx || o.get || o.keepttl => Step::Read(self.key.clone()),
             Input::Start => self.write(None, cx),
-            Input::Wrote if o.get => Step::Reply(self.old_value()),
+            Input::Wrote if o.get => Step::Reply(self.old_value(cx.proto)),
             Input::Wrote => Step::Reply(reply::ok()),
             input => {
                 let cur = read_live(input, cx.now);
                 if (o.nx && cur.is_some()) || (o.xx && cur.is_none()) {
                     self.old = cur;
                     return Step::Reply(if o.get {
-                        self.old_value()
+                        self.old_value(cx.proto)
                     } else {
-                        reply::bulk_or_null(None)
+                        reply::bulk_or_null(cx.proto, None)
                     });
                 }
                 self.write(cur, cx)
@@ -191,8 +194,8 @@ impl Set {
         Step::Write(self.key.clone(), entry)
     }
 
-    fn old_value(&self) -> Bytes {
-        reply::bulk_or_null(self.old.as_ref().and_then(|e| e.value.as_deref()))
+    fn old_value(&self, proto: Proto) -> Bytes {
+        reply::bulk_or_null(proto, self.old.as_ref().and_then(|e| e.value.as_deref()))
     }
 }
 
@@ -207,13 +210,13 @@ impl GetDel {
     pub fn step(&mut self, input: Input, cx: &mut Cx<'_>) -> Step {
         match input {
             Input::Start => Step::Read(self.key.clone()),
-            Input::Wrote => Step::Reply(reply::bulk_or_null(self.old.as_deref())),
+            Input::Wrote => Step::Reply(reply::bulk_or_null(cx.proto, self.old.as_deref())),
             input => match read_live(input, cx.now) {
                 Some(e) => {
                     self.old = Some(e.value.unwrap_or_default());
                     Step::Write(self.key.clone(), cx.tombstone())
                 }
-                None => Step::Reply(reply::bulk_or_null(None)),
+                None => Step::Reply(reply::bulk_or_null(cx.proto, None)),
             },
         }
     }
@@ -273,7 +276,7 @@ impl MGet {
         for v in &self.values {
             match v {
                 Some(v) => write_bulk(&mut out, v),
-                None => write_null(&mut out),
+                None => write_nil(&mut out, cx.proto),
             }
         }
         Step::Reply(out.freeze())
