@@ -19,7 +19,8 @@ use crate::protocol::resp::{
 use crate::secret::ct_eq;
 use crate::store::Policy;
 
-/// FLUSHALL [ASYNC|SYNC]: checks its arguments and returns its plan.
+/// FLUSHALL and FLUSHDB [ASYNC|SYNC] (one database: the same thing):
+/// checks the arguments and returns the plan.
 pub fn flushall(args: &[Bytes]) -> Result<Plan, Bytes> {
     let ok = match args.len() {
         1 => true,
@@ -55,6 +56,8 @@ pub fn execute(
             None => write_error(&mut out, E_INT),
         },
         Cmd::DbSize => write_integer(&mut out, m.store.len() as i64),
+        Cmd::Time => time(now, &mut out),
+        Cmd::Wait => wait(m, args, &mut out),
         Cmd::Info => {
             let sections: Vec<String> = args[1..]
                 .iter()
@@ -83,6 +86,29 @@ pub fn execute(
         other => unreachable!("{other:?} is not a server command"),
     }
     out.freeze()
+}
+
+/// TIME: the model time as Unix seconds and microseconds (the real node's
+/// model time is Unix time; a simulation's is its own).
+fn time(now: Micros, out: &mut BytesMut) {
+    write_array_header(out, 2);
+    write_bulk(out, (now / 1_000_000).to_string().as_bytes());
+    write_bulk(out, (now % 1_000_000).to_string().as_bytes());
+}
+
+/// WAIT numreplicas timeout: answers at once. Every write this node
+/// acknowledged had already reached W of its key's N replicas, so the
+/// answer is W - 1: the copies besides the one Redis would call the
+/// master (0 on a single node, as a Redis without replicas says). It does
+/// not count acknowledgements per connection, and never waits.
+fn wait(m: &Machine, args: &[Bytes], out: &mut BytesMut) {
+    let (Some(_), Some(timeout)) = (parse_i64(&args[1]), parse_i64(&args[2])) else {
+        return write_error(out, E_INT);
+    };
+    if timeout < 0 {
+        return err(out, "ERR timeout is negative");
+    }
+    write_integer(out, m.quorum.w.saturating_sub(1) as i64);
 }
 
 fn err(out: &mut BytesMut, msg: &str) {
