@@ -56,7 +56,8 @@ pub fn build(cmd: Cmd, args: &[Bytes], now: Micros) -> Result<Plan, Bytes> {
     })
 }
 
-/// DEL and EXISTS: a read per key; DEL writes a tombstone where a value was.
+/// DEL/UNLINK and EXISTS/TOUCH: a read per key (a key given twice counts
+/// twice, as in Redis); DEL and UNLINK write a tombstone where a value was.
 #[derive(Debug, Clone)]
 pub struct Count {
     keys: Vec<Bytes>,

@@ -1,7 +1,9 @@
 //! Connection and server commands: QUIT, SELECT, AUTH, HELLO, CLIENT,
-//! CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL. They run at once on the
-//! coordinator, are not charged to its capacity, and touch no replica
-//! (FLUSHALL excepted: it is a plan that reaches every peer).
+//! CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, WAIT. They run at
+//! once on the coordinator, are not charged to its capacity, and touch no
+//! replica (FLUSHALL excepted: it is a plan that reaches every peer). Their
+//! replies follow the connection's protocol (HELLO 2|3, see
+//! [`crate::protocol::resp::Proto`]).
 
 use bytes::{Bytes, BytesMut};
 
