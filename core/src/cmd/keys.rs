@@ -56,8 +56,10 @@ pub fn build(cmd: Cmd, args: &[Bytes], now: Micros) -> Result<Plan, Bytes> {
     })
 }
 
-/// DEL/UNLINK and EXISTS/TOUCH: a read per key (a key given twice counts
-/// twice, as in Redis); DEL and UNLINK write a tombstone where a value was.
+/// DEL/UNLINK and EXISTS/TOUCH: a read per key; DEL and UNLINK write a
+/// tombstone where a value was. As in Redis, EXISTS and TOUCH count a key
+/// given twice twice; DEL counts it once (the second read finds the
+/// tombstone).
 #[derive(Debug, Clone)]
 pub struct Count {
     keys: Vec<Bytes>,
