@@ -21,7 +21,9 @@
 //!   what moves on a membership change; `hash mod N` behind the same trait.
 //! - [`store`]: the in-memory store: versions, absolute expiry, byte-accounted
 //!   `maxmemory`, eviction policies, stats.
-//! - [`protocol`]: the RESP2 codec (incremental parser, encoder, limits).
+//! - [`protocol`]: the RESP codec (incremental parser, encoder, limits),
+//!   with RESP3 reply writers chosen per connection by
+//!   [`protocol::resp::Proto`].
 //! - [`replication`]: one quorum read or write as a sans-IO state machine.
 //! - [`machine`]: the node as a pure state machine: client commands, peer
 //!   messages and timers in, replies, peer messages and timers out. Every

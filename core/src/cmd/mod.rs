@@ -3,10 +3,14 @@
 //! positions, what kind of work a command is and whether it may overlap
 //! other commands of its pipeline.
 //!
-//! - [`strings`]: GET, SET, GETDEL, INCR..., MGET, MSET, PING, ECHO.
-//! - [`keys`]: DEL, EXISTS, EXPIRE, TTL, PERSIST.
+//! - [`strings`]: GET, SET (and SETEX, PSETEX, SETNX, GETSET), GETDEL,
+//!   GETEX, INCR..., INCRBYFLOAT, MGET, MSET, MSETNX, APPEND, STRLEN,
+//!   GETRANGE, SETRANGE, PING, ECHO.
+//! - [`keys`]: DEL, UNLINK, EXISTS, TOUCH, EXPIRE..., TTL..., EXPIRETIME...,
+//!   PERSIST, TYPE, RENAME, RENAMENX, COPY.
 //! - [`server`]: connection and server commands (AUTH, HELLO, CLIENT,
-//!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, SELECT, QUIT).
+//!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
+//!   QUIT).
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
@@ -23,6 +27,7 @@ use bytes::Bytes;
 use crate::clock::Micros;
 use crate::machine::quorum::CmdRef;
 use crate::machine::{ConnId, Machine};
+use crate::protocol::resp::Proto;
 use plan::Input;
 
 /// Every command the node knows.
@@ -57,6 +62,30 @@ pub enum Cmd {
     Quit,
     Select,
     Cluster,
+    SetEx,
+    PSetEx,
+    SetNx,
+    GetSet,
+    GetEx,
+    MSetNx,
+    Append,
+    StrLen,
+    GetRange,
+    SetRange,
+    IncrByFloat,
+    Unlink,
+    Type,
+    Touch,
+    ExpireAt,
+    PExpireAt,
+    ExpireTime,
+    PExpireTime,
+    Rename,
+    RenameNx,
+    Copy,
+    FlushDb,
+    Time,
+    Wait,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -186,6 +215,31 @@ pub static COMMANDS: &[CommandSpec] = &[
         Srv,
     ),
     spec("cluster", Cmd::Cluster, -2, &["stale"], NK, Srv),
+    // Flags, arities and key positions as Redis 7.0's COMMAND INFO has them.
+    spec("setex", Cmd::SetEx, 4, W, K1, Wr),
+    spec("psetex", Cmd::PSetEx, 4, W, K1, Wr),
+    spec("setnx", Cmd::SetNx, 3, WDF, K1, Rmw),
+    spec("getset", Cmd::GetSet, 3, WDF, K1, Rmw),
+    spec("getex", Cmd::GetEx, -2, WF, K1, Rmw),
+    spec("msetnx", Cmd::MSetNx, -3, W, (1, -1, 2), Rmw),
+    spec("append", Cmd::Append, 3, WDF, K1, Rmw),
+    spec("strlen", Cmd::StrLen, 2, R, K1, Rd),
+    spec("getrange", Cmd::GetRange, 4, &["readonly"], K1, Rd),
+    spec("setrange", Cmd::SetRange, 4, W, K1, Rmw),
+    spec("incrbyfloat", Cmd::IncrByFloat, 3, WDF, K1, Rmw),
+    spec("unlink", Cmd::Unlink, -2, WF, KS, Rmw),
+    spec("type", Cmd::Type, 2, R, K1, Rd),
+    spec("touch", Cmd::Touch, -2, R, KS, Rd),
+    spec("expireat", Cmd::ExpireAt, -3, WF, K1, Rmw),
+    spec("pexpireat", Cmd::PExpireAt, -3, WF, K1, Rmw),
+    spec("expiretime", Cmd::ExpireTime, 2, R, K1, Rd),
+    spec("pexpiretime", Cmd::PExpireTime, 2, R, K1, Rd),
+    spec("rename", Cmd::Rename, 3, &["write"], (1, 2, 1), Rmw),
+    spec("renamenx", Cmd::RenameNx, 3, WF, (1, 2, 1), Rmw),
+    spec("copy", Cmd::Copy, -3, W, (1, 2, 1), Rmw),
+    spec("flushdb", Cmd::FlushDb, -1, &["write"], NK, Srv),
+    spec("time", Cmd::Time, 1, &["loading", "stale", "fast"], NK, Srv),
+    spec("wait", Cmd::Wait, 3, &["noscript"], NK, Srv),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -247,7 +301,10 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
     if !arity_ok(spec.arity, args.len()) {
         return done(m, reply::wrong_args(spec.name));
     }
-    let authed = m.conns.session_mut(conn).is_some_and(|s| s.authed);
+    let (authed, proto) = m
+        .conns
+        .session(conn)
+        .map_or((false, Proto::Resp2), |s| (s.authed, s.proto));
     if !authed
         && !matches!(
             spec.cmd,
@@ -261,14 +318,35 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
             strings::build(spec.cmd, &args, now)
         }
         Cmd::Ping | Cmd::Echo | Cmd::MGet | Cmd::MSet => strings::build(spec.cmd, &args, now),
+        Cmd::SetEx
+        | Cmd::PSetEx
+        | Cmd::SetNx
+        | Cmd::GetSet
+        | Cmd::GetEx
+        | Cmd::MSetNx
+        | Cmd::Append
+        | Cmd::StrLen
+        | Cmd::GetRange
+        | Cmd::SetRange
+        | Cmd::IncrByFloat => strings::build(spec.cmd, &args, now),
         Cmd::Del
         | Cmd::Exists
         | Cmd::Expire
         | Cmd::PExpire
         | Cmd::Ttl
         | Cmd::PTtl
-        | Cmd::Persist => keys::build(spec.cmd, &args, now),
-        Cmd::FlushAll => server::flushall(&args),
+        | Cmd::Persist
+        | Cmd::Unlink
+        | Cmd::Type
+        | Cmd::Touch
+        | Cmd::ExpireAt
+        | Cmd::PExpireAt
+        | Cmd::ExpireTime
+        | Cmd::PExpireTime
+        | Cmd::Rename
+        | Cmd::RenameNx
+        | Cmd::Copy => keys::build(spec.cmd, &args, now),
+        Cmd::FlushAll | Cmd::FlushDb => server::flushall(&args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };
@@ -286,6 +364,7 @@ pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args:
                 idx,
                 started: now,
                 deadline,
+                proto,
             };
             m.run_plan(now, cmd, plan, Input::Start);
         }
@@ -324,8 +403,33 @@ mod tests {
         assert_eq!(
             overlapping,
             [
-                "get", "set", "getdel", "expire", "pexpire", "ttl", "pttl", "persist", "incr",
-                "decr", "incrby", "decrby"
+                "get",
+                "set",
+                "getdel",
+                "expire",
+                "pexpire",
+                "ttl",
+                "pttl",
+                "persist",
+                "incr",
+                "decr",
+                "incrby",
+                "decrby",
+                "setex",
+                "psetex",
+                "setnx",
+                "getset",
+                "getex",
+                "append",
+                "strlen",
+                "getrange",
+                "setrange",
+                "incrbyfloat",
+                "type",
+                "expireat",
+                "pexpireat",
+                "expiretime",
+                "pexpiretime"
             ]
         );
     }

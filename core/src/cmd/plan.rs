@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use super::{keys, strings};
 use crate::clock::Micros;
+use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
 use crate::store::{Entry, Version};
 
@@ -56,6 +57,8 @@ pub struct Cx<'a> {
     pub last_version: &'a mut Micros,
     /// How long a delete's tombstone outlives the delete.
     pub tombstone_grace: Micros,
+    /// The protocol the reply is written in.
+    pub proto: Proto,
 }
 
 impl Cx<'_> {
@@ -109,6 +112,13 @@ pub enum Plan {
     Expire(keys::Expire),
     Ttl(keys::Ttl),
     Persist(keys::Persist),
+    GetEx(strings::GetEx),
+    MSetNx(strings::MSetNx),
+    Edit(strings::Edit),
+    Measure(strings::Measure),
+    IncrFloat(strings::IncrFloat),
+    Type(keys::Type),
+    Move(keys::Move),
     FlushAll,
 }
 
@@ -127,6 +137,13 @@ impl Plan {
             Plan::Expire(p) => p.step(input, cx),
             Plan::Ttl(p) => p.step(input, cx),
             Plan::Persist(p) => p.step(input, cx),
+            Plan::GetEx(p) => p.step(input, cx),
+            Plan::MSetNx(p) => p.step(input, cx),
+            Plan::Edit(p) => p.step(input, cx),
+            Plan::Measure(p) => p.step(input, cx),
+            Plan::IncrFloat(p) => p.step(input, cx),
+            Plan::Type(p) => p.step(input, cx),
+            Plan::Move(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll,
                 _ => Step::Reply(super::reply::ok()),

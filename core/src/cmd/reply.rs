@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use crate::machine::quorum::OpError;
-use crate::protocol::resp::{write_bulk, write_error, write_integer, write_null, write_simple};
+use crate::protocol::resp::{
+    Proto, write_bulk, write_error, write_integer, write_nil, write_simple,
+};
 
 /// `+OK`.
 pub const OK: &[u8] = b"OK";
@@ -49,11 +51,11 @@ pub fn integer(v: i64) -> Bytes {
     with(|o| write_integer(o, v))
 }
 
-/// A bulk string, or the null bulk.
-pub fn bulk_or_null(v: Option<&[u8]>) -> Bytes {
+/// A bulk string, or the null bulk (`_` in RESP3).
+pub fn bulk_or_null(proto: Proto, v: Option<&[u8]>) -> Bytes {
     with(|o| match v {
         Some(v) => write_bulk(o, v),
-        None => write_null(o),
+        None => write_nil(o, proto),
     })
 }
 

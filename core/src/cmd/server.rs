@@ -1,7 +1,9 @@
 //! Connection and server commands: QUIT, SELECT, AUTH, HELLO, CLIENT,
-//! CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL. They run at once on the
-//! coordinator, are not charged to its capacity, and touch no replica
-//! (FLUSHALL excepted: it is a plan that reaches every peer).
+//! CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, WAIT. They run at
+//! once on the coordinator, are not charged to its capacity, and touch no
+//! replica (FLUSHALL excepted: it is a plan that reaches every peer). Their
+//! replies follow the connection's protocol (HELLO 2|3, see
+//! [`crate::protocol::resp::Proto`]).
 
 use bytes::{Bytes, BytesMut};
 
@@ -13,12 +15,14 @@ use crate::config::parse_memory;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Machine, info};
 use crate::protocol::resp::{
-    write_array_header, write_bulk, write_error, write_integer, write_null, write_simple,
+    Proto, write_array_header, write_bulk, write_error, write_integer, write_map_header, write_nil,
+    write_set_header, write_simple, write_verbatim,
 };
 use crate::secret::ct_eq;
 use crate::store::Policy;
 
-/// FLUSHALL [ASYNC|SYNC]: checks its arguments and returns its plan.
+/// FLUSHALL and FLUSHDB [ASYNC|SYNC] (one database: the same thing):
+/// checks the arguments and returns the plan.
 pub fn flushall(args: &[Bytes]) -> Result<Plan, Bytes> {
     let ok = match args.len() {
         1 => true,
@@ -42,6 +46,7 @@ pub fn execute(
     args: &[Bytes],
 ) -> Bytes {
     let mut out = BytesMut::new();
+    let proto = m.conns.session(conn).map_or(Proto::Resp2, |s| s.proto);
     match spec.cmd {
         Cmd::Quit => {
             m.conns.set_after(conn, slot, After::Close);
@@ -53,12 +58,20 @@ pub fn execute(
             None => write_error(&mut out, E_INT),
         },
         Cmd::DbSize => write_integer(&mut out, m.store.len() as i64),
+        Cmd::Time => time(now, &mut out),
+        Cmd::Wait => wait(m, args, &mut out),
         Cmd::Info => {
             let sections: Vec<String> = args[1..]
                 .iter()
                 .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
                 .collect();
-            write_bulk(&mut out, info::render(m, now, &sections).as_bytes());
+            // Text for people: RESP3 marks it verbatim, as Redis 7 does.
+            write_verbatim(
+                &mut out,
+                proto,
+                b"txt",
+                info::render(m, now, &sections).as_bytes(),
+            );
         }
         Cmd::Auth => {
             let (user, pass) = match args.len() {
@@ -70,11 +83,34 @@ pub fn execute(
         }
         Cmd::Hello => hello(m, conn, args, &mut out),
         Cmd::Client => client(m, conn, args, &mut out),
-        Cmd::Config => config(m, now, args, &mut out),
-        Cmd::Command => command(args, &mut out),
+        Cmd::Config => config(m, now, proto, args, &mut out),
+        Cmd::Command => command(proto, args, &mut out),
         other => unreachable!("{other:?} is not a server command"),
     }
     out.freeze()
+}
+
+/// TIME: the model time as Unix seconds and microseconds (the real node's
+/// model time is Unix time; a simulation's is its own).
+fn time(now: Micros, out: &mut BytesMut) {
+    write_array_header(out, 2);
+    write_bulk(out, (now / 1_000_000).to_string().as_bytes());
+    write_bulk(out, (now % 1_000_000).to_string().as_bytes());
+}
+
+/// WAIT numreplicas timeout: answers at once. Every write this node
+/// acknowledged had already reached W of its key's N replicas, so the
+/// answer is W - 1: the copies besides the one Redis would call the
+/// master (0 on a single node, as a Redis without replicas says). It does
+/// not count acknowledgements per connection, and never waits.
+fn wait(m: &Machine, args: &[Bytes], out: &mut BytesMut) {
+    let (Some(_), Some(timeout)) = (parse_i64(&args[1]), parse_i64(&args[2])) else {
+        return write_error(out, E_INT);
+    };
+    if timeout < 0 {
+        return err(out, "ERR timeout is negative");
+    }
+    write_integer(out, m.quorum.w.saturating_sub(1) as i64);
 }
 
 fn err(out: &mut BytesMut, msg: &str) {
@@ -119,10 +155,15 @@ pub(crate) fn auth(
     }
 }
 
+/// HELLO [protover [AUTH user pass] [SETNAME name]]: switches the
+/// connection's protocol and describes the server, in Redis's order of
+/// checks (version, options, AUTH, authenticated, then the switch).
 fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+    let mut proto = None;
     if args.len() >= 2 {
         match parse_i64(&args[1]) {
-            Some(2) => {}
+            Some(2) => proto = Some(Proto::Resp2),
+            Some(3) => proto = Some(Proto::Resp3),
             Some(_) => return err(out, "NOPROTO unsupported protocol version"),
             None => {
                 return err(
@@ -134,14 +175,11 @@ fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
     }
     let mut i = 2;
     let mut name = None;
+    let mut creds = None;
     while i < args.len() {
         let opt = args[i].to_ascii_uppercase();
         if &opt[..] == b"AUTH" && i + 2 < args.len() {
-            let mut scratch = BytesMut::new();
-            if !auth(m, conn, &args[i + 1], &args[i + 2], &mut scratch) {
-                out.extend_from_slice(&scratch);
-                return;
-            }
+            creds = Some((&args[i + 1], &args[i + 2]));
             i += 3;
         } else if &opt[..] == b"SETNAME" && i + 1 < args.len() {
             name = Some(args[i + 1].clone());
@@ -153,6 +191,11 @@ fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
             );
         }
     }
+    if let Some((user, pass)) = creds
+        && !hello_auth(m, conn, user, pass, out)
+    {
+        return;
+    }
     let Some(sess) = m.conns.session_mut(conn) else {
         return;
     };
@@ -163,14 +206,17 @@ fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
     if name.is_some() {
         sess.name = name;
     }
-    let id = sess.id;
-    write_array_header(out, 14);
+    if let Some(p) = proto {
+        sess.proto = p;
+    }
+    let (id, proto) = (sess.id, sess.proto);
+    write_map_header(out, proto, 7);
     for (k, v) in [("server", "redis"), ("version", info::REDIS_VERSION)] {
         write_bulk(out, k.as_bytes());
         write_bulk(out, v.as_bytes());
     }
     write_bulk(out, b"proto");
-    write_integer(out, 2);
+    write_integer(out, proto.version());
     write_bulk(out, b"id");
     write_integer(out, id as i64);
     for (k, v) in [("mode", "standalone"), ("role", "master")] {
@@ -179,6 +225,29 @@ fn hello(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
     }
     write_bulk(out, b"modules");
     write_array_header(out, 0);
+}
+
+/// HELLO's AUTH: like AUTH, except that with no password set the default
+/// user takes any password (Redis's `nopass` default user), where plain
+/// `AUTH <password>` is refused. Writes the error and returns false on
+/// failure.
+fn hello_auth(m: &mut Machine, conn: ConnId, user: &[u8], pass: &[u8], out: &mut BytesMut) -> bool {
+    if m.cfg.requirepass.is_none() {
+        if user == b"default" {
+            return true;
+        }
+        write_error(
+            out,
+            b"WRONGPASS invalid username-password pair or user is disabled.",
+        );
+        return false;
+    }
+    let mut scratch = BytesMut::new();
+    let ok = auth(m, conn, user, pass, &mut scratch);
+    if !ok {
+        out.extend_from_slice(&scratch);
+    }
+    ok
 }
 
 fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
@@ -190,7 +259,7 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
         (b"ID", 2) => write_integer(out, sess.id as i64),
         (b"GETNAME", 2) => match &sess.name {
             Some(n) => write_bulk(out, n),
-            None => write_null(out),
+            None => write_nil(out, sess.proto),
         },
         (b"SETNAME", 3) => {
             if args[2].iter().any(|&c| c <= b' ' || c > b'~') {
@@ -279,7 +348,7 @@ pub fn glob(pat: &[u8], s: &[u8]) -> bool {
     }
 }
 
-fn config(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
+fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut BytesMut) {
     let sub = args[1].to_ascii_uppercase();
     match &sub[..] {
         b"GET" if args.len() >= 3 => {
@@ -289,7 +358,7 @@ fn config(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
                 .filter(|p| args[2..].iter().any(|pat| glob(pat, p.as_bytes())))
                 .collect();
             hits.sort_unstable();
-            write_array_header(out, hits.len() * 2);
+            write_map_header(out, proto, hits.len());
             for p in hits {
                 write_bulk(out, p.as_bytes());
                 write_bulk(out, config_value(m, p).as_bytes());
@@ -360,11 +429,13 @@ fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) 
     write_simple(out, OK);
 }
 
-fn command_info(c: &CommandSpec, out: &mut BytesMut) {
+/// One command's COMMAND INFO entry. Its flags and the four lists after the
+/// key positions are sets in RESP3, as Redis 7.0 sends them.
+fn command_info(c: &CommandSpec, proto: Proto, out: &mut BytesMut) {
     write_array_header(out, 10);
     write_bulk(out, c.name.as_bytes());
     write_integer(out, c.arity.into());
-    write_array_header(out, c.flags.len());
+    write_set_header(out, proto, c.flags.len());
     for f in c.flags {
         write_simple(out, f.as_bytes());
     }
@@ -373,7 +444,7 @@ fn command_info(c: &CommandSpec, out: &mut BytesMut) {
     write_integer(out, c.step.into());
     for _ in 0..4 {
         // ACL categories, tips, key specs, subcommands: none described.
-        write_array_header(out, 0);
+        write_set_header(out, proto, 0);
     }
 }
 
@@ -381,7 +452,7 @@ fn public() -> impl Iterator<Item = &'static CommandSpec> {
     COMMANDS.iter().filter(|c| c.cmd != Cmd::PeerHello)
 }
 
-fn command(args: &[Bytes], out: &mut BytesMut) {
+fn command(proto: Proto, args: &[Bytes], out: &mut BytesMut) {
     let sub = args
         .get(1)
         .map(|a| a.to_ascii_uppercase())
@@ -392,13 +463,13 @@ fn command(args: &[Bytes], out: &mut BytesMut) {
             all.sort_by_key(|c| c.name);
             write_array_header(out, all.len());
             for c in all {
-                command_info(c, out);
+                command_info(c, proto, out);
             }
         }
         b"COUNT" => write_integer(out, public().count() as i64),
         // redis-cli asks for docs to show hints; an empty map is a valid
         // answer ("no docs") and it falls back to its built-in help.
-        b"DOCS" => write_array_header(out, 0),
+        b"DOCS" => write_map_header(out, proto, 0),
         b"LIST" => {
             let mut names: Vec<&str> = public().map(|c| c.name).collect();
             names.sort_unstable();
@@ -411,8 +482,8 @@ fn command(args: &[Bytes], out: &mut BytesMut) {
             write_array_header(out, args.len() - 2);
             for name in &args[2..] {
                 match lookup(name).filter(|(_, c)| c.cmd != Cmd::PeerHello) {
-                    Some((_, c)) => command_info(c, out),
-                    None => write_null(out),
+                    Some((_, c)) => command_info(c, proto, out),
+                    None => write_nil(out, proto),
                 }
             }
         }

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 
 use super::Effect;
+use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
 
 /// Identifies a client connection (also its CLIENT ID).
@@ -37,6 +38,8 @@ pub struct Session {
     /// The IP the connection comes from, when the driver knows it (a peer
     /// hello must come from the member's address).
     pub remote: Option<IpAddr>,
+    /// The protocol its replies are written in (HELLO 2|3).
+    pub proto: Proto,
 }
 
 /// Where one command of a pipeline is.

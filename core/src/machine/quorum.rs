@@ -20,6 +20,7 @@ use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
+use crate::protocol::resp::Proto;
 use crate::replication::{
     QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
 };
@@ -75,6 +76,8 @@ pub(crate) struct CmdRef {
     pub(crate) started: Micros,
     /// When it gives up (TIMEOUT).
     pub(crate) deadline: Micros,
+    /// The protocol of its connection when it started (its reply's).
+    pub(crate) proto: Proto,
 }
 
 /// What a parked op waits for.
@@ -140,6 +143,7 @@ impl Machine {
                         node: self.id,
                         last_version: &mut self.last_version,
                         tombstone_grace: self.cfg.tombstone_grace.as_micros() as Micros,
+                        proto: cmd.proto,
                     };
                     plan.step(input, &mut cx)
                 }

@@ -1,5 +1,7 @@
 //! RESP2: an incremental parser for requests and frames, an encoder, and
-//! fast writers for the server's replies.
+//! fast writers for the server's replies; the RESP3 reply types a
+//! connection gets after `HELLO 3` ([`Proto`]: null, map, set, verbatim
+//! string) are written by the `write_*` functions that take a [`Proto`].
 //!
 //! Parsing follows one contract everywhere: `Ok(Some(..))` consumes exactly
 //! the bytes of one request or frame from the front of the buffer,
@@ -929,6 +931,91 @@ pub fn write_null_array(out: &mut BytesMut) {
 pub fn write_array_header(out: &mut BytesMut, len: usize) {
     out.reserve(23);
     out.put_u8(b'*');
+    put_unsigned(out, len as u64);
+    out.put_slice(b"\r\n");
+}
+
+/// The protocol a client connection speaks, chosen with `HELLO 2|3`.
+///
+/// Replies are written for one connection at a time, so the version travels
+/// with the command (the session, then the plan's context) rather than
+/// living in a global: two connections of one node may speak different
+/// versions. Requests are RESP2 arrays (or inline) in both: RESP3 only
+/// changes what the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proto {
+    /// RESP2, what every connection starts with.
+    #[default]
+    Resp2,
+    /// RESP3, after `HELLO 3`.
+    Resp3,
+}
+
+impl Proto {
+    /// The number HELLO shows as `proto`.
+    pub fn version(self) -> i64 {
+        match self {
+            Proto::Resp2 => 2,
+            Proto::Resp3 => 3,
+        }
+    }
+}
+
+/// A missing value: `$-1` in RESP2, `_` in RESP3.
+pub fn write_nil(out: &mut BytesMut, proto: Proto) {
+    match proto {
+        Proto::Resp2 => write_null(out),
+        Proto::Resp3 => out.put_slice(b"_\r\n"),
+    }
+}
+
+/// A missing array: `*-1` in RESP2, `_` in RESP3.
+pub fn write_nil_array(out: &mut BytesMut, proto: Proto) {
+    match proto {
+        Proto::Resp2 => write_null_array(out),
+        Proto::Resp3 => out.put_slice(b"_\r\n"),
+    }
+}
+
+/// The header of a map of `pairs` key-value pairs: `%pairs` in RESP3, a
+/// flat array of twice as many elements in RESP2 (as Redis flattens maps).
+pub fn write_map_header(out: &mut BytesMut, proto: Proto, pairs: usize) {
+    match proto {
+        Proto::Resp2 => write_array_header(out, pairs * 2),
+        Proto::Resp3 => write_aggregate_header(out, b'%', pairs),
+    }
+}
+
+/// The header of a set of `len` elements: `~len` in RESP3, an array in
+/// RESP2.
+pub fn write_set_header(out: &mut BytesMut, proto: Proto, len: usize) {
+    match proto {
+        Proto::Resp2 => write_array_header(out, len),
+        Proto::Resp3 => write_aggregate_header(out, b'~', len),
+    }
+}
+
+/// Text for people (INFO): a verbatim string `=len\r\ntxt:...` in RESP3,
+/// a bulk string in RESP2. `format` is three bytes (`txt`, `mkd`).
+pub fn write_verbatim(out: &mut BytesMut, proto: Proto, format: &[u8; 3], text: &[u8]) {
+    match proto {
+        Proto::Resp2 => write_bulk(out, text),
+        Proto::Resp3 => {
+            out.reserve(text.len() + 29);
+            out.put_u8(b'=');
+            put_unsigned(out, text.len() as u64 + 4);
+            out.put_slice(b"\r\n");
+            out.put_slice(format);
+            out.put_u8(b':');
+            out.put_slice(text);
+            out.put_slice(b"\r\n");
+        }
+    }
+}
+
+fn write_aggregate_header(out: &mut BytesMut, kind: u8, len: usize) {
+    out.reserve(23);
+    out.put_u8(kind);
     put_unsigned(out, len as u64);
     out.put_slice(b"\r\n");
 }
