@@ -11,6 +11,7 @@
 #
 #   benches/node-vs-redis.sh                 # N=1000000, RUNS=3
 #   N=200000 benches/node-vs-redis.sh        # shorter
+#   NODE_ARGS="--threads 1" benches/node-vs-redis.sh   # extra ringlab-node flags
 #
 # Servers bind 127.0.0.1 only; the script stops exactly the PIDs it started.
 set -euo pipefail
@@ -55,12 +56,14 @@ wait_port() {
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
   >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!; PIDS+=("$REDIS_PID")
-RUST_LOG=warn "$NODE_BIN" --id 1 --listen "127.0.0.1:$NODE_PORT" >"$OUT/node.log" 2>&1 &
+# shellcheck disable=SC2086 # NODE_ARGS is a list of flags
+RUST_LOG=warn "$NODE_BIN" --id 1 --listen "127.0.0.1:$NODE_PORT" ${NODE_ARGS:-} >"$OUT/node.log" 2>&1 &
 NODE_PID=$!; PIDS+=("$NODE_PID")
 MEMBERS=(--member "1=127.0.0.1:$C1" --member "2=127.0.0.1:$C2" --member "3=127.0.0.1:$C3")
 CLUSTER_PIDS=()
 for i in 1 2 3; do
-  RUST_LOG=warn "$NODE_BIN" --id "$i" "${MEMBERS[@]}" --n 3 --w 2 --r 1 >"$OUT/cluster-$i.log" 2>&1 &
+  # shellcheck disable=SC2086
+  RUST_LOG=warn "$NODE_BIN" --id "$i" "${MEMBERS[@]}" --n 3 --w 2 --r 1 ${NODE_ARGS:-} >"$OUT/cluster-$i.log" 2>&1 &
   CLUSTER_PIDS+=("$!"); PIDS+=("$!")
 done
 for p in "$REDIS_PORT" "$NODE_PORT" "$C1" "$C2" "$C3"; do wait_port "$p"; done

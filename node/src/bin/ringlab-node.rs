@@ -75,6 +75,12 @@ mod real {
         /// Serve Prometheus metrics on this address.
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
+        /// Runtime worker threads. 1 (the default) runs the node on one
+        /// thread, as redis-server does: the machine is behind one lock
+        /// anyway, and more workers only add cross-thread wake-ups
+        /// (docs/PERFORMANCE.md measures both).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     }
 
     fn config(a: Args) -> anyhow::Result<NodeConfig> {
@@ -177,11 +183,19 @@ mod real {
             )
             .with_writer(std::io::stderr)
             .init();
-        let cfg = config(Args::parse())?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")?;
+        let args = Args::parse();
+        let rt = match args.threads {
+            0 => anyhow::bail!("--threads must be at least 1"),
+            1 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build(),
+        }
+        .context("starting the runtime")?;
+        let cfg = config(args)?;
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind(cfg.listen)
                 .await
