@@ -17,20 +17,8 @@ BASE_PORT=${BASE_PORT:-17600}
 cargo build --release -q -p ringlab-node --bin ringlab-node
 NODE_BIN=target/release/ringlab-node
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 200); do
-    redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "server on port $1 did not come up" >&2; exit 1
-}
+# shellcheck source=benches/servers.sh
+source benches/servers.sh
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -38,20 +38,8 @@ fi
 cargo build --release -q -p ringlab-node --bin ringlab-node
 NODE_BIN=target/release/ringlab-node
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 200); do
-    redis-cli -h 127.0.0.1 -p "$1" PING >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "server on port $1 did not come up" >&2; exit 1
-}
+# shellcheck source=benches/servers.sh
+source benches/servers.sh
 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
   >"$OUT/redis.log" 2>&1 &
