@@ -82,6 +82,7 @@ async fn simulate(
                 seed: 7,
                 key_prefix: String::new(),
                 app: None,
+                password: None,
             };
             run(cfg, clock, meta(window), std::future::pending())
                 .await
@@ -345,6 +346,7 @@ async fn a_dead_target_is_routed_around() {
                 seed: 7,
                 key_prefix: String::new(),
                 app: None,
+                password: None,
             };
             run(
                 cfg,

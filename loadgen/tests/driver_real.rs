@@ -43,6 +43,7 @@ async fn a_short_phase_against_a_fake_server_is_counted_exactly() {
         seed: 3,
         key_prefix: "t:".into(),
         app: None,
+        password: None,
     };
     let record = run(cfg, clock, meta(), std::future::pending())
         .await
@@ -129,6 +130,7 @@ async fn stopping_early_still_accounts_for_every_scheduled_request() {
         seed: 1,
         key_prefix: String::new(),
         app: None,
+        password: None,
     };
     let started = clock.now();
     let stop = clock.sleep(Duration::from_millis(300));
@@ -160,6 +162,7 @@ async fn bad_configurations_are_errors() {
         seed: 1,
         key_prefix: String::new(),
         app: None,
+        password: None,
     };
     let err = |cfg: DriverConfig| async move {
         run(cfg, clock, meta(), std::future::pending())
@@ -379,6 +382,7 @@ async fn reads_that_miss_acknowledged_writes_are_counted_stale() {
         seed: 5,
         key_prefix: "stale:".into(),
         app: None,
+        password: None,
     };
     let record = run(cfg, clock, meta(), std::future::pending())
         .await
@@ -467,4 +471,58 @@ connections = 4
     assert_eq!(seen.commands.get("GET"), Some(&gets.ok));
     let fills = seen.commands.get("SET").copied().unwrap_or(0);
     assert!(fills > 0 && fills <= gets.misses, "{fills} fills");
+}
+
+/// `--password` authenticates every connection before its first request;
+/// without it a password-protected server refuses every request (what
+/// ringlab-load did before the flag), and a wrong one stops the run at once
+/// with the server's answer.
+#[tokio::test]
+async fn the_password_flag_authenticates_every_connection() {
+    let clock = Clock::real();
+    let behaviour = Behaviour {
+        password: Some("sesame".into()),
+        ..Behaviour::default()
+    };
+    let (addr, seen) = spawn_server("127.0.0.1:0", clock, behaviour).await;
+    let run_with = |password: Option<&'static str>| {
+        let addr = addr.to_string();
+        async move {
+            let mut args = vec![
+                "ringlab-load",
+                "--target",
+                &addr,
+                "--rate",
+                "400",
+                "--duration",
+                "500ms",
+                "--arrival",
+                "uniform",
+                "--connections",
+                "3",
+            ];
+            if let Some(pw) = password {
+                args.extend(["--password", pw]);
+            }
+            let cli = Cli::try_parse_from(args).expect("the flags parse");
+            let plan = plan(&cli.load).expect("a plan");
+            execute(&plan, clock, std::future::pending(), false)
+                .await
+                .map(|r| r.aggregate_all(None).counts)
+        }
+    };
+
+    let with = run_with(Some("sesame")).await.expect("the run completes");
+    assert_eq!(with.ok, 200, "{with:?}");
+    // Three connections, and the pre-flight check's one.
+    assert_eq!(seen.lock().unwrap().commands.get("AUTH"), Some(&4));
+
+    let without = run_with(None).await.expect("the run completes");
+    assert_eq!(without.ok, 0, "{without:?}");
+    assert_eq!(without.errors.get("NOAUTH"), Some(&200), "{without:?}");
+
+    let wrong = run_with(Some("open")).await.expect_err("a wrong password");
+    let msg = format!("{wrong:#}");
+    assert!(msg.contains(&addr.to_string()), "{msg}");
+    assert!(msg.contains("AUTH refused: -WRONGPASS"), "{msg}");
 }

@@ -388,6 +388,7 @@ fn start_clients(
             seed: seed.wrapping_mul(31).wrapping_add(u64::from(k) + 1),
             key_prefix: String::new(),
             app: app.clone(),
+            password: None,
         };
         let node = handle
             .create_node()

@@ -128,6 +128,11 @@ pub struct LoadArgs {
     /// Prefix for every key name (to keep runs apart on a shared server).
     #[arg(long, default_value = "")]
     pub key_prefix: String,
+    /// Authenticate every connection with `AUTH PASSWORD` (a server started
+    /// with `requirepass`); also read from RINGLAB_PASSWORD, which keeps it
+    /// out of the process list.
+    #[arg(long, env = "RINGLAB_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
     /// Report directory (default out/load-<scenario>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -241,6 +246,7 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
             seed,
             key_prefix: args.key_prefix.clone(),
             app: None,
+            password: args.password.clone(),
         },
         meta: RunMeta {
             scenario,
@@ -256,6 +262,25 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
     })
 }
 
+/// Fails at once, naming the server and quoting it, when a target refuses
+/// the password: a run would otherwise only show connection errors. Other
+/// connect failures are left to the run, which records them.
+async fn check_password(config: &DriverConfig, clock: Clock) -> anyhow::Result<()> {
+    let Some(pw) = &config.password else {
+        return Ok(());
+    };
+    for &target in &config.targets {
+        let timeout = Duration::from_secs(5);
+        match super::conn::connect(target, &clock, timeout, Some(pw.as_bytes())).await {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                anyhow::bail!("{target}: {e}")
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Runs a plan to its end or until `stop`, drawing a progress line on a
 /// terminal when `progress` is set.
 pub async fn execute(
@@ -264,6 +289,7 @@ pub async fn execute(
     stop: impl std::future::Future<Output = ()>,
     progress: bool,
 ) -> anyhow::Result<RunRecord> {
+    check_password(&plan.config, clock).await?;
     let mut config = plan.config.clone();
     let database = plan.app.as_ref().map(|(app, spec)| {
         let db = crate::database::Database::new(

@@ -35,23 +35,59 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Error kind of a failed connect, a reset, an EOF or an unreadable reply.
 const CONNECTION: &str = "connection";
 
-/// Opens a connection within `timeout` of model time.
+/// Opens a connection within `timeout` of model time, and authenticates
+/// it with `password` when one is given.
 pub(super) async fn connect(
     target: SocketAddr,
     clock: &Clock,
     timeout: Duration,
+    password: Option<&[u8]>,
 ) -> std::io::Result<TcpStream> {
-    match clock.timeout(timeout, TcpStream::connect(target)).await {
-        Ok(Ok(s)) => {
-            s.set_nodelay(true)?;
-            Ok(s)
+    let open = async {
+        let mut s = TcpStream::connect(target).await?;
+        s.set_nodelay(true)?;
+        if let Some(pw) = password {
+            auth(&mut s, pw).await?;
         }
-        Ok(Err(e)) => Err(e),
+        Ok(s)
+    };
+    match clock.timeout(timeout, open).await {
+        Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "connect timed out",
         )),
     }
+}
+
+/// Sends `AUTH password` on a fresh connection and reads its one-line
+/// answer: anything but `+OK` is an error that quotes the server.
+pub(super) async fn auth(s: &mut TcpStream, password: &[u8]) -> std::io::Result<()> {
+    let mut req = BytesMut::new();
+    write_command(&mut req, &[b"AUTH", password]);
+    s.write_all(&req).await?;
+    s.flush().await?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte: nothing else is in flight, and not one byte of the
+    // requests that follow may be read here.
+    while !line.ends_with(b"\r\n") {
+        if s.read(&mut byte).await? == 0 || line.len() > 1024 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the server closed the connection during AUTH",
+            ));
+        }
+        line.push(byte[0]);
+    }
+    if line == b"+OK\r\n" {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!("AUTH refused: {said}"),
+    ))
 }
 
 /// A request written to the connection and not yet answered.
@@ -94,15 +130,22 @@ pub(super) struct Conn {
     pub oracle: WriteOracle,
     /// The app's pattern, when the clients use a database.
     pub app: Option<Arc<super::app::AppCtx>>,
+    /// Sent with AUTH on each (re)connect.
+    pub password: Option<Arc<[u8]>>,
 }
 
 impl Conn {
     /// Connects (within `connect_timeout`), waits at `connected` until every
     /// connection has tried, then serves requests until the run closes.
     pub(super) async fn run(mut self, connected: Arc<Barrier>, connect_timeout: Duration) {
-        let stream = connect(self.target, &self.clock, connect_timeout)
-            .await
-            .ok();
+        let stream = connect(
+            self.target,
+            &self.clock,
+            connect_timeout,
+            self.password.as_deref(),
+        )
+        .await
+        .ok();
         self.set_stream(stream);
         connected.wait().await;
         let mut sent: VecDeque<Sent> = VecDeque::with_capacity(self.pipeline);
@@ -155,7 +198,8 @@ impl Conn {
                 if self.stream.is_none() {
                     let first = sent.iter().map(|s| s.p.deadline).min().unwrap_or(now);
                     let budget = Duration::from_micros(first.saturating_sub(now).max(1));
-                    match connect(self.target, &self.clock, budget).await {
+                    match connect(self.target, &self.clock, budget, self.password.as_deref()).await
+                    {
                         Ok(s) => {
                             self.set_stream(Some(s));
                             backoff = FIRST_BACKOFF;

@@ -76,6 +76,9 @@ pub struct DriverConfig {
     /// The application pattern and its database; `None` drives the cache
     /// alone.
     pub app: Option<AppConfig>,
+    /// Sent with `AUTH` on every connection before any request (a server
+    /// started with `requirepass`).
+    pub password: Option<String>,
 }
 
 /// A configuration the driver cannot run.
@@ -495,6 +498,7 @@ impl Run {
                 value: value.clone(),
                 oracle: oracle.clone(),
                 app: self.app.clone(),
+                password: cfg.password.as_deref().map(|p| p.as_bytes().into()),
             };
             tasks.push(tokio::spawn(
                 task.run(connected.clone(), cfg.phases[0].timeout),

@@ -28,6 +28,9 @@ pub struct Behaviour {
     /// but not applied: a server that loses writes, so reads return older
     /// values (stale reads).
     pub lose_writes: Option<(Micros, Micros)>,
+    /// Like `requirepass`: every command but a right `AUTH` gets NOAUTH
+    /// until the connection authenticates.
+    pub password: Option<String>,
 }
 
 /// What the server saw.
@@ -67,6 +70,7 @@ async fn connection(
 ) -> std::io::Result<()> {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = Vec::new();
+    let mut authed = behaviour.password.is_none();
     loop {
         if stream.read_buf(&mut buf).await? == 0 {
             return Ok(());
@@ -83,6 +87,20 @@ async fn connection(
                 .commands
                 .entry(name.clone())
                 .or_default() += 1;
+            if name == "AUTH" {
+                let right = behaviour.password.as_deref().map(str::as_bytes);
+                authed = args.len() == 2 && right == Some(&args[1][..]);
+                out.extend_from_slice(if authed {
+                    b"+OK\r\n".as_slice()
+                } else {
+                    b"-WRONGPASS invalid username-password pair\r\n".as_slice()
+                });
+                continue;
+            }
+            if !authed {
+                out.extend_from_slice(b"-NOAUTH Authentication required.\r\n");
+                continue;
+            }
             match (name.as_str(), &behaviour.set_error) {
                 ("SET", Some(err)) => {
                     out.extend_from_slice(format!("-{err}\r\n").as_bytes());
