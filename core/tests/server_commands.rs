@@ -1,6 +1,7 @@
 //! Server commands whose replies depend on the machine, not on Redis:
 //! TIME reads the model time it is given (no clock in core), WAIT answers
-//! from the write quorum.
+//! from the write quorum, CLIENT LIST/INFO show the open connections and
+//! INFO has the client fields `redis-cli --stat` reads.
 
 use bytes::Bytes;
 use ringlab_core::config::NodeConfig;
@@ -48,4 +49,49 @@ fn wait_answers_the_write_quorum_less_the_coordinator() {
         run(&mut m, 0, c, &["WAIT", "x", "0"]),
         "-ERR value is not an integer or out of range\r\n"
     );
+}
+
+#[test]
+fn client_list_shows_every_connection_and_client_info_this_one() {
+    let mut m = Machine::new(NodeConfig::default(), 6379, 0).expect("config");
+    let a = m.open_client();
+    let b = m.open_client_from(Some("10.0.0.7".parse().unwrap()));
+    assert_eq!(run(&mut m, 0, a, &["CLIENT", "SETNAME", "web"]), "+OK\r\n");
+    let text =
+        "id=1 name=web db=0 resp=2 lib-name=\nid=2 addr=10.0.0.7 name= db=0 resp=2 lib-name=\n";
+    assert_eq!(
+        run(&mut m, 0, b, &["CLIENT", "LIST"]),
+        format!("${}\r\n{text}\r\n", text.len())
+    );
+    let mine = "id=2 addr=10.0.0.7 name= db=0 resp=2 lib-name=\n";
+    assert_eq!(
+        run(&mut m, 0, b, &["CLIENT", "INFO"]),
+        format!("${}\r\n{mine}\r\n", mine.len())
+    );
+    // RESP3 gets Redis 7's verbatim string.
+    run(&mut m, 0, b, &["HELLO", "3"]);
+    let mine3 = mine.replace("resp=2", "resp=3");
+    assert_eq!(
+        run(&mut m, 0, b, &["CLIENT", "INFO"]),
+        format!("={}\r\ntxt:{mine3}\r\n", mine3.len() + 4)
+    );
+    let help = run(&mut m, 0, a, &["CLIENT", "HELP"]);
+    assert!(help.starts_with("*15\r\n+CLIENT <subcommand>"), "{help}");
+    assert!(help.contains("+LIST\r\n"), "{help}");
+    m.close_client(a);
+    assert!(!run(&mut m, 0, b, &["CLIENT", "LIST"]).contains("id=1"));
+}
+
+#[test]
+fn info_has_the_client_fields_redis_cli_stat_reads() {
+    let mut m = Machine::new(NodeConfig::default(), 6379, 0).expect("config");
+    let c = m.open_client();
+    let info = run(&mut m, 0, c, &["INFO", "clients"]);
+    for field in [
+        "connected_clients:1\r\n",
+        "blocked_clients:0\r\n",
+        "maxclients:",
+    ] {
+        assert!(info.contains(field), "{field} missing: {info}");
+    }
 }

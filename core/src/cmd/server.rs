@@ -250,11 +250,74 @@ fn hello_auth(m: &mut Machine, conn: ConnId, user: &[u8], pass: &[u8], out: &mut
     ok
 }
 
+/// CLIENT HELP's lines, as redis-server words them for what the node has.
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "LIST",
+    "    Return information about client connections.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// A name-like field as CLIENT LIST shows it (empty when unset).
+fn lossy(b: &Option<Bytes>) -> std::borrow::Cow<'_, str> {
+    b.as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+}
+
+/// One connection's CLIENT LIST line: the fields the node knows (it has no
+/// file descriptors, buffers or per-connection clocks to show).
+fn client_line(s: &crate::machine::conns::Session, text: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(text, "id={}", s.id);
+    if let Some(ip) = s.remote {
+        let _ = write!(text, " addr={ip}");
+    }
+    let _ = writeln!(
+        text,
+        " name={} db=0 resp={} lib-name={}",
+        lossy(&s.name),
+        s.proto.version(),
+        lossy(&s.lib_name)
+    );
+}
+
 fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+    let sub = args[1].to_ascii_uppercase();
+    let proto = m.conns.session(conn).map(|s| s.proto).unwrap_or_default();
+    match (&sub[..], args.len()) {
+        (b"LIST", 2) | (b"INFO", 2) => {
+            let mut text = String::new();
+            for s in m.conns.sessions() {
+                if &sub[..] == b"LIST" || s.id == conn {
+                    client_line(s, &mut text);
+                }
+            }
+            return write_verbatim(out, proto, b"txt", text.as_bytes());
+        }
+        (b"HELP", 2) => {
+            write_array_header(out, CLIENT_HELP.len());
+            for l in CLIENT_HELP {
+                write_simple(out, l.as_bytes());
+            }
+            return;
+        }
+        _ => {}
+    }
     let Some(sess) = m.conns.session_mut(conn) else {
         return;
     };
-    let sub = args[1].to_ascii_uppercase();
     match (&sub[..], args.len()) {
         (b"ID", 2) => write_integer(out, sess.id as i64),
         (b"GETNAME", 2) => match &sess.name {
@@ -283,13 +346,15 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
                 &format!("ERR Unrecognized option '{}'", clean(&args[2])),
             ),
         },
-        (b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO", _) => wrong_args(
-            out,
-            &format!(
-                "client|{}",
-                String::from_utf8_lossy(&sub).to_ascii_lowercase()
-            ),
-        ),
+        (b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO" | b"LIST" | b"INFO" | b"HELP", _) => {
+            wrong_args(
+                out,
+                &format!(
+                    "client|{}",
+                    String::from_utf8_lossy(&sub).to_ascii_lowercase()
+                ),
+            )
+        }
         _ => err(
             out,
             &format!(

@@ -118,6 +118,11 @@ impl Conns {
         self.map.get(&conn).map(|c| &c.session)
     }
 
+    /// Every open connection's session, by id.
+    pub(crate) fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.map.values().map(|c| &c.session)
+    }
+
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
         self.map.get_mut(&conn).map(|c| &mut c.session)
     }

@@ -58,6 +58,10 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             out.push_str("# Clients\r\n");
             line(out, "connected_clients", node.conns.len());
             line(out, "maxclients", node.cfg.max_clients);
+            // No command blocks and none tracks keys; redis-cli --stat
+            // reads these two.
+            line(out, "blocked_clients", 0);
+            line(out, "tracking_clients", 0);
         }
         "memory" => {
             let t = &node.tunables;
