@@ -97,6 +97,7 @@ pub async fn handle<S>(
         end: None,
     };
     let mut stopping = *shutdown.borrow() != Stop::Running;
+    let mut abort = shutdown.clone();
     loop {
         let (gated, parse_error) = feed_buffered(&node, &mut c, &mut io).await;
         while let Ok(ev) = c.rx.try_recv() {
@@ -108,7 +109,7 @@ pub async fn handle<S>(
             resp::write_error(&mut io.wbuf, format!("ERR Protocol error: {e}").as_bytes());
             c.end = Some(End::Closed);
         }
-        match write_out(&mut io, &shutdown).await {
+        match write_out(&mut io, &mut abort).await {
             Ok(()) => {}
             Err(Unwritten::Failed) => c.end = Some(End::Closed),
             Err(Unwritten::Aborted) => break c.abandon(&node, &mut io),
@@ -256,16 +257,20 @@ enum Unwritten {
 /// Writes what is queued, unless the shutdown gives up on the connection
 /// first: a client that never reads would otherwise hold the write, and
 /// with it the node's shutdown, forever.
+/// `abort` is the connection's own receiver of the shutdown channel (what
+/// it marks seen leaves the receiver the connection loop selects on
+/// unchanged), made once per connection rather than per write.
 async fn write_out<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut Framed<S>,
-    shutdown: &watch::Receiver<Stop>,
+    abort: &mut watch::Receiver<Stop>,
 ) -> Result<(), Unwritten> {
-    // A clone, so that what it sees leaves the caller's receiver unchanged.
-    let mut stop = shutdown.clone();
+    if io.wbuf.is_empty() {
+        return Ok(());
+    }
     tokio::select! {
         biased;
         r = io.flush() => r.map_err(|_| Unwritten::Failed),
-        _ = aborted(&mut stop) => Err(Unwritten::Aborted),
+        _ = aborted(abort) => Err(Unwritten::Aborted),
     }
 }
 
@@ -316,6 +321,7 @@ async fn peer_mode<S>(
     io.set_limits(node.cfg.limits);
     let (tx, mut rx) = mpsc::unbounded_channel::<(RequestId, PeerResponse)>();
     let inline = node.hooks.is_free() && node.hooks.peer_delay(from).is_zero();
+    let mut abort = shutdown.clone();
     loop {
         if let Err(why) = serve_requests(node, &mut io, from, inline, &tx) {
             tracing::warn!(peer = from, error = %why, "bad peer traffic; closing");
@@ -324,7 +330,7 @@ async fn peer_mode<S>(
         while let Ok((id, resp)) = rx.try_recv() {
             peer::encode(&PeerMessage::Response { id, resp }, &mut io.wbuf);
         }
-        match write_out(&mut io, &shutdown).await {
+        match write_out(&mut io, &mut abort).await {
             Ok(()) => {}
             Err(Unwritten::Failed) => return,
             Err(Unwritten::Aborted) => return node.note_dropped(io.wbuf.len() as u64),
