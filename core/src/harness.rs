@@ -83,8 +83,6 @@ pub struct Cluster {
     net: NetConfig,
     /// Replies received per (node, connection), parsed.
     replies: BTreeMap<(NodeId, ConnId), Vec<Frame>>,
-    /// Bytes of replies not yet parsed, per (node, connection).
-    partial: BTreeMap<(NodeId, ConnId), BytesMut>,
     /// Messages delivered so far.
     pub delivered: u64,
 }
@@ -129,7 +127,6 @@ impl Cluster {
             rng: ChaCha8Rng::seed_from_u64(seed),
             net,
             replies: BTreeMap::new(),
-            partial: BTreeMap::new(),
             delivered: 0,
         }
     }
@@ -313,7 +310,11 @@ impl Cluster {
     fn drain(&mut self, node: NodeId) {
         while let Some(e) = self.nodes.get_mut(&node).expect("a member").poll_effect() {
             match e {
-                Effect::Reply { conn, bytes } => self.receive(node, conn, &bytes),
+                Effect::Reply {
+                    conn,
+                    bytes,
+                    replies,
+                } => self.receive(node, conn, &bytes, replies),
                 Effect::Send { to, id, req } => {
                     let msg = Msg::Request {
                         from: node,
@@ -334,11 +335,15 @@ impl Cluster {
         }
     }
 
-    fn receive(&mut self, node: NodeId, conn: ConnId, bytes: &[u8]) {
-        let buf = self.partial.entry((node, conn)).or_default();
-        buf.extend_from_slice(bytes);
-        while let Ok(Some(frame)) = resp::parse_frame(buf, &Limits::default()) {
+    /// A reply effect: `count` whole replies, as the machine promises.
+    fn receive(&mut self, node: NodeId, conn: ConnId, bytes: &[u8], count: usize) {
+        let mut buf = BytesMut::from(bytes);
+        let mut parsed = 0;
+        while let Ok(Some(frame)) = resp::parse_frame(&mut buf, &Limits::default()) {
             self.replies.entry((node, conn)).or_default().push(frame);
+            parsed += 1;
         }
+        assert!(buf.is_empty(), "a reply effect ends with a whole reply");
+        assert_eq!(parsed, count, "a reply effect holds the replies it counts");
     }
 }

@@ -16,8 +16,13 @@ fn run(m: &mut Machine, conn: ConnId, words: &[&str]) -> String {
     m.handle_command(1_000_000, conn, args.collect());
     let mut out = String::new();
     while let Some(e) = m.poll_effect() {
-        if let Effect::Reply { conn: c, bytes } = e {
-            assert_eq!(c, conn);
+        if let Effect::Reply {
+            conn: c,
+            bytes,
+            replies,
+        } = e
+        {
+            assert_eq!((c, replies), (conn, 1));
             out.push_str(&String::from_utf8_lossy(&bytes));
         }
     }

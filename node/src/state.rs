@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::clock::{Clock, Micros};
@@ -52,21 +52,6 @@ pub struct Core {
     pub machine: Machine,
     /// Each open client connection's channel.
     conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnEvent>>,
-}
-
-/// Sends a run of replies to its connection.
-fn flush_run(
-    conns: &BTreeMap<ConnId, mpsc::UnboundedSender<ConnEvent>>,
-    run: Option<(ConnId, BytesMut, usize)>,
-) {
-    if let Some((conn, buf, count)) = run
-        && let Some(tx) = conns.get(&conn)
-    {
-        let _ = tx.send(ConnEvent::Replies {
-            bytes: buf.freeze(),
-            count,
-        });
-    }
 }
 
 /// One running node.
@@ -141,24 +126,21 @@ impl Node {
     }
 
     fn dispatch(&self, core: &mut Core) {
-        // Consecutive replies to one connection travel as one buffer: a
-        // pipeline's answers cost one channel message, not one each.
-        let mut run: Option<(ConnId, BytesMut, usize)> = None;
         while let Some(e) = core.machine.poll_effect() {
             let (conn, ev) = match e {
-                Effect::Reply { conn, bytes } => {
-                    match &mut run {
-                        Some((c, buf, n)) if *c == conn => {
-                            buf.extend_from_slice(&bytes);
-                            *n += 1;
-                        }
-                        _ => {
-                            flush_run(&core.conns, run.take());
-                            run = Some((conn, BytesMut::from(&bytes[..]), 1));
-                        }
-                    }
-                    continue;
-                }
+                // Every reply the connection got this turn, in one buffer:
+                // one channel message, no copy.
+                Effect::Reply {
+                    conn,
+                    bytes,
+                    replies,
+                } => (
+                    conn,
+                    ConnEvent::Replies {
+                        bytes,
+                        count: replies,
+                    },
+                ),
                 Effect::Close { conn } => (conn, ConnEvent::Close),
                 Effect::BecomePeer { conn, from } => (conn, ConnEvent::Peer(from)),
                 Effect::Send { to, id, req } => {
@@ -170,12 +152,10 @@ impl Node {
                     continue;
                 }
             };
-            flush_run(&core.conns, run.take());
             if let Some(tx) = core.conns.get(&conn) {
                 let _ = tx.send(ev);
             }
         }
-        flush_run(&core.conns, run);
     }
 
     /// Opens a client connection from `remote` (the socket's peer IP, if

@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use super::reply::{self, OK, clean};
 use super::{Cmd, CommandSpec};
 use crate::config::Member;
-use crate::machine::conns::After;
+use crate::machine::conns::{After, Output};
 use crate::machine::{ConnId, Effect, Machine};
 use crate::protocol::peer::parse_hello;
 use crate::protocol::resp::{write_bulk, write_simple};
@@ -186,7 +186,8 @@ fn addnode(m: &mut Machine, args: &[Bytes]) -> Bytes {
     match m.add_member(member.clone()) {
         Ok(j) => {
             if id != m.id {
-                m.effects.push_back(Effect::AddPeer { member });
+                m.effects
+                    .push_back(Output::Effect(Effect::AddPeer { member }));
             }
             let mut out = BytesMut::new();
             let text = format!(

@@ -39,6 +39,12 @@ pub enum Input {
 pub enum Step {
     /// A quorum read of the key.
     Read(Bytes),
+    /// A read of the key whose reply is its live value as a bulk string,
+    /// or null (GET). When this node's store alone answers the read, the
+    /// drive loop writes the reply straight from the store, with no copy
+    /// of the entry; otherwise it reads through the quorum and resumes the
+    /// plan with [`Input::Read`], as for [`Step::Read`].
+    ReadValue(Bytes),
     /// A quorum write of the entry under the key.
     Write(Bytes, Entry),
     /// Drop every key here and on every peer.
@@ -93,7 +99,12 @@ impl Cx<'_> {
 
 /// An entry that is live at `now`: a value, not a tombstone, not expired.
 pub fn live(e: Option<Entry>, now: Micros) -> Option<Entry> {
-    e.filter(|e| e.value.is_some() && e.expires_at.is_none_or(|t| t > now))
+    e.filter(|e| is_live(e, now))
+}
+
+/// Whether `e` is live at `now` (see [`live`]).
+pub fn is_live(e: &Entry, now: Micros) -> bool {
+    e.value.is_some() && e.expires_at.is_none_or(|t| t > now)
 }
 
 /// Every command on keys, with the state it keeps between steps.

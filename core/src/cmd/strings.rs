@@ -122,8 +122,9 @@ pub struct Get {
 impl Get {
     pub fn step(&mut self, input: Input, cx: &mut Cx<'_>) -> Step {
         match input {
-            Input::Start => Step::Read(self.key.clone()),
+            Input::Start => Step::ReadValue(self.key.clone()),
             input => {
+                // The read went through the quorum (see Step::ReadValue).
                 let e = read_live(input, cx.now);
                 Step::Reply(reply::bulk_or_null(
                     cx.proto,

@@ -8,11 +8,17 @@
 //! (the same key, a multi-key or a server command) waits until every earlier
 //! command finished, so a pipeline observes its own writes as with Redis.
 //! Replies leave strictly in slot order, whatever order they finish in.
+//!
+//! Each connection owns one output buffer. A reply whose slot is first in
+//! line is written straight into it (see [`Conns::finish_with`]); a reply
+//! that finishes early waits in its slot and is copied in when its turn
+//! comes. The driver takes the buffer whole: one effect carries every reply
+//! a connection got since the driver last looked, in order.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::Effect;
 use crate::protocol::resp::Proto;
@@ -51,6 +57,8 @@ enum SlotState {
     Running { key: Option<Bytes> },
     /// Finished: its reply, waiting for earlier replies to leave first.
     Done(Bytes),
+    /// Finished first in line: its reply is already in the output buffer.
+    Written,
 }
 
 #[derive(Debug)]
@@ -76,6 +84,12 @@ struct Conn {
     /// Set by QUIT or RL.HELLO: later commands are ignored, and the effect
     /// follows that slot's reply.
     after: Option<(u64, After)>,
+    /// Replies in order, not yet taken by the driver.
+    out: BytesMut,
+    /// How many replies `out` holds.
+    out_replies: usize,
+    /// An output effect for this connection is queued and not yet polled.
+    announced: bool,
 }
 
 /// Every open client connection.
@@ -101,6 +115,9 @@ impl Conns {
                 slots: VecDeque::new(),
                 next_seq: 0,
                 after: None,
+                out: BytesMut::new(),
+                out_replies: 0,
+                announced: false,
             },
         );
         id
@@ -196,6 +213,18 @@ impl Conns {
 
     /// Records slot `seq`'s reply. A closed connection's replies are dropped.
     pub(crate) fn finish(&mut self, conn: ConnId, seq: u64, reply: Bytes) {
+        self.finish_with(conn, seq, |out| out.extend_from_slice(&reply));
+    }
+
+    /// Records slot `seq`'s reply, written by `write`: straight into the
+    /// output buffer when the slot is first in line (no reply of its own to
+    /// allocate and copy), else into a buffer kept in the slot.
+    pub(crate) fn finish_with(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        write: impl FnOnce(&mut BytesMut),
+    ) {
         let Some(c) = self.map.get_mut(&conn) else {
             return;
         };
@@ -205,8 +234,17 @@ impl Conns {
         let Some(i) = seq.checked_sub(front.seq) else {
             return;
         };
-        if let Some(slot) = c.slots.get_mut(i as usize) {
-            slot.state = SlotState::Done(reply);
+        let Some(slot) = c.slots.get_mut(i as usize) else {
+            return;
+        };
+        if i == 0 {
+            write(&mut c.out);
+            c.out_replies += 1;
+            slot.state = SlotState::Written;
+        } else {
+            let mut own = BytesMut::new();
+            write(&mut own);
+            slot.state = SlotState::Done(own.freeze());
         }
     }
 
@@ -217,32 +255,60 @@ impl Conns {
         }
     }
 
-    /// Hands every reply that is next in order to `out`, then the effect
-    /// that follows the last slot, if it is due.
-    pub(crate) fn drain_ready(&mut self, conn: ConnId, mut out: impl FnMut(Effect)) {
+    /// Moves every finished reply that is next in order into the output
+    /// buffer. `out` gets [`Output::Replies`] when the buffer turns
+    /// non-empty with no output effect queued, then the effect that follows
+    /// the last slot, if it is due.
+    pub(crate) fn drain_ready(&mut self, conn: ConnId, mut out: impl FnMut(Output)) {
         let Some(c) = self.map.get_mut(&conn) else {
             return;
         };
-        while let Some(Slot {
-            state: SlotState::Done(_),
-            ..
-        }) = c.slots.front()
-        {
-            let Some(Slot {
-                seq,
-                state: SlotState::Done(bytes),
-            }) = c.slots.pop_front()
-            else {
-                unreachable!("matched above")
-            };
-            out(Effect::Reply { conn, bytes });
+        while let Some(slot) = c.slots.front_mut() {
+            match std::mem::replace(&mut slot.state, SlotState::Written) {
+                SlotState::Done(bytes) => {
+                    c.out.extend_from_slice(&bytes);
+                    c.out_replies += 1;
+                }
+                SlotState::Written => {}
+                other => {
+                    slot.state = other;
+                    break;
+                }
+            }
+            let seq = slot.seq;
+            c.slots.pop_front();
+            if !c.out.is_empty() && !c.announced {
+                c.announced = true;
+                out(Output::Replies(conn));
+            }
             match c.after {
-                Some((s, After::Close)) if s == seq => out(Effect::Close { conn }),
-                Some((s, After::Peer(from))) if s == seq => out(Effect::BecomePeer { conn, from }),
+                Some((s, After::Close)) if s == seq => out(Output::Effect(Effect::Close { conn })),
+                Some((s, After::Peer(from))) if s == seq => {
+                    out(Output::Effect(Effect::BecomePeer { conn, from }))
+                }
                 _ => {}
             }
         }
     }
+
+    /// The replies waiting in the connection's output buffer, taken whole,
+    /// and how many they are (None when the connection is gone or has none).
+    pub(crate) fn take_output(&mut self, conn: ConnId) -> Option<(Bytes, usize)> {
+        let c = self.map.get_mut(&conn)?;
+        c.announced = false;
+        let n = std::mem::take(&mut c.out_replies);
+        (n > 0).then(|| (c.out.split().freeze(), n))
+    }
+}
+
+/// What [`Conns::drain_ready`] hands on, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// The connection's output buffer has replies: take them when this is
+    /// polled (later replies that arrive before then travel with them).
+    Replies(ConnId),
+    /// An effect as it is.
+    Effect(Effect),
 }
 
 /// Whether a command may start after `earlier` (the connection's slots
@@ -252,7 +318,7 @@ fn may_start<'a>(earlier: impl Iterator<Item = &'a Slot>, key: Option<&Bytes>) -
     let mut running = 0;
     for s in earlier {
         match &s.state {
-            SlotState::Done(_) => {}
+            SlotState::Done(_) | SlotState::Written => {}
             SlotState::Blocked(_) => return false,
             SlotState::Running { key: other } => match (key, other) {
                 (Some(k), Some(o)) if k != o => running += 1,
@@ -271,14 +337,14 @@ mod tests {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
-    fn replies(c: &mut Conns, conn: ConnId) -> Vec<Bytes> {
-        let mut out = Vec::new();
-        c.drain_ready(conn, |e| {
-            if let Effect::Reply { bytes, .. } = e {
-                out.push(bytes)
-            }
-        });
-        out
+    /// The replies drained now, concatenated ("" when none).
+    fn replies(c: &mut Conns, conn: ConnId) -> Bytes {
+        let mut announced = false;
+        c.drain_ready(conn, |o| announced |= o == Output::Replies(conn));
+        let (taken, n) = c.take_output(conn).unwrap_or_default();
+        assert_eq!(announced, n > 0, "output announced iff there is some");
+        assert_eq!(n, taken.iter().filter(|&&b| b.is_ascii_uppercase()).count());
+        taken
     }
 
     #[test]
@@ -290,7 +356,7 @@ mod tests {
         c.finish(id, bb, b("B"));
         assert!(replies(&mut c, id).is_empty());
         c.finish(id, a, b("A"));
-        assert_eq!(replies(&mut c, id), vec![b("A"), b("B")]);
+        assert_eq!(replies(&mut c, id), b("AB"));
     }
 
     #[test]

@@ -69,9 +69,15 @@ use quorum::Waiting;
 /// What the driver must do, produced by the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Write these RESP bytes to the client connection (one command's reply;
-    /// replies of one connection come in its command order).
-    Reply { conn: ConnId, bytes: Bytes },
+    /// Write these RESP bytes to the client connection: one or more whole
+    /// replies, every reply the connection got since its last `Reply`, in
+    /// its command order.
+    Reply {
+        conn: ConnId,
+        bytes: Bytes,
+        /// How many replies `bytes` holds.
+        replies: usize,
+    },
     /// Send this request to the peer; its answer comes back through
     /// [`Machine::handle_peer_response`] with the same id.
     Send {
@@ -194,8 +200,9 @@ pub struct Machine {
     /// Connections with replies or queued commands to look at (see
     /// [`Machine::settle`]).
     pub(crate) touched: Vec<ConnId>,
-    /// Effects not yet polled.
-    pub(crate) effects: VecDeque<Effect>,
+    /// Effects not yet polled (a connection's replies are taken from its
+    /// output buffer when their turn comes).
+    pub(crate) effects: VecDeque<conns::Output>,
     /// Peer links as the driver last reported them (INFO).
     pub(crate) peer_views: BTreeMap<NodeId, PeerView>,
     /// Model time at start (INFO uptime).
@@ -282,7 +289,21 @@ impl Machine {
 
     /// The next effect to carry out, oldest first.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        loop {
+            match self.effects.pop_front()? {
+                conns::Output::Effect(e) => return Some(e),
+                conns::Output::Replies(conn) => {
+                    // None: the connection closed since, its replies dropped.
+                    if let Some((bytes, replies)) = self.conns.take_output(conn) {
+                        return Some(Effect::Reply {
+                            conn,
+                            bytes,
+                            replies,
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// When [`Machine::handle_timeout`] must next be called.
@@ -505,14 +526,16 @@ impl Machine {
         self.next_req += 1;
         self.outstanding.insert(id, (op, to));
         self.staged.push(id);
-        self.effects.push_back(Effect::Send { to, id, req });
+        self.effects
+            .push_back(conns::Output::Effect(Effect::Send { to, id, req }));
     }
 
     /// Sends `req` to `to`, expecting no one to wait for the answer.
     pub(crate) fn send_detached(&mut self, to: NodeId, req: PeerRequest) {
         let id = self.next_req;
         self.next_req += 1;
-        self.effects.push_back(Effect::Send { to, id, req });
+        self.effects
+            .push_back(conns::Output::Effect(Effect::Send { to, id, req }));
     }
 
     /// The machine's invariants, for tests: every outstanding request and

@@ -17,10 +17,10 @@ use bytes::Bytes;
 
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
-use crate::cmd::plan::{Cx, Input, Plan, Step};
+use crate::cmd::plan::{Cx, Input, Plan, Step, is_live};
 use crate::cmd::{COMMANDS, reply};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
-use crate::protocol::resp::Proto;
+use crate::protocol::resp::{Proto, write_bulk, write_nil};
 use crate::replication::{
     QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
 };
@@ -159,6 +159,10 @@ impl Machine {
                     }
                     Begun::Wait(w) => w,
                 },
+                Step::ReadValue(key) => match self.read_path(&key) {
+                    None => return self.reply_value(now, cmd, &key),
+                    Some(targets) => self.quorum_read(now, id, key, targets),
+                },
                 Step::Write(key, entry) => match self.begin_write(now, id, key, entry) {
                     Begun::Done(r) => {
                         next = r.map(|()| Input::Wrote);
@@ -194,12 +198,21 @@ impl Machine {
 
     /// A read: `Ok` when it is answered locally, or the wait to park.
     fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Begun<Option<Entry>> {
+        match self.read_path(&key) {
+            None => Begun::Done(self.store.get_versioned(&key, now).cloned()),
+            Some(targets) => Begun::Wait(self.quorum_read(now, id, key, targets)),
+        }
+    }
+
+    /// Who answers a read of `key`: None when this node's store alone does,
+    /// else the replicas to ask.
+    fn read_path(&mut self, key: &[u8]) -> Option<Vec<NodeId>> {
         if self.membership.members.len() == 1 {
             // A node alone holds every key (the common single-node case,
             // kept free of the preference list's allocation).
-            return Begun::Done(self.store.get_versioned(&key, now).cloned());
+            return None;
         }
-        let targets = self.replicas(&key);
+        let targets = self.replicas(key);
         let mine = targets.contains(&self.id);
         let local_only = targets.len() == 1 && mine;
         let shortcut = !local_only && self.quorum.r == 1 && mine && {
@@ -209,9 +222,12 @@ impl Machine {
             // serve read repair, which every `read_repair_every`-th read does.
             !n.is_multiple_of(u64::from(self.cfg.read_repair_every))
         };
-        if local_only || shortcut {
-            return Begun::Done(self.store.get_versioned(&key, now).cloned());
-        }
+        (!(local_only || shortcut)).then_some(targets)
+    }
+
+    /// Sends a read of `key` to `targets` (this node's own answer is taken
+    /// at once): the wait to park.
+    fn quorum_read(&mut self, now: Micros, id: OpId, key: Bytes, targets: Vec<NodeId>) -> Waiting {
         let mut op = ReadOp::new(targets, self.quorum.r, now, self.cfg.replica_timeout);
         let mut local = None;
         while let Some(t) = op.poll_transmit() {
@@ -224,7 +240,25 @@ impl Machine {
         if let Some(v) = local {
             op.handle_reply(self.id, Ok(v));
         }
-        Begun::Wait(Waiting::Read { key, op })
+        Waiting::Read { key, op }
+    }
+
+    /// Answers a [`Step::ReadValue`] from this node's store: the value (or
+    /// null) is written straight into the connection's replies.
+    fn reply_value(&mut self, now: Micros, cmd: CmdRef, key: &[u8]) {
+        self.metrics
+            .record(cmd.idx, now.saturating_sub(cmd.started));
+        let value = self
+            .store
+            .get_versioned(key, now)
+            .filter(|e| is_live(e, now))
+            .and_then(|e| e.value.as_deref());
+        self.conns
+            .finish_with(cmd.conn, cmd.slot, |out| match value {
+                Some(v) => write_bulk(out, v),
+                None => write_nil(out, cmd.proto),
+            });
+        self.touched.push(cmd.conn);
     }
 
     /// A write: `Ok` when it is decided locally, or the wait to park.

@@ -526,21 +526,35 @@ impl World<'_> {
 
     /// A reply arrives on connection `c` of client `k`.
     pub fn client_reply(&mut self, k: u32, c: u32, epoch: u64, bytes: Bytes) {
-        let conn = &mut self.clients[k as usize].conns[c as usize];
+        let conn = &self.clients[k as usize].conns[c as usize];
         if conn.session.is_none_or(|s| s.epoch != epoch) {
             return;
         }
+        // One message holds every reply the node wrote in one turn.
         let mut buf = BytesMut::from(&bytes[..]);
-        let frame = match parse_frame(&mut buf, &Limits::default()) {
-            Ok(Some(f)) => f,
-            _ => Frame::Error(Bytes::from_static(b"ERR unreadable reply")),
-        };
+        loop {
+            let frame = match parse_frame(&mut buf, &Limits::default()) {
+                Ok(Some(f)) => f,
+                Ok(None) if buf.is_empty() => break,
+                _ => {
+                    buf.clear();
+                    Frame::Error(Bytes::from_static(b"ERR unreadable reply"))
+                }
+            };
+            self.one_reply(k, c, &frame);
+        }
+        self.after_free(k, c);
+    }
+
+    /// One reply on connection `c`: it answers the oldest request sent.
+    fn one_reply(&mut self, k: u32, c: u32, frame: &Frame) {
+        let conn = &mut self.clients[k as usize].conns[c as usize];
         let Some(s) = conn.sent.pop_front() else {
             return;
         };
-        let stale = self.oracle.replied(&s.ticket, &frame);
+        let stale = self.oracle.replied(&s.ticket, frame);
         if s.live {
-            let o = match &frame {
+            let o = match frame {
                 Frame::Error(text) => Outcome::Error(error_kind(text)),
                 Frame::Null | Frame::NullArray if s.p.op == OpKind::Get => Outcome::Miss,
                 _ if stale => Outcome::Stale,
@@ -548,7 +562,6 @@ impl World<'_> {
             };
             self.end(k, &s.p, o);
         }
-        self.after_free(k, c);
     }
 
     /// Connection `c` has room again: it takes queued work or waits.

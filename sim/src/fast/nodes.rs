@@ -516,7 +516,7 @@ impl World<'_> {
     /// Carries out one effect of node `i`.
     fn effect(&mut self, i: usize, e: Effect) {
         match e {
-            Effect::Reply { conn, bytes } => {
+            Effect::Reply { conn, bytes, .. } => {
                 let Some(&(client, c, epoch)) = self.nodes[i].conns.get(&conn) else {
                     return;
                 };
