@@ -46,7 +46,7 @@ pub mod info;
 pub mod metrics;
 pub mod quorum;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -184,8 +184,10 @@ pub struct Machine {
     pub(crate) local_reads: u64,
     /// Client connections and their pipelines.
     pub(crate) conns: conns::Conns,
-    /// Replicated operations in progress.
-    pub(crate) ops: BTreeMap<OpId, Op>,
+    /// Replicated operations in progress. Never iterated, so its order
+    /// reaches no decision; a hash map because ops are large (hundreds of
+    /// bytes) and a B-tree moves its neighbours on every removal.
+    pub(crate) ops: HashMap<OpId, Op>,
     /// The next op id.
     pub(crate) next_op: OpId,
     /// The next peer request id.
@@ -237,7 +239,7 @@ impl Machine {
             last_version: 0,
             local_reads: 0,
             conns: conns::Conns::default(),
-            ops: BTreeMap::new(),
+            ops: HashMap::new(),
             next_op: 0,
             next_req: 0,
             outstanding: BTreeMap::new(),
