@@ -10,7 +10,7 @@
 //! Replies leave strictly in slot order, whatever order they finish in.
 //!
 //! Each connection owns one output buffer. A reply whose slot is first in
-//! line is written straight into it (see [`Conns::finish_with`]); a reply
+//! line is written straight into it (see `Conns::finish_with`); a reply
 //! that finishes early waits in its slot and is copied in when its turn
 //! comes. The driver takes the buffer whole: one effect carries every reply
 //! a connection got since the driver last looked, in order.

@@ -156,7 +156,7 @@ fn walk(
 }
 
 /// Any RESP2 frame (what servers reply, what peers exchange): same contract
-/// as [`parse_request`]. A frame split over many reads is checked from its
+/// as [`parse_request`](super::parse_request). A frame split over many reads is checked from its
 /// start on each call.
 pub fn parse_frame(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Frame>, ProtocolError> {
     let Some((end, _)) = walk(buf, limits, None)? else {
