@@ -25,8 +25,9 @@
 //!    - [`Machine::expire_step`] on the active-expiry period;
 //!    - [`Machine::add_member`] when a node joins.
 //! 2. After each event, drain [`Machine::poll_effect`] until `None` and carry
-//!    the effects out: [`Effect::Reply`] bytes to the client connection (they
-//!    come in the connection's command order), [`Effect::Send`] requests to
+//!    the effects out: [`Effect::Reply`] bytes to the client connection
+//!    (whole replies, in the connection's command order; one effect carries
+//!    all a connection got since the last poll), [`Effect::Send`] requests to
 //!    the peer, [`Effect::Close`] and [`Effect::BecomePeer`] on connections.
 //! 3. Re-read [`Machine::poll_timeout`]: it may have moved earlier.
 //!
