@@ -33,5 +33,6 @@ pub mod fast;
 #[cfg(madsim)]
 pub mod harness;
 pub mod node_series;
+pub mod plan;
 pub mod runner;
 pub mod sweep;
