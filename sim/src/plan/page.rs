@@ -93,13 +93,27 @@ fn series(plan: &Plan, i: usize, vi: usize) -> Vec<(f64, f64, f64, f64)> {
         .collect()
 }
 
-/// Shown value: ms for latencies, percent for shares.
+/// Plotted value: log10 of milliseconds for latencies (they span orders of
+/// magnitude near a knee), percent for shares.
 fn scale(slo: &Slo, v: f64) -> f64 {
     if slo.figure.is_latency() {
-        v / 1000.0
+        (v / 1000.0).max(1e-3).log10()
     } else {
         v * 100.0
     }
+}
+
+/// A y tick's label: the value itself (ms or %).
+fn y_label(latency: bool, y: f64) -> String {
+    let v = if latency { 10f64.powf(y) } else { y };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 1.0 {
+        2
+    } else {
+        3
+    };
+    ringlab_loadgen::report::format::trim_float(v, digits)
 }
 
 fn plot(plan: &Plan, i: usize, slo: &Slo) -> Result<String, Box<dyn std::error::Error>> {
@@ -116,7 +130,14 @@ fn plot(plan: &Plan, i: usize, slo: &Slo) -> Result<String, Box<dyn std::error::
         .flat_map(|s| [scale(slo, s.2), scale(slo, s.3)]);
     let (y0, y1) = ys.fold((bound, bound), |(a, b), y| (a.min(y), b.max(y)));
     let ypad = ((y1 - y0) * 0.08).max(1e-3);
-    let unit = if slo.figure.is_latency() { "ms" } else { "%" };
+    let latency = slo.figure.is_latency();
+    let unit = if latency { "ms, log scale" } else { "%" };
+    let integer_x = plan.setup.find != super::Find::Rate;
+    let x_ticks = if integer_x {
+        ((x1 - x0) as usize + 1).min(16)
+    } else {
+        10
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -133,9 +154,13 @@ fn plot(plan: &Plan, i: usize, slo: &Slo) -> Result<String, Box<dyn std::error::
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0 - pad..x1 + pad, (y0 - ypad).max(0.0)..y1 + ypad)?;
+            .build_cartesian_2d(x0 - pad..x1 + pad, y0 - ypad..y1 + ypad)?;
         chart
             .configure_mesh()
+            .light_line_style(WHITE)
+            .x_labels(x_ticks)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| y_label(latency, *y))
             .x_desc(plan.setup.find.as_str())
             .y_desc(format!(
                 "{} ({unit})",

@@ -187,8 +187,8 @@ fn answer(t: &mut String, plan: &Plan) {
         let Some(w) = w else { continue };
         let headroom = if slo.higher_is_better() {
             format!(
-                "{} of the allowed shortfall used",
-                format::percent_floor((1.0 - w) / (1.0 - slo.bound).max(1e-12))
+                "{:.0}% of the allowed shortfall used",
+                100.0 * (1.0 - w) / (1.0 - slo.bound).max(1e-12)
             )
         } else {
             format!("{:.0}% below the bound", 100.0 * (1.0 - w / slo.bound))
@@ -347,8 +347,8 @@ fn notes(t: &mut String, plan: &Plan) {
     }
     let _ = writeln!(
         t,
-        "- SLOs cover {}; under `--survive` the fault comes at {} and the SLO still covers the whole span, the death's moment included.",
-        "the whole run unless they name a phase",
+        "- SLOs cover the whole run unless they name a phase; under `--survive` the fault \
+         comes at {} and the SLO still covers the whole span, the death's moment included.",
         ringlab_loadgen::scenario::units::format_duration(s.fault_at)
     );
     let _ = writeln!(
