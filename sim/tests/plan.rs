@@ -155,3 +155,52 @@ fn a_set_error_names_the_set() {
         stderr(&o)
     );
 }
+
+/// `--survive 'kill busiest'` runs every point again with a `[[fault]]`
+/// appended to the file: the node it kills is named, the kill happens, and
+/// `--min` bounds the search.
+#[test]
+fn survive_reruns_each_point_with_the_busiest_node_killed() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("small.toml");
+    std::fs::write(
+        &file,
+        "name = \"small\"\n[cluster]\nnodes = 4\nreplication = { n = 3, r = 2, w = 2 }\n\
+         [[phase]]\nname = \"steady\"\nduration = \"2s\"\nrate = 500\nkeys = { count = 1000 }\n",
+    )
+    .unwrap();
+    let dir = out.path().join("plan");
+    let o = sim(&[
+        "plan",
+        file.to_str().unwrap(),
+        "--find",
+        "nodes",
+        "--slo",
+        "p99<=50ms",
+        "--survive",
+        "kill busiest",
+        "--seeds",
+        "2",
+        "--min",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    // 4 passes, so does 3 (the --min, as N = 3 needs): the answer is the bound.
+    assert_eq!(plan["answer"], 3, "{plan}");
+    assert_eq!(plan["edge"], serde_json::Value::Null);
+    let point = &plan["points"][0];
+    let label = point["variants"][1]["label"].as_str().unwrap();
+    assert!(label.starts_with("kill node-"), "{label}");
+    let events =
+        std::fs::read_to_string(dir.join("nodes-3/survive-1/seed-1/summary.json")).unwrap();
+    assert!(
+        events.contains(&format!("\"label\": \"{label}\"")),
+        "{events}"
+    );
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(md.contains("at the search's bound"), "{md}");
+}

@@ -152,7 +152,7 @@ fn answer(t: &mut String, plan: &Plan) {
         t,
         "**Answer: {}** meet{} every SLO in all {} seeds, {} ({} points, {:.0} s of wall time).\n",
         s.find.show(x),
-        if s.find == Find::Nodes && x != 1 {
+        if s.find != Find::Rate && x != 1 {
             ""
         } else {
             "s"
