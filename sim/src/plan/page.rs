@@ -11,6 +11,7 @@ use toml::{Table, Value};
 
 use super::Plan;
 use super::slo::Slo;
+use ringlab_loadgen::report::summary::Metric as Figure;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 420;
@@ -94,24 +95,45 @@ fn series(plan: &Plan, i: usize, vi: usize) -> Vec<(f64, f64, f64, f64)> {
 }
 
 /// Plotted value: log10 of milliseconds for latencies (they span orders of
-/// magnitude near a knee), percent for shares.
+/// magnitude near a knee); for availability log10 of the percent that
+/// failed (99.99% and 100% are one pixel apart on a linear axis, 0.01% and
+/// 0.001% are not); percent for the hit ratio.
 fn scale(slo: &Slo, v: f64) -> f64 {
     if slo.figure.is_latency() {
         (v / 1000.0).max(1e-3).log10()
+    } else if slo.figure == Figure::Availability {
+        ((1.0 - v) * 100.0).max(1e-4).log10()
     } else {
         v * 100.0
     }
 }
 
+/// Whether the axis is log10 (see [`scale`]).
+fn log_axis(slo: &Slo) -> bool {
+    slo.figure.is_latency() || slo.figure == Figure::Availability
+}
+
+/// The y axis's title.
+fn y_title(slo: &Slo) -> String {
+    let name = slo.text.split(['<', '>']).next().unwrap_or("").trim();
+    if slo.figure.is_latency() {
+        format!("{name} (ms, log scale)")
+    } else if slo.figure == Figure::Availability {
+        "requests that failed (%, log scale; 0.0001 = none)".into()
+    } else {
+        format!("{name} (%)")
+    }
+}
+
 /// A y tick's label: the value itself (ms or %).
-fn y_label(latency: bool, y: f64) -> String {
-    let v = if latency { 10f64.powf(y) } else { y };
+fn y_label(log: bool, y: f64) -> String {
+    let v = if log { 10f64.powf(y) } else { y };
     let digits = if v >= 100.0 {
         0
     } else if v >= 1.0 {
         2
     } else {
-        3
+        4
     };
     ringlab_loadgen::report::format::trim_float(v, digits)
 }
@@ -130,8 +152,7 @@ fn plot(plan: &Plan, i: usize, slo: &Slo) -> Result<String, Box<dyn std::error::
         .flat_map(|s| [scale(slo, s.2), scale(slo, s.3)]);
     let (y0, y1) = ys.fold((bound, bound), |(a, b), y| (a.min(y), b.max(y)));
     let ypad = ((y1 - y0) * 0.08).max(1e-3);
-    let latency = slo.figure.is_latency();
-    let unit = if latency { "ms, log scale" } else { "%" };
+    let log = log_axis(slo);
     let integer_x = plan.setup.find != super::Find::Rate;
     let x_ticks = if integer_x {
         ((x1 - x0) as usize + 1).min(16)
@@ -160,12 +181,9 @@ fn plot(plan: &Plan, i: usize, slo: &Slo) -> Result<String, Box<dyn std::error::
             .light_line_style(WHITE)
             .x_labels(x_ticks)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| y_label(latency, *y))
+            .y_label_formatter(&|y| y_label(log, *y))
             .x_desc(plan.setup.find.as_str())
-            .y_desc(format!(
-                "{} ({unit})",
-                slo.text.split(['<', '>']).next().unwrap_or("")
-            ))
+            .y_desc(y_title(slo))
             .draw()?;
         chart
             .draw_series(LineSeries::new(
