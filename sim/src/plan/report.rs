@@ -163,7 +163,7 @@ fn answer(t: &mut String, plan: &Plan) {
         plan.wall.as_secs_f64()
     );
     if let Some(e) = plan.found.edge {
-        let _ = writeln!(t, "One step beyond, {} fails.\n", s.find.show(e));
+        let _ = writeln!(t, "One step beyond, {} failed.\n", s.find.show(e));
     } else {
         let _ = writeln!(
             t,
