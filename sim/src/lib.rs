@@ -25,6 +25,10 @@
 //! - [`sweep`]: `sweep` (optionally one shard of the seeds) and `merge`, and
 //!   the aggregate across seeds (merged histograms, intervals, the
 //!   expectations' failures with what they measured).
+//! - [`plan`]: `plan`, the search for the smallest cluster (or the largest
+//!   load) that meets SLOs over seeds, healthy and under a kill: the search
+//!   (`plan::search`, pure), the SLOs, one point's runs, the busiest node's
+//!   estimated load, the text, plots, page and answer file.
 
 pub mod capacity;
 pub mod events;
@@ -33,5 +37,6 @@ pub mod fast;
 #[cfg(madsim)]
 pub mod harness;
 pub mod node_series;
+pub mod plan;
 pub mod runner;
 pub mod sweep;

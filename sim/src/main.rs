@@ -114,11 +114,25 @@ enum Command {
         #[command(flatten)]
         sim: SimArgs,
     },
+    /// Search for the smallest cluster (or the largest load) that meets
+    /// SLOs in every seed, healthy and under a fault; exits 1 when no
+    /// point tried meets them.
+    #[command(after_help = "Examples:\n  \
+        ringlab-sim plan scenarios/capacity-plan.toml --find nodes --slo 'p99<=5ms' \\\n      \
+        --slo 'availability>=99.99%' --survive 'kill busiest'\n  \
+        ringlab-sim plan scenarios/quickstart.toml --find rate --slo 'p99<=2ms' --seeds 3\n\n\
+        See docs/PLAN.md for what it prints and how to read the bottleneck.")]
+    Plan {
+        #[command(flatten)]
+        args: ringlab_sim::plan::PlanArgs,
+        #[command(flatten)]
+        sim: SimArgs,
+    },
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
 }
 
-/// What `run`, `sweep` and `check` share: scenario changes and the engine.
+/// What `run`, `sweep`, `check` and `plan` share: scenario changes and the engine.
 #[derive(clap::Args)]
 struct SimArgs {
     /// Change a scenario key (in every scenario given) as if the file said
@@ -127,7 +141,8 @@ struct SimArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<Override>,
     /// The simulation engine (default: madsim under `cargo sim`, fast in
-    /// the plain build; a scenario's `engine` key also chooses).
+    /// the plain build; a scenario's `engine` key also chooses; `plan`
+    /// uses fast unless told).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
 }
@@ -167,6 +182,7 @@ fn main() -> ExitCode {
             dry_run: false,
             sim,
         } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &sim.set, sim.engine),
+        Command::Plan { args, sim } => ringlab_sim::plan::plan_cmd(&args, &sim.set, sim.engine),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {

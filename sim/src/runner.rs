@@ -318,13 +318,46 @@ pub(crate) fn run_children(
     sets: &[Override],
     engine: Option<Engine>,
 ) -> Result<Vec<bool>> {
+    let runs: Vec<ChildRun> = runs
+        .iter()
+        .map(|(scenario, seed, out)| ChildRun {
+            scenario: scenario.clone(),
+            seed: *seed,
+            out: out.clone(),
+            sets: sets.to_vec(),
+        })
+        .collect();
+    run_children_each(jobs, &runs, engine)
+}
+
+/// One child simulation: `run SCENARIO --seed SEED --out OUT --set ...`.
+pub(crate) struct ChildRun {
+    pub scenario: PathBuf,
+    pub seed: u64,
+    pub out: PathBuf,
+    /// This run's own `--set`s.
+    pub sets: Vec<Override>,
+}
+
+/// [`run_children`] with each run's own `--set`s (`plan` runs several
+/// variants of a scenario in one batch).
+pub(crate) fn run_children_each(
+    jobs: usize,
+    runs: &[ChildRun],
+    engine: Option<Engine>,
+) -> Result<Vec<bool>> {
     let exe = std::env::current_exe().context("finding this program's path")?;
     let mut results = vec![false; runs.len()];
     let mut running: Vec<(usize, Child)> = Vec::new();
     let mut next = 0;
     while next < runs.len() || !running.is_empty() {
         while next < runs.len() && running.len() < jobs {
-            let (scenario, seed, out) = &runs[next];
+            let ChildRun {
+                scenario,
+                seed,
+                out,
+                sets,
+            } = &runs[next];
             let mut cmd = Command::new(&exe);
             cmd.arg("run");
             if let Some(e) = engine {

@@ -1,0 +1,206 @@
+//! `ringlab-sim plan` on the real binary: a plan whose answer theory
+//! gives, and the errors of broken arguments.
+#![cfg(not(madsim))]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("start ringlab-sim")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const MM1: &str = "sim/tests/data/plan-mm1.toml";
+
+/// M/M/1 with mean service 100 us (mu = 10,000/s): the p99 of the time in
+/// the system is ln(100) / (mu - lambda), at most 2 ms up to
+/// lambda = 10,000 - ln(100) / 0.002 = 7,697 requests per second.
+///
+/// Tolerance: at 5 seeds of 20 model seconds (about 150k requests each),
+/// the seeds' p99 spread about +-6% around theory near that load. p99 is
+/// 1 / (mu - lambda), so a 6% error in p99 moves the rate at which it
+/// crosses 2 ms by 6% of mu - lambda (2,303), about 140/s; a point passes
+/// only when its worst seed does, which biases the answer low by about that
+/// much; the search stops within 1% (76/s). So the answer must lie in
+/// 7,697 - 250 ..= 7,697 + 76, and theory's p99 at the answer must lie within
+/// the seeds' measured p99 there (the "seed spread").
+#[test]
+fn plan_finds_the_mm1_rate_theory_gives() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let o = sim(&[
+        "plan", MM1, "--find", "rate", "--slo", "p99<=2ms", "--seeds", "5", "--out", dir,
+        // A bracket around the answer (mu = 10,000 is the ceiling) keeps
+        // the points few: the unoptimized test build runs each in seconds.
+        "--start", "7000", "--max", "9000",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("plan.json")).unwrap())
+            .unwrap();
+    let answer = plan["answer"].as_u64().expect("an answer");
+    let theory = 10_000.0 - 100f64.ln() / 0.002;
+    assert!(
+        (theory - 250.0..=theory + 76.0).contains(&(answer as f64)),
+        "answer {answer} against theory {theory:.0}"
+    );
+    assert_eq!(plan["monotone"], true);
+    let point = plan["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["x"].as_u64() == Some(answer))
+        .unwrap();
+    let p99s: Vec<f64> = point["variants"][0]["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|seed| seed[0].as_f64().unwrap())
+        .collect();
+    let (lo, hi) = p99s
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    let p99_theory_us = 1e6 * 100f64.ln() / (10_000.0 - answer as f64);
+    // HdrHistogram's 3 significant digits: 0.1% either way.
+    assert!(
+        lo * 0.999 <= p99_theory_us && p99_theory_us <= hi * 1.001,
+        "theory's p99 at {answer}/s is {p99_theory_us:.0} us; the seeds measured {p99s:?}"
+    );
+    for f in ["plan.md", "plan.html", "slo-1.svg", "answer.toml"] {
+        assert!(out.path().join(f).is_file(), "{f} missing");
+    }
+    let answer_toml = std::fs::read_to_string(out.path().join("answer.toml")).unwrap();
+    assert!(
+        answer_toml.contains(&format!("rate = {answer}")),
+        "{answer_toml}"
+    );
+    // The answer's file is a valid scenario.
+    ringlab_loadgen::scenario::parse(&answer_toml, "answer.toml").unwrap();
+    let md = std::fs::read_to_string(out.path().join("plan.md")).unwrap();
+    assert!(md.contains("Limited by node CPU"), "{md}");
+}
+
+#[test]
+fn broken_arguments_are_refused_with_what_was_expected() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--find", "rate", "--slo", "p99=5ms"],
+            "--slo \"p99=5ms\": no comparison",
+        ),
+        (
+            &["--find", "rate", "--slo", "latency<=5ms"],
+            "not a figure plan can read",
+        ),
+        (
+            &["--find", "rate", "--slo", "phase.nope.p99<=5ms"],
+            "no phase \"nope\"",
+        ),
+        (
+            &["--find", "disks", "--slo", "p99<=5ms"],
+            "invalid value 'disks' for '--find",
+        ),
+        (
+            &[
+                "--find",
+                "nodes",
+                "--slo",
+                "p99<=5ms",
+                "--survive",
+                "kill it",
+            ],
+            "expected 'kill N'",
+        ),
+        (&["--find", "rate"], "--slo <SLO>"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["plan", MM1];
+        all.extend(args);
+        let o = sim(&all);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/plan-mm1.toml"
+        ))
+        .is_file()
+    );
+}
+
+#[test]
+fn a_set_error_names_the_set() {
+    let o = sim(&[
+        "plan",
+        MM1,
+        "--find",
+        "rate",
+        "--slo",
+        "p99<=2ms",
+        "--set",
+        "cluster.nodez=2",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set cluster.nodez=2: unknown key"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `--survive 'kill busiest'` runs every point again with a `[[fault]]`
+/// appended to the file: the node it kills is named, the kill happens, and
+/// `--min` bounds the search.
+#[test]
+fn survive_reruns_each_point_with_the_busiest_node_killed() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("small.toml");
+    std::fs::write(
+        &file,
+        "name = \"small\"\n[cluster]\nnodes = 4\nreplication = { n = 3, r = 2, w = 2 }\n\
+         [[phase]]\nname = \"steady\"\nduration = \"2s\"\nrate = 500\nkeys = { count = 1000 }\n",
+    )
+    .unwrap();
+    let dir = out.path().join("plan");
+    let o = sim(&[
+        "plan",
+        file.to_str().unwrap(),
+        "--find",
+        "nodes",
+        "--slo",
+        "p99<=50ms",
+        "--survive",
+        "kill busiest",
+        "--seeds",
+        "2",
+        "--min",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    // 4 passes, so does 3 (the --min, as N = 3 needs): the answer is the bound.
+    assert_eq!(plan["answer"], 3, "{plan}");
+    assert_eq!(plan["edge"], serde_json::Value::Null);
+    let point = &plan["points"][0];
+    let label = point["variants"][1]["label"].as_str().unwrap();
+    assert!(label.starts_with("kill node-"), "{label}");
+    let events =
+        std::fs::read_to_string(dir.join("nodes-3/survive-1/seed-1/summary.json")).unwrap();
+    assert!(
+        events.contains(&format!("\"label\": \"{label}\"")),
+        "{events}"
+    );
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(md.contains("at the search's bound"), "{md}");
+}
