@@ -530,11 +530,7 @@ impl World<'_> {
         if conn.session.is_none_or(|s| s.epoch != epoch) {
             return;
         }
-        let mut buf = BytesMut::from(&bytes[..]);
-        let frame = match parse_frame(&mut buf, &Limits::default()) {
-            Ok(Some(f)) => f,
-            _ => Frame::Error(Bytes::from_static(b"ERR unreadable reply")),
-        };
+        let frame = reply_frame(bytes);
         let Some(s) = conn.sent.pop_front() else {
             return;
         };
@@ -586,6 +582,61 @@ impl World<'_> {
             self.end(k, &p, Outcome::Error(CONNECTION));
         }
         self.after_free(k, c);
+    }
+}
+
+/// The frame of one command's reply. The common replies (a bulk string,
+/// a null, a status or an error line) are read in place, sharing `bytes`;
+/// anything else goes through the parser, as a client would read it.
+fn reply_frame(bytes: Bytes) -> Frame {
+    if let Some(f) = simple_reply(&bytes) {
+        return f;
+    }
+    let mut buf = BytesMut::from(&bytes[..]);
+    match parse_frame(&mut buf, &Limits::default()) {
+        Ok(Some(f)) => f,
+        _ => Frame::Error(Bytes::from_static(b"ERR unreadable reply")),
+    }
+}
+
+/// `bytes` as exactly one bulk string, null bulk, status or error line,
+/// as [`parse_frame`] would read it; None for anything else.
+fn simple_reply(bytes: &Bytes) -> Option<Frame> {
+    let b = &bytes[..];
+    let n = b.len();
+    if n < 3 || &b[n - 2..] != b"\r\n" {
+        return None;
+    }
+    match b[0] {
+        b'+' | b'-' => {
+            // One line: its only CR or LF are the final CRLF.
+            if b[1..n - 2].iter().any(|&c| c == b'\r' || c == b'\n') {
+                return None;
+            }
+            let text = bytes.slice(1..n - 2);
+            Some(if b[0] == b'+' {
+                Frame::Simple(text)
+            } else {
+                Frame::Error(text)
+            })
+        }
+        b'$' => {
+            if b == b"$-1\r\n" {
+                return Some(Frame::Null);
+            }
+            let cr = b.iter().position(|&c| c == b'\r')?;
+            let digits = &b[1..cr];
+            if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let len = digits
+                .iter()
+                .fold(0usize, |a, &d| a * 10 + usize::from(d - b'0'));
+            let start = cr + 2;
+            (b.get(cr + 1) == Some(&b'\n') && start + len + 2 == n)
+                .then(|| Frame::Bulk(bytes.slice(start..start + len)))
+        }
+        _ => None,
     }
 }
 

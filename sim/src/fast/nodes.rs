@@ -6,7 +6,7 @@
 //! `Unreachable` when the link is down, as the async node fails requests
 //! fast while it backs off).
 
-use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
@@ -50,8 +50,9 @@ pub struct PeerLink {
     pub epoch: u64,
     /// The next reconnect pause.
     pub backoff: Micros,
-    /// Requests sent on it and not answered.
-    pub pending: HashSet<RequestId>,
+    /// Requests sent on it and not answered, in id order (a machine's
+    /// ids only grow, and the link is reset with the machine).
+    pub pending: VecDeque<RequestId>,
     /// Coordinator to replica.
     pub req: Channel<Msg>,
     /// Replica to coordinator.
@@ -293,8 +294,7 @@ impl World<'_> {
         if l.epoch != link.epoch || !l.up {
             return;
         }
-        let mut failed: Vec<RequestId> = l.pending.drain().collect();
-        failed.sort_unstable();
+        let failed: Vec<RequestId> = l.pending.drain(..).collect();
         l.up = false;
         l.backoff = 0;
         let peer = self.nodes[to].id;
@@ -437,8 +437,14 @@ impl World<'_> {
         let n = self.nodes.len();
         let (from, to, idx) = link.ends();
         let l = &mut self.links[from * n + to][idx];
-        if l.epoch != link.epoch || !l.pending.remove(&id) {
+        if l.epoch != link.epoch {
             return;
+        }
+        match l.pending.binary_search(&id) {
+            Ok(at) => {
+                l.pending.remove(at);
+            }
+            Err(_) => return,
         }
         let peer = self.nodes[to].id;
         self.feed_response(from, peer, id, Ok(resp));
@@ -557,7 +563,8 @@ impl World<'_> {
             );
             return;
         }
-        l.pending.insert(id);
+        debug_assert!(l.pending.back().is_none_or(|&last| last < id));
+        l.pending.push_back(id);
         let link = link_ref(i, j, idx, l.epoch);
         let at = self.now + self.nodes[i].extra[j];
         let req = Box::new(req);
