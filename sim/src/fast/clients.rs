@@ -30,6 +30,8 @@ use super::{FastError, Outcome};
 const FIRST_BACKOFF: Micros = 100_000;
 /// Longest pause (the driver's `MAX_BACKOFF`).
 const MAX_BACKOFF: Micros = 1_000_000;
+/// Bytes of each buffer request keys are cut from.
+const KEY_ARENA: usize = 16 * 1024;
 /// Error kind of a failed connect, a reset or an EOF.
 const CONNECTION: &str = "connection";
 
@@ -102,6 +104,8 @@ pub struct Client {
     done_scheduling: bool,
     /// Reusable key buffer.
     key: Vec<u8>,
+    /// Where the keys of requests are cut from (see `World::encode`).
+    keys: BytesMut,
 }
 
 /// How many client machines the run has: the most any phase asks for.
@@ -175,6 +179,7 @@ impl World<'_> {
                 timer: None,
                 done_scheduling: false,
                 key: Vec::with_capacity(32),
+                keys: BytesMut::new(),
             });
             for c in 0..conns as u32 {
                 // Connect before the schedule starts, as the driver does.
@@ -435,7 +440,14 @@ impl World<'_> {
         let cl = &mut self.clients[k as usize];
         cl.key.clear();
         write_key(&mut cl.key, b"", p.key);
-        let key = Bytes::copy_from_slice(&cl.key);
+        // Keys are cut from a shared buffer: no allocation per key, and the
+        // machine's clones of it (one per replica request) only count
+        // references.
+        if cl.keys.capacity() - cl.keys.len() < cl.key.len() {
+            cl.keys = BytesMut::with_capacity(KEY_ARENA.max(cl.key.len()));
+        }
+        cl.keys.extend_from_slice(&cl.key);
+        let key = cl.keys.split().freeze();
         match p.op {
             OpKind::Get => {
                 let t = self.oracle.sent(OpKind::Get, p.key, None);

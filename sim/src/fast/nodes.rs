@@ -334,14 +334,13 @@ impl World<'_> {
     }
 
     /// A replica request arrives at its link's replica.
-    pub fn peer_request(&mut self, link: LinkRef, id: RequestId, req: PeerRequest) {
+    pub fn peer_request(&mut self, link: LinkRef, id: RequestId, req: Box<PeerRequest>) {
         let n = self.nodes.len();
         let (from, to, idx) = link.ends();
         let l = &self.links[from * n + to][idx];
         if l.epoch != link.epoch || !l.up || !self.nodes[to].alive() {
             return;
         }
-        let req = Box::new(req);
         self.charge(to, Job::Peer { link, id, req });
     }
 
@@ -583,7 +582,7 @@ impl World<'_> {
         slot.cores.reset();
         slot.timer = None;
         let conns: Vec<(u32, u32, u64)> = {
-            let mut v: Vec<_> = slot.conns.drain().map(|(_, c)| c).collect();
+            let mut v: Vec<_> = slot.conns.drain().collect();
             v.sort_unstable();
             v
         };

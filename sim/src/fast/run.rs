@@ -292,7 +292,7 @@ impl World<'_> {
                 conn,
                 epoch,
             } => self.client_eof(client, conn, epoch),
-            Msg::PeerReq { link, id, req } => self.peer_request(link, id, *req),
+            Msg::PeerReq { link, id, req } => self.peer_request(link, id, req),
             Msg::PeerResp { link, id, resp } => self.peer_response(link, id, *resp),
             Msg::LinkEof { link } => self.link_eof(link),
         }
@@ -302,8 +302,40 @@ impl World<'_> {
 /// A node-side client connection: which client connection it is.
 pub type ClientOf = (u32, u32, u64);
 
-/// The node connection ids of one node incarnation.
-pub type ConnMap = std::collections::HashMap<ConnId, ClientOf>;
+/// The client connection behind each node connection id of one node
+/// incarnation. A machine numbers its connections 1, 2, 3, ..., so this is
+/// a vector by id (looked up for every reply).
+#[derive(Default)]
+pub struct ConnMap {
+    by_id: Vec<Option<ClientOf>>,
+}
+
+impl ConnMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, id: ConnId, of: ClientOf) {
+        let i = usize::try_from(id).expect("connection ids are small");
+        if self.by_id.len() <= i {
+            self.by_id.resize(i + 1, None);
+        }
+        self.by_id[i] = Some(of);
+    }
+
+    pub fn get(&self, id: &ConnId) -> Option<&ClientOf> {
+        self.by_id.get(usize::try_from(*id).ok()?)?.as_ref()
+    }
+
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+    }
+
+    /// Every entry, in id order; the map is left empty.
+    pub fn drain(&mut self) -> impl Iterator<Item = ClientOf> + '_ {
+        self.by_id.drain(..).flatten()
+    }
+}
 
 /// Runs `sc` with `seed`; `progress` is told about model time now and then.
 pub fn run(
