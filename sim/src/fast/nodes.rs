@@ -392,7 +392,7 @@ impl World<'_> {
         match job {
             Job::Cmd { conn, args } => m.handle_command(now, conn, args),
             Job::Peer { link, id, req } => {
-                let resp = m.handle_peer_request(now, *req);
+                let resp = m.handle_peer_request(now, self.boxes.take_req(req));
                 self.respond(link, id, resp);
             }
         }
@@ -423,7 +423,7 @@ impl World<'_> {
             return;
         }
         let at = self.now + self.nodes[to].extra[from];
-        let resp = Box::new(resp);
+        let resp = self.boxes.resp(resp);
         self.send(
             Chan::Resp(from, to, idx),
             at,
@@ -566,7 +566,7 @@ impl World<'_> {
         l.pending.push_back(id);
         let link = link_ref(i, j, idx, l.epoch);
         let at = self.now + self.nodes[i].extra[j];
-        let req = Box::new(req);
+        let req = self.boxes.req(req);
         self.send(Chan::Req(i, j, idx), at, Msg::PeerReq { link, id, req });
     }
 

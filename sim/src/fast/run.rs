@@ -174,6 +174,51 @@ pub struct World<'a> {
     pub steps: Vec<Step<Msg>>,
     /// The run's seed (restarts and joins seed their machines from it).
     pub seed: u64,
+    /// Boxes of replica messages, reused.
+    pub boxes: Boxes,
+}
+
+/// Spare boxes for replica requests and answers: the payload moves out when
+/// a message is consumed and the box waits for the next one, so a replica
+/// round trip allocates nothing once the run is warm.
+#[derive(Default)]
+pub struct Boxes {
+    reqs: Vec<Box<PeerRequest>>,
+    resps: Vec<Box<PeerResponse>>,
+}
+
+impl Boxes {
+    pub fn req(&mut self, req: PeerRequest) -> Box<PeerRequest> {
+        match self.reqs.pop() {
+            Some(mut b) => {
+                *b = req;
+                b
+            }
+            None => Box::new(req),
+        }
+    }
+
+    pub fn take_req(&mut self, mut b: Box<PeerRequest>) -> PeerRequest {
+        let req = std::mem::replace(&mut *b, PeerRequest::Flush);
+        self.reqs.push(b);
+        req
+    }
+
+    pub fn resp(&mut self, resp: PeerResponse) -> Box<PeerResponse> {
+        match self.resps.pop() {
+            Some(mut b) => {
+                *b = resp;
+                b
+            }
+            None => Box::new(resp),
+        }
+    }
+
+    pub fn take_resp(&mut self, mut b: Box<PeerResponse>) -> PeerResponse {
+        let resp = std::mem::replace(&mut *b, PeerResponse::Ack);
+        self.resps.push(b);
+        resp
+    }
 }
 
 impl World<'_> {
@@ -293,7 +338,10 @@ impl World<'_> {
                 epoch,
             } => self.client_eof(client, conn, epoch),
             Msg::PeerReq { link, id, req } => self.peer_request(link, id, req),
-            Msg::PeerResp { link, id, resp } => self.peer_response(link, id, *resp),
+            Msg::PeerResp { link, id, resp } => {
+                let resp = self.boxes.take_resp(resp);
+                self.peer_response(link, id, resp)
+            }
             Msg::LinkEof { link } => self.link_eof(link),
         }
     }
@@ -375,6 +423,7 @@ pub fn run(
         faults: Vec::new(),
         steps: Vec::new(),
         seed,
+        boxes: Boxes::default(),
     };
     w.build_nodes(seed)?;
     w.build_clients(seed, start)?;
