@@ -5,13 +5,14 @@
 //! Most events fall within a few hundred µs of now (a message's latency, an
 //! operation's service time), so the queue is a calendar: a ring of
 //! [`NEAR`] one-µs buckets starting at the time of the last event popped,
-//! each a FIFO list, with a bitmap of the non-empty ones; events further out
-//! (client deadlines, phase starts, faults) wait in a binary heap. A bucket
-//! holds one model time, and its FIFO order is the scheduling order, so the
-//! earliest event is the first of the first non-empty bucket or the top of
-//! the heap, whichever has the smaller (time, sequence number). The order is
-//! exactly a heap's of (time, sequence number): a run pops the same events
-//! in the same order as with one heap.
+//! each a FIFO list, with a bitmap of the non-empty ones; events further
+//! out (timeouts, client deadlines, phase starts, faults) wait in a binary
+//! heap. A bucket holds one model time, and its FIFO order is the
+//! scheduling order, so the earliest event is the first of the first
+//! non-empty bucket or the top of the heap, whichever has the smaller
+//! (time, sequence number). The order is exactly a heap's of (time,
+//! sequence number): a run pops the same events in the same order as with
+//! one heap.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -19,9 +20,9 @@ use std::collections::BinaryHeap;
 use ringlab_core::clock::Micros;
 
 /// Buckets in the ring: events less than this many µs after the last one
-/// popped go into a bucket (16 ms covers latencies, service times and the
-/// replica timeout).
-const NEAR: usize = 1 << 14;
+/// popped go into a bucket (4 ms covers latencies and service times; the
+/// ring's 32 KiB of list ends stay in the cache).
+const NEAR: usize = 1 << 12;
 const MASK: u64 = NEAR as u64 - 1;
 /// The end of a bucket's list.
 const NIL: u32 = u32::MAX;
@@ -59,10 +60,9 @@ struct Node<E> {
 /// A min-queue of events by (time, sequence number). Payloads live in a
 /// slab whose free slots are reused.
 pub struct Queue<E> {
-    /// First and last slot of each bucket's list (NIL when empty); bucket
-    /// `t % NEAR` holds the events at time `t`.
-    heads: Vec<u32>,
-    tails: Vec<u32>,
+    /// First and last slot of each bucket's list (NIL when empty), side by
+    /// side; bucket `t % NEAR` holds the events at time `t`.
+    ends: Vec<[u32; 2]>,
     /// One bit per bucket: set when it holds events.
     bits: Vec<u64>,
     /// No bucketed event is earlier than this (the last time popped).
@@ -81,8 +81,7 @@ pub struct Queue<E> {
 impl<E> Queue<E> {
     pub fn new() -> Self {
         Self {
-            heads: vec![NIL; NEAR],
-            tails: vec![NIL; NEAR],
+            ends: vec![[NIL; 2]; NEAR],
             bits: vec![0; NEAR / 64],
             cursor: 0,
             near: 0,
@@ -115,14 +114,14 @@ impl<E> Queue<E> {
         };
         if at >= self.cursor && at - self.cursor < NEAR as u64 {
             let b = (at & MASK) as usize;
-            match self.tails[b] {
+            match self.ends[b][1] {
                 NIL => {
-                    self.heads[b] = slot;
+                    self.ends[b][0] = slot;
                     self.bits[b / 64] |= 1 << (b % 64);
                 }
                 t => self.slab[t as usize].next = slot,
             }
-            self.tails[b] = slot;
+            self.ends[b][1] = slot;
             self.near += 1;
         } else {
             self.far.push(Entry { at, seq, slot });
@@ -156,7 +155,7 @@ impl<E> Queue<E> {
             (None, Some(_)) => true,
             (Some(_), None) => false,
             (Some(t), Some(f)) => {
-                let head = self.heads[(t & MASK) as usize];
+                let head = self.ends[(t & MASK) as usize][0];
                 (f.at, f.seq) < (t, self.slab[head as usize].seq)
             }
         };
@@ -167,11 +166,11 @@ impl<E> Queue<E> {
         } else {
             let t = near_at.expect("a bucketed event");
             let b = (t & MASK) as usize;
-            let slot = self.heads[b];
+            let slot = self.ends[b][0];
             let next = self.slab[slot as usize].next;
-            self.heads[b] = next;
+            self.ends[b][0] = next;
             if next == NIL {
-                self.tails[b] = NIL;
+                self.ends[b][1] = NIL;
                 self.bits[b / 64] &= !(1 << (b % 64));
             }
             self.near -= 1;
