@@ -30,6 +30,8 @@ use super::{FastError, Outcome};
 const FIRST_BACKOFF: Micros = 100_000;
 /// Longest pause (the driver's `MAX_BACKOFF`).
 const MAX_BACKOFF: Micros = 1_000_000;
+/// Bytes of each buffer request keys are cut from.
+const KEY_ARENA: usize = 16 * 1024;
 /// Error kind of a failed connect, a reset or an EOF.
 const CONNECTION: &str = "connection";
 
@@ -102,6 +104,8 @@ pub struct Client {
     done_scheduling: bool,
     /// Reusable key buffer.
     key: Vec<u8>,
+    /// Where the keys of requests are cut from (see `World::encode`).
+    keys: BytesMut,
 }
 
 /// How many client machines the run has: the most any phase asks for.
@@ -175,6 +179,7 @@ impl World<'_> {
                 timer: None,
                 done_scheduling: false,
                 key: Vec::with_capacity(32),
+                keys: BytesMut::new(),
             });
             for c in 0..conns as u32 {
                 // Connect before the schedule starts, as the driver does.
@@ -435,7 +440,14 @@ impl World<'_> {
         let cl = &mut self.clients[k as usize];
         cl.key.clear();
         write_key(&mut cl.key, b"", p.key);
-        let key = Bytes::copy_from_slice(&cl.key);
+        // Keys are cut from a shared buffer: no allocation per key, and the
+        // machine's clones of it (one per replica request) only count
+        // references.
+        if cl.keys.capacity() - cl.keys.len() < cl.key.len() {
+            cl.keys = BytesMut::with_capacity(KEY_ARENA.max(cl.key.len()));
+        }
+        cl.keys.extend_from_slice(&cl.key);
+        let key = cl.keys.split().freeze();
         match p.op {
             OpKind::Get => {
                 let t = self.oracle.sent(OpKind::Get, p.key, None);
@@ -530,18 +542,23 @@ impl World<'_> {
         if conn.session.is_none_or(|s| s.epoch != epoch) {
             return;
         }
-        // One message holds every reply the node wrote in one turn.
-        let mut buf = BytesMut::from(&bytes[..]);
-        loop {
-            let frame = match parse_frame(&mut buf, &Limits::default()) {
-                Ok(Some(f)) => f,
-                Ok(None) if buf.is_empty() => break,
-                _ => {
-                    buf.clear();
-                    Frame::Error(Bytes::from_static(b"ERR unreadable reply"))
-                }
-            };
+        // One message holds every reply the node wrote in one turn: mostly
+        // one, read in place.
+        if let Some(frame) = simple_reply(&bytes) {
             self.one_reply(k, c, &frame);
+        } else {
+            let mut buf = BytesMut::from(&bytes[..]);
+            loop {
+                let frame = match parse_frame(&mut buf, &Limits::default()) {
+                    Ok(Some(f)) => f,
+                    Ok(None) if buf.is_empty() => break,
+                    _ => {
+                        buf.clear();
+                        Frame::Error(Bytes::from_static(b"ERR unreadable reply"))
+                    }
+                };
+                self.one_reply(k, c, &frame);
+            }
         }
         self.after_free(k, c);
     }
@@ -599,6 +616,47 @@ impl World<'_> {
             self.end(k, &p, Outcome::Error(CONNECTION));
         }
         self.after_free(k, c);
+    }
+}
+
+/// `bytes` as exactly one bulk string, null bulk, status or error line,
+/// as [`parse_frame`] would read it; None for anything else.
+fn simple_reply(bytes: &Bytes) -> Option<Frame> {
+    let b = &bytes[..];
+    let n = b.len();
+    if n < 3 || &b[n - 2..] != b"\r\n" {
+        return None;
+    }
+    match b[0] {
+        b'+' | b'-' => {
+            // One line: its only CR or LF are the final CRLF.
+            if b[1..n - 2].iter().any(|&c| c == b'\r' || c == b'\n') {
+                return None;
+            }
+            let text = bytes.slice(1..n - 2);
+            Some(if b[0] == b'+' {
+                Frame::Simple(text)
+            } else {
+                Frame::Error(text)
+            })
+        }
+        b'$' => {
+            if b == b"$-1\r\n" {
+                return Some(Frame::Null);
+            }
+            let cr = b.iter().position(|&c| c == b'\r')?;
+            let digits = &b[1..cr];
+            if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let len = digits
+                .iter()
+                .fold(0usize, |a, &d| a * 10 + usize::from(d - b'0'));
+            let start = cr + 2;
+            (b.get(cr + 1) == Some(&b'\n') && start + len + 2 == n)
+                .then(|| Frame::Bulk(bytes.slice(start..start + len)))
+        }
+        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@
 //! `Unreachable` when the link is down, as the async node fails requests
 //! fast while it backs off).
 
-use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
@@ -50,8 +50,9 @@ pub struct PeerLink {
     pub epoch: u64,
     /// The next reconnect pause.
     pub backoff: Micros,
-    /// Requests sent on it and not answered.
-    pub pending: HashSet<RequestId>,
+    /// Requests sent on it and not answered, in id order (a machine's
+    /// ids only grow, and the link is reset with the machine).
+    pub pending: VecDeque<RequestId>,
     /// Coordinator to replica.
     pub req: Channel<Msg>,
     /// Replica to coordinator.
@@ -293,8 +294,7 @@ impl World<'_> {
         if l.epoch != link.epoch || !l.up {
             return;
         }
-        let mut failed: Vec<RequestId> = l.pending.drain().collect();
-        failed.sort_unstable();
+        let failed: Vec<RequestId> = l.pending.drain(..).collect();
         l.up = false;
         l.backoff = 0;
         let peer = self.nodes[to].id;
@@ -334,14 +334,13 @@ impl World<'_> {
     }
 
     /// A replica request arrives at its link's replica.
-    pub fn peer_request(&mut self, link: LinkRef, id: RequestId, req: PeerRequest) {
+    pub fn peer_request(&mut self, link: LinkRef, id: RequestId, req: Box<PeerRequest>) {
         let n = self.nodes.len();
         let (from, to, idx) = link.ends();
         let l = &self.links[from * n + to][idx];
         if l.epoch != link.epoch || !l.up || !self.nodes[to].alive() {
             return;
         }
-        let req = Box::new(req);
         self.charge(to, Job::Peer { link, id, req });
     }
 
@@ -393,7 +392,7 @@ impl World<'_> {
         match job {
             Job::Cmd { conn, args } => m.handle_command(now, conn, args),
             Job::Peer { link, id, req } => {
-                let resp = m.handle_peer_request(now, *req);
+                let resp = m.handle_peer_request(now, self.boxes.take_req(req));
                 self.respond(link, id, resp);
             }
         }
@@ -424,7 +423,7 @@ impl World<'_> {
             return;
         }
         let at = self.now + self.nodes[to].extra[from];
-        let resp = Box::new(resp);
+        let resp = self.boxes.resp(resp);
         self.send(
             Chan::Resp(from, to, idx),
             at,
@@ -437,8 +436,14 @@ impl World<'_> {
         let n = self.nodes.len();
         let (from, to, idx) = link.ends();
         let l = &mut self.links[from * n + to][idx];
-        if l.epoch != link.epoch || !l.pending.remove(&id) {
+        if l.epoch != link.epoch {
             return;
+        }
+        match l.pending.binary_search(&id) {
+            Ok(at) => {
+                l.pending.remove(at);
+            }
+            Err(_) => return,
         }
         let peer = self.nodes[to].id;
         self.feed_response(from, peer, id, Ok(resp));
@@ -557,10 +562,11 @@ impl World<'_> {
             );
             return;
         }
-        l.pending.insert(id);
+        debug_assert!(l.pending.back().is_none_or(|&last| last < id));
+        l.pending.push_back(id);
         let link = link_ref(i, j, idx, l.epoch);
         let at = self.now + self.nodes[i].extra[j];
-        let req = Box::new(req);
+        let req = self.boxes.req(req);
         self.send(Chan::Req(i, j, idx), at, Msg::PeerReq { link, id, req });
     }
 
@@ -576,7 +582,7 @@ impl World<'_> {
         slot.cores.reset();
         slot.timer = None;
         let conns: Vec<(u32, u32, u64)> = {
-            let mut v: Vec<_> = slot.conns.drain().map(|(_, c)| c).collect();
+            let mut v: Vec<_> = slot.conns.drain().collect();
             v.sort_unstable();
             v
         };

@@ -174,6 +174,53 @@ pub struct World<'a> {
     pub steps: Vec<Step<Msg>>,
     /// The run's seed (restarts and joins seed their machines from it).
     pub seed: u64,
+    /// Boxes of replica messages, reused.
+    pub boxes: Boxes,
+}
+
+/// Spare boxes for replica requests and answers: the payload moves out when
+/// a message is consumed and the box waits for the next one, so a replica
+/// round trip allocates nothing once the run is warm.
+// The boxes themselves are what is pooled: a message carries one.
+#[allow(clippy::vec_box)]
+#[derive(Default)]
+pub struct Boxes {
+    reqs: Vec<Box<PeerRequest>>,
+    resps: Vec<Box<PeerResponse>>,
+}
+
+impl Boxes {
+    pub fn req(&mut self, req: PeerRequest) -> Box<PeerRequest> {
+        match self.reqs.pop() {
+            Some(mut b) => {
+                *b = req;
+                b
+            }
+            None => Box::new(req),
+        }
+    }
+
+    pub fn take_req(&mut self, mut b: Box<PeerRequest>) -> PeerRequest {
+        let req = std::mem::replace(&mut *b, PeerRequest::Flush);
+        self.reqs.push(b);
+        req
+    }
+
+    pub fn resp(&mut self, resp: PeerResponse) -> Box<PeerResponse> {
+        match self.resps.pop() {
+            Some(mut b) => {
+                *b = resp;
+                b
+            }
+            None => Box::new(resp),
+        }
+    }
+
+    pub fn take_resp(&mut self, mut b: Box<PeerResponse>) -> PeerResponse {
+        let resp = std::mem::replace(&mut *b, PeerResponse::Ack);
+        self.resps.push(b);
+        resp
+    }
 }
 
 impl World<'_> {
@@ -292,8 +339,11 @@ impl World<'_> {
                 conn,
                 epoch,
             } => self.client_eof(client, conn, epoch),
-            Msg::PeerReq { link, id, req } => self.peer_request(link, id, *req),
-            Msg::PeerResp { link, id, resp } => self.peer_response(link, id, *resp),
+            Msg::PeerReq { link, id, req } => self.peer_request(link, id, req),
+            Msg::PeerResp { link, id, resp } => {
+                let resp = self.boxes.take_resp(resp);
+                self.peer_response(link, id, resp)
+            }
             Msg::LinkEof { link } => self.link_eof(link),
         }
     }
@@ -302,8 +352,40 @@ impl World<'_> {
 /// A node-side client connection: which client connection it is.
 pub type ClientOf = (u32, u32, u64);
 
-/// The node connection ids of one node incarnation.
-pub type ConnMap = std::collections::HashMap<ConnId, ClientOf>;
+/// The client connection behind each node connection id of one node
+/// incarnation. A machine numbers its connections 1, 2, 3, ..., so this is
+/// a vector by id (looked up for every reply).
+#[derive(Default)]
+pub struct ConnMap {
+    by_id: Vec<Option<ClientOf>>,
+}
+
+impl ConnMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, id: ConnId, of: ClientOf) {
+        let i = usize::try_from(id).expect("connection ids are small");
+        if self.by_id.len() <= i {
+            self.by_id.resize(i + 1, None);
+        }
+        self.by_id[i] = Some(of);
+    }
+
+    pub fn get(&self, id: &ConnId) -> Option<&ClientOf> {
+        self.by_id.get(usize::try_from(*id).ok()?)?.as_ref()
+    }
+
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+    }
+
+    /// Every entry, in id order; the map is left empty.
+    pub fn drain(&mut self) -> impl Iterator<Item = ClientOf> + '_ {
+        self.by_id.drain(..).flatten()
+    }
+}
 
 /// Runs `sc` with `seed`; `progress` is told about model time now and then.
 pub fn run(
@@ -343,6 +425,7 @@ pub fn run(
         faults: Vec::new(),
         steps: Vec::new(),
         seed,
+        boxes: Boxes::default(),
     };
     w.build_nodes(seed)?;
     w.build_clients(seed, start)?;
