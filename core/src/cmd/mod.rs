@@ -283,12 +283,12 @@ pub(crate) fn dispatch(m: &mut Machine, now: Micros, conn: ConnId, args: Vec<Byt
     if let Some((slot, args)) = m.conns.admit(conn, key.as_ref(), args) {
         start(m, now, conn, slot, args);
     }
-    m.touched.push(conn);
+    m.touch(conn);
 }
 
 /// Starts the command in slot `slot` of `conn`.
 pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args: Vec<Bytes>) {
-    m.touched.push(conn);
+    m.touch(conn);
     let Some((idx, spec)) = lookup(&args[0]) else {
         m.metrics.record(COMMANDS.len(), 0);
         let reply = cluster::peer_only(&args[0]).unwrap_or_else(|| reply::unknown(&args));

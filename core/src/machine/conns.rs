@@ -15,12 +15,12 @@
 //! comes. The driver takes the buffer whole: one effect carries every reply
 //! a connection got since the driver last looked, in order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use bytes::{Bytes, BytesMut};
 
-use super::Effect;
+use super::{Effect, IdMap};
 use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
 
@@ -95,7 +95,9 @@ struct Conn {
 /// Every open client connection.
 #[derive(Debug, Default)]
 pub(crate) struct Conns {
-    map: BTreeMap<ConnId, Conn>,
+    /// By id; a hash map because every command looks its connection up
+    /// several times (a B-tree walk each was a tenth of a pipelined GET).
+    map: IdMap<Conn>,
     next_id: ConnId,
 }
 
@@ -135,9 +137,11 @@ impl Conns {
         self.map.get(&conn).map(|c| &c.session)
     }
 
-    /// Every open connection's session, by id.
+    /// Every open connection's session, in id order.
     pub(crate) fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.map.values().map(|c| &c.session)
+        let mut all: Vec<&Session> = self.map.values().map(|c| &c.session).collect();
+        all.sort_unstable_by_key(|s| s.id);
+        all.into_iter()
     }
 
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut Session> {

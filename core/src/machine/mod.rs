@@ -540,6 +540,13 @@ impl Machine {
         }
     }
 
+    /// Marks `conn` for [`Machine::settle`] (once, if it was just marked).
+    pub(crate) fn touch(&mut self, conn: ConnId) {
+        if self.touched.last() != Some(&conn) {
+            self.touched.push(conn);
+        }
+    }
+
     /// Records a command's reply in its slot.
     pub(crate) fn finish_slot(&mut self, conn: ConnId, slot: u64, reply: Bytes) {
         self.conns.finish(conn, slot, reply);

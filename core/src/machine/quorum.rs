@@ -258,7 +258,7 @@ impl Machine {
                 Some(v) => write_bulk(out, v),
                 None => write_nil(out, cmd.proto),
             });
-        self.touched.push(cmd.conn);
+        self.touch(cmd.conn);
     }
 
     /// A write: `Ok` when it is decided locally, or the wait to park.
@@ -503,7 +503,7 @@ impl Machine {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
         self.finish_slot(cmd.conn, cmd.slot, bytes);
-        self.touched.push(cmd.conn);
+        self.touch(cmd.conn);
     }
 }
 
