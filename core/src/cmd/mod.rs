@@ -269,6 +269,11 @@ pub fn names() -> Vec<&'static str> {
 /// pipeline on other keys (see [`CommandSpec::concurrent`]).
 pub fn concurrent_key(args: &[Bytes]) -> Option<Bytes> {
     let (_, spec) = lookup(args.first()?)?;
+    key_if_concurrent(spec, args)
+}
+
+/// The key of `args`, a call of `spec`, if it may overlap others.
+fn key_if_concurrent(spec: &CommandSpec, args: &[Bytes]) -> Option<Bytes> {
     (spec.concurrent && arity_ok(spec.arity, args.len())).then(|| args[1].clone())
 }
 
@@ -279,17 +284,34 @@ pub(crate) fn dispatch(m: &mut Machine, now: Micros, conn: ConnId, args: Vec<Byt
         return;
     }
     let authed = m.conns.session_mut(conn).is_some_and(|s| s.authed);
-    let key = if authed { concurrent_key(&args) } else { None };
+    // Looked up once here for both the overlap rule and the start.
+    let found = lookup(&args[0]);
+    let key = found
+        .filter(|_| authed)
+        .and_then(|(_, spec)| key_if_concurrent(spec, &args));
     if let Some((slot, args)) = m.conns.admit(conn, key.as_ref(), args) {
-        start(m, now, conn, slot, args);
+        start_found(m, now, conn, slot, args, found);
     }
     m.touch(conn);
 }
 
 /// Starts the command in slot `slot` of `conn`.
 pub(crate) fn start(m: &mut Machine, now: Micros, conn: ConnId, slot: u64, args: Vec<Bytes>) {
+    let found = lookup(&args[0]);
+    start_found(m, now, conn, slot, args, found);
+}
+
+/// [`start`], with the command already looked up.
+fn start_found(
+    m: &mut Machine,
+    now: Micros,
+    conn: ConnId,
+    slot: u64,
+    args: Vec<Bytes>,
+    found: Option<(usize, &'static CommandSpec)>,
+) {
     m.touch(conn);
-    let Some((idx, spec)) = lookup(&args[0]) else {
+    let Some((idx, spec)) = found else {
         m.metrics.record(COMMANDS.len(), 0);
         let reply = cluster::peer_only(&args[0]).unwrap_or_else(|| reply::unknown(&args));
         return m.finish_slot(conn, slot, reply);
