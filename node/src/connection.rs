@@ -55,6 +55,9 @@ struct Client {
     rx: mpsc::UnboundedReceiver<ConnEvent>,
     /// Commands fed whose replies have not come back.
     pending: usize,
+    /// The requests parsed for one feed (kept between feeds: growing a new
+    /// one every read was an allocation per few commands).
+    batch: Vec<Vec<Bytes>>,
     /// Parse nothing more until every reply came back: an `RL.HELLO` was
     /// fed (after it the bytes may be peer frames), or a command before
     /// AUTH (the next one is parsed under the limits its outcome decides).
@@ -92,6 +95,7 @@ pub async fn handle<S>(
         conn,
         rx,
         pending: 0,
+        batch: Vec::new(),
         wait: false,
         authed,
         end: None,
@@ -210,7 +214,7 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> (bool, Option<resp::ProtocolError>) {
     // Without costs to charge, a pipeline is fed under one lock.
     let free = node.hooks.is_free();
-    let mut batch = Vec::new();
+    let mut batch = std::mem::take(&mut c.batch);
     let mut error = None;
     let gated = loop {
         if c.wait || c.end.is_some() || c.pending >= MAX_PENDING {
@@ -238,11 +242,12 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
     };
     if !batch.is_empty() {
         node.with_machine(|m, now| {
-            for args in batch {
+            for args in batch.drain(..) {
                 m.handle_command(now, c.conn, args);
             }
         });
     }
+    c.batch = batch;
     (gated, error)
 }
 
