@@ -99,12 +99,7 @@ impl Cx<'_> {
 
 /// An entry that is live at `now`: a value, not a tombstone, not expired.
 pub fn live(e: Option<Entry>, now: Micros) -> Option<Entry> {
-    e.filter(|e| is_live(e, now))
-}
-
-/// Whether `e` is live at `now` (see [`live`]).
-pub fn is_live(e: &Entry, now: Micros) -> bool {
-    e.value.is_some() && e.expires_at.is_none_or(|t| t > now)
+    e.filter(|e| e.value.is_some() && e.expires_at.is_none_or(|t| t > now))
 }
 
 /// Every command on keys, with the state it keeps between steps.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
-use crate::cmd::plan::{Cx, Input, Plan, Step, is_live};
+use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::protocol::resp::{Proto, write_bulk, write_nil};
@@ -248,10 +248,11 @@ impl Machine {
     fn reply_value(&mut self, now: Micros, cmd: CmdRef, key: &[u8]) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
+        // The store drops an expired entry when it is read, and a tombstone
+        // has no value: what is left is live.
         let value = self
             .store
             .get_versioned(key, now)
-            .filter(|e| is_live(e, now))
             .and_then(|e| e.value.as_deref());
         self.conns
             .finish_with(cmd.conn, cmd.slot, |out| match value {
