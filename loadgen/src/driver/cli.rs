@@ -10,9 +10,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use ringlab_node::clock::Clock;
 
+use super::closing::{self, format_us};
 use super::{Driver, DriverConfig, LiveSnapshot};
 use crate::recorder::{RunMeta, RunRecord};
-use crate::workload::{Arrival, KeyDist, KeySpace, Mix, OpKind, Phase, Rate, ValueSize};
+use crate::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -139,6 +140,16 @@ pub struct LoadArgs {
     /// Do not draw the live progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write the closing table as JSON to FILE (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the closing table as CSV to FILE (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Print the latency percentile spectrum of the successful requests
+    /// (as wrk2's "Detailed Percentile spectrum").
+    #[arg(long)]
+    pub spectrum: bool,
 }
 
 /// What a run will do, resolved from the flags.
@@ -375,88 +386,6 @@ pub fn progress_line(last: &LiveSnapshot, now: &LiveSnapshot, total: Duration) -
     )
 }
 
-/// The closing lines: per op kind and overall, counts and percentiles.
-pub fn summary(record: &RunRecord) -> String {
-    let len = record.duration();
-    let mut out = format!(
-        "{:<7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-        "op",
-        "scheduled",
-        "ok/s",
-        "errors",
-        "timeouts",
-        "held",
-        "avail",
-        "p50",
-        "p99",
-        "p99.9",
-        "max",
-        "hit",
-        "stale"
-    );
-    let mut rows: Vec<(String, Option<OpKind>)> = OpKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), Some(*k)))
-        .collect();
-    rows.push(("all".into(), None));
-    for (name, op) in rows {
-        let w = record.aggregate_all(op);
-        if w.counts.scheduled() == 0 {
-            continue;
-        }
-        let q = |q: f64| {
-            if w.hist.is_empty() {
-                "-".to_string()
-            } else {
-                format_us(w.hist.value_at_quantile(q))
-            }
-        };
-        let hit = match op {
-            Some(OpKind::Get) => w
-                .counts
-                .hit_ratio()
-                .map_or("-".into(), |h| format!("{:.3}", h)),
-            _ => "-".into(),
-        };
-        out.push_str(&format!(
-            "{:<7} {:>10} {:>10.0} {:>8} {:>8} {:>9} {:>9.3}% {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-            name,
-            w.counts.scheduled(),
-            w.throughput(len),
-            w.counts.error_total(),
-            w.counts.timeouts,
-            w.counts.held_back,
-            w.counts.availability().unwrap_or(0.0) * 100.0,
-            q(0.5),
-            q(0.99),
-            q(0.999),
-            if w.hist.is_empty() {
-                "-".into()
-            } else {
-                format_us(w.hist.max())
-            },
-            hit,
-            w.counts.stale
-        ));
-    }
-    let all = record.aggregate_all(None);
-    for (kind, n) in &all.counts.errors {
-        out.push_str(&format!("errors {kind}: {n}\n"));
-    }
-    out
-}
-
-/// Microseconds in the unit that reads best: 412us, 3.25ms, 1.50s.
-pub fn format_us(us: u64) -> String {
-    if us < 1000 {
-        format!("{us}us")
-    } else if us < 1_000_000 {
-        format!("{:.2}ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
-
 /// The binary: parse, run (Ctrl-C stops scheduling and still reports),
 /// write the report. Returns the process exit code.
 #[cfg(not(madsim))]
@@ -495,7 +424,18 @@ pub fn main_with_args(args: Vec<String>) -> anyhow::Result<i32> {
         };
         execute(&plan, Clock::real(), stop, progress).await
     })?;
-    print!("{}", summary(&record));
+    print!("{}", closing::text(&record));
+    if cli.load.spectrum {
+        print!("{}", closing::spectrum(&record));
+    }
+    for (path, body) in [
+        (&cli.load.json, closing::json as fn(&RunRecord) -> String),
+        (&cli.load.csv, closing::csv),
+    ] {
+        if let Some(path) = path {
+            write_output(path, &body(&record))?;
+        }
+    }
     let files = crate::report::write_all(&record, &plan.out)?;
     // The same verdicts file as the simulator's, so both runs give the same
     // set of report files (an empty list for a flags-only run).
@@ -510,6 +450,17 @@ pub fn main_with_args(args: Vec<String>) -> anyhow::Result<i32> {
         plan.out.display()
     );
     Ok(0)
+}
+
+/// Writes `body` to `path`, or to standard output for `-`.
+#[cfg(not(madsim))]
+fn write_output(path: &Path, body: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if path == Path::new("-") {
+        print!("{body}");
+        return Ok(());
+    }
+    std::fs::write(path, body).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A host:port, resolved (first address).
@@ -764,9 +715,6 @@ mod tests {
         assert_eq!(parse_client("2/4"), Ok((2, 4)));
         assert!(parse_client("4/4").is_err());
         assert!(parse_client("0/0").is_err());
-        assert_eq!(format_us(412), "412us");
-        assert_eq!(format_us(3250), "3.25ms");
-        assert_eq!(format_us(1_500_000), "1.50s");
     }
 
     #[test]

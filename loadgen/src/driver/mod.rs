@@ -26,6 +26,7 @@
 
 mod app;
 pub mod cli;
+pub mod closing;
 mod conn;
 mod flight;
 mod near;
