@@ -247,6 +247,9 @@ async fn feed_buffered<S: AsyncRead + AsyncWrite + Unpin>(
             }
         });
     }
+    // A burst's batch (up to MAX_PENDING requests) is not kept for the
+    // connection's life.
+    batch.shrink_to(64);
     c.batch = batch;
     (gated, error)
 }

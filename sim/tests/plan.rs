@@ -28,9 +28,11 @@ const MM1: &str = "sim/tests/data/plan-mm1.toml";
 /// 1 / (mu - lambda), so a 6% error in p99 moves the rate at which it
 /// crosses 2 ms by 6% of mu - lambda (2,303), about 140/s; a point passes
 /// only when its worst seed does, which biases the answer low by about that
-/// much; the search stops within 1% (76/s). So the answer must lie in
-/// 7,697 - 250 ..= 7,697 + 76, and theory's p99 at the answer must lie within
-/// the seeds' measured p99 there (the "seed spread").
+/// much; the search stops within its resolution (1% of the start, 70/s). So
+/// the answer must lie in 7,697 - 250 ..= 7,697 + 70, and theory's p99 at the
+/// answer must lie within the seeds' measured p99 there (the "seed spread"),
+/// give or take 3%: even unbiased, five seeds' range misses the true value
+/// one time in sixteen (2 x 2^-5), by a fraction of the seed-to-seed spread.
 #[test]
 fn plan_finds_the_mm1_rate_theory_gives() {
     let out = tempfile::tempdir().unwrap();
@@ -48,7 +50,7 @@ fn plan_finds_the_mm1_rate_theory_gives() {
     let answer = plan["answer"].as_u64().expect("an answer");
     let theory = 10_000.0 - 100f64.ln() / 0.002;
     assert!(
-        (theory - 250.0..=theory + 76.0).contains(&(answer as f64)),
+        (theory - 250.0..=theory + 70.0).contains(&(answer as f64)),
         "answer {answer} against theory {theory:.0}"
     );
     assert_eq!(plan["monotone"], true);
@@ -68,9 +70,8 @@ fn plan_finds_the_mm1_rate_theory_gives() {
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
     let p99_theory_us = 1e6 * 100f64.ln() / (10_000.0 - answer as f64);
-    // HdrHistogram's 3 significant digits: 0.1% either way.
     assert!(
-        lo * 0.999 <= p99_theory_us && p99_theory_us <= hi * 1.001,
+        lo * 0.97 <= p99_theory_us && p99_theory_us <= hi * 1.03,
         "theory's p99 at {answer}/s is {p99_theory_us:.0} us; the seeds measured {p99s:?}"
     );
     for f in ["plan.md", "plan.html", "slo-1.svg", "answer.toml"] {
@@ -89,7 +90,7 @@ fn plan_finds_the_mm1_rate_theory_gives() {
 
 #[test]
 fn broken_arguments_are_refused_with_what_was_expected() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--find", "rate", "--slo", "p99=5ms"],
             "--slo \"p99=5ms\": no comparison",
@@ -118,6 +119,14 @@ fn broken_arguments_are_refused_with_what_was_expected() {
             "expected 'kill N'",
         ),
         (&["--find", "rate"], "--slo <SLO>"),
+        (
+            &["--find", "rate", "--slo", "p99<=5ms", "--resolution", "0"],
+            "--resolution 0: expected a step of at least 1",
+        ),
+        (
+            &["--find", "nodes", "--slo", "p99<=5ms", "--resolution", "5"],
+            "--resolution applies to --find rate",
+        ),
     ];
     for (args, says) in cases {
         let mut all = vec!["plan", MM1];

@@ -27,6 +27,10 @@ use crate::ring::NodeId;
 /// Identifies a client connection (also its CLIENT ID).
 pub type ConnId = u64;
 
+/// The output buffer a connection keeps between turns; a larger one (after
+/// a large reply or a long pipeline) goes with the replies taken.
+const OUT_KEEP: usize = 64 * 1024;
+
 /// At most this many commands of one connection run at once.
 const MAX_RUNNING: usize = 256;
 
@@ -301,7 +305,17 @@ impl Conns {
         let c = self.map.get_mut(&conn)?;
         c.announced = false;
         let n = std::mem::take(&mut c.out_replies);
-        (n > 0).then(|| (c.out.split().freeze(), n))
+        if n == 0 {
+            return None;
+        }
+        let taken = c.out.split().freeze();
+        // What is left shares the allocation of what was taken, and would
+        // keep it for the connection's life: after a large turn let it go
+        // with the taken bytes.
+        if taken.len() + c.out.capacity() > OUT_KEEP {
+            c.out = BytesMut::new();
+        }
+        Some((taken, n))
     }
 }
 
@@ -361,6 +375,57 @@ mod tests {
         assert!(replies(&mut c, id).is_empty());
         c.finish(id, a, b("A"));
         assert_eq!(replies(&mut c, id), b("AB"));
+    }
+
+    /// Every output of one drain, in order.
+    fn drained(c: &mut Conns, conn: ConnId) -> Vec<Output> {
+        let mut out = Vec::new();
+        c.drain_ready(conn, |o| out.push(o));
+        out
+    }
+
+    #[test]
+    fn quit_closes_after_its_reply_and_every_reply_before_it() {
+        let mut c = Conns::default();
+        let id = c.open(true, None);
+        let get = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
+        let quit = c.push(id);
+        c.set_after(id, quit, After::Close);
+        // The GET is first in line: written straight into the buffer.
+        c.finish(id, get, b("A"));
+        assert_eq!(drained(&mut c, id), vec![Output::Replies(id)]);
+        // The QUIT's reply joins the announced buffer; the close follows it.
+        c.finish(id, quit, b("Q"));
+        let close = Output::Effect(Effect::Close { conn: id });
+        assert_eq!(drained(&mut c, id), vec![close.clone()]);
+        assert_eq!(c.take_output(id), Some((b("AQ"), 2)));
+        // Finished out of order, nothing announced yet: replies, then close.
+        let id = c.open(true, None);
+        let get = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
+        let quit = c.push(id);
+        c.set_after(id, quit, After::Close);
+        c.finish(id, quit, b("Q"));
+        assert!(drained(&mut c, id).is_empty(), "the GET is not done");
+        c.finish(id, get, b("A"));
+        let close = Output::Effect(Effect::Close { conn: id });
+        assert_eq!(drained(&mut c, id), vec![Output::Replies(id), close]);
+        assert_eq!(c.take_output(id), Some((b("AQ"), 2)));
+    }
+
+    #[test]
+    fn a_large_output_buffer_is_let_go_once_taken() {
+        let mut c = Conns::default();
+        let id = c.open(true, None);
+        let big = Bytes::from(vec![b'x'; 4 * OUT_KEEP]);
+        let s = c.push(id);
+        c.finish(id, s, big.clone());
+        drained(&mut c, id);
+        let (taken, n) = c.take_output(id).unwrap();
+        assert_eq!((&taken, n), (&big, 1));
+        assert!(
+            taken.is_unique(),
+            "the connection still holds the allocation"
+        );
     }
 
     #[test]

@@ -291,9 +291,11 @@ fn search_of(args: &PlanArgs, sc: &Scenario, setup: &Setup) -> Result<Search> {
         bail!("--min {lo} is above --max {hi}");
     }
     let start = args.start.unwrap_or(own).clamp(lo, hi);
-    let resolution = match args.find {
-        Find::Rate => args.resolution.unwrap_or((start / 100).max(1)),
-        _ => 1,
+    let resolution = match (&args.find, args.resolution) {
+        (_, Some(0)) => bail!("--resolution 0: expected a step of at least 1"),
+        (Find::Rate, r) => r.unwrap_or((start / 100).max(1)),
+        (_, Some(_)) => bail!("--resolution applies to --find rate (nodes and cores step by one)"),
+        (_, None) => 1,
     };
     Ok(Search {
         goal,

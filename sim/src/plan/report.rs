@@ -164,6 +164,11 @@ fn answer(t: &mut String, plan: &Plan) {
     );
     if let Some(e) = plan.found.edge {
         let _ = writeln!(t, "One step beyond, {} failed.\n", s.find.show(e));
+    } else if plan.found.gave_up {
+        let _ = writeln!(
+            t,
+            "The search ran out of points (`--max-points`) before it found a failing one.\n"
+        );
     } else {
         let _ = writeln!(
             t,
@@ -319,7 +324,8 @@ fn notes(t: &mut String, plan: &Plan) {
     if plan.found.violations.is_empty() {
         let _ = writeln!(
             t,
-            "- Passing is monotone in {} on the {n} points tried, as bisection assumes.",
+            "- Passing is monotone in {} on the {n} points tried, as bisection assumes \
+             (the last, a step past the answer, is there to check it).",
             s.find.as_str()
         );
     } else {

@@ -4,10 +4,14 @@
 //! against every point tried.
 //!
 //! Bisection is only right when passing is monotone in the parameter (more
-//! nodes never fail where fewer passed). The search does not assume it
-//! silently: [`Search::run`] returns every point it tried, and
-//! [`Found::violations`] lists each pair that breaks monotonicity; the
-//! answer is then the conservative one (see [`Found::answer`]).
+//! nodes never fail where fewer passed). The points the gallop and the
+//! bisection choose can never contradict that by themselves (each probes
+//! inside the bracket the others left), so the search tries one point more:
+//! a step past the answer on the passing side (one node more; a tenth less
+//! rate). [`Found::violations`] lists each pair of points tried that breaks
+//! monotonicity; the answer is then the conservative one (see
+//! [`Found::answer`]), or none when no passing point lies beyond the last
+//! failing one.
 
 use anyhow::Result;
 
@@ -125,7 +129,26 @@ impl Search {
                 }
             }
         }
+        // The probe past the answer: the one point that can show passing is
+        // not monotone.
+        let found = self.conclude(tried.clone(), gave_up);
+        if let Some(beyond) = found
+            .answer
+            .filter(|_| !gave_up)
+            .and_then(|a| self.beyond(a))
+        {
+            eval(beyond, &mut tried)?;
+        }
         Ok(self.conclude(tried, gave_up))
+    }
+
+    /// A step past `answer` on the passing side, in bounds.
+    fn beyond(&self, answer: u64) -> Option<u64> {
+        let next = match self.goal {
+            Goal::Smallest => answer.checked_add(1)?,
+            Goal::Largest => answer.checked_sub(self.resolution.max(answer / 10))?,
+        };
+        (self.lo..=self.hi).contains(&next).then_some(next)
     }
 
     /// The next point of the gallop from `x` (the `k`-th step), upward or
@@ -207,7 +230,8 @@ mod tests {
             let f = nodes(start).run(|n| Ok(n >= 7)).unwrap();
             assert_eq!(f.answer, Some(7), "start {start}: {f:?}");
             assert!(f.violations.is_empty());
-            assert!(f.tried.len() <= 12, "start {start}: {:?}", f.tried);
+            // The gallop, the bisection, and the probe past the answer.
+            assert!(f.tried.len() <= 13, "start {start}: {:?}", f.tried);
             if start > 1 {
                 assert_eq!(f.edge, Some(6), "start {start}");
             }
@@ -257,17 +281,16 @@ mod tests {
         // Passes at 5, fails at 6 and 7, passes from 8 (a trap like a dead
         // replica that costs nothing).
         let pass = |n: u64| n == 5 || n >= 8;
+        // Galloping down from 5 finds 4 failing and would stop at 5; the
+        // probe one node past it fails, which shows the break, and no
+        // passing point tried lies beyond it.
         let f = nodes(5).run(|n| Ok(pass(n))).unwrap();
-        // Galloping down from 5 finds 4 failing, so bisection stops at 5;
-        // nothing it ran contradicts that.
-        assert_eq!(f.answer, Some(5));
-        // Starting above, the gallop runs 6 and 7 too and sees the break.
+        assert_eq!(f.violations, vec![(6, 5)], "{f:?}");
+        assert_eq!(f.answer, None, "{f:?}");
+        // Starting above, the search brackets 7..8; the probe (9) passes.
         let f = nodes(9).run(|n| Ok(pass(n))).unwrap();
-        let tried: Vec<u64> = f.tried.iter().map(|t| t.0).collect();
-        if tried.contains(&5) && tried.contains(&6) {
-            assert!(f.violations.contains(&(6, 5)), "{f:?}");
-            assert_eq!(f.answer, Some(8), "{f:?}");
-        }
+        assert_eq!((f.answer, f.edge), (Some(8), Some(7)), "{f:?}");
+        assert!(f.violations.is_empty(), "{f:?}");
         // A direct case: every point given.
         let s = nodes(1);
         let found = s.conclude(vec![(4, false), (5, true), (6, false), (8, true)], false);
