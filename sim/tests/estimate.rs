@@ -152,6 +152,15 @@ fn defaults_and_a_write_only_or_read_only_mix_still_give_a_valid_scenario() {
         let out = estimate::build(&text, "m.toml", Path::new("m.toml")).unwrap();
         scenario::parse(&out.scenario, "m.toml").unwrap();
     }
+    // A description with quotes and backslashes reads back as written.
+    let text = format!("description = '''a \"quoted\" C:\\path \"\"\" end'''\n{MINIMAL}");
+    let out = estimate::build(&text, "m.toml", Path::new("m.toml")).unwrap();
+    let sc = scenario::parse(&out.scenario, "m.toml").unwrap();
+    assert!(
+        sc.description.starts_with(r#"a "quoted" C:\path """ end"#),
+        "{}",
+        sc.description
+    );
     let e = input::parse(MINIMAL, "dir/min.toml").unwrap();
     assert_eq!(e.name, "min");
     assert_eq!(e.replication, 3);

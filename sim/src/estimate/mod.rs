@@ -52,10 +52,11 @@ pub fn build(text: &str, file: &str, scenario_path: &Path) -> Result<Output> {
     let figures = Figures::of(&estimate);
     let rows = calc::rows(&estimate, &figures);
     let scenario = scenario::text(&estimate, &figures, file);
-    // The generated file must be one the simulator accepts; a failure
-    // here is a bug of this module, reported as such.
+    // The generated file must be one the simulator accepts: figures
+    // beyond what a scenario allows (a rate, a key count) are refused
+    // here, with the scenario's own message, before anything is written.
     schema::parse(&scenario, &scenario_path.display().to_string())
-        .context("the generated scenario is invalid (a bug in `estimate`)")?;
+        .with_context(|| format!("{file}: the scenario this estimate makes would be invalid"))?;
     let plan_command = format!(
         "ringlab-sim plan {} {}",
         scenario_path.display(),

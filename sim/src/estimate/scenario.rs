@@ -26,10 +26,13 @@ pub fn text(e: &Estimate, f: &Figures, source: &str) -> String {
     let majority = n / 2 + 1;
     let get = e.reads / (e.reads + e.writes);
     let rate = |r: f64| (r.round() as u64).max(1);
+    // A TOML basic string: its backslashes and quotes escaped, so any
+    // description reads back as written.
     let description = if e.description.is_empty() {
         String::new()
     } else {
-        format!("{}\n\n", e.description.trim_end())
+        let d = e.description.trim_end().replace('\\', "\\\\");
+        format!("{}\n\n", d.replace('"', "\\\""))
     };
     let slo_args = plan_args(e, f);
     format!(
