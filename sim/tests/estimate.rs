@@ -276,3 +276,15 @@ proptest! {
         prop_assert!(f.nodes_by_cpu >= u64::from(n) && f.nodes_by_memory >= u64::from(n));
     }
 }
+
+/// The first problem reported is the first key's, not a later missing one.
+#[test]
+fn negative_users_alone_are_named_first() {
+    let err = input::parse("[estimate]\ndaily_active_users = -5\n", "b.toml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "b.toml: estimate.daily_active_users = -5: expected a whole number of users, at least 1"
+    );
+}

@@ -142,7 +142,21 @@ impl<F: Fn(String) -> EstimateError> Fields<'_, F> {
                 )));
             }
         }
+        // In the order of KEYS (a file's usual order), so the first
+        // problem reported is the first one a reader meets.
+        let daily_active_users = self.whole("daily_active_users", None, 1, "users")?;
+        let requests_per_user_per_day = self.number("requests_per_user_per_day", None)?;
+        let peak_factor = self.number("peak_factor", None)?;
+        if peak_factor < 1.0 {
+            return Err(self.err(&format!(
+                "estimate.peak_factor = {peak_factor}: expected at least 1 (the peak over the \
+                 average: 3 means the busiest hour runs at 3 times the day's mean rate)"
+            )));
+        }
         let (reads, writes) = self.read_write()?;
+        let object_size = self.size("object_size", None)?;
+        let keys = self.whole("keys", None, 1, "keys")?;
+        let yearly_growth = self.share("yearly_growth", Some(0.0))?;
         let replication = self.whole("replication", Some(3), 1, "copies")?;
         let replication = u32::try_from(replication)
             .ok()
@@ -152,13 +166,6 @@ impl<F: Fn(String) -> EstimateError> Fields<'_, F> {
                     "estimate.replication = {replication}: expected at most 1024 copies"
                 ))
             })?;
-        let peak_factor = self.number("peak_factor", None)?;
-        if peak_factor < 1.0 {
-            return Err(self.err(&format!(
-                "estimate.peak_factor = {peak_factor}: expected at least 1 (the peak over the \
-                 average: 3 means the busiest hour runs at 3 times the day's mean rate)"
-            )));
-        }
         let spike_factor = self.number("spike_factor", Some(10.0))?;
         let working_set = self.share("working_set", Some(0.2))?;
         if working_set <= 0.0 || working_set > 1.0 {
@@ -169,15 +176,15 @@ impl<F: Fn(String) -> EstimateError> Fields<'_, F> {
         Ok(Estimate {
             name,
             description,
-            daily_active_users: self.whole("daily_active_users", None, 1, "users")?,
-            requests_per_user_per_day: self.number("requests_per_user_per_day", None)?,
+            daily_active_users,
+            requests_per_user_per_day,
             peak_factor,
             reads,
             writes,
-            object_size: self.size("object_size", None)?,
+            object_size,
             node_memory: self.size("node_memory", Some(64 << 30))?,
-            keys: self.whole("keys", None, 1, "keys")?,
-            yearly_growth: self.share("yearly_growth", Some(0.0))?,
+            keys,
+            yearly_growth,
             replication,
             working_set,
             spike_factor,
