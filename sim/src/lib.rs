@@ -29,8 +29,13 @@
 //!   load) that meets SLOs over seeds, healthy and under a kill: the search
 //!   (`plan::search`, pure), the SLOs, one point's runs, the busiest node's
 //!   estimated load, the text, plots, page and answer file.
+//! - [`estimate`]: `estimate`, the back-of-the-envelope table of an
+//!   interview (QPS, storage, bandwidth, memory, each with its calculation)
+//!   and the scenario that `plan` answers: the file (`estimate::input`),
+//!   the arithmetic (`estimate::calc`), the scenario (`estimate::scenario`).
 
 pub mod capacity;
+pub mod estimate;
 pub mod events;
 pub mod expect;
 pub mod fast;

@@ -27,6 +27,7 @@ use ringlab_sim::runner::Engine;
         ringlab-sim sweep scenarios/partition.toml --seeds 1..=20 --jobs 2\n  \
         ringlab-sim check scenarios/*.toml\n  \
         ringlab-sim check --dry-run scenarios/*.toml\n  \
+        ringlab-sim estimate scenarios/estimates/photo-feed.toml\n  \
         ringlab-sim compare reports/quickstart out/quickstart"
 )]
 struct Cli {
@@ -128,6 +129,13 @@ enum Command {
         #[command(flatten)]
         sim: SimArgs,
     },
+    /// Print an interview's back-of-the-envelope estimate (QPS, storage,
+    /// bandwidth, memory), each figure with its calculation, and write the
+    /// scenario that `plan` answers, with the plan command to run next.
+    #[command(after_help = "Example:\n  \
+        ringlab-sim estimate scenarios/estimates/photo-feed.toml\n\n\
+        See docs/PLAN.md, `estimate`, for the file's keys.")]
+    Estimate(ringlab_sim::estimate::EstimateArgs),
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
 }
@@ -183,6 +191,7 @@ fn main() -> ExitCode {
             sim,
         } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &sim.set, sim.engine),
         Command::Plan { args, sim } => ringlab_sim::plan::plan_cmd(&args, &sim.set, sim.engine),
+        Command::Estimate(args) => ringlab_sim::estimate::estimate_cmd(&args),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {
