@@ -28,7 +28,8 @@ pub struct EstimateArgs {
     /// The estimate file (a `[estimate]` table; see docs/PLAN.md).
     pub file: PathBuf,
     /// Where the generated scenario goes (default:
-    /// out/estimate-<name>/scenario.toml, beside estimate.md).
+    /// out/estimate-<name>/scenario.toml, beside estimate.md; a directory:
+    /// scenario.toml in it).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -78,11 +79,14 @@ pub fn estimate_cmd(args: &EstimateArgs) -> Result<bool> {
     let file = args.file.display().to_string();
     // The name decides the default path; read it first.
     let name = input::parse(&text, &file)?.name;
-    let path = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("out")
+    let path = match args.out.clone() {
+        // A directory given as --out holds the scenario, like the default.
+        Some(dir) if dir.is_dir() => dir.join("scenario.toml"),
+        Some(file) => file,
+        None => PathBuf::from("out")
             .join(format!("estimate-{name}"))
-            .join("scenario.toml")
-    });
+            .join("scenario.toml"),
+    };
     let out = build(&text, &file, &path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
