@@ -29,6 +29,9 @@
 //!   load) that meets SLOs over seeds, healthy and under a kill: the search
 //!   (`plan::search`, pure), the SLOs, one point's runs, the busiest node's
 //!   estimated load, the text, plots, page and answer file.
+//! - [`theory`]: M/M/c and M/G/c (Allen–Cunneen) predictions of a node's
+//!   wait and time in system, and the Universal Scalability Law fit, pure;
+//!   `plan` shows them beside its simulated figures.
 
 pub mod capacity;
 pub mod events;
@@ -40,3 +43,4 @@ pub mod node_series;
 pub mod plan;
 pub mod runner;
 pub mod sweep;
+pub mod theory;
