@@ -33,6 +33,9 @@
 //!   interview (QPS, storage, bandwidth, memory, each with its calculation)
 //!   and the scenario that `plan` answers: the file (`estimate::input`),
 //!   the arithmetic (`estimate::calc`), the scenario (`estimate::scenario`).
+//! - [`theory`]: M/M/c and M/G/c (Allen–Cunneen) predictions of a node's
+//!   wait and time in system, and the Universal Scalability Law fit, pure;
+//!   `plan` shows them beside its simulated figures.
 
 pub mod capacity;
 pub mod estimate;
@@ -45,3 +48,4 @@ pub mod node_series;
 pub mod plan;
 pub mod runner;
 pub mod sweep;
+pub mod theory;

@@ -74,6 +74,19 @@ fn plan_finds_the_mm1_rate_theory_gives() {
         lo * 0.97 <= p99_theory_us && p99_theory_us <= hi * 1.03,
         "theory's p99 at {answer}/s is {p99_theory_us:.0} us; the seeds measured {p99s:?}"
     );
+    // plan.json's own theory column is M/M/1 at the node's estimated load
+    // (one node at N = 1 takes every request), on the closed form.
+    let t = &point["variants"][0]["theory"];
+    assert_eq!(t["model"], "M/M/c", "{t}");
+    let lambda = t["busiest_ops_per_s"].as_f64().unwrap();
+    assert!((lambda / answer as f64 - 1.0).abs() < 0.01, "{t}");
+    let p99_json = t["p99_at_node_us"].as_f64().unwrap();
+    let closed = 1e6 * 100f64.ln() / (10_000.0 - lambda);
+    assert!(
+        (p99_json / closed - 1.0).abs() < 1e-6,
+        "plan.json's theory p99 {p99_json} against {closed}"
+    );
+    assert!(plan["usl"].is_null(), "--find rate has no USL fit");
     for f in ["plan.md", "plan.html", "slo-1.svg", "answer.toml"] {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
@@ -86,6 +99,7 @@ fn plan_finds_the_mm1_rate_theory_gives() {
     ringlab_loadgen::scenario::parse(&answer_toml, "answer.toml").unwrap();
     let md = std::fs::read_to_string(out.path().join("plan.md")).unwrap();
     assert!(md.contains("Limited by node CPU"), "{md}");
+    assert!(md.contains("## Theory beside the experiment"), "{md}");
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! out. A dead node costs nothing (its replica requests fail at once).
 
 use ringlab_core::ring::{NodeId, Placement};
-use ringlab_loadgen::scenario::{Scenario, node_name};
+use ringlab_loadgen::scenario::{CostDist, Scenario, node_name};
 use ringlab_loadgen::workload::write_key;
 
 /// Keys sampled for the ring shares (evenly over the key space).
@@ -27,6 +27,13 @@ pub struct NodeLoad {
     pub utilization: f64,
     /// The mean over the live nodes.
     pub mean: f64,
+    /// Operations per second offered to the busiest node.
+    pub ops_per_s: f64,
+    /// Its cores.
+    pub cores: u32,
+    /// Its base service time per operation (`per_kb_cost` is not counted,
+    /// as in the utilization).
+    pub op_cost: CostDist,
 }
 
 /// Each node's share of the sampled keys' preference lists (a node in
@@ -80,6 +87,7 @@ pub fn estimate(sc: &Scenario, offered: f64, dead: &[u32]) -> NodeLoad {
         .collect();
     let l = live.len().max(1) as f64;
     let mut busiest = (String::new(), -1.0);
+    let mut at_busiest = (0.0, 1, sc.capacity.op_cost);
     let mut sum = 0.0;
     for &i in &live {
         let name = node_name(i as u32 + 1);
@@ -88,6 +96,7 @@ pub fn estimate(sc: &Scenario, offered: f64, dead: &[u32]) -> NodeLoad {
         let u = ops * cap.op_cost.mean().as_secs_f64() / f64::from(cap.cores.max(1));
         sum += u;
         if u > busiest.1 {
+            at_busiest = (ops, cap.cores, cap.op_cost);
             busiest = (name, u);
         }
     }
@@ -95,6 +104,9 @@ pub fn estimate(sc: &Scenario, offered: f64, dead: &[u32]) -> NodeLoad {
         busiest: busiest.0,
         utilization: busiest.1.max(0.0),
         mean: sum / l,
+        ops_per_s: at_busiest.0,
+        cores: at_busiest.1,
+        op_cost: at_busiest.2,
     }
 }
 

@@ -10,7 +10,8 @@
 //!   processes, judged.
 //! - [`load`]: the busiest node's estimated utilization at a point.
 //! - [`report`]: the answer, its margin, the table and the bottleneck, as
-//!   text.
+//!   text; the theory beside it (the busiest node as an M/M/c or M/G/c
+//!   queue, the USL fit; the formulas are in [`crate::theory`]).
 //! - [`page`]: the plots, the HTML page and the answer's scenario file.
 
 pub mod load;

@@ -54,6 +54,18 @@ fn json(plan: &Plan) -> String {
                 .variants
                 .iter()
                 .map(|v| {
+                    let theory = super::report::node_queue(v).predict().map(|t| {
+                        serde_json::json!({
+                            "model": if t.exact { "M/M/c" } else { "M/G/c Allen-Cunneen" },
+                            "busiest_ops_per_s": v.load.ops_per_s,
+                            "cores": v.load.cores,
+                            "utilization": t.utilization,
+                            "wait_chance": t.wait_chance,
+                            "mean_wait_us": t.mean_wait * 1e6,
+                            "mean_at_node_us": t.mean_sojourn * 1e6,
+                            "p99_at_node_us": t.p99_sojourn * 1e6,
+                        })
+                    });
                     serde_json::json!({
                         "label": v.label,
                         "pass": v.pass,
@@ -61,6 +73,7 @@ fn json(plan: &Plan) -> String {
                         "busiest_utilization_estimate": v.load.utilization,
                         "seeds": v.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
                         "figures": v.runs.iter().map(|r| r.figures.clone()).collect::<Vec<_>>(),
+                        "theory": theory,
                     })
                 })
                 .collect();
@@ -76,6 +89,12 @@ fn json(plan: &Plan) -> String {
         "edge": plan.found.edge,
         "monotone": plan.found.violations.is_empty(),
         "points": points,
+        "usl": super::report::usl_fit(plan).map(|(f, _)| serde_json::json!({
+            "lambda": f.lambda,
+            "sigma": f.sigma,
+            "kappa": f.kappa,
+            "peak": f.peak(),
+        })),
     });
     serde_json::to_string_pretty(&doc).expect("JSON of plain values")
 }

@@ -6,8 +6,11 @@ use std::fmt::Write as _;
 use ringlab_loadgen::report::format;
 use ringlab_loadgen::report::summary::Stats;
 
+use ringlab_loadgen::scenario::CostDist;
+
 use super::point::{Find, Point, Setup, Variant};
 use super::{Plan, slo::Slo};
+use crate::theory::{Queue, Service, Usl, fit_usl};
 
 /// One line per point as it finishes.
 pub fn progress_line(setup: &Setup, p: &Point) -> String {
@@ -125,6 +128,7 @@ pub fn markdown(plan: &Plan) -> String {
     answer(&mut t, plan);
     bottleneck(&mut t, plan);
     table(&mut t, plan);
+    theory(&mut t, plan);
     notes(&mut t, plan);
     t
 }
@@ -315,6 +319,169 @@ fn table(t: &mut String, plan: &Plan) {
         }
     }
     t.push('\n');
+}
+
+/// The busiest node's queue at variant `v`, as theory sees it.
+pub fn node_queue(v: &Variant) -> Queue {
+    Queue {
+        lambda: v.load.ops_per_s,
+        cores: v.load.cores,
+        service: service_of(&v.load.op_cost),
+    }
+}
+
+/// A scenario's service distribution in seconds.
+pub fn service_of(d: &CostDist) -> Service {
+    match *d {
+        CostDist::Constant(s) => Service::Constant(s.as_secs_f64()),
+        CostDist::Exponential { mean } => Service::Exponential {
+            mean: mean.as_secs_f64(),
+        },
+        CostDist::LogNormal { median, sigma } => Service::LogNormal {
+            median: median.as_secs_f64(),
+            sigma,
+        },
+    }
+}
+
+/// Median over seeds of the whole run's p99 and mean latency, µs.
+fn measured(v: &Variant) -> (Option<f64>, Option<f64>) {
+    let med = |mut x: Vec<f64>| {
+        x.sort_by(f64::total_cmp);
+        x.get(x.len() / 2).copied()
+    };
+    let p99 = med(overall(v)
+        .filter_map(|s| s.latency_us.p99.map(|p| p as f64))
+        .collect());
+    let mean = med(overall(v).filter_map(|s| s.latency_us.mean).collect());
+    (p99, mean)
+}
+
+/// The USL fitted to the healthy variant's goodput against the parameter
+/// (nodes or cores), with the points it used.
+pub fn usl_fit(plan: &Plan) -> Option<(Usl, Vec<(f64, f64)>)> {
+    if plan.setup.find == Find::Rate {
+        return None;
+    }
+    let pts: Vec<(f64, f64)> = plan
+        .sorted()
+        .iter()
+        .filter_map(|p| p.variants.first().map(|v| (p.x as f64, throughput(v))))
+        .collect();
+    fit_usl(&pts).map(|f| (f, pts))
+}
+
+/// Theory beside the experiment: per point, the busiest node as an M/M/c
+/// (or M/G/c) queue at its estimated load, against the measured latency;
+/// then the USL fit.
+fn theory(t: &mut String, plan: &Plan) {
+    let kind = match service_of(&plan.scenario.capacity.op_cost) {
+        Service::Exponential { .. } => "an M/M/c queue (exact: the service time is exponential)",
+        _ => "an M/G/c queue (Allen–Cunneen's approximation: the service time is not exponential)",
+    };
+    let _ = writeln!(
+        t,
+        "## Theory beside the experiment\n\n\
+         The busiest node as {kind}, with Poisson arrivals at its estimated \
+         operations per second: the predicted wait for a core and time at the node (mean \
+         and p99), against the simulated latency of whole requests (median over seeds). A \
+         request's latency adds the network and, with replication, the slowest of the \
+         replicas it waits for, so the ratio is above 1 even where the queue model is \
+         right; where it jumps (near or past 100% busy, under a death) the model and the \
+         simulation part. `–`: no steady state (utilization at or above 100%).\n"
+    );
+    let _ = writeln!(
+        t,
+        "| {} | variant | busy (est.) | ops/s on it | P(wait) | wait (mean) | at node (mean) | at node (p99) | simulated mean | simulated p99 | p99 ratio |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        plan.setup.find.as_str()
+    );
+    let us = |s: f64| format::latency_us(s * 1e6);
+    let opt = |v: Option<f64>| v.map_or_else(|| "–".to_string(), format::latency_us);
+    for p in plan.sorted() {
+        for v in &p.variants {
+            let pred = node_queue(v).predict();
+            let (p99, mean) = measured(v);
+            let (pw, w, m, q) = match pred {
+                Some(pr) => (
+                    format!("{:.3}", pr.wait_chance),
+                    us(pr.mean_wait),
+                    us(pr.mean_sojourn),
+                    us(pr.p99_sojourn),
+                ),
+                None => ("–".into(), "–".into(), "–".into(), "–".into()),
+            };
+            let ratio = match (pred, p99) {
+                (Some(pr), Some(sim)) if pr.p99_sojourn > 0.0 => {
+                    format!("{:.2}", sim / (pr.p99_sojourn * 1e6))
+                }
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {:.0}% | {} | {pw} | {w} | {m} | {q} | {} | {} | {ratio} |",
+                p.x,
+                v.label,
+                100.0 * v.load.utilization,
+                format::rate(v.load.ops_per_s),
+                opt(mean),
+                opt(p99),
+            );
+        }
+    }
+    t.push('\n');
+    match usl_fit(plan) {
+        Some((f, pts)) => {
+            let worst = pts
+                .iter()
+                .map(|(n, x)| (f.throughput(*n) / x - 1.0).abs())
+                .fold(0.0, f64::max);
+            let verdict = if worst > 0.2 {
+                format!(
+                    "The law does not describe these points (the fit is {:.0}% off at worst). ",
+                    100.0 * worst
+                )
+            } else {
+                format!("The fit is within {:.1}% at every point. ", 100.0 * worst)
+            };
+            let peak = f.peak().map_or_else(
+                || "none (kappa <= 0: throughput does not fall)".to_string(),
+                |n| format!("N = {n:.1}"),
+            );
+            let _ = writeln!(
+                t,
+                "Universal Scalability Law over the {} healthy points (goodput against {}): \
+                 lambda {}, sigma {:.4}, kappa {:.6}; peak {peak}. Fitted: {}. {verdict}Goodput only \
+                 measures capacity where the point was saturated; at points that kept up, it \
+                 is the offered rate and the fit says nothing about scaling.\n",
+                pts.len(),
+                plan.setup.find.as_str(),
+                format::rate(f.lambda),
+                f.sigma,
+                f.kappa,
+                pts.iter()
+                    .map(|(n, x)| format!(
+                        "{n:.0}: {} (fit {})",
+                        format::rate(*x),
+                        format::rate(f.throughput(*n))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        None if plan.setup.find == Find::Rate => t.push_str(
+            "No Universal Scalability Law fit: it needs the cluster's size (or cores) varied, \
+             and `--find rate` varies the load.\n\n",
+        ),
+        None => {
+            let _ = writeln!(
+                t,
+                "No Universal Scalability Law fit: it needs three or more distinct {} values \
+                 (this plan ran {}).\n",
+                plan.setup.find.as_str(),
+                plan.points.len()
+            );
+        }
+    }
 }
 
 fn notes(t: &mut String, plan: &Plan) {
