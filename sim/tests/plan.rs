@@ -3,19 +3,10 @@
 #![cfg(not(madsim))]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("start ringlab-sim")
-}
+mod common;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{run_sim as sim, stderr};
 
 const MM1: &str = "sim/tests/data/plan-mm1.toml";
 

@@ -7,19 +7,9 @@
 //! in `loadgen/src/scenario/overrides.rs`.
 #![cfg(not(madsim))]
 
-use std::process::{Command, Output};
+mod common;
 
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("start ringlab-sim")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{run_sim as sim, stderr};
 
 #[test]
 fn an_unknown_key_is_refused_naming_the_set_on_every_subcommand() {

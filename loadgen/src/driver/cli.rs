@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use ringlab_node::clock::Clock;
 
-use super::closing::{self, format_us};
+use super::closing::format_us;
 use super::{Driver, DriverConfig, LiveSnapshot};
 use crate::recorder::{RunMeta, RunRecord};
 use crate::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
@@ -392,6 +392,7 @@ pub fn progress_line(last: &LiveSnapshot, now: &LiveSnapshot, total: Duration) -
 pub fn main_with_args(args: Vec<String>) -> anyhow::Result<i32> {
     use std::io::IsTerminal;
 
+    use super::closing;
     use crate::scenario::check;
 
     let cli = Cli::parse_from(args);

@@ -55,6 +55,21 @@ pub fn sim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringlab-sim"))
 }
 
+/// Runs the `ringlab-sim` binary with `args` from the repository's root
+/// (so scenario paths read as in the docs) and waits for it.
+pub fn run_sim(args: &[&str]) -> Output {
+    sim()
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("start ringlab-sim")
+}
+
+/// A finished command's standard error, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// A finished command's status and output, for assertion messages.
 pub fn show(out: &Output) -> String {
     format!(
