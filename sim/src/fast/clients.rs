@@ -668,3 +668,78 @@ fn error_kind(text: &[u8]) -> &str {
         Ok(w) => w,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use ringlab_core::protocol::resp::{encode, write_bulk};
+
+    use super::*;
+
+    /// What the parser reads from `bytes` when they hold exactly one frame.
+    fn parsed_alone(bytes: &Bytes) -> Option<Frame> {
+        let mut buf = BytesMut::from(&bytes[..]);
+        match parse_frame(&mut buf, &Limits::default()) {
+            Ok(Some(f)) if buf.is_empty() => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Replies as the node writes them, and a few that break the rules.
+    fn reply() -> impl Strategy<Value = Bytes> {
+        let bulk = proptest::collection::vec(any::<u8>(), 0..40).prop_map(|v| {
+            let mut out = BytesMut::new();
+            write_bulk(&mut out, &v);
+            out.freeze()
+        });
+        let line = "[ -~]{0,20}".prop_map(|s| Bytes::from(format!("+{s}\r\n")));
+        let error = "[ -~]{0,20}".prop_map(|s| Bytes::from(format!("-ERR {s}\r\n")));
+        let int = any::<i64>().prop_map(|i| {
+            let mut out = BytesMut::new();
+            encode(&Frame::Integer(i), &mut out);
+            out.freeze()
+        });
+        let raw = proptest::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from);
+        let one = prop_oneof![
+            bulk,
+            line,
+            error,
+            int,
+            Just(Bytes::from_static(b"$-1\r\n")),
+            raw
+        ];
+        // Sometimes two replies in one message, as a node's turn sends them.
+        (one.clone(), proptest::option::of(one)).prop_map(|(a, b)| match b {
+            Some(b) => Bytes::from([&a[..], &b[..]].concat()),
+            None => a,
+        })
+    }
+
+    proptest! {
+        /// The in-place reader is a shortcut of the parser: whatever it
+        /// reads, the parser reads the same from those bytes alone.
+        #[test]
+        fn simple_replies_read_as_the_parser_reads_them(bytes in reply()) {
+            if let Some(f) = simple_reply(&bytes) {
+                prop_assert_eq!(Some(f), parsed_alone(&bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn the_common_replies_take_the_shortcut() {
+        for wire in [
+            &b"$3\r\nabc\r\n"[..],
+            b"$-1\r\n",
+            b"+OK\r\n",
+            b"-ERR no\r\n",
+            b"$0\r\n\r\n",
+        ] {
+            let bytes = Bytes::copy_from_slice(wire);
+            assert_eq!(simple_reply(&bytes), parsed_alone(&bytes), "{wire:?}");
+            assert!(simple_reply(&bytes).is_some(), "{wire:?}");
+        }
+        // Two replies in one message go to the parser.
+        assert_eq!(simple_reply(&Bytes::from_static(b"+OK\r\n+OK\r\n")), None);
+    }
+}
