@@ -181,45 +181,59 @@ pub struct World<'a> {
 /// Spare boxes for replica requests and answers: the payload moves out when
 /// a message is consumed and the box waits for the next one, so a replica
 /// round trip allocates nothing once the run is warm.
-// The boxes themselves are what is pooled: a message carries one.
-#[allow(clippy::vec_box)]
 #[derive(Default)]
 pub struct Boxes {
-    reqs: Vec<Box<PeerRequest>>,
-    resps: Vec<Box<PeerResponse>>,
+    reqs: BoxPool<PeerRequest>,
+    resps: BoxPool<PeerResponse>,
 }
 
 impl Boxes {
     pub fn req(&mut self, req: PeerRequest) -> Box<PeerRequest> {
-        match self.reqs.pop() {
-            Some(mut b) => {
-                *b = req;
-                b
-            }
-            None => Box::new(req),
-        }
+        self.reqs.boxed(req)
     }
 
-    pub fn take_req(&mut self, mut b: Box<PeerRequest>) -> PeerRequest {
-        let req = std::mem::replace(&mut *b, PeerRequest::Flush);
-        self.reqs.push(b);
-        req
+    pub fn take_req(&mut self, b: Box<PeerRequest>) -> PeerRequest {
+        self.reqs.unbox(b, PeerRequest::Flush)
     }
 
     pub fn resp(&mut self, resp: PeerResponse) -> Box<PeerResponse> {
-        match self.resps.pop() {
+        self.resps.boxed(resp)
+    }
+
+    pub fn take_resp(&mut self, b: Box<PeerResponse>) -> PeerResponse {
+        self.resps.unbox(b, PeerResponse::Ack)
+    }
+}
+
+/// Boxes of one type kept for reuse.
+// The boxes themselves are what is pooled: a message carries one.
+#[allow(clippy::vec_box)]
+struct BoxPool<T>(Vec<Box<T>>);
+
+impl<T> Default for BoxPool<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> BoxPool<T> {
+    /// `value` in a spare box, or a new one.
+    fn boxed(&mut self, value: T) -> Box<T> {
+        match self.0.pop() {
             Some(mut b) => {
-                *b = resp;
+                *b = value;
                 b
             }
-            None => Box::new(resp),
+            None => Box::new(value),
         }
     }
 
-    pub fn take_resp(&mut self, mut b: Box<PeerResponse>) -> PeerResponse {
-        let resp = std::mem::replace(&mut *b, PeerResponse::Ack);
-        self.resps.push(b);
-        resp
+    /// The value out of `b` (a cheap `empty` left in its place), keeping
+    /// the box.
+    fn unbox(&mut self, mut b: Box<T>, empty: T) -> T {
+        let value = std::mem::replace(&mut *b, empty);
+        self.0.push(b);
+        value
     }
 }
 
