@@ -33,10 +33,15 @@
 //!   interview (QPS, storage, bandwidth, memory, each with its calculation)
 //!   and the scenario that `plan` answers: the file (`estimate::input`),
 //!   the arithmetic (`estimate::calc`), the scenario (`estimate::scenario`).
+//! - [`calibrate`]: `calibrate`, the capacity model fitted to a real
+//!   `ringlab-node` on this machine (CPU time per operation by kind and per
+//!   KiB, the loopback round trip) and simulated against real over a ladder
+//!   of rates.
 //! - [`theory`]: M/M/c and M/G/c (Allen–Cunneen) predictions of a node's
 //!   wait and time in system, and the Universal Scalability Law fit, pure;
 //!   `plan` shows them beside its simulated figures.
 
+pub mod calibrate;
 pub mod capacity;
 pub mod estimate;
 pub mod events;

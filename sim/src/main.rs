@@ -136,6 +136,12 @@ enum Command {
         ringlab-sim estimate scenarios/estimates/photo-feed.toml\n\n\
         See docs/PLAN.md, `estimate`, for the file's keys.")]
     Estimate(ringlab_sim::estimate::EstimateArgs),
+    /// Fit the capacity model to a real ringlab-node on this machine and
+    /// print the simulated figures against the real ones
+    #[command(after_help = "Example (release binaries side by side):\n  \
+        cargo build --release --workspace && target/release/ringlab-sim calibrate\n\n\
+        See docs/PLAN.md, `calibrate`, for the steps and how to read the table.")]
+    Calibrate(ringlab_sim::calibrate::CalibrateArgs),
     /// Compare two report directories (the CI gate on latency histograms).
     Compare(ringlab_loadgen::compare::CompareArgs),
 }
@@ -192,6 +198,7 @@ fn main() -> ExitCode {
         } => ringlab_sim::runner::check_cmd(&scenarios, jobs, out, &sim.set, sim.engine),
         Command::Plan { args, sim } => ringlab_sim::plan::plan_cmd(&args, &sim.set, sim.engine),
         Command::Estimate(args) => ringlab_sim::estimate::estimate_cmd(&args),
+        Command::Calibrate(args) => ringlab_sim::calibrate::calibrate_cmd(&args),
         Command::Compare(args) => ringlab_loadgen::compare::run(args),
     };
     match result {
