@@ -57,14 +57,24 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 4096)]
     pub large_value_bytes: u64,
     /// Rate of the cost runs, requests per second.
-    #[arg(long, default_value_t = 30_000)]
+    /// CPU time per operation falls as load rises (a wakeup serves more
+    /// requests), so the costs are measured well up the load curve.
+    #[arg(long, default_value_t = 50_000)]
     pub cost_rate: u64,
     /// Distinct keys.
     #[arg(long, default_value_t = 10_000)]
     pub keys: u64,
     /// The rungs, as fractions of the fitted capacity.
-    #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.4,0.6,0.8,1.0,1.2,1.5")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.2,0.4,0.6,0.8,1.0,1.2,1.5"
+    )]
     pub loads: Vec<f64>,
+    /// Let the scheduler place the node and the load generator (by default
+    /// they are kept on different CPUs).
+    #[arg(long)]
+    pub no_pin: bool,
     /// Where the scenarios, reports and `calibration.md` go.
     #[arg(long, default_value = "out/calibrate")]
     pub out: PathBuf,
@@ -90,11 +100,22 @@ pub fn calibrate_cmd(args: &CalibrateArgs) -> Result<bool> {
     if args.large_value_bytes <= args.value_bytes {
         bail!("--large-value-bytes must be larger than --value-bytes");
     }
-    let bins = real::Binaries::find(args.node_bin.clone(), args.load_bin.clone())?;
+    let mut bins = real::Binaries::find(args.node_bin.clone(), args.load_bin.clone())?;
+    let placement = match (args.no_pin, bins.pin_apart()) {
+        (true, _) => "left to the scheduler (--no-pin)".to_string(),
+        (false, Ok(())) => {
+            let (node, load) = bins.pin.clone().unwrap_or_default();
+            format!("node on CPU {node}, load generator on CPU {load} (taskset)")
+        }
+        (false, Err(why)) => why,
+    };
+    if args.no_pin {
+        bins.pin = None;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let node = real::Node::start(&bins.node, addr, &args.out.join("node.log"))?;
+    let node = real::Node::start(&bins, addr, &args.out.join("node.log"))?;
 
     eprintln!("calibrate: cost runs at {}/s", args.cost_rate);
     let samples = cost_runs(args, &bins, &node)?;
@@ -111,7 +132,9 @@ pub fn calibrate_cmd(args: &CalibrateArgs) -> Result<bool> {
     }
     drop(node);
     let fit_rate = rates[0];
-    let idle_p50 = real[0].p50_us.context("the slowest rung had no successful request")?;
+    let idle_p50 = real[0]
+        .p50_us
+        .context("the slowest rung had no successful request")?;
     let one_way = fit::one_way_latency_us(idle_p50, service);
 
     eprintln!("calibrate: simulated rungs");
@@ -122,14 +145,28 @@ pub fn calibrate_cmd(args: &CalibrateArgs) -> Result<bool> {
         points.push(Point { rate, real, sim });
     }
     let verdict = fit::judge(&points, fit_rate);
-    let text = report(args, &samples, &costs, &cap, one_way, &points, &verdict);
+    let text = report(
+        args,
+        &Outcome {
+            placement,
+            samples,
+            costs,
+            cap,
+            one_way_us: one_way,
+            points,
+            verdict: verdict.clone(),
+        },
+    );
     print!("{text}");
     let md = args.out.join("calibration.md");
     std::fs::write(&md, &text).with_context(|| format!("writing {}", md.display()))?;
     let fitted = args.out.join("calibrated.toml");
     let at_60 = ((1e6 / service) * 0.6 / 100.0).round() as u64 * 100;
-    std::fs::write(&fitted, scenario_text(&cap, one_way, workload(args, at_60), args))
-        .with_context(|| format!("writing {}", fitted.display()))?;
+    std::fs::write(
+        &fitted,
+        scenario_text(&cap, one_way, workload(args, at_60), args),
+    )
+    .with_context(|| format!("writing {}", fitted.display()))?;
     println!(
         "\n{} and {} (the fitted scenario at 60% load) written",
         md.display(),
@@ -300,17 +337,21 @@ max_in_flight = 10000
     )
 }
 
-fn report(
-    args: &CalibrateArgs,
-    samples: &[CostSample],
-    costs: &fit::Costs,
-    cap: &Capacity,
+/// What a calibration found, for its report.
+struct Outcome {
+    placement: String,
+    samples: Vec<CostSample>,
+    costs: fit::Costs,
+    cap: Capacity,
     one_way_us: f64,
-    points: &[Point],
-    verdict: &fit::Verdict,
-) -> String {
+    points: Vec<Point>,
+    verdict: fit::Verdict,
+}
+
+fn report(args: &CalibrateArgs, o: &Outcome) -> String {
     format!(
         "# Calibration: ringlab-node on this machine against the simulator\n\n\
+         Placement: {placement}.\n\n\
          ## CPU time per operation ({cost_rate}/s, {secs} s runs)\n\n{costs}\n\
          ## Fitted model\n\n\
          `[capacity]` cores = 1, op_cost = {op:.2} us, per_kb_cost = {kb:.3} us \
@@ -319,14 +360,15 @@ fn report(
          ## Simulated against real\n\n{table}\n{verdict}",
         cost_rate = args.cost_rate,
         secs = args.duration.as_secs_f64(),
-        costs = fit::costs_table(samples, costs),
-        op = cap.op_cost_us,
-        kb = cap.per_kb_cost_us,
+        placement = o.placement,
+        costs = fit::costs_table(&o.samples, &o.costs),
+        op = o.cap.op_cost_us,
+        kb = o.cap.per_kb_cost_us,
         get = args.get_share * 100.0,
         value = args.value_bytes,
-        lat = one_way_us,
-        table = fit::ladder_table(points),
-        verdict = fit::verdict_text(verdict),
+        lat = o.one_way_us,
+        table = fit::ladder_table(&o.points),
+        verdict = fit::verdict_text(&o.verdict),
     )
 }
 

@@ -17,6 +17,9 @@ use ringlab_loadgen::report::Summary;
 pub struct Binaries {
     pub node: PathBuf,
     pub load: PathBuf,
+    /// CPU lists (`taskset -c`) for the node and the load generator, when
+    /// they are kept apart.
+    pub pin: Option<(String, String)>,
 }
 
 impl Binaries {
@@ -30,6 +33,7 @@ impl Binaries {
         let b = Binaries {
             node: node.map_or_else(|| beside("ringlab-node"), Ok)?,
             load: load.map_or_else(|| beside("ringlab-load"), Ok)?,
+            pin: None,
         };
         for (flag, p) in [("--node-bin", &b.node), ("--load-bin", &b.load)] {
             if !p.is_file() {
@@ -41,6 +45,45 @@ impl Binaries {
         }
         Ok(b)
     }
+
+    /// Keeps the node on the last CPU and the load generator on the
+    /// others, with `taskset`. Left to the scheduler, the two often share a
+    /// core, and on a small machine the load generator then runs out before
+    /// the node is busy. Returns why not, when they cannot be kept apart.
+    pub fn pin_apart(&mut self) -> Result<(), String> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            return Err("one CPU: the node and the load generator share it".into());
+        }
+        let taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !taskset.is_ok_and(|s| s.success()) {
+            return Err("no `taskset` (util-linux): the scheduler places both".into());
+        }
+        let last = cpus - 1;
+        let rest = if last == 1 {
+            "0".to_string()
+        } else {
+            format!("0-{}", last - 1)
+        };
+        self.pin = Some((last.to_string(), rest));
+        Ok(())
+    }
+
+    /// A command running `bin`, under `taskset -c CPUS` when pinned.
+    fn command(&self, bin: &Path, cpus: Option<&str>) -> Command {
+        match cpus {
+            Some(list) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(list).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        }
+    }
 }
 
 /// A `ringlab-node` process, killed when dropped.
@@ -50,19 +93,21 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts a single node on `addr` (loopback) with `maxmemory`, logging
+    /// Starts a single node on `addr` (loopback), logging
     /// to `log`, and waits until it accepts connections (at most 10 s).
-    pub fn start(bin: &Path, addr: SocketAddr, log: &Path) -> Result<Self> {
-        let log_file = std::fs::File::create(log)
-            .with_context(|| format!("creating {}", log.display()))?;
-        let child = Command::new(bin)
+    pub fn start(bins: &Binaries, addr: SocketAddr, log: &Path) -> Result<Self> {
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        // taskset execs the node, so the child's pid is the node's.
+        let child = bins
+            .command(&bins.node, bins.pin.as_ref().map(|p| p.0.as_str()))
             .args(["--id", "1", "--listen", &addr.to_string()])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+            .with_context(|| format!("starting {}", bins.node.display()))?;
         let mut node = Node { child, addr };
         node.wait_ready(log)?;
         Ok(node)
@@ -84,7 +129,10 @@ impl Node {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("ringlab-node on {} did not accept connections within 10 s", self.addr);
+                bail!(
+                    "ringlab-node on {} did not accept connections within 10 s",
+                    self.addr
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -135,7 +183,8 @@ fn clock_ticks_per_second() -> f64 {
 /// time over it: the run's summary and that CPU time.
 pub fn drive(bins: &Binaries, node: &Node, scenario: &Path, out: &Path) -> Result<(Summary, f64)> {
     let before = node.cpu_seconds()?;
-    let output = Command::new(&bins.load)
+    let output = bins
+        .command(&bins.load, bins.pin.as_ref().map(|p| p.1.as_str()))
         .arg("--target")
         .arg(node.addr.to_string())
         .arg("--scenario")
