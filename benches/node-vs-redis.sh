@@ -12,6 +12,13 @@
 #   benches/node-vs-redis.sh                 # N=1000000, RUNS=3
 #   N=200000 benches/node-vs-redis.sh        # shorter
 #   NODE_ARGS="--threads 1" benches/node-vs-redis.sh   # extra ringlab-node flags
+#   PIN=0 benches/node-vs-redis.sh           # let the scheduler place everything
+#
+# With PIN=1 (the default, on 2 CPUs or more with taskset) redis-server and
+# the single ringlab-node run on the last CPU and redis-benchmark on the
+# others, so a server never shares a core with its load generator (the
+# 3-node cluster is left to the scheduler: three nodes on one CPU would
+# measure that CPU, not the cluster).
 #
 # Servers bind 127.0.0.1 only; the script stops exactly the PIDs it started.
 set -euo pipefail
@@ -36,16 +43,25 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
 fi
 
 cargo build --release -q -p ringlab-node --bin ringlab-node
+
+SRV=(); CLI=()
+CPUS=$(nproc)
+if [ "${PIN:-1}" = 1 ] && [ "$CPUS" -ge 2 ] && command -v taskset >/dev/null; then
+  last=$((CPUS - 1))
+  SRV=(taskset -c "$last")
+  if [ "$last" -eq 1 ]; then CLI=(taskset -c 0); else CLI=(taskset -c "0-$((last - 1))"); fi
+  echo "pinned: servers on CPU $last, redis-benchmark on ${CLI[2]}" >&2
+fi
 NODE_BIN=target/release/ringlab-node
 
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
+"${SRV[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
   >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!; PIDS+=("$REDIS_PID")
 # shellcheck disable=SC2086 # NODE_ARGS is a list of flags
-RUST_LOG=warn "$NODE_BIN" --id 1 --listen "127.0.0.1:$NODE_PORT" ${NODE_ARGS:-} >"$OUT/node.log" 2>&1 &
+RUST_LOG=warn "${SRV[@]}" "$NODE_BIN" --id 1 --listen "127.0.0.1:$NODE_PORT" ${NODE_ARGS:-} >"$OUT/node.log" 2>&1 &
 NODE_PID=$!; PIDS+=("$NODE_PID")
 MEMBERS=(--member "1=127.0.0.1:$C1" --member "2=127.0.0.1:$C2" --member "3=127.0.0.1:$C3")
 CLUSTER_PIDS=()
@@ -71,7 +87,7 @@ bench() {
   redis-cli -h 127.0.0.1 -p "$port" FLUSHALL >/dev/null
   local before after csv
   before=$(cpu_ticks "$@")
-  csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c 50 -d 100 -r 100000 -P "$pipe" --csv)
+  csv=$("${CLI[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c 50 -d 100 -r 100000 -P "$pipe" --csv)
   after=$(cpu_ticks "$@")
   # rows: "SET","rps","avg","min","p50","p95","p99","max"
   echo "$csv" | tr -d '"' | awk -F, -v n="$name" -v p="$pipe" -v r="$run" \
