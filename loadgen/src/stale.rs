@@ -184,6 +184,9 @@ pub enum Ticket {
     },
     /// A GET: its reply is checked.
     Read(ReadCheck),
+    /// INCR, MGET or EXPIRE: not judged (a counter holds no stamp; an
+    /// expiry only turns later reads into misses, which are never stale).
+    Unjudged,
 }
 
 /// The oracle shared by every connection of every client of a run (in the
@@ -226,6 +229,7 @@ impl WriteOracle {
                 }
                 Ticket::Write { key, id }
             }
+            OpKind::Incr | OpKind::Mget | OpKind::Expire => Ticket::Unjudged,
         }
     }
 
@@ -243,7 +247,7 @@ impl WriteOracle {
             (Ticket::Read(check), Frame::Bulk(value)) => o
                 .read_stamp(check.key, value)
                 .is_some_and(|s| o.is_stale(check, s)),
-            (Ticket::Read(_), _) => false,
+            (Ticket::Read(_) | Ticket::Unjudged, _) => false,
         }
     }
 

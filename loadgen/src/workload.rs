@@ -279,29 +279,38 @@ impl KeyGen {
 /// Picks each request's op kind by a [`Mix`].
 #[derive(Debug, Clone, Copy)]
 pub struct OpGen {
-    /// Cumulative share of GET.
-    get: f64,
-    /// Cumulative share of GET and SET.
-    get_set: f64,
+    /// Each kind with the cumulative share up to and including it.
+    upto: [(OpKind, f64); 6],
+    /// The last kind with a share: what a draw past every cumulative share
+    /// (a rounding gap below 1) falls to.
+    last: OpKind,
 }
 
 impl OpGen {
     pub fn new(mix: &Mix) -> Self {
-        Self {
-            get: mix.get,
-            get_set: mix.get + mix.set,
+        let mut upto = mix.shares();
+        let mut sum = 0.0;
+        for (_, share) in &mut upto {
+            sum += *share;
+            *share = sum;
         }
+        let last = mix
+            .shares()
+            .iter()
+            .rev()
+            .find(|(_, share)| *share > 0.0)
+            .map_or(OpKind::Get, |(kind, _)| *kind);
+        Self { upto, last }
     }
 
+    /// One uniform draw per request, whatever the mix (so adding a kind
+    /// to the mix language changed no existing scenario's requests).
     pub fn next(&self, rng: &mut impl Rng) -> OpKind {
         let u: f64 = rng.random();
-        if u < self.get {
-            OpKind::Get
-        } else if u < self.get_set {
-            OpKind::Set
-        } else {
-            OpKind::Delete
-        }
+        self.upto
+            .iter()
+            .find(|(_, upto)| u < *upto)
+            .map_or(self.last, |(kind, _)| *kind)
     }
 }
 
@@ -420,8 +429,19 @@ pub const KEY_DIGITS: usize = 12;
 /// Appends the name of key `index` to `out`: `prefix` + `key:` + the index
 /// padded to [`KEY_DIGITS`] digits (longer indexes keep all their digits).
 pub fn write_key(out: &mut Vec<u8>, prefix: &[u8], index: u64) {
+    write_named(out, prefix, b"key:", index);
+}
+
+/// Appends the name of counter `index` (what INCR increments): `prefix` +
+/// `ctr:` + the padded index. Counters are apart from the keys SETs write,
+/// whose values are not integers.
+pub fn write_counter_key(out: &mut Vec<u8>, prefix: &[u8], index: u64) {
+    write_named(out, prefix, b"ctr:", index);
+}
+
+fn write_named(out: &mut Vec<u8>, prefix: &[u8], name: &[u8], index: u64) {
     out.extend_from_slice(prefix);
-    out.extend_from_slice(b"key:");
+    out.extend_from_slice(name);
     let mut digits = [b'0'; 20];
     let mut i = digits.len();
     let mut n = index;
@@ -435,4 +455,75 @@ pub fn write_key(out: &mut Vec<u8>, prefix: &[u8], index: u64) {
     }
     let start = i.min(digits.len() - KEY_DIGITS);
     out.extend_from_slice(&digits[start..]);
+}
+
+/// What a request takes from its phase besides its kind, key and value
+/// size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// `PX` of SETs and the TTL of EXPIREs, milliseconds.
+    pub ttl_ms: Option<u64>,
+    /// Keys one MGET reads.
+    pub mget_keys: u32,
+    /// Keys in the phase's key space: an MGET's keys wrap around it.
+    pub key_count: u64,
+}
+
+impl Shape {
+    pub fn of(phase: &Phase) -> Self {
+        Shape {
+            ttl_ms: phase
+                .ttl
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+            mget_keys: phase.mget_keys,
+            key_count: phase.keys.count,
+        }
+    }
+}
+
+/// The words of a request's command, for every driver (the real one
+/// writes them as RESP, the fast engine hands them to the node machine):
+/// `GET key`, `SET key value [PX ms]`, `DEL key`, `INCR ctr:…`, `MGET key
+/// …` (the drawn key and the `mget_keys - 1` after it, wrapping) and
+/// `PEXPIRE key ms`. `value` is a SET's (already stamped); the drivers'
+/// own paths for GET, DEL and a SET without TTL write straight into their
+/// buffers and agree with this (a test checks it).
+pub fn command_words(
+    op: OpKind,
+    key: u64,
+    prefix: &[u8],
+    shape: &Shape,
+    value: &[u8],
+) -> Vec<Vec<u8>> {
+    let name = |index: u64| {
+        let mut k = Vec::with_capacity(prefix.len() + 4 + KEY_DIGITS);
+        write_key(&mut k, prefix, index);
+        k
+    };
+    match op {
+        OpKind::Get => vec![b"GET".to_vec(), name(key)],
+        OpKind::Delete => vec![b"DEL".to_vec(), name(key)],
+        OpKind::Incr => {
+            let mut k = Vec::with_capacity(prefix.len() + 4 + KEY_DIGITS);
+            write_counter_key(&mut k, prefix, key);
+            vec![b"INCR".to_vec(), k]
+        }
+        OpKind::Mget => {
+            let count = shape.key_count.max(1);
+            std::iter::once(b"MGET".to_vec())
+                .chain((0..u64::from(shape.mget_keys.max(1))).map(|i| name((key + i) % count)))
+                .collect()
+        }
+        OpKind::Expire => {
+            let ms = shape.ttl_ms.unwrap_or(1).to_string().into_bytes();
+            vec![b"PEXPIRE".to_vec(), name(key), ms]
+        }
+        OpKind::Set => {
+            let mut w = vec![b"SET".to_vec(), name(key), value.to_vec()];
+            if let Some(ms) = shape.ttl_ms {
+                w.extend([b"PX".to_vec(), ms.to_string().into_bytes()]);
+            }
+            w
+        }
+    }
 }

@@ -12,7 +12,7 @@ use driver_common::{Behaviour, phase, spawn_server};
 use ringlab_loadgen::driver::cli::{Cli, execute, plan};
 use ringlab_loadgen::driver::{DriverConfig, DriverError, run};
 use ringlab_loadgen::recorder::RunMeta;
-use ringlab_loadgen::workload::{OpKind, ValueSize};
+use ringlab_loadgen::workload::{Mix, OpKind, ValueSize};
 use ringlab_node::clock::Clock;
 
 fn meta() -> RunMeta {
@@ -30,9 +30,15 @@ async fn a_short_phase_against_a_fake_server_is_counted_exactly() {
     let clock = Clock::real();
     let (addr, seen) = spawn_server("127.0.0.1:0", clock, Behaviour::default()).await;
     let mut p = phase("steady", Duration::from_secs(1), 500.0);
-    p.mix.get = 0.5;
-    p.mix.set = 0.3;
-    p.mix.delete = 0.2;
+    p.mix = Mix {
+        get: 0.4,
+        set: 0.2,
+        delete: 0.1,
+        incr: 0.1,
+        mget: 0.1,
+        expire: 0.1,
+    };
+    p.ttl = Some(Duration::from_secs(30));
     let cfg = DriverConfig {
         targets: vec![addr],
         phases: vec![p],
@@ -61,12 +67,17 @@ async fn a_short_phase_against_a_fake_server_is_counted_exactly() {
         .iter()
         .map(|k| record.aggregate_all(Some(*k)).counts.ok)
         .collect();
-    assert!(by_kind.iter().all(|n| *n > 50), "{by_kind:?}");
+    assert!(by_kind.iter().all(|n| *n > 20), "{by_kind:?}");
     // The server saw exactly what the record says was sent.
     let seen = seen.lock().unwrap();
-    assert_eq!(seen.commands.get("GET"), Some(&by_kind[0]));
-    assert_eq!(seen.commands.get("SET"), Some(&by_kind[1]));
-    assert_eq!(seen.commands.get("DEL"), Some(&by_kind[2]));
+    for (i, name) in ["GET", "SET", "DEL", "INCR", "MGET", "PEXPIRE"]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(seen.commands.get(name), Some(&by_kind[i]), "{name}");
+    }
+    // Every SET carried the phase's TTL.
+    assert_eq!(seen.commands.get("SET PX 30000"), Some(&by_kind[1]));
     let get = record.aggregate_all(Some(OpKind::Get)).counts;
     assert!(get.misses > 0 && get.misses < get.ok, "{get:?}");
 }

@@ -33,13 +33,15 @@ fn phase(name: &str, duration: Duration) -> Phase {
         mix: Mix {
             get: 1.0,
             set: 0.0,
-            delete: 0.0,
+            ..Mix::default()
         },
         value_size: ValueSize::Fixed(1),
         timeout: Duration::from_secs(1),
         clients: 1,
         connections: 1,
         max_in_flight: 1,
+        ttl: None,
+        mget_keys: 10,
     }
 }
 

@@ -2,7 +2,7 @@
 //! promise, over large seeded samples (chi-square and share checks).
 
 use proptest::prelude::*;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringlab_loadgen::workload::{
     KeyDist, KeyGen, KeySpace, Mix, OpGen, OpKind, SizeGen, ValueSize, write_key,
@@ -199,7 +199,7 @@ fn latest_reads_follow_zipf_behind_the_newest_write() {
     let ops = OpGen::new(&Mix {
         get: 0.8,
         set: 0.2,
-        delete: 0.0,
+        ..Mix::default()
     });
     let mut newest = 0u64;
     let mut sets = 0;
@@ -229,17 +229,50 @@ fn latest_reads_follow_zipf_behind_the_newest_write() {
 fn the_op_mix_gives_its_shares() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mix = Mix {
-        get: 0.7,
+        get: 0.5,
         set: 0.2,
         delete: 0.1,
+        incr: 0.1,
+        mget: 0.05,
+        expire: 0.05,
     };
     let g = OpGen::new(&mix);
     let n = 200_000;
-    let mut c = [0u64; 3];
+    let mut c = [0u64; 6];
     for _ in 0..n {
         c[g.next(&mut rng) as usize] += 1;
     }
-    assert!(chi_square(&c, &[0.7, 0.2, 0.1], n) < 13.82); // df 2 at 0.001
+    let shares = [0.5, 0.2, 0.1, 0.1, 0.05, 0.05];
+    assert!(chi_square(&c, &shares, n) < 20.52); // df 5 at 0.001
+}
+
+proptest! {
+    /// A mix of GET, SET and DEL draws exactly the kinds it drew before
+    /// INCR, MGET and EXPIRE existed (one draw, the same thresholds), so no
+    /// scenario's requests changed.
+    #[test]
+    fn get_set_delete_mixes_draw_as_before(get in 0u32..=100, set in 0u32..=100, seed: u64) {
+        let set = set.min(100 - get);
+        let mix = Mix {
+            get: f64::from(get) / 100.0,
+            set: f64::from(set) / 100.0,
+            delete: f64::from(100 - get - set) / 100.0,
+            ..Mix::default()
+        };
+        let g = OpGen::new(&mix);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(seed), ChaCha8Rng::seed_from_u64(seed));
+        for _ in 0..1000 {
+            let u: f64 = b.random();
+            let before = if u < mix.get {
+                OpKind::Get
+            } else if u < mix.get + mix.set {
+                OpKind::Set
+            } else {
+                OpKind::Delete
+            };
+            prop_assert_eq!(g.next(&mut a), before);
+        }
+    }
 }
 
 #[test]

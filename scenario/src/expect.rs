@@ -618,7 +618,7 @@ pub(super) mod read {
             "near_hits",
         ];
         if at.op.is_none() {
-            candidates.extend(["get", "set", "delete"]);
+            candidates.extend(OpKind::ALL.map(|k| k.as_str()));
             if at.scope == Scope::Overall {
                 candidates.push("phase");
             }

@@ -9,7 +9,7 @@ use super::reader::{
     Ctx, Field, Table, Value, closest, number, positive_duration, probability, size, string, uint32,
 };
 use super::units::format_size;
-use crate::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
+use crate::workload::{Arrival, KeyDist, KeySpace, Mix, OpKind, Phase, Rate, ValueSize};
 
 /// Defaults of the first phase, for keys it does not give.
 pub(super) mod defaults {
@@ -21,6 +21,7 @@ pub(super) mod defaults {
     pub const CLIENTS: u32 = 4;
     pub const CONNECTIONS: u32 = 64;
     pub const MAX_IN_FLIGHT: u32 = 1024;
+    pub const MGET_KEYS: u32 = 10;
     pub const ZIPF_S: f64 = 0.99;
     pub const HOT_FRACTION: f64 = 0.2;
     pub const HOT_SHARE: f64 = 0.8;
@@ -29,7 +30,7 @@ pub(super) mod defaults {
 /// Largest value a set may write: Redis's limit for a string.
 const MAX_VALUE_SIZE: u64 = 512 << 20;
 
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 13] = [
     "name",
     "duration",
     "rate",
@@ -41,6 +42,8 @@ const KNOWN: [&str; 11] = [
     "clients",
     "connections",
     "max_in_flight",
+    "ttl",
+    "mget_keys",
 ];
 
 /// The settings a phase starts from before its own keys apply.
@@ -57,13 +60,15 @@ fn first_phase_defaults() -> Phase {
         mix: Mix {
             get: defaults::GET,
             set: defaults::SET,
-            delete: 0.0,
+            ..Mix::default()
         },
         value_size: ValueSize::Fixed(defaults::VALUE_SIZE),
         timeout: Duration::from_millis(defaults::TIMEOUT_MS),
         clients: defaults::CLIENTS,
         connections: defaults::CONNECTIONS,
         max_in_flight: defaults::MAX_IN_FLIGHT,
+        ttl: None,
+        mget_keys: defaults::MGET_KEYS,
     }
 }
 
@@ -188,6 +193,24 @@ fn read_phase(
             uint32(c, p, v, 1, 10_000_000)
         })
         .or(base.max_in_flight);
+    let ttl = match t.field(ctx, "ttl", positive_duration) {
+        Field::Valid(d) => Some(d),
+        _ => base.ttl,
+    };
+    let mget_keys = t
+        .field(ctx, "mget_keys", |c, p, v| uint32(c, p, v, 1, 1000))
+        .or(base.mget_keys);
+    if mix.expire > 0.0 && ttl.is_none() {
+        let span = t.get("mix").map_or(t.span.clone(), |v| v.span());
+        ctx.error(
+            &span,
+            format!(
+                "{}: the mix has expire {} but the phase has no `ttl`: give the TTL that \
+                 EXPIRE sets, like ttl = \"30s\"",
+                t.path, mix.expire
+            ),
+        );
+    }
     Phase {
         name,
         duration,
@@ -200,6 +223,8 @@ fn read_phase(
         clients,
         connections,
         max_in_flight,
+        ttl,
+        mget_keys,
     }
 }
 
@@ -418,37 +443,37 @@ fn read_keys(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>, base: &KeySpace) -> O
     })
 }
 
-/// `mix = { get, set, delete }`: shares summing to 1; missing ones are 0.
+/// `mix = { get, set, delete, incr, mget, expire }`: shares summing to 1;
+/// missing ones are 0.
 fn read_mix(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Mix> {
-    let t = Table::open(
-        ctx,
-        path,
-        v,
-        &["get", "set", "delete"],
-        "{ get = 0.9, set = 0.1 }",
-    )?;
-    let get = t.field(ctx, "get", probability);
-    let set = t.field(ctx, "set", probability);
-    let delete = t.field(ctx, "delete", probability);
-    if [&get, &set, &delete]
-        .iter()
-        .any(|f| matches!(f, Field::Invalid))
-    {
+    let names = OpKind::ALL.map(|k| k.as_str());
+    let t = Table::open(ctx, path, v, &names, "{ get = 0.9, set = 0.1 }")?;
+    let mut m = Mix::default();
+    let mut valid = true;
+    for kind in OpKind::ALL {
+        match t.field(ctx, kind.as_str(), probability) {
+            Field::Valid(share) => m.set_share(kind, share),
+            Field::Invalid => valid = false,
+            _ => {}
+        }
+    }
+    if !valid {
         return None;
     }
-    let m = Mix {
-        get: get.or(0.0),
-        set: set.or(0.0),
-        delete: delete.or(0.0),
-    };
-    let sum = m.get + m.set + m.delete;
+    let sum = m.sum();
     if (sum - 1.0).abs() > 1e-6 {
+        let terms: Vec<String> = m
+            .shares()
+            .iter()
+            .filter(|(_, share)| *share > 0.0)
+            .map(|(kind, share)| format!("{} {share}", kind.as_str()))
+            .collect();
         ctx.invalid(
             path,
             v,
             format!(
-                "sums to {sum} (get {} + set {} + delete {}): the shares must sum to 1",
-                m.get, m.set, m.delete
+                "sums to {sum} ({}): the shares must sum to 1",
+                terms.join(" + ")
             ),
         );
         return None;

@@ -33,6 +33,10 @@ pub struct Phase {
     /// Requests in flight per client beyond which new arrivals are held back
     /// (counted as `held_back`, never silently skipped).
     pub max_in_flight: u32,
+    /// When set, every SET carries `PX` this long and every EXPIRE sets it.
+    pub ttl: Option<Duration>,
+    /// Keys one MGET reads: the drawn key and the ones after it.
+    pub mget_keys: u32,
 }
 
 /// The request rate over a phase, in requests per second.
@@ -102,11 +106,48 @@ pub enum KeyDist {
 }
 
 /// Shares of each operation kind; each in 0..=1, summing to 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Mix {
     pub get: f64,
     pub set: f64,
     pub delete: f64,
+    /// INCR of a counter key (`ctr:` keys, apart from the values SETs write).
+    pub incr: f64,
+    /// MGET of [`Phase::mget_keys`] keys.
+    pub mget: f64,
+    /// PEXPIRE of a key by the phase's `ttl`.
+    pub expire: f64,
+}
+
+impl Mix {
+    /// Each kind with its share, in [`OpKind::ALL`]'s order.
+    pub fn shares(&self) -> [(OpKind, f64); 6] {
+        [
+            (OpKind::Get, self.get),
+            (OpKind::Set, self.set),
+            (OpKind::Delete, self.delete),
+            (OpKind::Incr, self.incr),
+            (OpKind::Mget, self.mget),
+            (OpKind::Expire, self.expire),
+        ]
+    }
+
+    /// Sets the share of `kind`.
+    pub fn set_share(&mut self, kind: OpKind, share: f64) {
+        *match kind {
+            OpKind::Get => &mut self.get,
+            OpKind::Set => &mut self.set,
+            OpKind::Delete => &mut self.delete,
+            OpKind::Incr => &mut self.incr,
+            OpKind::Mget => &mut self.mget,
+            OpKind::Expire => &mut self.expire,
+        } = share;
+    }
+
+    /// The shares' sum (1 when valid).
+    pub fn sum(&self) -> f64 {
+        self.shares().iter().map(|(_, s)| s).sum()
+    }
 }
 
 /// Size in bytes of values written by sets.
@@ -133,16 +174,34 @@ pub enum OpKind {
     Get,
     Set,
     Delete,
+    Incr,
+    Mget,
+    Expire,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 3] = [OpKind::Get, OpKind::Set, OpKind::Delete];
+    pub const ALL: [OpKind; 6] = [
+        OpKind::Get,
+        OpKind::Set,
+        OpKind::Delete,
+        OpKind::Incr,
+        OpKind::Mget,
+        OpKind::Expire,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             OpKind::Get => "get",
             OpKind::Set => "set",
             OpKind::Delete => "delete",
+            OpKind::Incr => "incr",
+            OpKind::Mget => "mget",
+            OpKind::Expire => "expire",
         }
+    }
+
+    /// The kind named `name` (as [`OpKind::as_str`] spells it).
+    pub fn named(name: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }

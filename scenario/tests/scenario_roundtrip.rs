@@ -111,13 +111,22 @@ fn phase_spec() -> impl Strategy<Value = PhaseSpec> {
             hot_share: f64::from(s) / 100.0
         }),
     ];
-    let mix = (0u32..=100, 0u32..=100).prop_map(|(a, b)| {
-        let (get, rest) = (a, 100 - a);
-        let set = b.min(rest);
+    // Five kinds in whole percent (cut points of 0..=100); expire needs a
+    // ttl, which the specs do not generate.
+    let mix = proptest::collection::vec(0u32..=100, 4).prop_map(|mut cuts| {
+        cuts.sort_unstable();
+        let pct = |i: usize| {
+            let lo = if i == 0 { 0 } else { cuts[i - 1] };
+            let hi = if i == 4 { 100 } else { cuts[i] };
+            f64::from(hi - lo) / 100.0
+        };
         Mix {
-            get: f64::from(get) / 100.0,
-            set: f64::from(set) / 100.0,
-            delete: f64::from(100 - get - set) / 100.0,
+            get: pct(0),
+            set: pct(1),
+            delete: pct(2),
+            incr: pct(3),
+            mget: pct(4),
+            expire: 0.0,
         }
     });
     let value = prop_oneof![
@@ -205,13 +214,15 @@ fn expected_phases(specs: &[PhaseSpec]) -> Vec<Phase> {
             mix: Mix {
                 get: 0.9,
                 set: 0.1,
-                delete: 0.0,
+                ..Mix::default()
             },
             value_size: ValueSize::Fixed(100),
             timeout: Duration::from_millis(100),
             clients: 4,
             connections: 64,
             max_in_flight: 1024,
+            ttl: None,
+            mget_keys: 10,
         });
         let rate = match spec.rate {
             Some(RateSpec::Constant(r)) => Rate::Constant(f64::from(r)),
@@ -281,8 +292,8 @@ fn phases_toml(specs: &[PhaseSpec]) -> String {
         if let Some(m) = s.mix {
             let _ = writeln!(
                 t,
-                "mix = {{ get = {:?}, set = {:?}, delete = {:?} }}",
-                m.get, m.set, m.delete
+                "mix = {{ get = {:?}, set = {:?}, delete = {:?}, incr = {:?}, mget = {:?} }}",
+                m.get, m.set, m.delete, m.incr, m.mget
             );
         }
         if let Some(v) = &s.value_size {

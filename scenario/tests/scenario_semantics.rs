@@ -62,9 +62,10 @@ fn a_minimal_file_takes_the_documented_defaults() {
         Mix {
             get: 0.9,
             set: 0.1,
-            delete: 0.0
+            ..Mix::default()
         }
     );
+    assert_eq!((p.ttl, p.mget_keys), (None, 10));
     assert_eq!(p.value_size, ValueSize::Fixed(100));
     assert_eq!(p.timeout, Duration::from_millis(100));
     assert_eq!((p.clients, p.connections, p.max_in_flight), (4, 64, 1024));
@@ -459,4 +460,58 @@ fn the_engine_key_names_an_engine() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("is not an engine"), "{e}");
+}
+
+#[test]
+fn ttl_mget_keys_and_the_new_kinds_are_read_and_inherited() {
+    let s = scenario::parse(
+        r#"
+[[phase]]
+name = "a"
+duration = "1s"
+rate = 100
+mix = { get = 0.5, incr = 0.2, mget = 0.2, expire = 0.1 }
+ttl = "30s"
+mget_keys = 4
+
+[[phase]]
+name = "b"
+duration = "1s"
+rate = 100
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    let (a, b) = (&s.phases[0], &s.phases[1]);
+    assert_eq!(a.mix.incr, 0.2);
+    assert_eq!(a.mix.mget, 0.2);
+    assert_eq!(a.mix.expire, 0.1);
+    assert_eq!(a.ttl, Some(Duration::from_secs(30)));
+    assert_eq!(a.mget_keys, 4);
+    assert_eq!((b.ttl, b.mget_keys, b.mix), (a.ttl, a.mget_keys, a.mix));
+}
+
+#[test]
+fn expire_without_a_ttl_and_a_bad_mget_width_are_refused_by_name() {
+    let e = scenario::parse(
+        r#"
+[[phase]]
+duration = "1s"
+rate = 100
+mix = { get = 0.9, expire = 0.1 }
+mget_keys = 0
+"#,
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("expire 0.1 but the phase has no `ttl`"), "{e}");
+    assert!(e.contains("mget_keys"), "{e}");
+    let e = scenario::parse(
+        "[[phase]]\nduration = \"1s\"\nrate = 1\nmix = { get = 0.5, incr = 0.6 }\n",
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("get 0.5 + incr 0.6"), "{e}");
 }

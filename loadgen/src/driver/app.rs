@@ -222,6 +222,13 @@ pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Mic
                 tokio::spawn(write(ctx.clone(), p, Some(step)));
             }
         }
+        // Counters, multi-key reads and expiries go to the cache alone:
+        // the database model has no counters, pages or TTLs.
+        OpKind::Incr | OpKind::Mget | OpKind::Expire => {
+            sh.in_flight += 1;
+            sh.queue.push_back(p);
+            ctx.work.notify_one();
+        }
     }
 }
 
@@ -358,6 +365,7 @@ async fn read(ctx: Arc<AppCtx>, p: Pending) {
         key: p.key,
         value_len: app.fill_len,
         step: Step::Fill(px),
+        shape: p.shape,
     };
     sh.queue.push_back(fill);
     drop(sh);

@@ -13,7 +13,7 @@ use ringlab_node::clock::Clock;
 use super::closing::format_us;
 use super::{Driver, DriverConfig, LiveSnapshot};
 use crate::recorder::{RunMeta, RunRecord};
-use crate::workload::{Arrival, KeyDist, KeySpace, Mix, Phase, Rate, ValueSize};
+use crate::workload::{Arrival, KeyDist, KeySpace, Mix, OpKind, Phase, Rate, ValueSize};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,7 +51,7 @@ pub enum Command {
 }
 
 /// The flags that describe the workload, which a scenario file replaces.
-const WORKLOAD_FLAGS: [&str; 10] = [
+const WORKLOAD_FLAGS: [&str; 12] = [
     "rate",
     "duration",
     "mix",
@@ -62,6 +62,8 @@ const WORKLOAD_FLAGS: [&str; 10] = [
     "connections",
     "timeout",
     "max_in_flight",
+    "ttl",
+    "mget_keys",
 ];
 
 /// One load run's flags.
@@ -119,6 +121,13 @@ pub struct LoadArgs {
     /// new arrivals are held back and counted.
     #[arg(long, default_value_t = 10_000)]
     pub max_in_flight: u32,
+    /// A TTL: every SET carries PX this long, and EXPIRE (`--mix
+    /// expire=...`) sets it.
+    #[arg(long, value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+    /// Keys one MGET reads (the drawn key and the ones after it).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub mget_keys: u32,
     /// Recorder window [default: 1s, or the scenario's].
     #[arg(long, value_parser = parse_duration)]
     pub window: Option<Duration>,
@@ -217,6 +226,9 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
             )
         }
         None => {
+            if args.mix.expire > 0.0 && args.ttl.is_none() {
+                anyhow::bail!("--mix has expire but no --ttl: give the TTL that EXPIRE sets");
+            }
             let phase = Phase {
                 name: "load".into(),
                 duration: args.duration,
@@ -232,6 +244,8 @@ pub fn plan(args: &LoadArgs) -> anyhow::Result<LoadPlan> {
                 clients: 1,
                 connections: args.connections,
                 max_in_flight: args.max_in_flight,
+                ttl: args.ttl,
+                mget_keys: args.mget_keys,
             };
             (
                 vec![phase],
@@ -531,13 +545,9 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
     Ok(rate)
 }
 
-/// `get=0.9,set=0.1` (kinds: get, set, del/delete).
+/// `get=0.9,set=0.1` (kinds: get, set, del/delete, incr, mget, expire).
 pub fn parse_mix(s: &str) -> Result<Mix, String> {
-    let mut mix = Mix {
-        get: 0.0,
-        set: 0.0,
-        delete: 0.0,
-    };
+    let mut mix = Mix::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
@@ -549,18 +559,19 @@ pub fn parse_mix(s: &str) -> Result<Mix, String> {
         if !(0.0..=1.0).contains(&v) {
             return Err(format!("{part:?} in --mix: expected a share in 0..=1"));
         }
-        match k.trim() {
-            "get" => mix.get = v,
-            "set" => mix.set = v,
-            "del" | "delete" => mix.delete = v,
-            other => {
-                return Err(format!(
-                    "{other:?} in --mix: unknown op; expected get, set or delete"
-                ));
-            }
-        }
+        let name = match k.trim() {
+            "del" => "delete",
+            other => other,
+        };
+        let kind = OpKind::named(name).ok_or_else(|| {
+            format!(
+                "{name:?} in --mix: unknown op; expected one of get, set, delete (or del), \
+                 incr, mget, expire"
+            )
+        })?;
+        mix.set_share(kind, v);
     }
-    let sum = mix.get + mix.set + mix.delete;
+    let sum = mix.sum();
     if (sum - 1.0).abs() > 1e-6 {
         return Err(format!(
             "--mix {s:?} sums to {sum}; expected the shares to sum to 1"

@@ -15,7 +15,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringlab_core::protocol::resp::{Frame, Limits, parse_frame, write_command};
+use ringlab_core::protocol::resp::{
+    Frame, Limits, parse_frame, write_array_header, write_bulk, write_command,
+};
 use ringlab_node::clock::{Clock, Micros, Sleep};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,7 +26,7 @@ use tokio::sync::{Barrier, Notify, watch};
 use super::{Control, Pending, Shared, lock};
 use crate::recorder::Outcome;
 use crate::stale::{Ticket, WriteOracle};
-use crate::workload::{OpKind, write_key};
+use crate::workload::{OpKind, command_words, write_key};
 
 /// First pause after a failed connect; it doubles up to [`MAX_BACKOFF`] and
 /// resets on success. While paused the connection takes no work, so a dead
@@ -279,7 +281,9 @@ impl Conn {
     /// write's id; the ticket settles the reply with the oracle. A cache
     /// fill gets none: it copies the database's value, which the oracle
     /// cannot date, so its value carries no stamp and reads of it are not
-    /// judged.
+    /// judged. Neither do INCR, MGET and EXPIRE: a counter holds no stamp,
+    /// and an expiry only ever turns a read into a miss, which is never
+    /// stale.
     fn encode(&self, p: &Pending, key: &mut Vec<u8>, wbuf: &mut BytesMut) -> Option<Ticket> {
         key.clear();
         write_key(key, &self.prefix, p.key);
@@ -288,28 +292,32 @@ impl Conn {
             OpKind::Get => write_command(wbuf, &[b"GET", key]),
             OpKind::Set => {
                 let len = (p.value_len as usize).min(self.value.len());
-                match p.step.px_ms() {
-                    None => write_command(wbuf, &[b"SET", key, &self.value[..len]]),
-                    Some(ms) => {
-                        let ms = ms.to_string();
-                        write_command(
-                            wbuf,
-                            &[b"SET", key, &self.value[..len], b"PX", ms.as_bytes()],
-                        );
-                    }
+                let px = p.step.px_ms().or(p.shape.ttl_ms).map(|ms| ms.to_string());
+                write_array_header(wbuf, if px.is_some() { 5 } else { 3 });
+                write_bulk(wbuf, b"SET");
+                write_bulk(wbuf, key);
+                write_bulk(wbuf, &self.value[..len]);
+                // The value's bytes end just before its closing CRLF.
+                let end = wbuf.len() - 2;
+                if let Some(ms) = &px {
+                    write_bulk(wbuf, b"PX");
+                    write_bulk(wbuf, ms.as_bytes());
                 }
                 if p.step.is_fill() {
                     return None;
                 }
-                // A SET without PX: the value is the last bulk string, its
-                // bytes end just before the closing CRLF. Stamped in place.
-                let end = wbuf.len() - 2;
                 return Some(
                     self.oracle
                         .sent(command, p.key, Some(&mut wbuf[end - len..end])),
                 );
             }
             OpKind::Delete => write_command(wbuf, &[b"DEL", key]),
+            OpKind::Incr | OpKind::Mget | OpKind::Expire => {
+                let words = command_words(command, p.key, &self.prefix, &p.shape, &[]);
+                let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+                write_command(wbuf, &words);
+                return None;
+            }
         }
         Some(self.oracle.sent(command, p.key, None))
     }

@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
 use crate::stale::WriteOracle;
-use crate::workload::{ArrivalGen, OpKind, Phase, Request, RequestGen, WorkloadError};
+use crate::workload::{ArrivalGen, OpKind, Phase, Request, RequestGen, Shape, WorkloadError};
 pub use app::AppConfig;
 use app::Step;
 
@@ -138,6 +138,8 @@ struct Pending {
     value_len: u64,
     /// Where the request stands in the app's pattern.
     step: Step,
+    /// Its phase's TTL and MGET width.
+    shape: Shape,
 }
 
 /// Cumulative figures for a live progress display.
@@ -649,6 +651,7 @@ impl Run {
             key: req.key,
             value_len: req.value_len,
             step: Step::Direct,
+            shape: Shape::of(phase),
         };
         if let Some(ctx) = &self.app {
             app::start(ctx, &mut sh, p, self.clock.now());

@@ -1,5 +1,5 @@
 //! A fake RESP server for the driver tests: a tiny key-value map that
-//! answers GET/SET/DEL, can withhold its replies during a stall window of
+//! answers GET/SET/DEL (and INCR, MGET, PEXPIRE trivially), can withhold its replies during a stall window of
 //! model time, and can refuse SETs with an error reply. It runs on real tokio
 //! and, under `--cfg madsim`, on the simulated network, through the same
 //! `Clock` the driver uses.
@@ -87,6 +87,15 @@ async fn connection(
                 .commands
                 .entry(name.clone())
                 .or_default() += 1;
+            if name == "SET" && args.len() == 5 && args[3].eq_ignore_ascii_case(b"PX") {
+                let ms = String::from_utf8_lossy(&args[4]);
+                *seen
+                    .lock()
+                    .unwrap()
+                    .commands
+                    .entry(format!("SET PX {ms}"))
+                    .or_default() += 1;
+            }
             if name == "AUTH" {
                 let right = behaviour.password.as_deref().map(str::as_bytes);
                 authed = args.len() == 2 && right == Some(&args[1][..]);
@@ -127,6 +136,16 @@ async fn connection(
                     let n = u8::from(store.lock().unwrap().remove(&args[1]).is_some());
                     out.extend_from_slice(format!(":{n}\r\n").as_bytes());
                 }
+                // Just enough for INCR, MGET and PEXPIRE requests to
+                // succeed, with the shapes Redis replies in.
+                ("INCR", _) => out.extend_from_slice(b":1\r\n"),
+                ("MGET", _) => {
+                    out.extend_from_slice(format!("*{}\r\n", args.len() - 1).as_bytes());
+                    for _ in 1..args.len() {
+                        out.extend_from_slice(b"$-1\r\n");
+                    }
+                }
+                ("PEXPIRE", _) => out.extend_from_slice(b":0\r\n"),
                 _ => out.extend_from_slice(b"-ERR unknown command\r\n"),
             }
         }
@@ -191,12 +210,14 @@ pub fn phase(name: &str, duration: Duration, rate: f64) -> Phase {
         mix: Mix {
             get: 1.0,
             set: 0.0,
-            delete: 0.0,
+            ..Mix::default()
         },
         value_size: ValueSize::Fixed(16),
         timeout: Duration::from_secs(5),
         clients: 1,
         connections: 4,
         max_in_flight: 100_000,
+        ttl: None,
+        mget_keys: 10,
     }
 }

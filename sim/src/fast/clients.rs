@@ -20,7 +20,7 @@ use ringlab_core::clock::Micros;
 use ringlab_core::machine::ConnId;
 use ringlab_core::protocol::resp::{Frame, Limits, parse_frame};
 use ringlab_loadgen::stale::Ticket;
-use ringlab_loadgen::workload::{ArrivalGen, OpKind, RequestGen, write_key};
+use ringlab_loadgen::workload::{ArrivalGen, OpKind, RequestGen, Shape, command_words, write_key};
 
 use super::net::Channel;
 use super::run::{Chan, Ev, Msg, World};
@@ -43,6 +43,8 @@ pub struct Pending {
     pub op: OpKind,
     pub key: u64,
     pub value_len: u64,
+    /// Its phase's TTL and MGET width.
+    pub shape: Shape,
 }
 
 /// A request written to a connection and not yet answered.
@@ -256,6 +258,7 @@ impl World<'_> {
                 op: req.op,
                 key: req.key,
                 value_len: req.value_len,
+                shape: Shape::of(phase),
             };
             cl.in_flight += 1;
             cl.queue.push_back(p);
@@ -457,12 +460,18 @@ impl World<'_> {
                 let t = self.oracle.sent(OpKind::Delete, p.key, None);
                 (vec![Bytes::from_static(b"DEL"), key], t)
             }
-            OpKind::Set => {
-                let mut v: Vec<u8> = (0..p.value_len as usize)
-                    .map(|i| b'a' + (i % 26) as u8)
-                    .collect();
+            OpKind::Set if p.shape.ttl_ms.is_none() => {
+                let mut v = value_of(p.value_len);
                 let t = self.oracle.sent(OpKind::Set, p.key, Some(&mut v));
                 (vec![Bytes::from_static(b"SET"), key, Bytes::from(v)], t)
+            }
+            // The rarer shapes take the load generator's own words.
+            op => {
+                let mut v = value_of(if op == OpKind::Set { p.value_len } else { 0 });
+                let value = (op == OpKind::Set).then_some(&mut v[..]);
+                let t = self.oracle.sent(op, p.key, value);
+                let words = command_words(op, p.key, b"", &p.shape, &v);
+                (words.into_iter().map(Bytes::from).collect(), t)
             }
         }
     }
@@ -667,6 +676,11 @@ fn error_kind(text: &[u8]) -> &str {
         Ok("") | Err(_) => "ERR",
         Ok(w) => w,
     }
+}
+
+/// A SET's value of `len` bytes (the oracle stamps its start).
+fn value_of(len: u64) -> Vec<u8> {
+    (0..len as usize).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
 #[cfg(test)]

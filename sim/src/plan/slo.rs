@@ -19,6 +19,7 @@ use ringlab_loadgen::report::Summary;
 use ringlab_loadgen::report::summary::{Metric as Figure, Stats};
 use ringlab_loadgen::scenario::expect::parse_bound;
 use ringlab_loadgen::scenario::{Cmp, Metric, Scenario};
+use ringlab_loadgen::workload::OpKind;
 
 /// One service-level objective.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +68,7 @@ impl Slo {
             parts.drain(..2);
         }
         let mut op = None;
-        if parts.len() == 2 && ["get", "set", "delete"].contains(&parts[0]) {
+        if parts.len() == 2 && OpKind::named(parts[0]).is_some() {
             op = Some(parts[0].to_string());
             parts.remove(0);
         }
