@@ -113,6 +113,12 @@ pub async fn handle<S>(
             resp::write_error(&mut io.wbuf, format!("ERR Protocol error: {e}").as_bytes());
             c.end = Some(End::Closed);
         }
+        // A reply's leg of the client link (zero, so no wait, on a real
+        // node).
+        let delay = node.hooks.client_delay();
+        if !delay.is_zero() && !io.wbuf.is_empty() {
+            node.clock.sleep(delay).await;
+        }
         match write_out(&mut io, &mut abort).await {
             Ok(()) => {}
             Err(Unwritten::Failed) => c.end = Some(End::Closed),
@@ -295,6 +301,11 @@ async fn aborted(stop: &mut watch::Receiver<Stop>) {
 /// Charges one command's cost, then hands it to the machine (or tells the
 /// machine the capacity model refused it).
 async fn feed(node: &Node, conn: ConnId, args: Vec<Bytes>) {
+    // The request's leg of the client link.
+    let delay = node.hooks.client_delay();
+    if !delay.is_zero() {
+        node.clock.sleep(delay).await;
+    }
     if !node.hooks.is_free()
         && let Some(cost) = Machine::command_cost(&args)
         && node.hooks.charge(cost).await.is_err()

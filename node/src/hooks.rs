@@ -37,6 +37,14 @@ pub trait Hooks: Send + Sync + 'static {
         Duration::ZERO
     }
 
+    /// Extra one-way delay of every message between this node and a
+    /// client: a request waits it before it is charged and run, a reply
+    /// before it is written (the node's extra latency in the simulator).
+    /// Default: zero.
+    fn client_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Whether `charge` always succeeds at once, so the node may skip
     /// calling it on its fast path. Default: false.
     fn is_free(&self) -> bool {

@@ -190,6 +190,12 @@ impl Network {
             .unwrap_or_default();
         node(from).saturating_add(node(to)).saturating_add(link)
     }
+
+    /// Extra latency of a message between `node` and a client, either way:
+    /// the node's own (clients have none, and links join nodes only).
+    pub fn client_extra(&self, node: &str) -> Duration {
+        self.node_extra.get(node).copied().unwrap_or_default()
+    }
 }
 
 /// The distribution of one-way message latency.

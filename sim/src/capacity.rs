@@ -91,6 +91,8 @@ pub struct Knobs {
     /// Extra one-way delay (model microseconds) on messages this node sends
     /// to each peer, indexed by peer id; per-link and per-node latency.
     peer_delay_us: Vec<AtomicU64>,
+    /// Extra one-way latency of each message to or from a client, us.
+    client_delay_us: AtomicU64,
     /// Per-window figures of the node's operations, when kept.
     pub stats: Option<Mutex<NodeStats>>,
 }
@@ -100,6 +102,7 @@ impl Knobs {
         Self {
             slow_permille: AtomicU64::new(1000),
             peer_delay_us: (0..=max_node_id).map(|_| AtomicU64::new(0)).collect(),
+            client_delay_us: AtomicU64::new(0),
             stats: None,
         }
     }
@@ -120,6 +123,12 @@ impl Knobs {
         if let Some(d) = self.peer_delay_us.get(peer as usize) {
             d.store(delay.as_micros() as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Sets the extra one-way latency between this node and every client.
+    pub fn set_client_delay(&self, delay: Duration) {
+        self.client_delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn slow_factor(&self) -> f64 {
@@ -205,5 +214,9 @@ impl Hooks for SimHooks {
             .get(peer as usize)
             .map(|d| Duration::from_micros(d.load(Ordering::Relaxed)))
             .unwrap_or_default()
+    }
+
+    fn client_delay(&self) -> Duration {
+        Duration::from_micros(self.knobs.client_delay_us.load(Ordering::Relaxed))
     }
 }

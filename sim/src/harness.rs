@@ -193,6 +193,7 @@ impl NodeFactory<'_> {
         for peer in 1..=node_count {
             knobs.set_peer_delay(peer, scenario.network.extra(&name, &node_name(peer)));
         }
+        knobs.set_client_delay(scenario.network.client_extra(&name));
         let capacity = scenario.capacity_of(&name);
         let spec = CapacitySpec {
             cores: capacity.cores as usize,

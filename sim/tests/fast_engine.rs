@@ -230,3 +230,54 @@ fn incr_mget_expire_and_set_ttls_reach_the_node() {
     let without = misses(&simulate(&every_kind("", plain)));
     assert!(with_ttl > without + 0.3, "{with_ttl} vs {without}");
 }
+
+/// One node 100 us from its clients, plus `node` (a `[network.node.node-1]`
+/// section or nothing).
+fn one_node_with(node: &str) -> String {
+    format!(
+        r#"
+name = "client-extra"
+seed = 2
+[cluster]
+nodes = 1
+[capacity]
+cores = 2
+op_cost = "10us"
+[network]
+latency = "100us"
+{node}
+[[phase]]
+name = "load"
+duration = "1s"
+rate = 500
+keys = {{ count = 100, distribution = "uniform" }}
+timeout = "50ms"
+clients = 1
+connections = 8
+"#
+    )
+}
+
+/// A node's `extra_latency` is on every message to or from it, clients'
+/// included: a request waits it on the way in and its reply on the way out.
+#[test]
+fn a_nodes_extra_latency_delays_its_clients_both_ways() {
+    let extra = "[network.node.node-1]\nextra_latency = \"1ms\"";
+    let p50 = |rec: &RunRecord| phase(rec, "load").hist.value_at_quantile(0.5) as i64;
+    let engines: Vec<(&str, fn(&str) -> RunRecord)> = vec![
+        ("fast", simulate),
+        #[cfg(madsim)]
+        ("madsim", common::simulate),
+    ];
+    for (engine, run) in engines {
+        let (base, slow) = (
+            p50(&run(&one_node_with(""))),
+            p50(&run(&one_node_with(extra))),
+        );
+        // Both legs: 2 ms more, give or take the histogram's precision.
+        assert!(
+            (slow - base - 2000).abs() <= 40,
+            "{engine}: p50 {base} us without the extra, {slow} us with it"
+        );
+    }
+}

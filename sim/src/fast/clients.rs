@@ -427,14 +427,14 @@ impl World<'_> {
             ticket,
         });
         cl.deadlines.push_back((p.deadline, c));
-        let now = self.now;
+        let at = self.now + self.nodes[session.node].client_extra;
         let msg = Msg::Cmd {
             client: k,
             conn: c,
             epoch: session.epoch,
             args,
         };
-        self.send(Chan::Up(k, c), now, msg);
+        self.send(Chan::Up(k, c), at, msg);
         self.arm(k);
     }
 

@@ -80,6 +80,8 @@ pub struct NodeSlot {
     pub timer: Option<Micros>,
     /// Extra one-way latency to each peer (µs), by index.
     pub extra: Vec<Micros>,
+    /// Extra one-way latency between this node and any client.
+    pub client_extra: Micros,
     /// Round robin over the peer pools, by peer index.
     pub next_link: Vec<usize>,
 }
@@ -135,6 +137,7 @@ impl World<'_> {
                 conns: ConnMap::new(),
                 timer: None,
                 extra,
+                client_extra: sc.network.client_extra(&name).as_micros() as Micros,
                 next_link: vec![0; n],
             });
         }
@@ -525,14 +528,14 @@ impl World<'_> {
                 let Some(&(client, c, epoch)) = self.nodes[i].conns.get(&conn) else {
                     return;
                 };
-                let now = self.now;
+                let at = self.now + self.nodes[i].client_extra;
                 let msg = Msg::Reply {
                     client,
                     conn: c,
                     epoch,
                     bytes,
                 };
-                self.send(Chan::Down(client, c), now, msg);
+                self.send(Chan::Down(client, c), at, msg);
             }
             Effect::Send { to, id, req } => self.send_peer(i, to, id, req),
             Effect::Close { .. } | Effect::BecomePeer { .. } | Effect::AddPeer { .. } => {}
