@@ -264,7 +264,8 @@ connections = 8
 fn a_nodes_extra_latency_delays_its_clients_both_ways() {
     let extra = "[network.node.node-1]\nextra_latency = \"1ms\"";
     let p50 = |rec: &RunRecord| phase(rec, "load").hist.value_at_quantile(0.5) as i64;
-    let engines: Vec<(&str, fn(&str) -> RunRecord)> = vec![
+    type Engine = (&'static str, fn(&str) -> RunRecord);
+    let engines: Vec<Engine> = vec![
         ("fast", simulate),
         #[cfg(madsim)]
         ("madsim", common::simulate),
