@@ -12,11 +12,13 @@
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
+//! - [`multi`]: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
 
 pub mod cluster;
 pub mod keys;
+pub mod multi;
 pub mod plan;
 pub mod reply;
 pub mod server;
@@ -86,6 +88,11 @@ pub enum Cmd {
     FlushDb,
     Time,
     Wait,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -167,6 +174,7 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 const KS: (i32, i32, i32) = (1, -1, 1);
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 const NO_AUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 use Kind::{Read as Rd, ReadModifyWrite as Rmw, Server as Srv, Write as Wr};
 
@@ -240,6 +248,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("flushdb", Cmd::FlushDb, -1, &["write"], NK, Srv),
     spec("time", Cmd::Time, 1, &["loading", "stale", "fast"], NK, Srv),
     spec("wait", Cmd::Wait, 3, &["noscript"], NK, Srv),
+    spec("multi", Cmd::Multi, 1, TX, NK, Srv),
+    spec(
+        "exec",
+        Cmd::Exec,
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NK,
+        Srv,
+    ),
+    spec("discard", Cmd::Discard, 1, TX, NK, Srv),
+    spec("watch", Cmd::Watch, -2, TX, KS, Srv),
+    spec("unwatch", Cmd::Unwatch, 1, TX, NK, Srv),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -312,6 +332,7 @@ fn start_found(
 ) {
     m.touch(conn);
     let Some((idx, spec)) = found else {
+        multi::refused(m, conn);
         m.metrics.record(COMMANDS.len(), 0);
         let reply = cluster::peer_only(&args[0]).unwrap_or_else(|| reply::unknown(&args));
         return m.finish_slot(conn, slot, reply);
@@ -321,19 +342,35 @@ fn start_found(
         m.finish_slot(conn, slot, bytes)
     };
     if !arity_ok(spec.arity, args.len()) {
+        multi::refused(m, conn);
         return done(m, reply::wrong_args(spec.name));
     }
-    let (authed, proto) = m
+    let (authed, proto, in_multi) = m
         .conns
         .session(conn)
-        .map_or((false, Proto::Resp2), |s| (s.authed, s.proto));
+        .map_or((false, Proto::Resp2, false), |s| {
+            (s.authed, s.proto, s.multi.is_some())
+        });
     if !authed
         && !matches!(
             spec.cmd,
             Cmd::Auth | Cmd::Hello | Cmd::Quit | Cmd::PeerHello
         )
     {
+        multi::refused(m, conn);
         return done(m, reply::error("NOAUTH Authentication required."));
+    }
+    if in_multi
+        || matches!(
+            spec.cmd,
+            Cmd::Multi | Cmd::Exec | Cmd::Discard | Cmd::Watch | Cmd::Unwatch
+        )
+    {
+        match multi::intercept(m, now, conn, slot, spec, &args) {
+            multi::Flow::Run => {}
+            multi::Flow::Reply(bytes) => return done(m, bytes),
+            multi::Flow::Later => return m.metrics.record(idx, 0),
+        }
     }
     let built = match spec.cmd {
         Cmd::Get | Cmd::Set | Cmd::GetDel | Cmd::Incr | Cmd::Decr | Cmd::IncrBy | Cmd::DecrBy => {

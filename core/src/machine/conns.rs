@@ -21,8 +21,9 @@ use std::net::IpAddr;
 use bytes::{Bytes, BytesMut};
 
 use super::{Effect, IdMap};
-use crate::protocol::resp::Proto;
+use crate::protocol::resp::{Proto, write_array_header};
 use crate::ring::NodeId;
+use crate::store::Version;
 
 /// Identifies a client connection (also its CLIENT ID).
 pub type ConnId = u64;
@@ -50,6 +51,20 @@ pub struct Session {
     pub remote: Option<IpAddr>,
     /// The protocol its replies are written in (HELLO 2|3).
     pub proto: Proto,
+    /// Inside MULTI: the commands queued for EXEC.
+    pub multi: Option<Multi>,
+    /// WATCHed keys with the version each had here when watched (None:
+    /// absent), in WATCH order.
+    pub watched: Vec<(Bytes, Option<Version>)>,
+}
+
+/// A transaction being queued (MULTI ... EXEC).
+#[derive(Debug, Clone, Default)]
+pub struct Multi {
+    /// The commands, in order.
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command was refused while queuing: EXEC discards them all.
+    pub failed: bool,
 }
 
 /// Where one command of a pipeline is.
@@ -63,7 +78,29 @@ enum SlotState {
     Done(Bytes),
     /// Finished first in line: its reply is already in the output buffer.
     Written,
+    /// An EXEC running its queued commands one at a time.
+    Exec(Box<Exec>),
 }
+
+/// An EXEC's progress: its reply is an array of its commands' replies, so
+/// they are collected here and leave as one reply when the last is done.
+#[derive(Debug)]
+struct Exec {
+    /// Commands not started yet.
+    queued: VecDeque<Vec<Bytes>>,
+    /// The replies of the finished ones, in order.
+    replies: BytesMut,
+    /// How many commands the EXEC holds.
+    total: usize,
+    /// One of them is running.
+    running: bool,
+}
+
+/// A command inside an EXEC runs under its EXEC's slot number with its
+/// index (plus one) in the bits above this shift: a connection's slots stay
+/// below 2^40, and the machine passes slot numbers through untouched.
+const PART_SHIFT: u32 = 40;
+const SEQ_MASK: u64 = (1 << PART_SHIFT) - 1;
 
 #[derive(Debug)]
 struct Slot {
@@ -192,13 +229,36 @@ impl Conns {
         }
     }
 
-    /// The first queued command that may start now, marked running.
+    /// Turns slot `seq` (an EXEC, started) into a transaction of `queued`
+    /// (not empty): [`Conns::next_startable`] hands its commands out one at
+    /// a time, and their replies leave as one array.
+    pub(crate) fn begin_exec(&mut self, conn: ConnId, seq: u64, queued: Vec<Vec<Bytes>>) {
+        let Some(slot) = self
+            .map
+            .get_mut(&conn)
+            .and_then(|c| c.slots.iter_mut().find(|s| s.seq == seq))
+        else {
+            return;
+        };
+        slot.state = SlotState::Exec(Box::new(Exec {
+            total: queued.len(),
+            queued: queued.into(),
+            replies: BytesMut::new(),
+            running: false,
+        }));
+    }
+
+    /// The first queued command that may start now, marked running: the
+    /// next command of an EXEC first in line, else the first blocked one.
     pub(crate) fn next_startable(
         &mut self,
         conn: ConnId,
         key_of: impl Fn(&[Bytes]) -> Option<Bytes>,
     ) -> Option<(u64, Vec<Bytes>)> {
         let c = self.map.get_mut(&conn)?;
+        if let Some(part) = next_exec_part(c) {
+            return Some(part);
+        }
         let i = c
             .slots
             .iter()
@@ -239,12 +299,27 @@ impl Conns {
         let Some(front) = c.slots.front() else {
             return;
         };
-        let Some(i) = seq.checked_sub(front.seq) else {
+        let Some(i) = (seq & SEQ_MASK).checked_sub(front.seq) else {
             return;
         };
         let Some(slot) = c.slots.get_mut(i as usize) else {
             return;
         };
+        if seq > SEQ_MASK {
+            // One command of an EXEC: its reply joins the others'.
+            let SlotState::Exec(exec) = &mut slot.state else {
+                return;
+            };
+            write(&mut exec.replies);
+            exec.running = false;
+            if !exec.queued.is_empty() {
+                return;
+            }
+            let mut array = BytesMut::with_capacity(exec.replies.len() + 16);
+            write_array_header(&mut array, exec.total);
+            array.extend_from_slice(&exec.replies);
+            return self.finish(conn, seq & SEQ_MASK, array.freeze());
+        }
         if i == 0 {
             write(&mut c.out);
             c.out_replies += 1;
@@ -329,6 +404,25 @@ pub(crate) enum Output {
     Effect(Effect),
 }
 
+/// The next command of the EXEC first in line, if it has one and none of
+/// its commands is running, marked running, with its part's slot number.
+fn next_exec_part(c: &mut Conn) -> Option<(u64, Vec<Bytes>)> {
+    let slot = c
+        .slots
+        .iter_mut()
+        .find(|s| !matches!(s.state, SlotState::Done(_) | SlotState::Written))?;
+    let SlotState::Exec(exec) = &mut slot.state else {
+        return None;
+    };
+    if exec.running {
+        return None;
+    }
+    let args = exec.queued.pop_front()?;
+    exec.running = true;
+    let part = (exec.total - exec.queued.len()) as u64;
+    Some((slot.seq | part << PART_SHIFT, args))
+}
+
 /// Whether a command may start after `earlier` (the connection's slots
 /// before it): only a keyed command, behind nothing but running keyed
 /// commands on other keys, and not too many of them.
@@ -337,7 +431,7 @@ fn may_start<'a>(earlier: impl Iterator<Item = &'a Slot>, key: Option<&Bytes>) -
     for s in earlier {
         match &s.state {
             SlotState::Done(_) | SlotState::Written => {}
-            SlotState::Blocked(_) => return false,
+            SlotState::Blocked(_) | SlotState::Exec(_) => return false,
             SlotState::Running { key: other } => match (key, other) {
                 (Some(k), Some(o)) if k != o => running += 1,
                 _ => return false,
