@@ -131,6 +131,9 @@ struct Conn {
     out_replies: usize,
     /// An output effect for this connection is queued and not yet polled.
     announced: bool,
+    /// An EXEC of this connection is running its commands (the common
+    /// case, none, skips looking for one).
+    in_exec: bool,
 }
 
 /// Every open client connection.
@@ -161,6 +164,7 @@ impl Conns {
                 out: BytesMut::new(),
                 out_replies: 0,
                 announced: false,
+                in_exec: false,
             },
         );
         id
@@ -233,13 +237,13 @@ impl Conns {
     /// (not empty): [`Conns::next_startable`] hands its commands out one at
     /// a time, and their replies leave as one array.
     pub(crate) fn begin_exec(&mut self, conn: ConnId, seq: u64, queued: Vec<Vec<Bytes>>) {
-        let Some(slot) = self
-            .map
-            .get_mut(&conn)
-            .and_then(|c| c.slots.iter_mut().find(|s| s.seq == seq))
-        else {
+        let Some(c) = self.map.get_mut(&conn) else {
             return;
         };
+        let Some(slot) = c.slots.iter_mut().find(|s| s.seq == seq) else {
+            return;
+        };
+        c.in_exec = true;
         slot.state = SlotState::Exec(Box::new(Exec {
             total: queued.len(),
             queued: queued.into(),
@@ -256,7 +260,9 @@ impl Conns {
         key_of: impl Fn(&[Bytes]) -> Option<Bytes>,
     ) -> Option<(u64, Vec<Bytes>)> {
         let c = self.map.get_mut(&conn)?;
-        if let Some(part) = next_exec_part(c) {
+        if c.in_exec
+            && let Some(part) = next_exec_part(c)
+        {
             return Some(part);
         }
         let i = c
@@ -318,6 +324,7 @@ impl Conns {
             let mut array = BytesMut::with_capacity(exec.replies.len() + 16);
             write_array_header(&mut array, exec.total);
             array.extend_from_slice(&exec.replies);
+            c.in_exec = false;
             return self.finish(conn, seq & SEQ_MASK, array.freeze());
         }
         if i == 0 {
