@@ -49,7 +49,7 @@ pub fn build(cmd: Cmd, args: &[Bytes]) -> Result<Plan, Bytes> {
     let field = || args[2].clone();
     let op = match cmd {
         Cmd::HSet | Cmd::HMSet => {
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err(reply::wrong_args(if cmd == Cmd::HSet {
                     "hset"
                 } else {

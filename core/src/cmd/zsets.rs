@@ -142,7 +142,7 @@ fn parse_zadd(args: &[Bytes]) -> Result<Op, Bytes> {
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(reply::error_bytes(E_SYNTAX));
     }
     if f.nx && f.xx {
@@ -150,7 +150,7 @@ fn parse_zadd(args: &[Bytes]) -> Result<Op, Bytes> {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(reply::error(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
