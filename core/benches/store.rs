@@ -21,7 +21,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringlab_core::clock::Micros;
-use ringlab_core::store::{Entry, Policy, Store, StoreConfig, Version, entry_cost};
+use ringlab_core::store::{Entry, Kind, Policy, Store, StoreConfig, Version, entry_cost};
 
 const KEYS: u64 = 1_000_000;
 const VALUE_LEN: usize = 100;
@@ -40,6 +40,7 @@ fn entry(ts: Micros, value: &Bytes) -> Entry {
         value: Some(value.clone()),
         version: Version { ts, node: 1 },
         expires_at: None,
+        kind: Kind::String,
     }
 }
 

@@ -53,12 +53,63 @@ pub use crate::ring::NodeId;
 
 /// The version of a value, for last-writer-wins: ordered by time, then by
 /// the node that wrote it, so two writes never tie.
+///
+/// Packed to 4-byte alignment (12 bytes, not 16) so that [`Entry`] keeps
+/// its 64 bytes with the [`Kind`] tag in the room the padding took: every
+/// entry's memory charge is what it was before collections existed. The
+/// fields are read by value (the type is `Copy`); a reference to `ts`
+/// does not compile, which is all the packing costs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(C, packed(4))]
 pub struct Version {
     /// When the coordinator accepted the write (model time).
     pub ts: Micros,
     /// The coordinator that accepted it.
     pub node: NodeId,
+}
+
+/// What a value is: Redis's types. A collection is held in the value's
+/// bytes in a compact encoding (see `cmd::coll`), so the store, eviction,
+/// memory accounting and replication see bytes whatever the type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Kind {
+    /// A string: the bytes are the value itself.
+    #[default]
+    String,
+    /// A hash: field-value pairs, sorted by field.
+    Hash,
+    /// A list, in order.
+    List,
+    /// A set: members, sorted.
+    Set,
+    /// A sorted set: members with scores, sorted by member.
+    ZSet,
+}
+
+impl Kind {
+    /// Every kind, by [`Kind::code`].
+    pub const ALL: [Kind; 5] = [Kind::String, Kind::Hash, Kind::List, Kind::Set, Kind::ZSet];
+
+    /// The name TYPE answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
+
+    /// The kind's number on the wire between peers.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind numbered `code`, if any.
+    pub fn from_code(code: u64) -> Option<Kind> {
+        Kind::ALL.get(usize::try_from(code).ok()?).copied()
+    }
 }
 
 /// A stored value with its version and expiry.
@@ -71,6 +122,8 @@ pub struct Entry {
     pub version: Version,
     /// When the entry stops existing (model time); None never expires.
     pub expires_at: Option<Micros>,
+    /// What the value's bytes hold (a tombstone's is `String`).
+    pub kind: Kind,
 }
 
 impl Entry {
@@ -277,7 +330,7 @@ enum Victim {
 /// ```
 /// use bytes::Bytes;
 /// use rand::SeedableRng;
-/// use ringlab_core::store::{Entry, Policy, PutOutcome, Store, StoreConfig, Version};
+/// use ringlab_core::store::{Entry, Kind, Policy, PutOutcome, Store, StoreConfig, Version};
 ///
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
 /// let mut store = Store::new(StoreConfig {
@@ -290,6 +343,7 @@ enum Victim {
 ///     value: Some(Bytes::from_static(b"v1")),
 ///     version: Version { ts: now, node: 3 },
 ///     expires_at: Some(now + 10_000_000), // EX 10
+///     kind: Kind::String,
 /// };
 /// assert_eq!(store.put(Bytes::from_static(b"k"), entry, now, &mut rng)?, PutOutcome::Applied);
 /// assert_eq!(store.get(b"k", now).and_then(|e| e.value.as_deref()), Some(&b"v1"[..]));
@@ -330,6 +384,10 @@ pub struct Store {
     /// The best eviction candidates sampled lately.
     pool: Pool,
 }
+
+// The kind tag fits in the entry's 64 bytes (see `Version`), so adding it
+// changed no entry's memory charge.
+const _: () = assert!(std::mem::size_of::<Entry>() == 64 || std::mem::size_of::<usize>() != 8);
 
 // The node keeps stores behind mutexes shared across tasks.
 const _: () = {

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringlab_core::clock::Micros;
 use ringlab_core::store::{
-    Entry, Policy, PutOutcome, Stats, Store, StoreConfig, StoreError, Version, entry_cost,
+    Entry, Kind, Policy, PutOutcome, Stats, Store, StoreConfig, StoreError, Version, entry_cost,
 };
 
 const T0: Micros = 1_700_000_000_000_000;
@@ -304,6 +304,7 @@ fn run(cfg: StoreConfig, seed: u64, ops: &[Op]) -> (Stats, Coverage) {
                         node: 0,
                     },
                     expires_at: ttl.map(|t| model.now + t),
+                    kind: Kind::String,
                 };
                 may = write(&mut store, &mut model, *key, e, &mut rng, op, &mut cov);
             }
@@ -321,6 +322,7 @@ fn run(cfg: StoreConfig, seed: u64, ops: &[Op]) -> (Stats, Coverage) {
                         node: *node,
                     },
                     expires_at: ttl.map(|t| model.now + t),
+                    kind: Kind::String,
                 };
                 may = write(&mut store, &mut model, *key, e, &mut rng, op, &mut cov);
             }
@@ -333,6 +335,7 @@ fn run(cfg: StoreConfig, seed: u64, ops: &[Op]) -> (Stats, Coverage) {
                         node: 0,
                     },
                     expires_at: Some(model.now + ttl),
+                    kind: Kind::String,
                 };
                 may = write(&mut store, &mut model, *key, e, &mut rng, op, &mut cov);
             }

@@ -42,9 +42,18 @@ enum Check {
     /// only when every node holds every key (one node, or N = members);
     /// otherwise only the type must match.
     DbSize,
+    /// HKEYS, HVALS, SMEMBERS, whole-set SPOP/SRANDMEMBER: Redis's order
+    /// is unspecified (a hash table's) and ringlab's is sorted, so the
+    /// reply's header (type and length) must match and its elements must
+    /// be the same multiset.
+    Unordered,
+    /// HGETALL: as [`Check::Unordered`], with the elements taken as
+    /// field-value pairs (a RESP3 map's entries, or a RESP2 array's
+    /// consecutive elements), so a value under the wrong field fails.
+    UnorderedPairs,
 }
 
-use Check::{DbSize, Exact, Hello, InfoType, Time, Wait};
+use Check::{DbSize, Exact, Hello, InfoType, Time, Unordered, UnorderedPairs, Wait};
 
 /// The ringlab side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +213,253 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["COPY", "cp", "cp2", "DB", "0"], Exact),
     (&["COPY", "cp", "cp3", "DB", "1"], Exact),
     (&["COPY", "cp", "cp3", "BOGUS"], Exact),
+    // Hashes (HGETALL, HKEYS, HVALS: Redis's order is unspecified).
+    (&["HSET", "h", "f1", "v1", "f2", "v2"], Exact),
+    (&["HSET", "h", "f1", "x", "f3", "v3"], Exact),
+    (&["HSET", "h", "f1"], Exact),
+    (&["HMSET", "h", "a", "1", "b", "2"], Exact),
+    (&["HMSET", "h", "a"], Exact),
+    (&["HSETNX", "h", "a", "9"], Exact),
+    (&["HSETNX", "h", "n", "9"], Exact),
+    (&["HGET", "h", "f1"], Exact),
+    (&["HGET", "h", "nope"], Exact),
+    (&["HGET", "nokey", "f"], Exact),
+    (&["HMGET", "h", "f1", "nope", "a"], Exact),
+    (&["HMGET", "nokey", "a", "b"], Exact),
+    (&["HGETALL", "h"], UnorderedPairs),
+    (&["HGETALL", "nokey"], Exact),
+    (&["HKEYS", "h"], Unordered),
+    (&["HVALS", "h"], Unordered),
+    (&["HLEN", "h"], Exact),
+    (&["HLEN", "nokey"], Exact),
+    (&["HEXISTS", "h", "a"], Exact),
+    (&["HEXISTS", "h", "zz"], Exact),
+    (&["HSTRLEN", "h", "f3"], Exact),
+    (&["HSTRLEN", "h", "zz"], Exact),
+    (&["HDEL", "h", "a", "zz", "b"], Exact),
+    (&["HDEL", "h", "zz"], Exact),
+    (&["HINCRBY", "h", "cnt", "5"], Exact),
+    (&["HINCRBY", "h", "cnt", "-2"], Exact),
+    (&["HINCRBY", "h", "f1", "1"], Exact),
+    (&["HINCRBY", "h", "cnt", "x"], Exact),
+    (&["HINCRBY", "h", "cnt", "9223372036854775807"], Exact),
+    (&["HINCRBYFLOAT", "h", "fl", "10.5"], Exact),
+    (&["HINCRBYFLOAT", "h", "fl", "0.25"], Exact),
+    (&["HINCRBYFLOAT", "h", "f1", "1"], Exact),
+    (&["HINCRBYFLOAT", "h", "fl", "abc"], Exact),
+    (&["HDEL", "h", "f1", "f2", "f3", "n", "cnt", "fl"], Exact),
+    (&["EXISTS", "h"], Exact),
+    (&["SET", "str", "v"], Exact),
+    (&["HGET", "str", "f"], Exact),
+    (&["HSET", "str", "f", "v"], Exact),
+    (&["TYPE", "str"], Exact),
+    (&["HSET", "h2", "x", "1"], Exact),
+    (&["TYPE", "h2"], Exact),
+    (&["GET", "h2"], Exact),
+    (&["INCR", "h2"], Exact),
+    (&["APPEND", "h2", "x"], Exact),
+    (&["STRLEN", "h2"], Exact),
+    (&["MGET", "h2", "str"], Exact),
+    (&["SET", "h2", "plain"], Exact),
+    (&["TYPE", "h2"], Exact),
+    // Lists.
+    (&["LPUSH", "l", "a", "b", "c"], Exact),
+    (&["RPUSH", "l", "d", "e"], Exact),
+    (&["LPUSHX", "l", "z"], Exact),
+    (&["RPUSHX", "nol", "z"], Exact),
+    (&["LPUSHX", "nol", "z"], Exact),
+    (&["LLEN", "l"], Exact),
+    (&["LLEN", "nol"], Exact),
+    (&["LRANGE", "l", "0", "-1"], Exact),
+    (&["LRANGE", "l", "1", "2"], Exact),
+    (&["LRANGE", "l", "-2", "-1"], Exact),
+    (&["LRANGE", "l", "5", "10"], Exact),
+    (&["LRANGE", "l", "x", "1"], Exact),
+    (&["LRANGE", "nol", "0", "-1"], Exact),
+    (&["LINDEX", "l", "0"], Exact),
+    (&["LINDEX", "l", "-1"], Exact),
+    (&["LINDEX", "l", "99"], Exact),
+    (&["LINDEX", "l", "x"], Exact),
+    (&["LSET", "l", "0", "Z"], Exact),
+    (&["LSET", "l", "99", "Z"], Exact),
+    (&["LSET", "nol", "0", "Z"], Exact),
+    (&["LRANGE", "l", "0", "-1"], Exact),
+    (&["RPUSH", "l", "a", "a", "b", "a"], Exact),
+    (&["LREM", "l", "2", "a"], Exact),
+    (&["LRANGE", "l", "0", "-1"], Exact),
+    (&["LREM", "l", "-1", "a"], Exact),
+    (&["LREM", "l", "0", "zz"], Exact),
+    (&["LRANGE", "l", "0", "-1"], Exact),
+    (&["LTRIM", "l", "1", "-2"], Exact),
+    (&["LRANGE", "l", "0", "-1"], Exact),
+    (&["LPOP", "l"], Exact),
+    (&["RPOP", "l"], Exact),
+    (&["LPOP", "l", "2"], Exact),
+    (&["RPOP", "l", "0"], Exact),
+    (&["LPOP", "l", "-1"], Exact),
+    (&["LPOP", "l", "x"], Exact),
+    (&["LPOP", "l", "1", "2"], Exact),
+    (&["LPOP", "nol"], Exact),
+    (&["LPOP", "nol", "2"], Exact),
+    (&["RPOP", "l", "10"], Exact),
+    (&["EXISTS", "l"], Exact),
+    (&["LTRIM", "nol", "0", "1"], Exact),
+    (&["TYPE", "l"], Exact),
+    (&["RPUSH", "l2", "x"], Exact),
+    (&["TYPE", "l2"], Exact),
+    (&["LPUSH", "str", "x"], Exact),
+    (&["LRANGE", "str", "0", "1"], Exact),
+    // Sets (SMEMBERS and whole-set SPOP/SRANDMEMBER: order unspecified).
+    (&["SADD", "s", "a", "b", "c"], Exact),
+    (&["SADD", "s", "a", "d"], Exact),
+    (&["SREM", "s", "d", "zz"], Exact),
+    (&["SREM", "s", "zz"], Exact),
+    (&["SCARD", "s"], Exact),
+    (&["SCARD", "nos"], Exact),
+    (&["SMEMBERS", "s"], Unordered),
+    (&["SMEMBERS", "nos"], Exact),
+    (&["SISMEMBER", "s", "a"], Exact),
+    (&["SISMEMBER", "s", "zz"], Exact),
+    (&["SMISMEMBER", "s", "a", "zz", "b"], Exact),
+    (&["SMISMEMBER", "nos", "a"], Exact),
+    (&["SRANDMEMBER", "nos"], Exact),
+    (&["SRANDMEMBER", "nos", "2"], Exact),
+    (&["SRANDMEMBER", "s", "10"], Unordered),
+    (&["SRANDMEMBER", "s", "0"], Exact),
+    (&["SRANDMEMBER", "s", "x"], Exact),
+    (&["SRANDMEMBER", "s", "1", "2"], Exact),
+    (&["SPOP", "nos"], Exact),
+    (&["SPOP", "nos", "2"], Exact),
+    (&["SPOP", "s", "0"], Exact),
+    (&["SPOP", "s", "-1"], Exact),
+    (&["SPOP", "s", "1", "2"], Exact),
+    (&["SPOP", "s", "10"], Unordered),
+    (&["EXISTS", "s"], Exact),
+    (&["SADD", "s1", "only"], Exact),
+    (&["SPOP", "s1"], Exact),
+    (&["EXISTS", "s1"], Exact),
+    (&["SADD", "s2", "q"], Exact),
+    (&["TYPE", "s2"], Exact),
+    (&["SADD", "str", "x"], Exact),
+    (&["SMEMBERS", "str"], Exact),
+    // Sorted sets.
+    (&["ZADD", "z", "1", "a", "2", "b", "3", "c"], Exact),
+    (&["ZADD", "z", "0.1", "d", "1e20", "e", "inf", "f"], Exact),
+    (&["ZADD", "z", "-inf", "g"], Exact),
+    (&["ZADD", "z", "1", "a"], Exact),
+    (&["ZADD", "z", "CH", "5", "a", "2", "b"], Exact),
+    (&["ZADD", "z", "NX", "9", "a", "9", "h"], Exact),
+    (&["ZADD", "z", "XX", "10", "a", "10", "zz"], Exact),
+    (&["ZADD", "z", "GT", "1", "a"], Exact),
+    (&["ZADD", "z", "LT", "1", "a"], Exact),
+    (&["ZADD", "z", "GT", "CH", "20", "a"], Exact),
+    (&["ZADD", "z", "NX", "XX", "1", "a"], Exact),
+    (&["ZADD", "z", "GT", "LT", "1", "a"], Exact),
+    (&["ZADD", "z", "NX", "GT", "1", "a"], Exact),
+    (&["ZADD", "z", "INCR", "1", "a", "2", "b"], Exact),
+    (&["ZADD", "z", "INCR", "2.5", "a"], Exact),
+    (&["ZADD", "z", "NX", "INCR", "1", "a"], Exact),
+    (&["ZADD", "z", "XX", "INCR", "1", "nope"], Exact),
+    (&["ZADD", "z", "x", "a"], Exact),
+    (&["ZADD", "z", "1"], Exact),
+    (&["ZADD", "z", "1", "a", "2"], Exact),
+    (&["ZADD", "z", "nan", "a"], Exact),
+    (&["ZINCRBY", "z", "1.5", "b"], Exact),
+    (&["ZINCRBY", "z", "x", "b"], Exact),
+    (&["ZINCRBY", "z", "1", "newm"], Exact),
+    (&["ZSCORE", "z", "a"], Exact),
+    (&["ZSCORE", "z", "nope"], Exact),
+    (&["ZSCORE", "noz", "a"], Exact),
+    (&["ZMSCORE", "z", "a", "nope", "d"], Exact),
+    (&["ZMSCORE", "noz", "a"], Exact),
+    (&["ZCARD", "z"], Exact),
+    (&["ZCARD", "noz"], Exact),
+    (&["ZRANGE", "z", "0", "-1"], Exact),
+    (&["ZRANGE", "z", "0", "-1", "WITHSCORES"], Exact),
+    (&["ZRANGE", "z", "0", "1", "REV", "WITHSCORES"], Exact),
+    (&["ZRANGE", "z", "-2", "-1"], Exact),
+    (&["ZRANGE", "z", "1", "0"], Exact),
+    (&["ZRANGE", "z", "0", "1", "WITHSCORES", "BOGUS"], Exact),
+    (&["ZRANGE", "z", "x", "1"], Exact),
+    (&["ZRANGE", "z", "1", "3", "BYSCORE"], Exact),
+    (
+        &["ZRANGE", "z", "(1", "+inf", "BYSCORE", "WITHSCORES"],
+        Exact,
+    ),
+    (&["ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV"], Exact),
+    (
+        &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2"],
+        Exact,
+    ),
+    (
+        &[
+            "ZRANGE",
+            "z",
+            "-inf",
+            "+inf",
+            "BYSCORE",
+            "LIMIT",
+            "1",
+            "-1",
+            "WITHSCORES",
+        ],
+        Exact,
+    ),
+    (&["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"], Exact),
+    (&["ZRANGE", "z", "x", "y", "BYSCORE"], Exact),
+    (&["ZRANGE", "noz", "0", "-1"], Exact),
+    (&["ZRANGEBYSCORE", "z", "-inf", "+inf"], Exact),
+    (&["ZRANGEBYSCORE", "z", "1", "(3", "WITHSCORES"], Exact),
+    (
+        &["ZRANGEBYSCORE", "z", "-inf", "+inf", "LIMIT", "0", "2"],
+        Exact,
+    ),
+    (&["ZRANGEBYSCORE", "z", "a", "b"], Exact),
+    (&["ZRANGEBYSCORE", "z", "0", "1", "REV"], Exact),
+    (&["ZREVRANGEBYSCORE", "z", "+inf", "1"], Exact),
+    (&["ZREVRANGE", "z", "0", "2"], Exact),
+    (&["ZREVRANGE", "z", "0", "-1", "WITHSCORES"], Exact),
+    (&["ZRANK", "z", "a"], Exact),
+    (&["ZRANK", "z", "nope"], Exact),
+    (&["ZREVRANK", "z", "a"], Exact),
+    (&["ZRANK", "noz", "a"], Exact),
+    (&["ZCOUNT", "z", "-inf", "+inf"], Exact),
+    (&["ZCOUNT", "z", "(1", "3"], Exact),
+    (&["ZCOUNT", "z", "x", "1"], Exact),
+    (&["ZCOUNT", "noz", "0", "1"], Exact),
+    (&["ZREM", "z", "a", "nope"], Exact),
+    (&["ZREM", "z", "nope"], Exact),
+    (&["ZPOPMIN", "z"], Exact),
+    (&["ZPOPMAX", "z"], Exact),
+    (&["ZPOPMIN", "z", "2"], Exact),
+    (&["ZPOPMAX", "z", "0"], Exact),
+    (&["ZPOPMIN", "z", "-1"], Exact),
+    (&["ZPOPMIN", "z", "1", "2"], Exact),
+    (&["ZPOPMIN", "noz"], Exact),
+    (&["ZPOPMIN", "noz", "3"], Exact),
+    (&["ZPOPMAX", "z", "100"], Exact),
+    (&["EXISTS", "z"], Exact),
+    (&["ZADD", "z2", "1", "m"], Exact),
+    (&["TYPE", "z2"], Exact),
+    (&["ZADD", "str", "1", "m"], Exact),
+    (&["ZSCORE", "str", "m"], Exact),
+    (
+        &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"],
+        Exact,
+    ),
+    (&["ZRANGE", "lex", "[b", "(d", "BYLEX"], Exact),
+    (
+        &["ZRANGE", "lex", "-", "+", "BYLEX", "LIMIT", "1", "2"],
+        Exact,
+    ),
+    (&["ZRANGE", "lex", "+", "-", "BYLEX", "REV"], Exact),
+    (&["ZRANGE", "lex", "b", "d", "BYLEX"], Exact),
+    (&["ZRANGE", "lex", "-", "+", "BYLEX", "WITHSCORES"], Exact),
+    // Collections under the key commands.
+    (&["RENAME", "h2", "h3"], Exact),
+    (&["TYPE", "h3"], Exact),
+    (&["COPY", "z2", "z3"], Exact),
+    (&["ZSCORE", "z3", "m"], Exact),
     (&["DBSIZE"], DbSize),
     // Server.
     (&["TIME"], Time),
@@ -365,12 +621,37 @@ fn mask_hello(reply: &[u8]) -> String {
     out.join("\r\n")
 }
 
+/// An aggregate reply as its header line and its elements (each element's
+/// raw bytes, `per` consecutive elements joined), the elements sorted.
+fn sorted_elements(reply: &[u8], per: usize) -> String {
+    let Some(head_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return String::from_utf8_lossy(reply).into_owned();
+    };
+    let mut at = head_end + 2;
+    let mut elems = Vec::new();
+    while at < reply.len() {
+        let n = reply_len(reply, at).expect("a whole reply");
+        elems.push(&reply[at..at + n]);
+        at += n;
+    }
+    let mut groups: Vec<Vec<u8>> = elems.chunks(per).map(|c| c.concat()).collect();
+    groups.sort();
+    let mut out = String::from_utf8_lossy(&reply[..head_end]).into_owned();
+    for g in groups {
+        out.push_str(" | ");
+        out.push_str(&String::from_utf8_lossy(&g));
+    }
+    out
+}
+
 /// The reply reduced to what [`Check`] compares against `ours`.
 fn comparable(check: Check, reply: &[u8], ours: Ours) -> String {
     let text = String::from_utf8_lossy(reply).into_owned();
     let type_only = format!("type {}", text.chars().next().unwrap_or(' '));
     match check {
         Exact => text,
+        Unordered => sorted_elements(reply, 1),
+        UnorderedPairs => sorted_elements(reply, 2),
         Wait if ours == Ours::Single => text,
         DbSize if ours != Ours::Partitioned => text,
         Wait | DbSize => type_only,
@@ -471,6 +752,22 @@ fn the_reply_scanner_finds_whole_resp3_replies_only() {
     assert_eq!(reply_len(b"=8\r\ntxt:abcd\r\n", 0), Some(14));
     assert_eq!(reply_len(b"*-1\r\n", 0), Some(5));
     assert_eq!(reply_len(b"$3\r\nab", 0), None);
+}
+
+#[test]
+fn unordered_checks_ignore_order_but_not_content_or_pairing() {
+    let a = b"*3\r\n$1\r\na\r\n$1\r\nc\r\n$1\r\nb\r\n";
+    let b = b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nc\r\n";
+    let c = b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nd\r\n";
+    assert_eq!(sorted_elements(a, 1), sorted_elements(b, 1));
+    assert_ne!(sorted_elements(a, 1), sorted_elements(c, 1));
+    let m1 = b"%2\r\n$1\r\nf\r\n$1\r\n1\r\n$1\r\ng\r\n$1\r\n2\r\n";
+    let m2 = b"%2\r\n$1\r\ng\r\n$1\r\n2\r\n$1\r\nf\r\n$1\r\n1\r\n";
+    let swapped = b"%2\r\n$1\r\nf\r\n$1\r\n2\r\n$1\r\ng\r\n$1\r\n1\r\n";
+    assert_eq!(sorted_elements(m1, 2), sorted_elements(m2, 2));
+    assert_ne!(sorted_elements(m1, 2), sorted_elements(swapped, 2));
+    // RESP2 and RESP3 headers differ.
+    assert_ne!(sorted_elements(b"*0\r\n", 1), sorted_elements(b"~0\r\n", 1));
 }
 
 /// The `redis` crate over RESP3 (`?protocol=resp3`, which opens with

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use node_support::{TestCluster, to_resp};
 use ringlab_core::protocol::peer::{self, PeerMessage, PeerRequest};
-use ringlab_core::store::{Entry, Version};
+use ringlab_core::store::{Entry, Kind, Version};
 use ringlab_node::client::Client;
 use ringlab_node::state::Node;
 use ringlab_node::{NodeConfig, NodeEnv, serve_with};
@@ -47,6 +47,7 @@ fn forged_put(key: &[u8], value: &[u8]) -> Vec<u8> {
             node: 2,
         },
         expires_at: None,
+        kind: Kind::String,
     };
     let req = PeerRequest::Put {
         key: bytes::Bytes::copy_from_slice(key),

@@ -162,3 +162,73 @@ fn the_binary_rejects_bad_flags_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("node id 9 is not in the member list"), "{err}");
 }
+
+/// The tests of redis-benchmark 7.0's default run (no `-t`), in its order.
+const DEFAULT_BENCHMARK: &[&str] = &[
+    "PING_INLINE",
+    "PING_MBULK",
+    "SET",
+    "GET",
+    "INCR",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "HSET",
+    "SPOP",
+    "ZADD",
+    "ZPOPMIN",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+    "LRANGE_300 (first 300 elements)",
+    "LRANGE_500 (first 500 elements)",
+    "LRANGE_600 (first 600 elements)",
+    "MSET (10 keys)",
+];
+
+/// Runs redis-benchmark's default test list (`-n 500 -q`) against `port`
+/// and asserts that every test completed and no reply was an error
+/// (redis-benchmark prints "Error from server" and stops at the first).
+fn default_benchmark_completes(port: u16, what: &str) {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-n", "500", "-q"])
+        .output()
+        .expect("run redis-benchmark");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what}: {out:?}");
+    assert!(
+        !stdout.contains("Error") && !stderr.contains("Error"),
+        "{what}: an error reply:\n{stdout}\n{stderr}"
+    );
+    // -q rewrites a progress line with \r, then ends each test's line with
+    // its result.
+    let done: Vec<&str> = stdout
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    assert_eq!(done, DEFAULT_BENCHMARK, "{what}:\n{stdout}");
+}
+
+#[test]
+fn redis_benchmark_default_run_completes_on_a_node_and_a_cluster() {
+    if !have("redis-benchmark") {
+        return;
+    }
+    let single = TestCluster::start(1, |_| {});
+    default_benchmark_completes(single.addr(0).port(), "one node");
+    let cluster = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    default_benchmark_completes(cluster.addr(1).port(), "3-node cluster");
+    // The collections reached the cluster: the list holds what LPUSH and
+    // RPUSH left after the pops (last writer wins between racing
+    // clients, so only its type is certain).
+    let mut conn = cluster.client(0);
+    assert_eq!(conn.raw(&["TYPE", "mylist"]).trim(), "+list");
+}

@@ -245,7 +245,7 @@ impl Persist {
     }
 }
 
-/// TYPE: one read; every value is a string.
+/// TYPE: one read; the entry's kind names the type.
 #[derive(Debug, Clone)]
 pub struct Type {
     key: Bytes,
@@ -256,11 +256,8 @@ impl Type {
         if input == Input::Start {
             return Step::Read(self.key.clone());
         }
-        let t: &[u8] = match read_live(input, cx.now) {
-            Some(_) => b"string",
-            None => b"none",
-        };
-        Step::Reply(reply::with(|o| write_simple(o, t)))
+        let t = read_live(input, cx.now).map_or("none", |e| e.kind.name());
+        Step::Reply(reply::with(|o| write_simple(o, t.as_bytes())))
     }
 }
 
@@ -372,7 +369,8 @@ impl Move {
     /// Writes the source's value and expiry under the destination.
     fn write_to(&mut self, src: Entry, cx: &mut Cx<'_>) -> Step {
         self.state = MoveState::WroteTo;
-        let entry = cx.value(src.value.unwrap_or_default(), src.expires_at);
+        let mut entry = cx.value(src.value.unwrap_or_default(), src.expires_at);
+        entry.kind = src.kind;
         Step::Write(self.to.clone(), entry)
     }
 

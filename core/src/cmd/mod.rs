@@ -8,6 +8,10 @@
 //!   GETRANGE, SETRANGE, PING, ECHO.
 //! - [`keys`]: DEL, UNLINK, EXISTS, TOUCH, EXPIRE..., TTL..., EXPIRETIME...,
 //!   PERSIST, TYPE, RENAME, RENAMENX, COPY.
+//! - [`hashes`], [`lists`], [`sets`], [`zsets`]: the collection
+//!   families (HSET..., LPUSH..., SADD..., ZADD...), all run by the one
+//!   plan of [`coll`], which also holds their encoding and how they
+//!   replicate.
 //! - [`server`]: connection and server commands (AUTH, HELLO, CLIENT,
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
@@ -17,12 +21,17 @@
 //! - [`reply`]: reply and error encoding shared by the families.
 
 pub mod cluster;
+pub mod coll;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod multi;
 pub mod plan;
 pub mod reply;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use bytes::Bytes;
 
@@ -93,6 +102,55 @@ pub enum Cmd {
     Discard,
     Watch,
     Unwatch,
+    HSet,
+    HSetNx,
+    HGet,
+    HMSet,
+    HMGet,
+    HGetAll,
+    HDel,
+    HExists,
+    HLen,
+    HKeys,
+    HVals,
+    HIncrBy,
+    HIncrByFloat,
+    HStrLen,
+    LPush,
+    RPush,
+    LPushX,
+    RPushX,
+    LPop,
+    RPop,
+    LLen,
+    LRange,
+    LIndex,
+    LSet,
+    LRem,
+    LTrim,
+    SAdd,
+    SRem,
+    SMembers,
+    SIsMember,
+    SMIsMember,
+    SCard,
+    SPop,
+    SRandMember,
+    ZAdd,
+    ZIncrBy,
+    ZScore,
+    ZMScore,
+    ZRem,
+    ZCard,
+    ZRange,
+    ZRangeByScore,
+    ZRevRangeByScore,
+    ZRevRange,
+    ZRank,
+    ZRevRank,
+    ZCount,
+    ZPopMin,
+    ZPopMax,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -169,6 +227,8 @@ const R: &[&str] = &["readonly", "fast"];
 const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "fast"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
+const RS: &[&str] = &["readonly"];
+const WS: &[&str] = &["write"];
 const NK: (i32, i32, i32) = (0, 0, 0);
 const K1: (i32, i32, i32) = (1, 1, 1);
 const KS: (i32, i32, i32) = (1, -1, 1);
@@ -260,6 +320,56 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("discard", Cmd::Discard, 1, TX, NK, Srv),
     spec("watch", Cmd::Watch, -2, TX, KS, Srv),
     spec("unwatch", Cmd::Unwatch, 1, TX, NK, Srv),
+    // Collections: flags and arities as Redis 7.0's COMMAND INFO has them.
+    spec("hset", Cmd::HSet, -4, WDF, K1, Rmw),
+    spec("hsetnx", Cmd::HSetNx, 4, WDF, K1, Rmw),
+    spec("hget", Cmd::HGet, 3, R, K1, Rd),
+    spec("hmset", Cmd::HMSet, -4, WDF, K1, Rmw),
+    spec("hmget", Cmd::HMGet, -3, R, K1, Rd),
+    spec("hgetall", Cmd::HGetAll, 2, RS, K1, Rd),
+    spec("hdel", Cmd::HDel, -3, WF, K1, Rmw),
+    spec("hexists", Cmd::HExists, 3, R, K1, Rd),
+    spec("hlen", Cmd::HLen, 2, R, K1, Rd),
+    spec("hkeys", Cmd::HKeys, 2, RS, K1, Rd),
+    spec("hvals", Cmd::HVals, 2, RS, K1, Rd),
+    spec("hincrby", Cmd::HIncrBy, 4, WDF, K1, Rmw),
+    spec("hincrbyfloat", Cmd::HIncrByFloat, 4, WDF, K1, Rmw),
+    spec("hstrlen", Cmd::HStrLen, 3, R, K1, Rd),
+    spec("lpush", Cmd::LPush, -3, WDF, K1, Rmw),
+    spec("rpush", Cmd::RPush, -3, WDF, K1, Rmw),
+    spec("lpushx", Cmd::LPushX, -3, WDF, K1, Rmw),
+    spec("rpushx", Cmd::RPushX, -3, WDF, K1, Rmw),
+    spec("lpop", Cmd::LPop, -2, WF, K1, Rmw),
+    spec("rpop", Cmd::RPop, -2, WF, K1, Rmw),
+    spec("llen", Cmd::LLen, 2, R, K1, Rd),
+    spec("lrange", Cmd::LRange, 4, RS, K1, Rd),
+    spec("lindex", Cmd::LIndex, 3, RS, K1, Rd),
+    spec("lset", Cmd::LSet, 4, W, K1, Rmw),
+    spec("lrem", Cmd::LRem, 4, WS, K1, Rmw),
+    spec("ltrim", Cmd::LTrim, 4, WS, K1, Rmw),
+    spec("sadd", Cmd::SAdd, -3, WDF, K1, Rmw),
+    spec("srem", Cmd::SRem, -3, WF, K1, Rmw),
+    spec("smembers", Cmd::SMembers, 2, RS, K1, Rd),
+    spec("sismember", Cmd::SIsMember, 3, R, K1, Rd),
+    spec("smismember", Cmd::SMIsMember, -3, R, K1, Rd),
+    spec("scard", Cmd::SCard, 2, R, K1, Rd),
+    spec("spop", Cmd::SPop, -2, WF, K1, Rmw),
+    spec("srandmember", Cmd::SRandMember, -2, RS, K1, Rd),
+    spec("zadd", Cmd::ZAdd, -4, WDF, K1, Rmw),
+    spec("zincrby", Cmd::ZIncrBy, 4, WDF, K1, Rmw),
+    spec("zscore", Cmd::ZScore, 3, R, K1, Rd),
+    spec("zmscore", Cmd::ZMScore, -3, R, K1, Rd),
+    spec("zrem", Cmd::ZRem, -3, WF, K1, Rmw),
+    spec("zcard", Cmd::ZCard, 2, R, K1, Rd),
+    spec("zrange", Cmd::ZRange, -4, RS, K1, Rd),
+    spec("zrangebyscore", Cmd::ZRangeByScore, -4, RS, K1, Rd),
+    spec("zrevrangebyscore", Cmd::ZRevRangeByScore, -4, RS, K1, Rd),
+    spec("zrevrange", Cmd::ZRevRange, -4, RS, K1, Rd),
+    spec("zrank", Cmd::ZRank, 3, R, K1, Rd),
+    spec("zrevrank", Cmd::ZRevRank, 3, R, K1, Rd),
+    spec("zcount", Cmd::ZCount, 4, R, K1, Rd),
+    spec("zpopmin", Cmd::ZPopMin, -2, WF, K1, Rmw),
+    spec("zpopmax", Cmd::ZPopMax, -2, WF, K1, Rmw),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -405,6 +515,55 @@ fn start_found(
         | Cmd::Rename
         | Cmd::RenameNx
         | Cmd::Copy => keys::build(spec.cmd, &args, now),
+        Cmd::HSet
+        | Cmd::HSetNx
+        | Cmd::HGet
+        | Cmd::HMSet
+        | Cmd::HMGet
+        | Cmd::HGetAll
+        | Cmd::HDel
+        | Cmd::HExists
+        | Cmd::HLen
+        | Cmd::HKeys
+        | Cmd::HVals
+        | Cmd::HIncrBy
+        | Cmd::HIncrByFloat
+        | Cmd::HStrLen => hashes::build(spec.cmd, &args),
+        Cmd::LPush
+        | Cmd::RPush
+        | Cmd::LPushX
+        | Cmd::RPushX
+        | Cmd::LPop
+        | Cmd::RPop
+        | Cmd::LLen
+        | Cmd::LRange
+        | Cmd::LIndex
+        | Cmd::LSet
+        | Cmd::LRem
+        | Cmd::LTrim => lists::build(spec.cmd, &args),
+        Cmd::SAdd
+        | Cmd::SRem
+        | Cmd::SMembers
+        | Cmd::SIsMember
+        | Cmd::SMIsMember
+        | Cmd::SCard
+        | Cmd::SPop
+        | Cmd::SRandMember => sets::build(spec.cmd, &args),
+        Cmd::ZAdd
+        | Cmd::ZIncrBy
+        | Cmd::ZScore
+        | Cmd::ZMScore
+        | Cmd::ZRem
+        | Cmd::ZCard
+        | Cmd::ZRange
+        | Cmd::ZRangeByScore
+        | Cmd::ZRevRangeByScore
+        | Cmd::ZRevRange
+        | Cmd::ZRank
+        | Cmd::ZRevRank
+        | Cmd::ZCount
+        | Cmd::ZPopMin
+        | Cmd::ZPopMax => zsets::build(spec.cmd, &args),
         Cmd::FlushAll | Cmd::FlushDb => server::flushall(&args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
@@ -488,7 +647,56 @@ mod tests {
                 "expireat",
                 "pexpireat",
                 "expiretime",
-                "pexpiretime"
+                "pexpiretime",
+                "hset",
+                "hsetnx",
+                "hget",
+                "hmset",
+                "hmget",
+                "hgetall",
+                "hdel",
+                "hexists",
+                "hlen",
+                "hkeys",
+                "hvals",
+                "hincrby",
+                "hincrbyfloat",
+                "hstrlen",
+                "lpush",
+                "rpush",
+                "lpushx",
+                "rpushx",
+                "lpop",
+                "rpop",
+                "llen",
+                "lrange",
+                "lindex",
+                "lset",
+                "lrem",
+                "ltrim",
+                "sadd",
+                "srem",
+                "smembers",
+                "sismember",
+                "smismember",
+                "scard",
+                "spop",
+                "srandmember",
+                "zadd",
+                "zincrby",
+                "zscore",
+                "zmscore",
+                "zrem",
+                "zcard",
+                "zrange",
+                "zrangebyscore",
+                "zrevrangebyscore",
+                "zrevrange",
+                "zrank",
+                "zrevrank",
+                "zcount",
+                "zpopmin",
+                "zpopmax",
             ]
         );
     }

@@ -14,12 +14,13 @@
 //! can be lost.
 
 use bytes::Bytes;
+use rand_chacha::ChaCha8Rng;
 
-use super::{keys, strings};
+use super::{coll, keys, strings};
 use crate::clock::Micros;
 use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
-use crate::store::{Entry, Version};
+use crate::store::{Entry, Kind, Version};
 
 /// What the last step gave the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,8 @@ pub enum Step {
     Reply(Bytes),
 }
 
-/// What a plan may use besides its input: the time and new versions.
+/// What a plan may use besides its input: the time, new versions and the
+/// machine's RNG.
 pub struct Cx<'a> {
     /// Model time now.
     pub now: Micros,
@@ -65,6 +67,9 @@ pub struct Cx<'a> {
     pub tombstone_grace: Micros,
     /// The protocol the reply is written in.
     pub proto: Proto,
+    /// The machine's seeded RNG (SPOP, SRANDMEMBER): never a thread RNG,
+    /// so every engine makes the same choices.
+    pub rng: &'a mut ChaCha8Rng,
 }
 
 impl Cx<'_> {
@@ -84,6 +89,7 @@ impl Cx<'_> {
             value: None,
             version: self.next_version(),
             expires_at: Some(self.now + self.tombstone_grace),
+            kind: Kind::String,
         }
     }
 
@@ -93,6 +99,7 @@ impl Cx<'_> {
             value: Some(value),
             version: self.next_version(),
             expires_at,
+            kind: Kind::String,
         }
     }
 }
@@ -125,6 +132,8 @@ pub enum Plan {
     IncrFloat(strings::IncrFloat),
     Type(keys::Type),
     Move(keys::Move),
+    /// Every hash, list, set and sorted set command.
+    Coll(coll::Coll),
     FlushAll,
 }
 
@@ -150,6 +159,7 @@ impl Plan {
             Plan::IncrFloat(p) => p.step(input, cx),
             Plan::Type(p) => p.step(input, cx),
             Plan::Move(p) => p.step(input, cx),
+            Plan::Coll(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll,
                 _ => Step::Reply(super::reply::ok()),
@@ -159,6 +169,16 @@ impl Plan {
             *self = Plan::Done;
         }
         step
+    }
+}
+
+/// The entry a plan's read gave it, live at `now`, if it is a string;
+/// `Err` holds the WRONGTYPE reply to end the plan with when the key holds
+/// another type.
+pub(crate) fn read_string(input: Input, now: Micros) -> Result<Option<Entry>, Step> {
+    match read_live(input, now) {
+        Some(e) if e.kind != Kind::String => Err(Step::Reply(super::reply::wrongtype())),
+        e => Ok(e),
     }
 }
 

@@ -14,6 +14,8 @@ pub const OK: &[u8] = b"OK";
 pub const E_INT: &[u8] = b"ERR value is not an integer or out of range";
 /// Redis's generic syntax error.
 pub const E_SYNTAX: &[u8] = b"ERR syntax error";
+/// Redis's error for a command on a key of another type.
+pub const E_WRONGTYPE: &[u8] = b"WRONGTYPE Operation against a key holding the wrong kind of value";
 /// Redis's error when a write would exceed maxmemory under noeviction.
 pub const E_OOM: &[u8] = b"OOM command not allowed when used memory > 'maxmemory'.";
 
@@ -42,6 +44,11 @@ pub fn error_bytes(msg: &[u8]) -> Bytes {
 /// `+OK` (static: the most common reply costs no allocation).
 pub fn ok() -> Bytes {
     Bytes::from_static(b"+OK\r\n")
+}
+
+/// The WRONGTYPE error (static).
+pub fn wrongtype() -> Bytes {
+    Bytes::from_static(b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
 }
 
 /// An integer reply.

@@ -6,7 +6,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::Cmd;
-use super::plan::{Cx, Input, Plan, Step, read_live};
+use super::plan::{Cx, Input, Plan, Step, read_live, read_string};
 use super::reply::{self, E_INT, E_SYNTAX, parse_i64};
 
 /// Redis's error for a value or argument that is not a float.
@@ -15,7 +15,7 @@ const E_FLOAT: &[u8] = b"ERR value is not a valid float";
 const MAX_STRING: u64 = 512 * 1024 * 1024;
 use crate::clock::Micros;
 use crate::protocol::resp::{Proto, write_array_header, write_bulk, write_nil, write_simple};
-use crate::store::Entry;
+use crate::store::{Entry, Kind};
 
 /// Builds the plan of a string command, or its immediate reply.
 pub fn build(cmd: Cmd, args: &[Bytes], now: Micros) -> Result<Plan, Bytes> {
@@ -125,7 +125,10 @@ impl Get {
             Input::Start => Step::ReadValue(self.key.clone()),
             input => {
                 // The read went through the quorum (see Step::ReadValue).
-                let e = read_live(input, cx.now);
+                let e = match read_string(input, cx.now) {
+                    Ok(e) => e,
+                    Err(wrong) => return wrong,
+                };
                 Step::Reply(reply::bulk_or_null(
                     cx.proto,
                     e.and_then(|e| e.value).as_deref(),
@@ -220,6 +223,10 @@ impl Set {
             Input::Wrote => Step::Reply(reply::ok()),
             input => {
                 let cur = read_live(input, cx.now);
+                // SET ... GET reads the old value, which must be a string.
+                if o.get && cur.as_ref().is_some_and(|e| e.kind != Kind::String) {
+                    return Step::Reply(reply::wrongtype());
+                }
                 if (o.nx && cur.is_some()) || (o.xx && cur.is_none()) {
                     self.old = cur;
                     return Step::Reply(if o.get {
@@ -268,12 +275,13 @@ impl GetDel {
         match input {
             Input::Start => Step::Read(self.key.clone()),
             Input::Wrote => Step::Reply(reply::bulk_or_null(cx.proto, self.old.as_deref())),
-            input => match read_live(input, cx.now) {
-                Some(e) => {
+            input => match read_string(input, cx.now) {
+                Err(wrong) => wrong,
+                Ok(Some(e)) => {
                     self.old = Some(e.value.unwrap_or_default());
                     Step::Write(self.key.clone(), cx.tombstone())
                 }
-                None => Step::Reply(reply::bulk_or_null(cx.proto, None)),
+                Ok(None) => Step::Reply(reply::bulk_or_null(cx.proto, None)),
             },
         }
     }
@@ -293,7 +301,10 @@ impl Incr {
             Input::Start => Step::Read(self.key.clone()),
             Input::Wrote => Step::Reply(reply::integer(self.new)),
             input => {
-                let cur = read_live(input, cx.now);
+                let cur = match read_string(input, cx.now) {
+                    Ok(e) => e,
+                    Err(wrong) => return wrong,
+                };
                 let (old, expires_at) = match &cur {
                     None => (0, None),
                     Some(e) => match parse_i64(e.value.as_deref().unwrap_or_default()) {
@@ -322,7 +333,8 @@ pub struct MGet {
 impl MGet {
     pub fn step(&mut self, input: Input, cx: &mut Cx<'_>) -> Step {
         if input != Input::Start {
-            let e = read_live(input, cx.now);
+            // MGET answers nil for a key of another type, as Redis does.
+            let e = read_live(input, cx.now).filter(|e| e.kind == Kind::String);
             self.values.push(e.and_then(|e| e.value));
         }
         if let Some(k) = self.keys.get(self.values.len()) {
@@ -438,7 +450,10 @@ impl GetEx {
             Input::Wrote => return Step::Reply(reply::bulk_or_null(cx.proto, self.old.as_deref())),
             _ => {}
         }
-        let Some(mut e) = read_live(input, cx.now) else {
+        let Some(mut e) = (match read_string(input, cx.now) {
+            Ok(e) => e,
+            Err(wrong) => return wrong,
+        }) else {
             return Step::Reply(reply::bulk_or_null(cx.proto, None));
         };
         self.old = e.value.clone();
@@ -557,7 +572,10 @@ impl Edit {
             Input::Wrote => return Step::Reply(reply::integer(self.len)),
             _ => {}
         }
-        let cur = read_live(input, cx.now);
+        let cur = match read_string(input, cx.now) {
+            Ok(e) => e,
+            Err(wrong) => return wrong,
+        };
         let (old, expires_at) = match &cur {
             Some(e) => (e.value.clone().unwrap_or_default(), e.expires_at),
             None => (Bytes::new(), None),
@@ -610,9 +628,10 @@ impl Measure {
         if input == Input::Start {
             return Step::Read(self.key.clone());
         }
-        let value = read_live(input, cx.now)
-            .and_then(|e| e.value)
-            .unwrap_or_default();
+        let value = match read_string(input, cx.now) {
+            Ok(e) => e.and_then(|e| e.value).unwrap_or_default(),
+            Err(wrong) => return wrong,
+        };
         Step::Reply(match self.range {
             None => reply::integer(value.len() as i64),
             Some((start, end)) => reply::with(|o| write_bulk(o, substr(&value, start, end))),
@@ -635,7 +654,7 @@ fn substr(s: &[u8], start: i64, end: i64) -> &[u8] {
 }
 
 /// A float as Redis reads one for INCRBYFLOAT: no spaces, finite.
-fn parse_float(b: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
@@ -666,7 +685,10 @@ impl IncrFloat {
             Input::Wrote => return Step::Reply(reply::with(|o| write_bulk(o, &self.new))),
             _ => {}
         }
-        let cur = read_live(input, cx.now);
+        let cur = match read_string(input, cx.now) {
+            Ok(e) => e,
+            Err(wrong) => return wrong,
+        };
         let (old, expires_at) = match &cur {
             None => (0.0, None),
             Some(e) => match parse_float(e.value.as_deref().unwrap_or_default()) {
@@ -686,7 +708,7 @@ impl IncrFloat {
 
 /// A float as Redis prints INCRBYFLOAT's result: no exponent, no trailing
 /// zeros, integers without a point.
-fn format_float(v: f64) -> String {
+pub(crate) fn format_float(v: f64) -> String {
     let s = format!("{v}");
     if s == "-0" { "0".into() } else { s }
 }

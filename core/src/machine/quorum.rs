@@ -20,12 +20,12 @@ use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
-use crate::protocol::resp::{Proto, write_bulk, write_nil};
+use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
     QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
 };
 use crate::ring::{NodeId, Placement};
-use crate::store::{Entry, Version};
+use crate::store::{Entry, Kind, Version};
 
 use super::conns::ConnId;
 
@@ -144,6 +144,7 @@ impl Machine {
                         last_version: &mut self.last_version,
                         tombstone_grace: self.cfg.tombstone_grace.as_micros() as Micros,
                         proto: cmd.proto,
+                        rng: &mut self.rng,
                     };
                     plan.step(input, &mut cx)
                 }
@@ -250,12 +251,13 @@ impl Machine {
             .record(cmd.idx, now.saturating_sub(cmd.started));
         // The store drops an expired entry when it is read, and a tombstone
         // has no value: what is left is live.
-        let value = self
-            .store
-            .get_versioned(key, now)
-            .and_then(|e| e.value.as_deref());
+        let entry = self.store.get_versioned(key, now);
+        let value = entry.and_then(|e| e.value.as_deref());
+        // A collection under the key: GET answers WRONGTYPE, as Redis does.
+        let wrong = entry.is_some_and(|e| e.kind != Kind::String && e.value.is_some());
         self.conns
             .finish_with(cmd.conn, cmd.slot, |out| match value {
+                _ if wrong => write_error(out, reply::E_WRONGTYPE),
                 Some(v) => write_bulk(out, v),
                 None => write_nil(out, cmd.proto),
             });

@@ -12,9 +12,13 @@
 //!           [RL.PUT   <id> <key> <entry>]
 //!           [RL.FLUSH <id>]
 //! response  [RL.REP   <id> <body>]
-//! entry     [<value bulk | null> <ts> <node> <expires-at | -1>]
+//! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
 //! body      <entry> | null (no such key) | +OK (write applied) | -ERR... (failure)
 //! ```
+//!
+//! An entry's `kind` (see [`Kind::code`]) is sent only for a collection
+//! (hash, list, set, sorted set): a string's entry stays four elements, so
+//! the common case costs no byte more than before collections existed.
 //!
 //! Encoding and decoding are pure; the node owns the sockets.
 
@@ -24,7 +28,7 @@ use crate::clock::Micros;
 use crate::protocol::resp::{self, Frame};
 use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
-use crate::store::{Entry, Version};
+use crate::store::{Entry, Kind, Version};
 
 /// Identifies a request on one peer connection; replies carry it back.
 pub type RequestId = u64;
@@ -154,7 +158,8 @@ fn write_u64(out: &mut BytesMut, v: u64) {
 }
 
 fn encode_entry(e: &Entry, out: &mut BytesMut) {
-    resp::write_array_header(out, 4);
+    let tagged = e.kind != Kind::String;
+    resp::write_array_header(out, if tagged { 5 } else { 4 });
     match &e.value {
         Some(v) => resp::write_bulk(out, v),
         None => resp::write_null(out),
@@ -164,6 +169,9 @@ fn encode_entry(e: &Entry, out: &mut BytesMut) {
     match e.expires_at {
         Some(t) => write_u64(out, t),
         None => resp::write_integer(out, -1),
+    }
+    if tagged {
+        resp::write_integer(out, i64::from(e.kind.code()));
     }
 }
 
@@ -253,10 +261,16 @@ fn decode_entry(f: &Frame, msg: &'static str) -> Result<Entry, PeerError> {
         expected,
     };
     let Frame::Array(items) = f else {
-        return Err(bad("entry", "an array of 4 elements"));
+        return Err(bad("entry", "an array of 4 or 5 elements"));
     };
-    let [value, ts, node, exp] = items.as_slice() else {
-        return Err(bad("entry", "an array of 4 elements"));
+    let (value, ts, node, exp, kind) = match items.as_slice() {
+        [value, ts, node, exp] => (value, ts, node, exp, Kind::String),
+        [value, ts, node, exp, kind] => {
+            let code = int(kind, msg, "entry.kind")?;
+            let kind = Kind::from_code(code).ok_or(bad("entry.kind", "a kind code 0..=4"))?;
+            (value, ts, node, exp, kind)
+        }
+        _ => return Err(bad("entry", "an array of 4 or 5 elements")),
     };
     let value = match value {
         Frame::Bulk(b) => Some(b.clone()),
@@ -274,6 +288,7 @@ fn decode_entry(f: &Frame, msg: &'static str) -> Result<Entry, PeerError> {
         value,
         version: Version { ts, node },
         expires_at,
+        kind,
     })
 }
 
@@ -384,11 +399,13 @@ mod tests {
             0u64..i64::MAX as u64,
             any::<u32>(),
             proptest::option::of(0u64..i64::MAX as u64),
+            proptest::sample::select(Kind::ALL.to_vec()),
         )
-            .prop_map(|(v, ts, node, exp)| Entry {
+            .prop_map(|(v, ts, node, exp, kind)| Entry {
                 value: v.map(Bytes::from),
                 version: Version { ts, node },
                 expires_at: exp,
+                kind,
             })
     }
 

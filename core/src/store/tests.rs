@@ -17,6 +17,7 @@ fn val(ts: Micros, v: &[u8], expires_at: Option<Micros>) -> Entry {
         value: Some(Bytes::copy_from_slice(v)),
         version: Version { ts, node: 1 },
         expires_at,
+        kind: Kind::String,
     }
 }
 
@@ -25,6 +26,7 @@ fn tomb(ts: Micros, expires_at: Option<Micros>) -> Entry {
         value: None,
         version: Version { ts, node: 1 },
         expires_at,
+        kind: Kind::String,
     }
 }
 
@@ -505,6 +507,7 @@ fn stored_values_do_not_pin_the_callers_buffer() {
         value: Some(buffer.slice(10..110)),
         version: Version { ts: 2, node: 1 },
         expires_at: None,
+        kind: Kind::String,
     };
     s.put(key(1), e, T0, &mut r).unwrap();
     let stored = s.peek(&key(1), T0).unwrap().value.as_ref().unwrap();
