@@ -22,7 +22,8 @@
 // order and under the same step names as compat.py's where the call is the
 // same; a family is added as one more block in `blocks`. Off by default,
 // since the node does not have these commands yet:
-//   - COMPAT_TYPES=1: hashes, lists, sets and sorted sets;
+//   - COMPAT_TYPES=1: hashes, lists, sets and sorted sets (or some of them:
+//     COMPAT_TYPES=hash,list names the blocks);
 //   - COMPAT_SCAN=1: KEYS and SCAN (scanStream).
 // Left out because the node does not support them: MULTI/EXEC (`multi()`),
 // SELECT of another database, OBJECT, DUMP/RESTORE, SORT, pub/sub, scripting.
@@ -375,16 +376,28 @@ const SCAN = [
   ],
 ];
 
+// The families `name` turns on: all with 1, else those it names
+// (COMPAT_TYPES=hash,list).
+function optional(name, families) {
+  const on = process.env[name] || "";
+  return families.filter(([family]) => on === "1" || on.split(",").includes(family));
+}
+
 function blocks() {
   const out = [
     ["strings", STRINGS],
     ["keys", KEYS],
     ["pipeline", PIPELINES],
   ];
-  if (process.env.COMPAT_TYPES === "1") {
-    out.push(["hash", HASHES], ["list", LISTS], ["set", SETS], ["zset", ZSETS]);
-  }
-  if (process.env.COMPAT_SCAN === "1") out.push(["scan", SCAN]);
+  out.push(
+    ...optional("COMPAT_TYPES", [
+      ["hash", HASHES],
+      ["list", LISTS],
+      ["set", SETS],
+      ["zset", ZSETS],
+    ]),
+    ...optional("COMPAT_SCAN", [["scan", SCAN]]),
+  );
   // Last: it ends with FLUSHDB.
   out.push(["server", SERVER]);
   return out;

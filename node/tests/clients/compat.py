@@ -15,7 +15,8 @@ by default); `resp2` and `resp3` pass `protocol=2` / `protocol=3`.
 The calls are grouped in blocks, one per command family; a family is added
 as one more block in BLOCKS. Off by default, since the node does not have
 these commands yet:
-  - COMPAT_TYPES=1: hashes, lists, sets and sorted sets;
+  - COMPAT_TYPES=1: hashes, lists, sets and sorted sets (or some of them:
+    COMPAT_TYPES=hash,list names the blocks);
   - COMPAT_SCAN=1: KEYS and SCAN (redis-py's `keys`, `scan_iter`).
 Left out because the node does not support them (nor plan to here): MULTI/EXEC
 transactions (`pipeline(transaction=True)`), SELECT of another database,
@@ -318,12 +319,20 @@ SCAN = [
 ]
 
 
+def optional(var, families):
+    """The families `var` turns on: all with 1, else those it names
+    (COMPAT_TYPES=hash,list)."""
+    on = os.environ.get(var, "")
+    return [(n, b) for n, b in families if on == "1" or n in on.split(",")]
+
+
 def blocks():
     out = [("strings", STRINGS), ("keys", KEYS), ("pipeline", PIPELINES)]
-    if os.environ.get("COMPAT_TYPES") == "1":
-        out += [("hash", HASHES), ("list", LISTS), ("set", SETS), ("zset", ZSETS)]
-    if os.environ.get("COMPAT_SCAN") == "1":
-        out += [("scan", SCAN)]
+    out += optional(
+        "COMPAT_TYPES",
+        [("hash", HASHES), ("list", LISTS), ("set", SETS), ("zset", ZSETS)],
+    )
+    out += optional("COMPAT_SCAN", [("scan", SCAN)])
     # Last: it ends with FLUSHDB.
     out.append(("server", SERVER))
     return out
