@@ -272,6 +272,9 @@ pub struct Stats {
     /// Stored entries with a value. Like Redis's DBSIZE it includes entries
     /// that have expired but were not dropped yet.
     pub keys: u64,
+    /// Stored entries with a value and an expiry (Redis's `expires`, which
+    /// also counts expired entries not dropped yet).
+    pub expires: u64,
     /// Stored tombstones.
     pub tombstones: u64,
     /// Bytes charged, the sum of [`entry_cost`] over stored entries.
@@ -366,6 +369,8 @@ pub struct Store {
     volatile_used: u64,
     /// Stored entries with a value.
     values: u64,
+    /// Stored entries with a value and an expiry (tombstones all have one).
+    volatile_values: u64,
     /// Stored tombstones.
     tombstones: u64,
     /// Reads that found a live value.
@@ -405,6 +410,7 @@ impl Store {
             used: 0,
             volatile_used: 0,
             values: 0,
+            volatile_values: 0,
             tombstones: 0,
             hits: 0,
             misses: 0,
@@ -584,6 +590,7 @@ impl Store {
         self.used = 0;
         self.volatile_used = 0;
         self.values = 0;
+        self.volatile_values = 0;
         self.tombstones = 0;
     }
 
@@ -626,6 +633,7 @@ impl Store {
     pub fn stats(&self) -> Stats {
         Stats {
             keys: self.values,
+            expires: self.volatile_values,
             tombstones: self.tombstones,
             used_bytes: self.used,
             hits: self.hits,
@@ -739,15 +747,18 @@ impl Store {
         } else {
             (0, 1)
         };
+        let volatile_values = u64::from(entry.value.is_some() && entry.expires_at.is_some());
         if add {
             self.used += cost;
             self.volatile_used += volatile_cost;
             self.values += values;
+            self.volatile_values += volatile_values;
             self.tombstones += tombstones;
         } else {
             self.used -= cost;
             self.volatile_used -= volatile_cost;
             self.values -= values;
+            self.volatile_values -= volatile_values;
             self.tombstones -= tombstones;
         }
     }

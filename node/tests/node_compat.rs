@@ -12,12 +12,11 @@
 
 mod node_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use node_support::TestCluster;
+use node_support::{RedisServer, TestCluster};
 
 /// How a reply is compared with Redis's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,66 +474,6 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["HELLO", "4"], Exact),
     (&["HELLO", "3", "BOGUS"], Exact),
 ];
-
-/// A `redis-server` on a free port, killed on drop.
-struct RedisServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        // Pick a free port; the small window until redis binds it is
-        // acceptable for a test.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--databases", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "cannot run `redis-server` ({e}): this test compares ringlab with a real \
-                 Redis; install it (Debian/Ubuntu: `apt-get install redis-server`, which \
-                 scripts/setup does)"
-            ),
-        };
-        // Wait for Redis's own "ready" log line rather than for a time.
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut log = String::new();
-        loop {
-            let mut line = String::new();
-            match lines.read_line(&mut line) {
-                Ok(0) | Err(_) => {
-                    let _ = child.kill();
-                    panic!("redis-server exited before it was ready:\n{log}");
-                }
-                Ok(_) if line.contains("Ready to accept connections") => break,
-                Ok(_) => log.push_str(&line),
-            }
-        }
-        // Keep draining its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut lines, &mut std::io::sink());
-        });
-        Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A blocking connection that sends raw commands and reads raw replies.
 struct Raw {

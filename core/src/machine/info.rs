@@ -91,7 +91,14 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             let s = node.store.stats();
             out.push_str("# Keyspace\r\n");
             if s.keys > 0 {
-                let _ = write!(out, "db0:keys={},tombstones={}\r\n", s.keys, s.tombstones);
+                // Redis's fields first, as clients parse them (redis-py
+                // reads every `k=v`). avg_ttl is Redis's sampled estimate,
+                // 0 until its expiry cycle has sampled; ringlab keeps none.
+                let _ = write!(
+                    out,
+                    "db0:keys={},expires={},avg_ttl=0,tombstones={}\r\n",
+                    s.keys, s.expires, s.tombstones
+                );
             }
         }
         "cluster" => {

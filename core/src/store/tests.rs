@@ -49,8 +49,8 @@ fn recount(s: &Store) -> u64 {
         .sum()
 }
 
-/// The volatile list and the slots' positions agree, and it lists exactly
-/// the entries with an expiry.
+/// The volatile list and the slots' positions agree, it lists exactly the
+/// entries with an expiry, and `Stats::expires` counts those with a value.
 fn check_volatile_index(s: &Store) {
     let with_expiry = s
         .map
@@ -58,6 +58,12 @@ fn check_volatile_index(s: &Store) {
         .filter(|x| x.entry.expires_at.is_some())
         .count();
     assert_eq!(s.volatile.len(), with_expiry);
+    let values_with_expiry = s
+        .map
+        .values()
+        .filter(|x| x.entry.value.is_some() && x.entry.expires_at.is_some())
+        .count();
+    assert_eq!(s.stats().expires, values_with_expiry as u64);
     for (pos, &i) in s.volatile.iter().enumerate() {
         assert_eq!(s.map[i as usize].vpos as usize, pos);
     }

@@ -1,9 +1,12 @@
 //! Shared by the node_* integration tests: in-process clusters on
-//! 127.0.0.1:0 and a blocking RESP client over the library's async one.
+//! 127.0.0.1:0, a blocking RESP client over the library's async one, and a
+//! real `redis-server` to compare with.
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -215,4 +218,69 @@ pub fn to_resp(f: &Frame) -> String {
     let mut out = BytesMut::new();
     resp::encode(f, &mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A `redis-server` on a free port, killed on drop: the reference the
+/// compatibility tests compare ringlab with.
+pub struct RedisServer {
+    /// The redis-server process.
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl RedisServer {
+    /// Starts one, with one database (as ringlab has), no persistence,
+    /// and waits until it accepts connections.
+    pub fn start() -> Self {
+        // Pick a free port; the small window until redis binds it is
+        // acceptable for a test.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--databases", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "cannot run `redis-server` ({e}): this test compares ringlab with a real \
+                 Redis; install it (Debian/Ubuntu: `apt-get install redis-server`, which \
+                 scripts/setup does)"
+            ),
+        };
+        // Wait for Redis's own "ready" log line rather than for a time.
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut log = String::new();
+        loop {
+            let mut line = String::new();
+            match lines.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = child.kill();
+                    panic!("redis-server exited before it was ready:\n{log}");
+                }
+                Ok(_) if line.contains("Ready to accept connections") => break,
+                Ok(_) => log.push_str(&line),
+            }
+        }
+        // Keep draining its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut lines, &mut std::io::sink());
+        });
+        Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
