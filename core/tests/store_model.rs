@@ -263,6 +263,11 @@ fn sync(store: &Store, model: &mut Model, may: May, op: &Op) {
     }
     model.stats.keys = model.entries.values().filter(|e| e.value.is_some()).count() as u64;
     model.stats.tombstones = model.entries.len() as u64 - model.stats.keys;
+    model.stats.expires = model
+        .entries
+        .values()
+        .filter(|e| e.value.is_some() && e.expires_at.is_some())
+        .count() as u64;
     model.stats.used_bytes = used;
     assert_eq!(store.stats(), model.stats, "after {op:?}");
     assert_eq!(store.used_bytes(), used);
