@@ -373,6 +373,9 @@ pub struct Store {
     volatile_values: u64,
     /// Stored tombstones.
     tombstones: u64,
+    /// The newest FLUSHALL's version: a put not newer than it is stale, as
+    /// if every key held a tombstone of that version.
+    flushed_at: Option<Version>,
     /// Reads that found a live value.
     hits: u64,
     /// Reads that did not.
@@ -412,6 +415,7 @@ impl Store {
             values: 0,
             volatile_values: 0,
             tombstones: 0,
+            flushed_at: None,
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -503,6 +507,11 @@ impl Store {
                 return Ok(PutOutcome::Stale { current });
             }
         }
+        if let Some(current) = self.flushed_at
+            && entry.version <= current
+        {
+            return Ok(PutOutcome::Stale { current });
+        }
         if entry.is_expired(now) {
             if let Some(i) = existing {
                 self.remove_at(i);
@@ -582,8 +591,12 @@ impl Store {
         expired
     }
 
-    /// Drops every entry. Counters of past events (hits, evictions...) stay.
-    pub fn flush(&mut self) {
+    /// Drops every entry, as a delete of each at `version`: a later put of
+    /// an older (or equal) version is stale, so a write that was in flight
+    /// (or a read repair carrying one) cannot bring a key back. Counters of
+    /// past events (hits, evictions...) stay.
+    pub fn flush(&mut self, version: Version) {
+        self.flushed_at = Some(self.flushed_at.map_or(version, |v| v.max(version)));
         self.map = IndexMap::with_hasher(RandomState::new());
         self.volatile = Vec::new();
         self.pool.clear();

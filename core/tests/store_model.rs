@@ -127,6 +127,8 @@ struct Model {
     now: Micros,
     /// The newest version's time handed out so far.
     clock: Micros,
+    /// The last flush's version: no put at or below it applies.
+    flushed_at: Option<Version>,
     stats: Stats,
 }
 
@@ -162,6 +164,11 @@ impl Model {
             return Expect::Outcome(PutOutcome::Stale {
                 current: old.version,
             });
+        }
+        if let Some(current) = self.flushed_at
+            && entry.version <= current
+        {
+            return Expect::Outcome(PutOutcome::Stale { current });
         }
         if entry.is_expired(self.now) {
             self.entries.remove(key);
@@ -294,6 +301,7 @@ fn run(cfg: StoreConfig, seed: u64, ops: &[Op]) -> (Stats, Coverage) {
         cfg,
         now: T0,
         clock: 0,
+        flushed_at: None,
         stats: Stats::default(),
     };
     for (n, op) in ops.iter().enumerate() {
@@ -390,7 +398,13 @@ fn run(cfg: StoreConfig, seed: u64, ops: &[Op]) -> (Stats, Coverage) {
                 );
             }
             Op::Flush => {
-                store.flush();
+                model.clock += 1;
+                let version = Version {
+                    ts: model.clock,
+                    node: 0,
+                };
+                store.flush(version);
+                model.flushed_at = Some(version);
                 model.entries.clear();
             }
         }

@@ -70,21 +70,6 @@ const MASKS: &[(&str, Mask)] = &[
     ("server.config_get_port", Mask::ConfigValues),
 ];
 
-/// Steps whose difference on a cluster is a known ringlab bug, not a
-/// legitimate difference: reported on stderr (`KNOWN ISSUE`) instead of
-/// failing, until it is fixed; on a single node they must be equal.
-///
-/// FLUSHDB on a cluster is not ordered after the replica writes still in
-/// flight: a write acknowledged by W=2 replicas is still travelling to the
-/// third, and when it lands after that replica applied the flush the key
-/// survives the flush there, and a later quorum read repairs it back onto
-/// the others. The `pipeline.long` block (400 writes) leaves the third
-/// replica far enough behind that, on 2 busy cores, about one test run in
-/// four saw the coordinator's `DBSIZE` at 1 right after `FLUSHDB` (how the
-/// key got back to the coordinator itself so soon is not pinned down yet);
-/// EXISTS on every key of the script then found `pk4` and `pk6` alive.
-const KNOWN_ON_CLUSTER: &[&str] = &["server.dbsize_after_flushdb", "server.get_after_flushdb"];
-
 /// One way of running a client.
 #[derive(Debug, Clone, Copy)]
 enum Client {
@@ -297,7 +282,6 @@ fn differences(redis: &[(String, Value)], ours: &[(String, Value)]) -> Vec<(Stri
 /// run i goes to `ours[i % ours.len()]`, so that on a cluster the runs
 /// enter through different nodes) and fails listing every difference.
 fn compare_clients(what: &str, ours: &[SocketAddr]) {
-    let cluster = ours.len() > 1;
     let inst = installed();
     let redis = RedisServer::start();
     let started = Instant::now();
@@ -306,16 +290,10 @@ fn compare_clients(what: &str, ours: &[SocketAddr]) {
         let node = ours[i % ours.len()];
         let want = run(&inst, client, redis.addr);
         let got = run(&inst, client, node);
-        let (known, diffs): (Vec<_>, Vec<_>) = differences(&want, &got)
+        let diffs: Vec<String> = differences(&want, &got)
             .into_iter()
-            .partition(|(step, _)| cluster && KNOWN_ON_CLUSTER.contains(&step.as_str()));
-        for (_, text) in &known {
-            eprintln!(
-                "KNOWN ISSUE (see KNOWN_ON_CLUSTER): {} against {what}:\n{text}",
-                client.name()
-            );
-        }
-        let diffs: Vec<String> = diffs.into_iter().map(|(_, text)| text).collect();
+            .map(|(_, text)| text)
+            .collect();
         if !diffs.is_empty() {
             let _ = writeln!(
                 report,

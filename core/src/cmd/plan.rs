@@ -48,8 +48,10 @@ pub enum Step {
     ReadValue(Bytes),
     /// A quorum write of the entry under the key.
     Write(Bytes, Entry),
-    /// Drop every key here and on every peer.
-    FlushAll,
+    /// Drop every key here and on every peer, as a delete of each at this
+    /// version: a write older than it that lands later is refused, so
+    /// neither a late replica write nor a read repair brings a key back.
+    FlushAll(Version),
     /// Done: the reply.
     Reply(Bytes),
 }
@@ -161,7 +163,7 @@ impl Plan {
             Plan::Move(p) => p.step(input, cx),
             Plan::Coll(p) => p.step(input, cx),
             Plan::FlushAll => match input {
-                Input::Start => Step::FlushAll,
+                Input::Start => Step::FlushAll(cx.next_version()),
                 _ => Step::Reply(super::reply::ok()),
             },
         };

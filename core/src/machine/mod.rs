@@ -135,7 +135,7 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
     let bytes = match req {
         PeerRequest::Get { key } => key.len(),
         PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
-        PeerRequest::Flush => 0,
+        PeerRequest::Flush { .. } => 0,
     };
     OpCost {
         bytes,
@@ -434,8 +434,8 @@ impl Machine {
                 Ok(()) => PeerResponse::Ack,
                 Err(f) => PeerResponse::Failed(f),
             },
-            PeerRequest::Flush => {
-                self.store.flush();
+            PeerRequest::Flush { version } => {
+                self.store.flush(version);
                 PeerResponse::Ack
             }
         }

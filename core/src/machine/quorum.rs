@@ -171,7 +171,7 @@ impl Machine {
                     }
                     Begun::Wait(w) => w,
                 },
-                Step::FlushAll => match self.begin_flush(now, id) {
+                Step::FlushAll(version) => match self.begin_flush(now, id, version) {
                     Some(w) => w,
                     None => {
                         next = Ok(Input::Flushed);
@@ -306,8 +306,8 @@ impl Machine {
     /// FLUSHALL: this node's keys now, and every peer's (waiting up to the
     /// replica timeout for their acks; a peer that does not answer keeps
     /// its keys). None when there are no peers.
-    fn begin_flush(&mut self, now: Micros, id: OpId) -> Option<Waiting> {
-        self.store.flush();
+    fn begin_flush(&mut self, now: Micros, id: OpId, version: Version) -> Option<Waiting> {
+        self.store.flush(version);
         let peers: BTreeSet<NodeId> = self
             .membership
             .members
@@ -319,7 +319,7 @@ impl Machine {
             return None;
         }
         for &p in &peers {
-            self.send(id, p, PeerRequest::Flush);
+            self.send(id, p, PeerRequest::Flush { version });
         }
         let deadline = now.saturating_add(self.cfg.replica_timeout.as_micros() as Micros);
         Some(Waiting::Flush { peers, deadline })

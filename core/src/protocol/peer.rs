@@ -10,7 +10,7 @@
 //! ```text
 //! request   [RL.GET   <id> <key>]
 //!           [RL.PUT   <id> <key> <entry>]
-//!           [RL.FLUSH <id>]
+//!           [RL.FLUSH <id> <ts> <node>]
 //! response  [RL.REP   <id> <body>]
 //! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
 //! body      <entry> | null (no such key) | +OK (write applied) | -ERR... (failure)
@@ -51,8 +51,12 @@ pub enum PeerRequest {
         /// The versioned value or tombstone.
         entry: Entry,
     },
-    /// Drop every key (FLUSHALL on the coordinator).
-    Flush,
+    /// Drop every key (FLUSHALL on the coordinator), and refuse writes
+    /// not newer than `version` from now on.
+    Flush {
+        /// The flush's version.
+        version: Version,
+    },
 }
 
 /// What a replica answers.
@@ -192,10 +196,13 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 resp::write_bulk(out, key);
                 encode_entry(entry, out);
             }
-            PeerRequest::Flush => {
-                resp::write_array_header(out, 2);
+            PeerRequest::Flush { version } => {
+                resp::write_array_header(out, 4);
                 resp::write_bulk(out, FLUSH);
                 write_u64(out, *id);
+                let Version { ts, node } = *version;
+                write_u64(out, ts);
+                write_u64(out, u64::from(node));
             }
         },
         PeerMessage::Response { id, resp: body } => {
@@ -341,10 +348,20 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
             })
         }
         FLUSH => {
-            arity(&items, "RL.FLUSH", 2)?;
+            arity(&items, "RL.FLUSH", 4)?;
+            let ts = int(&items[2], "RL.FLUSH", "ts")?;
+            let node = NodeId::try_from(int(&items[3], "RL.FLUSH", "node")?).map_err(|_| {
+                PeerError::Field {
+                    msg: "RL.FLUSH",
+                    field: "node",
+                    expected: "a node id (u32)",
+                }
+            })?;
             Ok(PeerMessage::Request {
                 id: int(&items[1], "RL.FLUSH", "id")?,
-                req: PeerRequest::Flush,
+                req: PeerRequest::Flush {
+                    version: Version { ts, node },
+                },
             })
         }
         REP => {
@@ -421,9 +438,14 @@ mod tests {
                 id,
                 req: PeerRequest::Put { key, entry }
             }),
-            id.clone().prop_map(|id| PeerMessage::Request {
-                id,
-                req: PeerRequest::Flush
+            // Times are RESP integers: below i64::MAX, as entries' are.
+            (id.clone(), 0u64..i64::MAX as u64, any::<u32>()).prop_map(|(id, ts, node)| {
+                PeerMessage::Request {
+                    id,
+                    req: PeerRequest::Flush {
+                        version: Version { ts, node },
+                    },
+                }
             }),
             (id.clone(), proptest::option::of(entry())).prop_map(|(id, e)| {
                 PeerMessage::Response {

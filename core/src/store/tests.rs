@@ -529,12 +529,29 @@ fn flush_empties_but_keeps_event_counters() {
     s.put(key(1), val(1, b"v", Some(T0 + SEC)), T0, &mut r)
         .unwrap();
     s.get(&key(1), T0);
-    s.flush();
+    s.flush(Version {
+        ts: T0 + 5,
+        node: 2,
+    });
     let st = s.stats();
     assert_eq!((st.keys, st.used_bytes, st.hits), (0, 0, 1));
     assert!(s.is_empty());
     assert_eq!(s.expire_step(T0 + SEC, &mut r, 10), 0);
     check_volatile_index(&s);
+    // A write older than the flush (in flight when it happened, or a read
+    // repair) stays out; a newer one goes in.
+    let late = s
+        .put(key(2), val(T0 + 4, b"old", None), T0, &mut r)
+        .unwrap();
+    assert!(matches!(late, PutOutcome::Stale { .. }), "{late:?}");
+    assert!(s.is_empty());
+    s.put(key(2), val(T0 + 6, b"new", None), T0, &mut r)
+        .unwrap();
+    assert_eq!(s.len(), 1);
+    // An older flush does not lower the floor.
+    s.flush(Version { ts: T0, node: 1 });
+    let late = s.put(key(3), val(T0 + 5, b"x", None), T0, &mut r).unwrap();
+    assert!(matches!(late, PutOutcome::Stale { .. }), "{late:?}");
 }
 
 #[test]

@@ -193,7 +193,7 @@ impl Boxes {
     }
 
     pub fn take_req(&mut self, b: Box<PeerRequest>) -> PeerRequest {
-        self.reqs.unbox(b, PeerRequest::Flush)
+        self.reqs.unbox(b, PeerRequest::Get { key: Bytes::new() })
     }
 
     pub fn resp(&mut self, resp: PeerResponse) -> Box<PeerResponse> {

@@ -1,0 +1,52 @@
+//! FLUSHALL on a replicated cluster against writes still in flight: a
+//! write acknowledged by W replicas may still be on its way to the others
+//! when the flush is sent, and messages are not ordered between them. The
+//! flush is a delete of every key at its own version, so that late write
+//! (and any read repair carrying it) must not bring the key back.
+
+use ringlab_core::config::NodeConfig;
+use ringlab_core::harness::{Cluster, NetConfig};
+use ringlab_core::protocol::resp::Frame;
+
+#[test]
+fn no_key_written_before_flushall_survives_it() {
+    let cfg = NodeConfig {
+        n: 3,
+        r: 2,
+        w: 2,
+        ..NodeConfig::default()
+    };
+    // Delays that vary fiftyfold: the third replica's write may arrive
+    // after a flush sent once one other replica acknowledged it.
+    let net = NetConfig {
+        delay: (20, 1000),
+        ..NetConfig::default()
+    };
+    let mut survivors = Vec::new();
+    for seed in 0..100 {
+        let mut c = Cluster::new(3, &cfg, net, seed);
+        let conn = c.connect(1);
+        c.send(1, conn, &[b"SET", b"k", b"v"]);
+        c.send(1, conn, &[b"FLUSHALL"]);
+        c.run();
+        let replies = c.take_replies(1, conn);
+        assert_eq!(replies.len(), 2, "seed {seed}: {replies:?}");
+        for node in 1..=3 {
+            let probe = c.connect(node);
+            if c.call(node, probe, &[b"DBSIZE"]) != Some(Frame::Integer(0)) {
+                survivors.push((seed, node));
+            }
+        }
+        // Nor does a read through another coordinator (R=2, with repair).
+        let reader = c.connect(2);
+        assert_eq!(
+            c.call(2, reader, &[b"GET", b"k"]),
+            Some(Frame::Null),
+            "seed {seed}"
+        );
+    }
+    assert!(
+        survivors.is_empty(),
+        "(seed, node) keeping the key: {survivors:?}"
+    );
+}
