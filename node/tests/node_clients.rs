@@ -21,10 +21,9 @@
 //! `redis-server` or `node`, the test fails and says to run scripts/setup,
 //! rather than passing without comparing.
 //!
-//! `COMPAT_TYPES=1` (hashes, lists, sets, sorted sets; or some of them,
-//! `COMPAT_TYPES=hash,list`) and `COMPAT_SCAN=1` (KEYS, SCAN) reach the
-//! scripts through the environment and add those families' calls, which
-//! fail until the node has those commands.
+//! `COMPAT_SCAN=1` (KEYS, SCAN) reaches the scripts through the
+//! environment and adds those calls, which fail until the node has those
+//! commands.
 #![cfg(not(madsim))]
 
 mod node_support;
