@@ -46,12 +46,15 @@ fn calibrate_fits_and_compares_against_a_real_node() {
         load.to_str().unwrap(),
         "--port",
         &port,
+        // One window per run, so each rung's throughput is its count.
         "--duration",
-        "300ms",
+        "1s",
         "--cost-rate",
         "2000",
+        // Far apart, so the first is below 60% of the second's throughput
+        // whatever the debug build's capacity (rates are at least 100/s).
         "--loads",
-        "0.01,0.02",
+        "0.01,0.1",
         "--out",
         dir,
     ]);

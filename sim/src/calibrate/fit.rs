@@ -141,12 +141,13 @@ pub fn one_way_latency_us(p50_us: u64, service_us: f64) -> f64 {
     ((p50_us as f64 - service_us) / 2.0).max(1.0)
 }
 
-/// The real rungs whose p50 the network is fitted to and checked at: at
-/// or below [`P50_MAX_LOAD`] of the real saturation (the best throughput).
-pub fn moderate(rates: &[u64], real: &[Figures]) -> Vec<usize> {
+/// The real rungs whose p50 the network is fitted to and checked at: those
+/// that served at most [`P50_MAX_LOAD`] of the real saturation (the best
+/// throughput of any rung).
+pub fn moderate(real: &[Figures]) -> Vec<usize> {
     let saturation = real.iter().map(|f| f.throughput).fold(0.0, f64::max);
-    (0..rates.len().min(real.len()))
-        .filter(|&i| rates[i] as f64 <= P50_MAX_LOAD * saturation && real[i].p50_us.is_some())
+    (0..real.len())
+        .filter(|&i| real[i].throughput <= P50_MAX_LOAD * saturation && real[i].p50_us.is_some())
         .collect()
 }
 
@@ -259,7 +260,7 @@ pub fn judge(points: &[Point]) -> Verdict {
     let real_saturation = real_best.map_or(0.0, |p| p.real.throughput);
     let p50 = points
         .iter()
-        .filter(|p| p.rate as f64 <= P50_MAX_LOAD * real_saturation)
+        .filter(|p| p.real.throughput <= P50_MAX_LOAD * real_saturation)
         .filter_map(|p| {
             let (real_us, sim_us) = (p.real.p50_us?, p.sim.p50_us?);
             Some(P50Check {
@@ -428,7 +429,6 @@ mod tests {
             p99_us: None,
             busy: 0.0,
         };
-        let rates = [10_000, 20_000, 40_000, 60_000, 120_000];
         let real = [
             f(10_000.0, 65),
             f(20_000.0, 50),
@@ -437,7 +437,7 @@ mod tests {
             f(100_000.0, 5000),
         ];
         // 60% of the best throughput (100k) is 60k: four rungs.
-        let rungs = moderate(&rates, &real);
+        let rungs = moderate(&real);
         assert_eq!(rungs, vec![0, 1, 2, 3]);
         // sqrt(50 * 90) = 67: 50 and 90 are both 1.34x from it.
         assert_eq!(middle_p50(&real, &rungs), Some(67));

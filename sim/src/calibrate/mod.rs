@@ -134,7 +134,7 @@ pub fn calibrate_cmd(args: &CalibrateArgs) -> Result<bool> {
         real.push(run_real(args, &bins, &node, w)?);
     }
     drop(node);
-    let rungs = fit::moderate(&rates, &real);
+    let rungs = fit::moderate(&real);
     let p50 = fit::middle_p50(&real, &rungs)
         .context("no rung at or below 60% of the real saturation had a successful request")?;
     let one_way = fit::one_way_latency_us(p50, service);
