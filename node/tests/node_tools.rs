@@ -51,21 +51,7 @@ fn redis_cli_talks_to_a_node() {
     assert!(cli(port, &["INFO", "keyspace"]).contains("db0:keys=2"));
     assert!(cli(port, &["NOSUCH"]).starts_with("ERR unknown command 'NOSUCH'"));
     // Commands on stdin, as redis-cli sends in pipe mode.
-    let mut child = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run redis-cli");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"SET a 1\nGET a\nDBSIZE\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("redis-cli output");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n1\n3\n");
+    assert_eq!(cli_stdin(port, "SET a 1\nGET a\nDBSIZE\n"), "OK\n1\n3\n");
 }
 
 #[test]
