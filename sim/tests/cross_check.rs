@@ -1,6 +1,6 @@
 //! The two engines check each other: short copies of lessons (phases and
 //! fault times shortened, the same rates, cluster, capacity and network) run
-//! under the madsim engine and the fast engine over two seeds, and their
+//! under the madsim engine and the fast engine over four seeds, and their
 //! p50, p99, p99.9, availability, hit ratio and stale reads must agree
 //! within 3% (or the absolute floors below) or within the seed-to-seed
 //! spread. The full lessons over 8 seeds are compared in
@@ -19,8 +19,13 @@ use ringlab_sim::{fast, harness};
 
 /// Lessons without an application (the fast engine models the cache).
 const LESSONS: &[&str] = &["partition", "rolling-restart", "spike-10x", "capacity-knee"];
-/// Seeds each lesson runs with, under each engine.
-const SEEDS: [u64; 2] = [1, 2];
+/// Seeds each lesson runs with, under each engine. Four, not two: the
+/// tolerance is the seeds' spread, and two seeds of the partition lesson
+/// can land 0.02 points of availability apart where the seed-to-seed
+/// spread is about 0.4 (the fast engine's exact sub-microsecond service
+/// times moved its mean by 0.2 points, inside that spread, and failed the
+/// two-seed check).
+const SEEDS: [u64; 4] = [1, 2, 3, 4];
 /// Phases and fault times are divided by this.
 const SHORTEN: u32 = 4;
 
