@@ -485,9 +485,10 @@ impl Shape {
 /// writes them as RESP, the fast engine hands them to the node machine):
 /// `GET key`, `SET key value [PX ms]`, `DEL key`, `INCR ctr:…`, `MGET key
 /// …` (the drawn key and the `mget_keys - 1` after it, wrapping) and
-/// `PEXPIRE key ms`. `value` is a SET's (already stamped); the drivers'
-/// own paths for GET, DEL and a SET without TTL write straight into their
-/// buffers and agree with this (a test checks it).
+/// `PEXPIRE key ms`. `value` is a SET's (already stamped). The drivers
+/// keep their own paths for GET, DEL and SET (the real driver stamps a SET's
+/// value in its output buffer; the fast engine cuts keys from an arena),
+/// with the same words, and call this for the rest.
 pub fn command_words(
     op: OpKind,
     key: u64,

@@ -5,28 +5,13 @@
 use std::fmt::Write as _;
 
 use ringlab_loadgen::report::format::{grouped, latency_opt};
-
-/// An operation kind a cost run drives on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Get,
-    Set,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Get => "get",
-            Kind::Set => "set",
-        }
-    }
-}
+use ringlab_loadgen::workload::OpKind;
 
 /// One cost run: a node served `ops` operations of one kind, all with
 /// values of `value_bytes`, and spent `cpu_s` of CPU time doing so.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostSample {
-    pub kind: Kind,
+    pub kind: OpKind,
     pub value_bytes: u64,
     pub ops: u64,
     pub cpu_s: f64,
@@ -63,7 +48,7 @@ pub struct Costs {
 /// Fits each kind's line through its samples by least squares. Each kind
 /// needs samples at two value sizes or more.
 pub fn fit_costs(samples: &[CostSample]) -> Result<Costs, String> {
-    let line = |kind: Kind| -> Result<Line, String> {
+    let line = |kind: OpKind| -> Result<Line, String> {
         let pts: Vec<(f64, f64)> = samples
             .iter()
             .filter(|s| s.kind == kind && s.ops > 0)
@@ -77,8 +62,8 @@ pub fn fit_costs(samples: &[CostSample]) -> Result<Costs, String> {
         })
     };
     Ok(Costs {
-        get: line(Kind::Get)?,
-        set: line(Kind::Set)?,
+        get: line(OpKind::Get)?,
+        set: line(OpKind::Set)?,
     })
 }
 
@@ -293,7 +278,7 @@ pub fn costs_table(samples: &[CostSample], costs: &Costs) -> String {
             x.per_op_us()
         );
     }
-    for (k, l) in [(Kind::Get, costs.get), (Kind::Set, costs.set)] {
+    for (k, l) in [(OpKind::Get, costs.get), (OpKind::Set, costs.set)] {
         let _ = writeln!(
             s,
             "\n{}: {:.2} us + {:.3} us per KiB of value",
@@ -369,7 +354,7 @@ pub fn verdict_text(v: &Verdict) -> String {
 mod tests {
     use super::*;
 
-    fn sample(kind: Kind, value_bytes: u64, per_op_us: f64) -> CostSample {
+    fn sample(kind: OpKind, value_bytes: u64, per_op_us: f64) -> CostSample {
         CostSample {
             kind,
             value_bytes,
@@ -381,10 +366,10 @@ mod tests {
     #[test]
     fn a_line_through_two_sizes_is_recovered() {
         let s = [
-            sample(Kind::Set, 100, 10.0 + 0.5 * 100.0 / 1024.0),
-            sample(Kind::Set, 8192, 10.0 + 0.5 * 8.0),
-            sample(Kind::Get, 100, 8.0),
-            sample(Kind::Get, 8192, 8.0 + 3.0 * 8.0 - 3.0 * 100.0 / 1024.0),
+            sample(OpKind::Set, 100, 10.0 + 0.5 * 100.0 / 1024.0),
+            sample(OpKind::Set, 8192, 10.0 + 0.5 * 8.0),
+            sample(OpKind::Get, 100, 8.0),
+            sample(OpKind::Get, 8192, 8.0 + 3.0 * 8.0 - 3.0 * 100.0 / 1024.0),
         ];
         let c = fit_costs(&s).unwrap();
         assert!((c.set.base_us - 10.0).abs() < 1e-9, "{c:?}");
@@ -395,7 +380,10 @@ mod tests {
 
     #[test]
     fn one_size_is_not_enough_to_fit() {
-        let s = [sample(Kind::Set, 100, 10.0), sample(Kind::Get, 100, 8.0)];
+        let s = [
+            sample(OpKind::Set, 100, 10.0),
+            sample(OpKind::Get, 100, 8.0),
+        ];
         let e = fit_costs(&s).unwrap_err();
         assert!(e.contains("two value sizes"), "{e}");
     }

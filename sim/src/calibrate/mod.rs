@@ -30,7 +30,8 @@ use anyhow::{Context, Result, bail};
 use ringlab_core::units::format_duration;
 use ringlab_loadgen::report::Summary;
 
-use fit::{Capacity, CostSample, Figures, Kind, Point};
+use fit::{Capacity, CostSample, Figures, Point};
+use ringlab_loadgen::workload::OpKind;
 
 /// `calibrate`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -196,10 +197,10 @@ fn cost_runs(
 ) -> Result<Vec<CostSample>> {
     let mut samples = Vec::new();
     for value_bytes in [args.value_bytes, args.large_value_bytes] {
-        for kind in [Kind::Set, Kind::Get] {
+        for kind in [OpKind::Set, OpKind::Get] {
             let w = Workload {
                 rate: args.cost_rate,
-                get_share: if kind == Kind::Get { 1.0 } else { 0.0 },
+                get_share: if kind == OpKind::Get { 1.0 } else { 0.0 },
                 value_bytes,
             };
             let name = format!("cost-{}-{value_bytes}", kind.as_str());
