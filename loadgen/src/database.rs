@@ -33,6 +33,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringlab_node::clock::{Clock, Micros};
 
+use crate::recorder::Outcome;
 use crate::scenario::DatabaseSpec;
 
 /// What a query does to the database.
@@ -56,6 +57,16 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// How a request with `deadline` whose query failed this way ends at
+    /// `now`: a timeout once its deadline has passed, else this error.
+    pub fn outcome(self, deadline: Micros, now: Micros) -> Outcome<'static> {
+        if now >= deadline {
+            Outcome::Timeout
+        } else {
+            Outcome::Error(self.kind())
+        }
+    }
+
     /// The error kind a request that failed this way is recorded with.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -196,6 +207,35 @@ impl DbModel {
     }
 }
 
+impl DbModel {
+    /// A query of `kind` at `now` for a request due at `due`, whose app
+    /// waits at most `patience` µs (further capped by the spec's `timeout`):
+    /// when it answers, or why it does not and when the app learns so (at
+    /// once when refused; when it gives up otherwise, the timeout counted
+    /// now in `due`'s window). A query given up on still occupies its
+    /// server to the end, as a real database would keep working on it.
+    pub fn query(
+        &mut self,
+        kind: QueryKind,
+        now: Micros,
+        due: Micros,
+        patience: Micros,
+    ) -> Result<Micros, (DbError, Micros)> {
+        let done = self.admit(kind, now, due).map_err(|e| (e, now))?;
+        let cap = self
+            .spec
+            .timeout
+            .map_or(Micros::MAX, |t| t.as_micros() as Micros);
+        let give_up = now.saturating_add(patience.min(cap));
+        if done <= give_up {
+            Ok(done)
+        } else {
+            self.stats.at(due).timeouts += 1;
+            Err((DbError::TimedOut, give_up))
+        }
+    }
+}
+
 /// The shared database of a run: a handle every client machine holds.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -235,9 +275,7 @@ impl Database {
     }
 
     /// Runs one query for a request that came due at `due`, waiting at most
-    /// `patience` (further capped by the spec's `timeout`). A query given up
-    /// on still occupies its server to the end, as a real database would
-    /// keep working on it.
+    /// `patience` (see [`DbModel::query`]).
     pub async fn query(
         &self,
         kind: QueryKind,
@@ -245,19 +283,17 @@ impl Database {
         due: Micros,
     ) -> Result<(), DbError> {
         let now = self.clock.now();
-        let (done, timeout) = {
-            let mut m = self.lock();
-            (m.admit(kind, now, due)?, m.spec().timeout)
-        };
-        let patience = timeout.map_or(patience, |t| t.min(patience));
-        let give_up = now + patience.as_micros() as Micros;
-        if done <= give_up {
-            self.clock.sleep_until(done).await;
-            Ok(())
-        } else {
-            self.clock.sleep_until(give_up).await;
-            self.lock().stats.at(due).timeouts += 1;
-            Err(DbError::TimedOut)
+        let patience = patience.as_micros() as Micros;
+        let answer = self.lock().query(kind, now, due, patience);
+        match answer {
+            Ok(done) => {
+                self.clock.sleep_until(done).await;
+                Ok(())
+            }
+            Err((e, at)) => {
+                self.clock.sleep_until(at).await;
+                Err(e)
+            }
         }
     }
 

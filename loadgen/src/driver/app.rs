@@ -39,7 +39,7 @@ pub struct AppConfig {
 
 /// Where a request stands in its pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Step {
+pub enum Step {
     /// No pattern: one cache command, its reply is the answer.
     Direct,
     /// A cache-aside GET's cache lookup; a miss goes on to the database.
@@ -57,7 +57,7 @@ pub(super) enum Step {
 
 impl Step {
     /// The command to send for a request of kind `op` at this step.
-    pub(super) fn command(self, op: OpKind) -> OpKind {
+    pub fn command(self, op: OpKind) -> OpKind {
         match self {
             Step::Invalidate => OpKind::Delete,
             Step::Fill(_) => OpKind::Set,
@@ -66,12 +66,12 @@ impl Step {
     }
 
     /// Whether this is a background fill.
-    pub(super) fn is_fill(self) -> bool {
+    pub fn is_fill(self) -> bool {
         matches!(self, Step::Fill(_))
     }
 
     /// The PX of a fill.
-    pub(super) fn px_ms(self) -> Option<u64> {
+    pub fn px_ms(self) -> Option<u64> {
         match self {
             Step::Fill(px) => px,
             _ => None,
@@ -268,11 +268,7 @@ async fn write(ctx: Arc<AppCtx>, p: Pending, then: Option<Step>) {
 
 /// How a request whose database query failed with `e` at `now` ends.
 fn failed(e: DbError, p: &Pending, now: Micros) -> Outcome<'static> {
-    if now >= p.deadline {
-        Outcome::Timeout
-    } else {
-        Outcome::Error(e.kind())
-    }
+    e.outcome(p.deadline, now)
 }
 
 /// A cache reply for request `p` arrived at `now` with `outcome`: answer

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 /// Reads in flight, by key, each with the requests waiting for it (the
 /// leader first).
 #[derive(Debug)]
-pub(crate) struct Flights<W> {
+pub struct Flights<W> {
     /// Key -> the requests its read answers, in arrival order.
     waiting: BTreeMap<u64, Vec<W>>,
 }
@@ -23,7 +23,7 @@ impl<W> Default for Flights<W> {
 impl<W> Flights<W> {
     /// `w` missed `key`. True if it leads (no read of `key` is out, so the
     /// caller must start one); false if it waits for the read already out.
-    pub(crate) fn join(&mut self, key: u64, w: W) -> bool {
+    pub fn join(&mut self, key: u64, w: W) -> bool {
         let list = self.waiting.entry(key).or_default();
         list.push(w);
         list.len() == 1
@@ -31,7 +31,7 @@ impl<W> Flights<W> {
 
     /// The read of `key` is back: every request it answers, leader first.
     /// The next miss of `key` leads a new read.
-    pub(crate) fn land(&mut self, key: u64) -> Vec<W> {
+    pub fn land(&mut self, key: u64) -> Vec<W> {
         self.waiting.remove(&key).unwrap_or_default()
     }
 }

@@ -48,8 +48,9 @@ use tokio::task::JoinHandle;
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
 use crate::stale::WriteOracle;
 use crate::workload::{ArrivalGen, OpKind, Phase, Request, RequestGen, Shape, WorkloadError};
-pub use app::AppConfig;
-use app::Step;
+pub use app::{AppConfig, Step};
+pub use flight::Flights;
+pub use near::NearCache;
 
 /// Largest value a SET may write; the driver holds one buffer this big.
 pub const MAX_VALUE_LEN: u64 = 512 * 1024 * 1024;

@@ -9,7 +9,7 @@ use ringlab_core::clock::Micros;
 
 /// The near-cache of one client machine.
 #[derive(Debug, Clone)]
-pub(crate) struct NearCache {
+pub struct NearCache {
     /// Entries kept at most.
     capacity: usize,
     /// How long an entry may be served after its fill, microseconds.
@@ -23,7 +23,7 @@ pub(crate) struct NearCache {
 }
 
 impl NearCache {
-    pub(crate) fn new(capacity: u64, ttl: Micros) -> Self {
+    pub fn new(capacity: u64, ttl: Micros) -> Self {
         Self {
             capacity: capacity.max(1) as usize,
             ttl,
@@ -35,7 +35,7 @@ impl NearCache {
 
     /// Whether `key` can be served at `now`; a hit makes it the most
     /// recently used, an expired entry is dropped.
-    pub(crate) fn get(&mut self, key: u64, now: Micros) -> bool {
+    pub fn get(&mut self, key: u64, now: Micros) -> bool {
         let Some(&(filled, stamp)) = self.entries.get(&key) else {
             return false;
         };
@@ -52,7 +52,7 @@ impl NearCache {
 
     /// `key`'s value was just read (from the cluster or the database) at
     /// `now`: keep it, evicting the least recently used entry if full.
-    pub(crate) fn fill(&mut self, key: u64, now: Micros) {
+    pub fn fill(&mut self, key: u64, now: Micros) {
         if let Some((_, stamp)) = self.entries.remove(&key) {
             self.order.remove(&stamp);
         }
@@ -68,7 +68,7 @@ impl NearCache {
     }
 
     /// This machine wrote `key`: its copy is stale.
-    pub(crate) fn invalidate(&mut self, key: u64) {
+    pub fn invalidate(&mut self, key: u64) {
         if let Some((_, stamp)) = self.entries.remove(&key) {
             self.order.remove(&stamp);
         }
