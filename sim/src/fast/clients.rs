@@ -19,9 +19,11 @@ use rand_chacha::ChaCha8Rng;
 use ringlab_core::clock::Micros;
 use ringlab_core::machine::ConnId;
 use ringlab_core::protocol::resp::{Frame, Limits, parse_frame};
+use ringlab_loadgen::driver::Step;
 use ringlab_loadgen::stale::Ticket;
 use ringlab_loadgen::workload::{ArrivalGen, OpKind, RequestGen, Shape, command_words, write_key};
 
+use super::app::ClientApp;
 use super::net::Channel;
 use super::run::{Chan, Ev, Msg, World};
 use super::{FastError, Outcome};
@@ -45,6 +47,8 @@ pub struct Pending {
     pub value_len: u64,
     /// Its phase's TTL and MGET width.
     pub shape: Shape,
+    /// Where it stands in its `[app]` pattern (`Direct` without one).
+    pub step: Step,
 }
 
 /// A request written to a connection and not yet answered.
@@ -89,8 +93,8 @@ pub struct Client {
     phase_start: Micros,
     arrivals: Option<ArrivalGen>,
     requests: Vec<RequestGen>,
-    queue: VecDeque<Pending>,
-    in_flight: u64,
+    pub(super) queue: VecDeque<Pending>,
+    pub(super) in_flight: u64,
     /// Connections with a session.
     connected: usize,
     pub conns: Vec<ClientConn>,
@@ -104,6 +108,8 @@ pub struct Client {
     timer: Option<Micros>,
     /// All phases played.
     done_scheduling: bool,
+    /// The `[app]` pattern's state, in a run with a database.
+    pub app: Option<ClientApp>,
     /// Reusable key buffer.
     key: Vec<u8>,
     /// Where the keys of requests are cut from (see `World::encode`).
@@ -180,6 +186,7 @@ impl World<'_> {
                 deadlines: VecDeque::new(),
                 timer: None,
                 done_scheduling: false,
+                app: sc.database.is_some().then(|| ClientApp::new(sc)),
                 key: Vec::with_capacity(32),
                 keys: BytesMut::new(),
             });
@@ -212,6 +219,9 @@ impl World<'_> {
         let arrivals = ArrivalGen::new(phase, cl.index, count, &mut cl.arrival_rng)
             .expect("the scenario's phases were validated");
         cl.arrivals = Some(arrivals);
+        if let Some(app) = &mut cl.app {
+            app.fill_len = cl.requests[cl.phase].max_value_len();
+        }
         // Connections this phase activates wait for work.
         for c in 0..cl.active as u32 {
             self.make_idle(k, c);
@@ -259,10 +269,15 @@ impl World<'_> {
                 key: req.key,
                 value_len: req.value_len,
                 shape: Shape::of(phase),
+                step: Step::Direct,
             };
-            cl.in_flight += 1;
-            cl.queue.push_back(p);
-            self.dispatch(k);
+            if cl.app.is_some() {
+                self.app_start(k, p);
+            } else {
+                cl.in_flight += 1;
+                cl.queue.push_back(p);
+                self.dispatch(k);
+            }
             self.arm(k);
         }
         self.next_arrival(k);
@@ -280,8 +295,18 @@ impl World<'_> {
         }
     }
 
-    /// A request of client `k` ended with `o`.
-    fn end(&mut self, k: u32, p: &Pending, o: Outcome<'_>) {
+    /// Request `p` of client `k` ended its current step with `o`: a fill
+    /// is not recorded, a write-through half waits for its other half.
+    pub(super) fn end(&mut self, k: u32, p: &Pending, o: Outcome<'_>) {
+        match p.step {
+            Step::Fill(_) => {}
+            Step::Joined(id) => self.join_half(k, id, o),
+            _ => self.finish(k, p, o),
+        }
+    }
+
+    /// A request of client `k` that was in flight ended with `o`.
+    pub(super) fn finish(&mut self, k: u32, p: &Pending, o: Outcome<'_>) {
         self.record(p.due, p.op, o);
         let cl = &mut self.clients[k as usize];
         cl.in_flight -= 1;
@@ -299,7 +324,7 @@ impl World<'_> {
     }
 
     /// Arms client `k`'s timer at its earliest deadline.
-    fn arm(&mut self, k: u32) {
+    pub(super) fn arm(&mut self, k: u32) {
         let cl = &mut self.clients[k as usize];
         while let Some(&(d, c)) = cl.deadlines.front() {
             let live = cl.conns[c as usize]
@@ -366,7 +391,7 @@ impl World<'_> {
     }
 
     /// Hands queued requests of client `k` to its idle connections.
-    fn dispatch(&mut self, k: u32) {
+    pub(super) fn dispatch(&mut self, k: u32) {
         loop {
             let cl = &mut self.clients[k as usize];
             if cl.queue.is_empty() {
@@ -403,11 +428,8 @@ impl World<'_> {
             Some(_) => {
                 // The write to a dead node's socket fails: this request is
                 // a connection error and the connection is closed.
-                self.record(p.due, p.op, Outcome::Error(CONNECTION));
-                let cl = &mut self.clients[k as usize];
-                cl.in_flight -= 1;
                 self.close_conn(k, c);
-                self.maybe_done(k);
+                self.settle(k, p, Outcome::Error(CONNECTION));
                 return self.take(k, c);
             }
             None => {
@@ -451,7 +473,9 @@ impl World<'_> {
         }
         cl.keys.extend_from_slice(&cl.key);
         let key = cl.keys.split().freeze();
-        match p.op {
+        let op = p.step.command(p.op);
+        let ttl_ms = p.step.px_ms().or(p.shape.ttl_ms);
+        match op {
             OpKind::Get => {
                 let t = self.oracle.sent(OpKind::Get, p.key, None);
                 (vec![Bytes::from_static(b"GET"), key], t)
@@ -460,17 +484,24 @@ impl World<'_> {
                 let t = self.oracle.sent(OpKind::Delete, p.key, None);
                 (vec![Bytes::from_static(b"DEL"), key], t)
             }
-            OpKind::Set if p.shape.ttl_ms.is_none() => {
+            OpKind::Set if ttl_ms.is_none() => {
                 let mut v = value_of(p.value_len);
                 let t = self.oracle.sent(OpKind::Set, p.key, Some(&mut v));
                 (vec![Bytes::from_static(b"SET"), key, Bytes::from(v)], t)
             }
-            // The rarer shapes take the load generator's own words.
+            // The rarer shapes take the load generator's own words. A
+            // cache fill copies the database's value, which the oracle
+            // cannot date: it carries no stamp and is not judged.
             op => {
                 let mut v = value_of(if op == OpKind::Set { p.value_len } else { 0 });
                 let value = (op == OpKind::Set).then_some(&mut v[..]);
-                let t = self.oracle.sent(op, p.key, value);
-                let words = command_words(op, p.key, b"", &p.shape, &v);
+                let t = if p.step.is_fill() {
+                    Ticket::Unjudged
+                } else {
+                    self.oracle.sent(op, p.key, value)
+                };
+                let shape = Shape { ttl_ms, ..p.shape };
+                let words = command_words(op, p.key, b"", &shape, &v);
                 (words.into_iter().map(Bytes::from).collect(), t)
             }
         }
@@ -522,7 +553,7 @@ impl World<'_> {
             cl.queue.push_front(p);
             self.dispatch(k);
         } else {
-            self.end(k, &p, Outcome::Error(CONNECTION));
+            self.settle(k, p, Outcome::Error(CONNECTION));
         }
     }
 
@@ -586,7 +617,7 @@ impl World<'_> {
                 _ if stale => Outcome::Stale,
                 _ => Outcome::Ok,
             };
-            self.end(k, &s.p, o);
+            self.settle(k, s.p, o);
         }
     }
 
@@ -622,7 +653,7 @@ impl World<'_> {
             .collect();
         self.close_conn(k, c);
         for p in failed {
-            self.end(k, &p, Outcome::Error(CONNECTION));
+            self.settle(k, p, Outcome::Error(CONNECTION));
         }
         self.after_free(k, c);
     }

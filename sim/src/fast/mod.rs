@@ -11,12 +11,15 @@
 //! - [`capacity`]: a node's cores as a FIFO with a bounded queue.
 //! - [`nodes`]: the machines, their cores and their peer links.
 //! - [`clients`]: the load generator's open-loop clients as events.
+//! - [`app`]: `[app]`'s patterns (cache-aside, write-through, fills,
+//!   singleflight, near-caches) and the database behind them.
 //! - [`faults`]: the fault timeline.
 //! - [`run`]: the world, the event loop and the record it returns.
 //!
 //! Time is model microseconds from the start (the scenario's `time_scale`
 //! is a madsim device and does not apply here).
 
+pub mod app;
 pub mod capacity;
 pub mod clients;
 pub mod faults;
@@ -50,16 +53,6 @@ pub trait Progress {
 pub struct FastOutcome {
     pub record: RunRecord,
     pub requests: u64,
-}
-
-/// Rejects scenarios with features the fast engine does not model yet.
-pub(crate) fn check_supported(sc: &Scenario) -> Result<(), FastError> {
-    if sc.database.is_some() {
-        return Err(FastError::Unsupported(
-            "[app] with a [database] is not modelled yet; use --engine madsim".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Runs `sc` with `seed`.

@@ -16,6 +16,7 @@ use ringlab_loadgen::recorder::{Recorder, RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{Fault, Scenario};
 use ringlab_loadgen::stale::WriteOracle;
 
+use super::app::AppWorld;
 use super::clients::Client;
 use super::net::{Channel, Link, Step};
 use super::nodes::{Job, NodeSlot, PeerLink};
@@ -137,6 +138,8 @@ pub enum Ev {
     },
     /// The fault at this index of the timeline happens.
     Fault(usize),
+    /// A database query answers (or is given up on), by id.
+    DbDone(u64),
 }
 
 /// The whole simulated world.
@@ -176,6 +179,8 @@ pub struct World<'a> {
     pub seed: u64,
     /// Boxes of replica messages, reused.
     pub boxes: Boxes,
+    /// The database and its queries out, with an `[app]` pattern.
+    pub app: Option<AppWorld>,
 }
 
 /// Spare boxes for replica requests and answers: the payload moves out when
@@ -330,6 +335,7 @@ impl World<'_> {
                 epoch,
             } => self.link_retry(from, to, idx, epoch),
             Ev::Fault(i) => self.fault(i),
+            Ev::DbDone(id) => self.db_done(id),
         }
     }
 
@@ -407,7 +413,6 @@ pub fn run(
     seed: u64,
     mut progress: Option<&mut dyn Progress>,
 ) -> Result<(RunRecord, u64), FastError> {
-    super::check_supported(sc)?;
     let start = ORIGIN_US + SETTLE_US;
     let meta = RunMeta {
         scenario: sc.name.clone(),
@@ -440,6 +445,7 @@ pub fn run(
         steps: Vec::new(),
         seed,
         boxes: Boxes::default(),
+        app: AppWorld::new(sc, seed, start),
     };
     w.build_nodes(seed)?;
     w.build_clients(seed, start)?;
@@ -459,5 +465,8 @@ pub fn run(
     }
     let mut record = w.recorder.finish();
     record.events = crate::events::events_of(&w.faults, &crate::events::join_labels(sc, &w.faults));
+    if let Some(app) = &w.app {
+        record.series.extend(app.series(sc, record.windows.len()));
+    }
     Ok((record, w.scheduled))
 }
