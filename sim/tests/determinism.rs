@@ -1,5 +1,5 @@
-//! Same scenario, seed and binary give byte-identical report files, in two
-//! separate processes (the in-process check would miss per-process state,
+//! Same scenario, seed, engine and binary give byte-identical report files
+//! (under each engine), in two separate processes (the in-process check would miss per-process state,
 //! see docs/SIMULATION.md); a different seed gives different ones.
 #![cfg(madsim)]
 
@@ -67,15 +67,24 @@ queue_limit = 64
 }
 
 fn same_seed_same_bytes(text: &str, tag: &str) {
-    let dir =
-        std::env::temp_dir().join(format!("ringlab-determinism-{tag}-{}", std::process::id()));
+    for engine in ["madsim", "fast"] {
+        same_seed_same_bytes_under(text, tag, engine);
+    }
+}
+
+fn same_seed_same_bytes_under(text: &str, tag: &str, engine: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "ringlab-determinism-{tag}-{engine}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("determinism.toml");
     std::fs::write(&scenario, text).unwrap();
 
-    let a = files(&run_report(&dir, &scenario, 21, "a", &[]));
-    let b = files(&run_report(&dir, &scenario, 21, "b", &[]));
-    let c = files(&run_report(&dir, &scenario, 22, "c", &[]));
+    let args = ["--engine", engine];
+    let a = files(&run_report(&dir, &scenario, 21, "a", &args));
+    let b = files(&run_report(&dir, &scenario, 21, "b", &args));
+    let c = files(&run_report(&dir, &scenario, 22, "c", &args));
     for name in [
         "summary.json",
         "summary.md",
@@ -103,7 +112,7 @@ fn same_seed_same_bytes(text: &str, tag: &str) {
     for (name, bytes) in &a {
         assert!(
             bytes == &b[name],
-            "{name} differs between two runs of seed 21"
+            "{name} differs between two runs of seed 21 ({engine})"
         );
     }
     assert_ne!(
