@@ -38,7 +38,7 @@ pub struct CapacitySpec {
 /// What one node's operations did, per report window: how long each spent
 /// at the node (waiting for a core, then served) and how much core time
 /// they used. Kept only when the scenario asks for node series.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NodeStats {
     /// Model time of the run's start: window 0 begins here.
     origin: Micros,
@@ -60,7 +60,7 @@ impl NodeStats {
 
     /// An operation that arrived at `entered` spent `at_node` µs at the node,
     /// `served` µs of it on a core. Counted in the window it arrived in.
-    fn record(&mut self, entered: Micros, at_node: u64, served: u64) {
+    pub fn record(&mut self, entered: Micros, at_node: u64, served: u64) {
         let Some(offset) = entered.checked_sub(self.origin) else {
             return;
         };

@@ -6,7 +6,7 @@
 //! with `--cfg madsim`; `cargo msim-test`).
 #![cfg(madsim)]
 
-use ringlab_loadgen::recorder::OpWindow;
+use ringlab_loadgen::recorder::{OpWindow, RunRecord};
 
 mod common;
 use common::{phase, simulate};
@@ -323,7 +323,7 @@ fn a_spike_beyond_capacity_overloads_then_recovers() {
 /// With `node_series`, the report holds the busiest node's utilization and
 /// operation p99 against the other nodes': a key drawing half the traffic
 /// makes its owner the busiest, near saturation while the rest idle, and
-/// its operations wait longer.
+/// its operations wait longer. Under both engines.
 #[test]
 fn node_series_single_out_the_hot_node() {
     let toml = r#"
@@ -350,7 +350,16 @@ timeout = "1s"
 clients = 2
 connections = 32
 "#;
-    let rec = simulate(toml);
+    for (engine, run) in [
+        ("madsim", simulate as fn(&str) -> RunRecord),
+        ("fast", common::simulate_fast),
+    ] {
+        eprintln!("{engine} engine");
+        hot_node_stands_out(&run(toml));
+    }
+}
+
+fn hot_node_stands_out(rec: &RunRecord) {
     let names: Vec<&String> = rec.series.keys().collect();
     assert_eq!(names.len(), 4, "{names:?}");
     let hot = names

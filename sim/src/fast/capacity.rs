@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use ringlab_core::clock::Micros;
 use ringlab_loadgen::scenario::CostDist;
 
-use crate::capacity::CapacitySpec;
+use crate::capacity::{CapacitySpec, NodeStats};
 
 /// What became of an operation offered to the cores.
 #[derive(Debug, PartialEq)]
@@ -30,6 +30,8 @@ pub enum Admit<J> {
 struct Waiting<J> {
     job: J,
     bytes: usize,
+    /// When it arrived.
+    entered: Micros,
 }
 
 /// A node's cores and its queue.
@@ -48,6 +50,9 @@ pub struct Cores<J> {
     /// the remainder carries to the next (an 8.3 us cost is 8 us seven
     /// times in ten and 9 us three), so the mean is the scenario's.
     carry_ns: u64,
+    /// Per-window time at the node and core time, when the scenario asks
+    /// for node series (kept across restarts, as the madsim engine's).
+    pub stats: Option<NodeStats>,
 }
 
 impl<J> Cores<J> {
@@ -59,6 +64,7 @@ impl<J> Cores<J> {
             slow: 1.0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             carry_ns: 0,
+            stats: None,
         }
     }
 
@@ -90,12 +96,17 @@ impl<J> Cores<J> {
         if self.busy < self.spec.cores {
             self.busy += 1;
             let end = now + self.service(bytes);
+            self.note(now, now, end);
             return (Admit::Started(end), Some(job));
         }
         if self.waiting.len() >= self.spec.queue_limit {
             return (Admit::Refused(job), None);
         }
-        self.waiting.push_back(Waiting { job, bytes });
+        self.waiting.push_back(Waiting {
+            job,
+            bytes,
+            entered: now,
+        });
         (Admit::Queued, None)
     }
 
@@ -105,12 +116,21 @@ impl<J> Cores<J> {
         match self.waiting.pop_front() {
             Some(w) => {
                 let end = now + self.service(w.bytes);
+                self.note(w.entered, now, end);
                 Some((end, w.job))
             }
             None => {
                 self.busy = self.busy.saturating_sub(1);
                 None
             }
+        }
+    }
+
+    /// An operation that arrived at `entered` is served from `start` to
+    /// `end` (counted in its arrival's window, as the madsim engine does).
+    fn note(&mut self, entered: Micros, start: Micros, end: Micros) {
+        if let Some(stats) = &mut self.stats {
+            stats.record(entered, end - entered, end - start);
         }
     }
 

@@ -105,6 +105,9 @@ impl World<'_> {
         let sc = self.sc;
         let n = sc.cluster.nodes as usize;
         let joining = sc.joining_nodes();
+        let stats = sc
+            .node_series
+            .then(|| crate::capacity::NodeStats::new(self.t0, sc.window));
         for i in 0..n {
             let id = (i + 1) as NodeId;
             let name = node_name(id);
@@ -115,6 +118,11 @@ impl World<'_> {
                 per_kb_cost: cap.per_kb_cost,
                 queue_limit: cap.queue_limit as usize,
             };
+            let mut cores = Cores::new(
+                spec,
+                seed ^ u64::from(id).wrapping_mul(0xA24B_AED4_963E_E407),
+            );
+            cores.stats = stats.clone();
             let extra = (1..=n as NodeId)
                 .map(|p| sc.network.extra(&name, &node_name(p)).as_micros() as Micros)
                 .collect();
@@ -130,10 +138,7 @@ impl World<'_> {
                 is_member: !joining.contains(&name),
                 inc: 0,
                 starts: 0,
-                cores: Cores::new(
-                    spec,
-                    seed ^ u64::from(id).wrapping_mul(0xA24B_AED4_963E_E407),
-                ),
+                cores,
                 conns: ConnMap::new(),
                 timer: None,
                 extra,

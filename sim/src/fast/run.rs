@@ -465,6 +465,16 @@ pub fn run(
     }
     let mut record = w.recorder.finish();
     record.events = crate::events::events_of(&w.faults, &crate::events::join_labels(sc, &w.faults));
+    if sc.node_series {
+        let ran = w
+            .nodes
+            .iter()
+            .filter(|n| n.starts > 0)
+            .filter_map(|n| Some((n.name.clone(), n.cores.stats.as_ref()?.windows().to_vec())))
+            .collect();
+        let series = crate::node_series::node_series(sc, ran, record.windows.len());
+        record.series.extend(series);
+    }
     if let Some(app) = &w.app {
         record.series.extend(app.series(sc, record.windows.len()));
     }
