@@ -154,9 +154,9 @@ struct SimArgs {
     /// phase by name), capacity.op_cost=25us.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<Override>,
-    /// The simulation engine (default: madsim under `cargo sim`, fast in
-    /// the plain build; a scenario's `engine` key also chooses; `plan`
-    /// uses fast unless told).
+    /// The simulation engine (default: fast; madsim only in the build
+    /// with `--cfg madsim`, `cargo sim`; a scenario's `engine` key also
+    /// chooses).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
 }
