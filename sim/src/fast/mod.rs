@@ -10,7 +10,8 @@
 //!   TCP model).
 //! - [`capacity`]: a node's cores as a FIFO with a bounded queue.
 //! - [`nodes`]: the machines, their cores and their peer links.
-//! - [`clients`]: the load generator's open-loop clients as events.
+//! - [`clients`]: the load generator's open-loop clients as events, and
+//!   [`replies`], how they read a node's replies.
 //! - [`app`]: `[app]`'s patterns (cache-aside, write-through, fills,
 //!   singleflight, near-caches) and the database behind them.
 //! - [`faults`]: the fault timeline.
@@ -26,6 +27,7 @@ pub mod faults;
 pub mod net;
 pub mod nodes;
 pub mod queue;
+pub mod replies;
 pub mod run;
 
 use ringlab_loadgen::recorder::RunRecord;
