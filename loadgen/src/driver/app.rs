@@ -79,17 +79,51 @@ impl Step {
     }
 }
 
-/// The two halves of a write-through SET.
+/// The two halves of a write-through SET, `P` the request as scheduled
+/// (the fast engine keeps its own): the request ends when both halves
+/// have, as a timeout if either timed out, else with the first error.
 #[derive(Debug, Clone)]
-pub(super) struct Join {
+pub struct Join<P> {
     /// The request, as scheduled.
-    p: Pending,
+    pub p: P,
     /// Halves still out.
     left: u8,
     /// The kind of the first error a half ended with.
     error: Option<String>,
     /// Whether a half timed out.
     timed_out: bool,
+}
+
+impl<P> Join<P> {
+    /// Both halves of `p` out.
+    pub fn new(p: P) -> Self {
+        Self {
+            p,
+            left: 2,
+            error: None,
+            timed_out: false,
+        }
+    }
+
+    /// One half ended with `o`: whether that was the second.
+    pub fn half_ended(&mut self, o: Outcome<'_>) -> bool {
+        match o {
+            Outcome::Error(kind) if self.error.is_none() => self.error = Some(kind.to_string()),
+            Outcome::Timeout => self.timed_out = true,
+            _ => {}
+        }
+        self.left -= 1;
+        self.left == 0
+    }
+
+    /// How the request ends, once both halves have.
+    pub fn outcome(&self) -> Outcome<'_> {
+        match (self.timed_out, &self.error) {
+            (true, _) => Outcome::Timeout,
+            (false, Some(kind)) => Outcome::Error(kind),
+            (false, None) => Outcome::Ok,
+        }
+    }
 }
 
 /// The per-client-machine state of the pattern, kept in [`Shared`].
@@ -100,7 +134,7 @@ pub(super) struct AppState {
     /// GETs waiting for a database read of their key (coalescing).
     pub flights: super::flight::Flights<Pending>,
     /// Write-through SETs with halves still out, by id.
-    pub joins: std::collections::BTreeMap<u64, Join>,
+    pub joins: std::collections::BTreeMap<u64, Join<Pending>>,
     /// The next join id.
     pub next_join: u64,
     /// Bytes of the value a fill writes (the current phase's largest).
@@ -152,22 +186,11 @@ impl Shared {
         let Some(j) = app.joins.get_mut(&id) else {
             panic!("write-through SET {id} ended a half it did not have");
         };
-        match outcome {
-            Outcome::Error(kind) if j.error.is_none() => j.error = Some(kind.to_string()),
-            Outcome::Timeout => j.timed_out = true,
-            _ => {}
-        }
-        j.left -= 1;
-        if j.left > 0 {
+        if !j.half_ended(outcome) {
             return;
         }
         let j = app.joins.remove(&id).expect("looked up above");
-        let outcome = match (j.timed_out, &j.error) {
-            (true, _) => Outcome::Timeout,
-            (false, Some(kind)) => Outcome::Error(kind),
-            (false, None) => Outcome::Ok,
-        };
-        self.finish(j.p.due, j.p.op, outcome, now, drained);
+        self.finish(j.p.due, j.p.op, j.outcome(), now, drained);
     }
 }
 
@@ -201,15 +224,7 @@ pub(super) fn start(ctx: &Arc<AppCtx>, sh: &mut Shared, mut p: Pending, now: Mic
                 app.next_join += 1;
                 let mut cache_half = p;
                 cache_half.step = Step::Joined(id);
-                app.joins.insert(
-                    id,
-                    Join {
-                        p,
-                        left: 2,
-                        error: None,
-                        timed_out: false,
-                    },
-                );
+                app.joins.insert(id, Join::new(p));
                 sh.queue.push_back(cache_half);
                 ctx.work.notify_one();
                 tokio::spawn(write(ctx.clone(), cache_half, None));

@@ -48,7 +48,7 @@ use tokio::task::JoinHandle;
 use crate::recorder::{Outcome, Recorder, RunMeta, RunRecord, new_histogram};
 use crate::stale::WriteOracle;
 use crate::workload::{ArrivalGen, OpKind, Phase, Request, RequestGen, Shape, WorkloadError};
-pub use app::{AppConfig, Step};
+pub use app::{AppConfig, Join, Step};
 pub use flight::Flights;
 pub use near::NearCache;
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use ringlab_core::clock::Micros;
 use ringlab_loadgen::database::{DbError, DbModel, QueryKind, series_of};
 use ringlab_loadgen::driver::cli::DATABASE_SEED;
-use ringlab_loadgen::driver::{Flights, NearCache, Step};
+use ringlab_loadgen::driver::{Flights, Join, NearCache, Step};
 use ringlab_loadgen::scenario::{OnWrite, Pattern, Scenario};
 use ringlab_loadgen::workload::OpKind;
 
@@ -57,19 +57,10 @@ pub struct ClientApp {
     /// GETs waiting for a database read of their key (coalescing).
     flights: Flights<Pending>,
     /// Write-through SETs with halves still out, by id.
-    joins: BTreeMap<u64, Join>,
+    joins: BTreeMap<u64, Join<Pending>>,
     next_join: u64,
     /// Bytes of the value a fill writes (the current phase's largest).
     pub fill_len: u64,
-}
-
-/// The two halves of a write-through SET.
-struct Join {
-    p: Pending,
-    left: u8,
-    /// The kind of the first error a half ended with.
-    error: Option<String>,
-    timed_out: bool,
 }
 
 impl AppWorld {
@@ -149,15 +140,7 @@ impl World<'_> {
                     let app = self.client_app(k);
                     let id = app.next_join;
                     app.next_join += 1;
-                    app.joins.insert(
-                        id,
-                        Join {
-                            p,
-                            left: 2,
-                            error: None,
-                            timed_out: false,
-                        },
-                    );
+                    app.joins.insert(id, Join::new(p));
                     let half = Pending {
                         step: Step::Joined(id),
                         ..p
@@ -337,21 +320,10 @@ impl World<'_> {
             .joins
             .get_mut(&id)
             .expect("a write-through SET's halves end once each");
-        match o {
-            Outcome::Error(kind) if j.error.is_none() => j.error = Some(kind.to_string()),
-            Outcome::Timeout => j.timed_out = true,
-            _ => {}
-        }
-        j.left -= 1;
-        if j.left > 0 {
+        if !j.half_ended(o) {
             return;
         }
         let j = app.joins.remove(&id).expect("looked up above");
-        let o = match (j.timed_out, &j.error) {
-            (true, _) => Outcome::Timeout,
-            (false, Some(kind)) => Outcome::Error(kind),
-            (false, None) => Outcome::Ok,
-        };
-        self.finish(k, &j.p, o);
+        self.finish(k, &j.p, j.outcome());
     }
 }
