@@ -364,20 +364,7 @@ async fn read(ctx: Arc<AppCtx>, p: Pending) {
     if let Some(near) = &mut app.near {
         near.fill(p.key, now);
     }
-    let px = ctx
-        .cfg
-        .app
-        .fill_ttl
-        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
-    let fill = Pending {
-        due: now,
-        deadline: now + p.deadline.saturating_sub(p.due),
-        op: OpKind::Set,
-        key: p.key,
-        value_len: app.fill_len,
-        step: Step::Fill(px),
-        shape: p.shape,
-    };
+    let fill = p.fill(now, app.fill_len, ctx.cfg.app.fill_ttl);
     sh.queue.push_back(fill);
     drop(sh);
     ctx.work.notify_one();

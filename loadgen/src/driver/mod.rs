@@ -125,22 +125,41 @@ const SPIN: Option<Micros> = None;
 /// woken promptly instead.
 const FINE: Micros = 150;
 
-/// A request that came due and waits for a connection.
+/// A request that came due and waits for a connection (the fast engine's
+/// clients queue the same).
 #[derive(Debug, Clone, Copy)]
-struct Pending {
+pub struct Pending {
     /// Intended start, model time.
-    due: Micros,
+    pub due: Micros,
     /// Past this model time the request is a timeout.
-    deadline: Micros,
-    op: OpKind,
+    pub deadline: Micros,
+    pub op: OpKind,
     /// Key index.
-    key: u64,
+    pub key: u64,
     /// Bytes of the value (SET only).
-    value_len: u64,
+    pub value_len: u64,
     /// Where the request stands in the app's pattern.
-    step: Step,
+    pub step: Step,
     /// Its phase's TTL and MGET width.
-    shape: Shape,
+    pub shape: Shape,
+}
+
+impl Pending {
+    /// The background SET that fills the cache with the key of `self`, a
+    /// miss the database answered at `now`: `value_len` bytes, with the
+    /// app's `fill_ttl` as its PX, and the miss's timeout.
+    pub fn fill(&self, now: Micros, value_len: u64, fill_ttl: Option<Duration>) -> Pending {
+        let px = fill_ttl.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+        Pending {
+            due: now,
+            deadline: now + self.deadline.saturating_sub(self.due),
+            op: OpKind::Set,
+            key: self.key,
+            value_len,
+            step: Step::Fill(px),
+            shape: self.shape,
+        }
+    }
 }
 
 /// Cumulative figures for a live progress display.

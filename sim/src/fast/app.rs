@@ -23,8 +23,8 @@ use ringlab_loadgen::scenario::{OnWrite, Pattern, Scenario};
 use ringlab_loadgen::workload::OpKind;
 
 use super::Outcome;
-use super::clients::Pending;
 use super::run::{Ev, World};
+use ringlab_loadgen::driver::Pending;
 
 /// The run's database and the database queries out.
 pub struct AppWorld {
@@ -289,24 +289,12 @@ impl World<'_> {
         if r.is_err() {
             return;
         }
-        let px = self
-            .sc
-            .app
-            .fill_ttl
-            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+        let fill_ttl = self.sc.app.fill_ttl;
         let app = self.client_app(k);
         if let Some(near) = &mut app.near {
             near.fill(p.key, now);
         }
-        let fill = Pending {
-            due: now,
-            deadline: now + p.deadline.saturating_sub(p.due),
-            op: OpKind::Set,
-            key: p.key,
-            value_len: app.fill_len,
-            step: Step::Fill(px),
-            shape: p.shape,
-        };
+        let fill = p.fill(now, app.fill_len, fill_ttl);
         self.clients[k as usize].queue.push_back(fill);
         self.dispatch(k);
         self.arm(k);

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use ringlab_core::clock::Micros;
 use ringlab_core::machine::ConnId;
 use ringlab_core::protocol::resp::{Frame, Limits, parse_frame};
-use ringlab_loadgen::driver::Step;
+use ringlab_loadgen::driver::{Pending, Step};
 use ringlab_loadgen::stale::Ticket;
 use ringlab_loadgen::workload::{ArrivalGen, OpKind, RequestGen, Shape, command_words, write_key};
 
@@ -37,20 +37,6 @@ const MAX_BACKOFF: Micros = 1_000_000;
 const KEY_ARENA: usize = 16 * 1024;
 /// Error kind of a failed connect, a reset or an EOF.
 const CONNECTION: &str = "connection";
-
-/// A request that came due.
-#[derive(Debug, Clone, Copy)]
-pub struct Pending {
-    pub due: Micros,
-    pub deadline: Micros,
-    pub op: OpKind,
-    pub key: u64,
-    pub value_len: u64,
-    /// Its phase's TTL and MGET width.
-    pub shape: Shape,
-    /// Where it stands in its `[app]` pattern (`Direct` without one).
-    pub step: Step,
-}
 
 /// A request written to a connection and not yet answered.
 #[derive(Debug)]
