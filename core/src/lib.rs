@@ -30,12 +30,14 @@
 //!   engine (the real server, madsim, the fast simulator) drives this.
 //! - [`cmd`]: the command table and the commands by family; commands on
 //!   keys are pure plans of quorum reads and writes.
+//! - [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`harness`]: node machines on an in-memory network that delays, drops,
 //!   cuts and partitions, for model-based tests of the cluster.
 
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod glob;
 pub mod harness;
 pub mod machine;
 pub mod membership;

@@ -12,6 +12,7 @@ use super::reply::{self, E_INT, E_SYNTAX, OK, clean, parse_i64};
 use super::{COMMANDS, Cmd, CommandSpec, lookup};
 use crate::clock::Micros;
 use crate::config::parse_memory;
+use crate::glob;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Machine, info};
 use crate::protocol::resp::{
@@ -396,23 +397,6 @@ fn config_value(m: &Machine, name: &str) -> String {
     }
 }
 
-/// Redis's glob: `*`, `?`, `[...]` are enough for CONFIG GET; any case.
-pub fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
-        (Some(b'['), Some(c)) => match pat.iter().position(|&x| x == b']') {
-            Some(end) if end > 1 => {
-                pat[1..end].contains(&c.to_ascii_lowercase()) && glob(&pat[end + 1..], &s[1..])
-            }
-            _ => false,
-        },
-        (Some(p), Some(c)) => p.eq_ignore_ascii_case(c) && glob(&pat[1..], &s[1..]),
-        _ => false,
-    }
-}
-
 fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut BytesMut) {
     let sub = args[1].to_ascii_uppercase();
     match &sub[..] {
@@ -420,7 +404,11 @@ fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut 
             let mut hits: Vec<&str> = CONFIG_PARAMS
                 .iter()
                 .copied()
-                .filter(|p| args[2..].iter().any(|pat| glob(pat, p.as_bytes())))
+                .filter(|p| {
+                    args[2..]
+                        .iter()
+                        .any(|pat| glob::matches(pat, p.as_bytes(), true))
+                })
                 .collect();
             hits.sort_unstable();
             write_map_header(out, proto, hits.len());
@@ -559,20 +547,5 @@ fn command(proto: Proto, args: &[Bytes], out: &mut BytesMut) {
                 clean(&args[1])
             ),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_matches_config_patterns() {
-        assert!(glob(b"*", b"maxmemory"));
-        assert!(glob(b"maxmemory*", b"maxmemory-policy"));
-        assert!(glob(b"MAXMEMORY", b"maxmemory"));
-        assert!(glob(b"s?ve", b"save"));
-        assert!(!glob(b"max", b"maxmemory"));
-        assert!(glob(b"[sa]ave", b"save"));
     }
 }
