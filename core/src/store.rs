@@ -607,6 +607,12 @@ impl Store {
         self.tombstones = 0;
     }
 
+    /// The newest flush's version: every entry not newer is gone here,
+    /// even where another node still holds it (KEYS and SCAN hide it).
+    pub fn flush_floor(&self) -> Option<Version> {
+        self.flushed_at
+    }
+
     /// Live values (not tombstones); like [`Stats::keys`] it includes
     /// expired entries not dropped yet.
     pub fn len(&self) -> usize {

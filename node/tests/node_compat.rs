@@ -50,9 +50,13 @@ enum Check {
     /// field-value pairs (a RESP3 map's entries, or a RESP2 array's
     /// consecutive elements), so a value under the wrong field fails.
     UnorderedPairs,
+    /// SCAN with a COUNT that covers the keyspace: the cursor must be
+    /// equal (`0`: done in one call) and the keys the same multiset
+    /// (Redis's order is its hash table's, ringlab's its own positions').
+    ScanAll,
 }
 
-use Check::{DbSize, Exact, Hello, InfoType, Time, Unordered, UnorderedPairs, Wait};
+use Check::{DbSize, Exact, Hello, InfoType, ScanAll, Time, Unordered, UnorderedPairs, Wait};
 
 /// The ringlab side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,6 +464,44 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["COPY", "z2", "z3"], Exact),
     (&["ZSCORE", "z3", "m"], Exact),
     (&["DBSIZE"], DbSize),
+    // Iteration: every key once, whichever replicas hold it; none of the
+    // deleted (u1, k2, a, b...) or expired (sr) keys above.
+    (&["KEYS", "*"], Unordered),
+    (&["KEYS", "z*"], Unordered),
+    (&["KEYS", "?p*"], Unordered),
+    (&["KEYS", "[hl]?"], Unordered),
+    (&["KEYS", "[^a-m]*"], Unordered),
+    (&["KEYS", "[z-a]?"], Unordered),
+    (&["KEYS", "*[0-9]"], Unordered),
+    (&["KEYS", "s\\tr"], Unordered),
+    (&["KEYS", "s[\\]]*"], Unordered),
+    (&["KEYS", "h[3"], Unordered),
+    (&["KEYS", "nomatch*"], Exact),
+    (&["KEYS"], Exact),
+    (&["SCAN", "0", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "MATCH", "s*", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "match", "**", "count", "1000"], ScanAll),
+    (&["SCAN", "0", "TYPE", "zset", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "TYPE", "STRING", "COUNT", "1000"], ScanAll),
+    (
+        &["SCAN", "0", "TYPE", "nosuchtype", "COUNT", "1000"],
+        ScanAll,
+    ),
+    (
+        &["SCAN", "0", "COUNT", "1000", "MATCH", "*", "TYPE", "hash"],
+        ScanAll,
+    ),
+    (&["SCAN", "x"], Exact),
+    (&["SCAN", "1x"], Exact),
+    (&["SCAN", " 1"], Exact),
+    (&["SCAN", "99999999999999999999"], Exact),
+    (&["SCAN", "0", "COUNT", "0"], Exact),
+    (&["SCAN", "0", "COUNT", "-1"], Exact),
+    (&["SCAN", "0", "COUNT", "x"], Exact),
+    (&["SCAN", "0", "MATCH"], Exact),
+    (&["SCAN", "0", "BOGUS", "x"], Exact),
+    (&["SCAN", "0", "COUNT", "0", "BOGUS"], Exact),
+    (&["SCAN"], Exact),
     // Server.
     (&["TIME"], Time),
     (&["TIME", "x"], Exact),
@@ -583,6 +625,20 @@ fn sorted_elements(reply: &[u8], per: usize) -> String {
     out
 }
 
+/// A SCAN reply as its cursor and its keys, sorted.
+fn scan_page(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    if !reply.starts_with(b"*2\r\n") {
+        return text;
+    }
+    let cursor = reply_len(reply, 4).expect("a whole cursor");
+    format!(
+        "cursor {} keys {}",
+        String::from_utf8_lossy(&reply[4..4 + cursor]),
+        sorted_elements(&reply[4 + cursor..], 1)
+    )
+}
+
 /// The reply reduced to what [`Check`] compares against `ours`.
 fn comparable(check: Check, reply: &[u8], ours: Ours) -> String {
     let text = String::from_utf8_lossy(reply).into_owned();
@@ -590,6 +646,7 @@ fn comparable(check: Check, reply: &[u8], ours: Ours) -> String {
     match check {
         Exact => text,
         Unordered => sorted_elements(reply, 1),
+        ScanAll => scan_page(reply),
         UnorderedPairs => sorted_elements(reply, 2),
         Wait if ours == Ours::Single => text,
         DbSize if ours != Ours::Partitioned => text,
@@ -682,6 +739,96 @@ fn a_five_node_cluster_with_keys_on_different_replicas_replies_like_redis_server
         "5-node cluster, N=3",
         Ours::Partitioned,
     );
+}
+
+/// A SCAN reply's cursor and keys.
+fn scan_reply(reply: &[u8]) -> (String, Vec<String>) {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(
+        lines[0] == "*2" && lines[1].starts_with('$'),
+        "SCAN answered {text:?}"
+    );
+    // *2, $len, cursor, *n, then $len and key per key.
+    let keys = lines[4..].iter().skip(1).step_by(2).map(|k| k.to_string());
+    (lines[2].to_string(), keys.collect())
+}
+
+/// SCAN from cursor 0 until it is 0 again, each call through the next of
+/// `conns` in turn (any node continues any cursor); the keys in the order
+/// they came.
+fn scan_to_the_end(conns: &mut [Raw], extra: &[&str]) -> Vec<String> {
+    let (mut cursor, mut keys) = ("0".to_string(), Vec::new());
+    for turn in 0.. {
+        let mut words = vec!["SCAN", cursor.as_str()];
+        words.extend_from_slice(extra);
+        let (next, page) = scan_reply(&conns[turn % conns.len()].call(&words));
+        keys.extend(page);
+        if next == "0" {
+            break;
+        }
+        assert!(turn < 100_000, "SCAN {extra:?} never ended");
+        cursor = next;
+    }
+    keys
+}
+
+/// The same keys, some deleted and some expired, in Redis and in ringlab:
+/// scans run to the end return the same set, and ours each key once.
+fn compare_full_scans(redis: SocketAddr, ours: &[SocketAddr], what: &str) {
+    let mut r = [Raw::connect(redis)];
+    let mut o: Vec<Raw> = ours.iter().map(|&a| Raw::connect(a)).collect();
+    for c in r.iter_mut().chain(o.iter_mut().take(1)) {
+        assert_eq!(c.call(&["FLUSHALL"]), b"+OK\r\n");
+        for i in 0..300 {
+            c.call(&["SET", &format!("key:{i}"), "v"]);
+        }
+        for i in 0..20 {
+            c.call(&["HSET", &format!("h:{i}"), "f", "v"]);
+            c.call(&["SADD", &format!("s:{i}"), "m"]);
+            c.call(&["SET", &format!("exp:{i}"), "v", "PX", "1"]);
+        }
+        for i in (0..300).step_by(7) {
+            c.call(&["DEL", &format!("key:{i}")]);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let options: [&[&str]; 5] = [
+        &[],
+        &["COUNT", "7"],
+        &["MATCH", "key:1*", "COUNT", "3"],
+        &["TYPE", "hash"],
+        &["MATCH", "*:1?", "TYPE", "string", "COUNT", "50"],
+    ];
+    for extra in options {
+        let mut want = scan_to_the_end(&mut r, extra);
+        want.sort();
+        // Redis may repeat a key if its table resized meanwhile; not here.
+        want.dedup();
+        let mut got = scan_to_the_end(&mut o, extra);
+        let returned = got.len();
+        got.sort();
+        got.dedup();
+        assert_eq!(returned, got.len(), "{what}: SCAN {extra:?} repeated a key");
+        assert_eq!(
+            got, want,
+            "{what}: SCAN {extra:?} (Redis's keys on the right)"
+        );
+    }
+}
+
+#[test]
+fn scanning_to_cursor_0_returns_each_key_once_as_redis_server_does() {
+    let redis = RedisServer::start();
+    let one = TestCluster::start(1, |_| {});
+    compare_full_scans(redis.addr, &[one.addr(0)], "one node");
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 2;
+        cfg.r = 1;
+        cfg.w = 2;
+    });
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| three.addr(i)).collect();
+    compare_full_scans(redis.addr, &addrs, "3-node cluster, N=2");
 }
 
 #[test]

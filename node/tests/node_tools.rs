@@ -320,3 +320,69 @@ fn cli_stdin(port: u16, input: &str) -> String {
     let out = child.wait_with_output().expect("redis-cli output");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The lines after redis-cli's `-------- summary -------`, sorted (its
+/// type table's order is a hash table's).
+fn summary(out: &str) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.contains("summary"))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `redis-cli --scan` (with `--pattern`) and `--bigkeys`, which walk the
+/// keyspace with SCAN and then ask each key's type and size, print for a
+/// node and a 3-node cluster what they print for redis-server.
+#[test]
+fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
+    assert!(have("redis-cli"));
+    let load = "FLUSHALL\nSET big 0123456789\nSET small x\nDEL small\n\
+                RPUSH l a b c\nHSET h f v\nSADD s a b\nZADD z 1 a\n";
+    let load: String = load.to_string()
+        + &(0..40)
+            .map(|i| format!("SET key:{i} v{i}\n"))
+            .collect::<String>();
+    let runs: [&[&str]; 3] = [
+        &["--scan"],
+        &["--scan", "--pattern", "key:1*"],
+        &["--bigkeys"],
+    ];
+    let outputs = |port: u16| -> Vec<Vec<String>> {
+        cli_stdin(port, &load);
+        runs.iter()
+            .map(|args| {
+                let text = cli(port, args);
+                if args[0] == "--bigkeys" {
+                    summary(&text)
+                } else {
+                    let mut keys: Vec<String> = text.lines().map(str::to_string).collect();
+                    keys.sort();
+                    keys
+                }
+            })
+            .collect()
+    };
+    let redis = RedisServer::start();
+    let want = outputs(redis.addr.port());
+    let biggest = "Biggest string found '\"big\"' has 10 bytes";
+    assert!(want[2].iter().any(|l| l == biggest), "{want:?}");
+    let single = TestCluster::start(1, |_| {});
+    let cluster = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    for (what, port) in [
+        ("one node", single.addr(0).port()),
+        ("3-node cluster", cluster.addr(1).port()),
+    ] {
+        let got = outputs(port);
+        for ((args, w), g) in runs.iter().zip(&want).zip(&got) {
+            assert_eq!(g, w, "{what}: redis-cli {args:?}");
+        }
+    }
+}

@@ -16,6 +16,7 @@
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
+//! - [`scan`]: KEYS and SCAN, across the cluster.
 //! - [`multi`]: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
@@ -28,6 +29,7 @@ pub mod lists;
 pub mod multi;
 pub mod plan;
 pub mod reply;
+pub mod scan;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -151,6 +153,8 @@ pub enum Cmd {
     ZCount,
     ZPopMin,
     ZPopMax,
+    Keys,
+    Scan,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -370,6 +374,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zcount", Cmd::ZCount, 4, R, K1, Rd),
     spec("zpopmin", Cmd::ZPopMin, -2, WF, K1, Rmw),
     spec("zpopmax", Cmd::ZPopMax, -2, WF, K1, Rmw),
+    // Iteration across the cluster (see `scan`).
+    spec("keys", Cmd::Keys, 2, RS, NK, Rd),
+    spec("scan", Cmd::Scan, -2, RS, NK, Rd),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -565,6 +572,7 @@ fn start_found(
         | Cmd::ZPopMin
         | Cmd::ZPopMax => zsets::build(spec.cmd, &args),
         Cmd::FlushAll | Cmd::FlushDb => server::flushall(&args),
+        Cmd::Keys | Cmd::Scan => scan::build(spec.cmd, &args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };

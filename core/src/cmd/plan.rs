@@ -16,8 +16,9 @@
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 
-use super::{coll, keys, strings};
+use super::{coll, keys, scan, strings};
 use crate::clock::Micros;
+use crate::keyspace::{Page, PageRequest};
 use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
 use crate::store::{Entry, Kind, Version};
@@ -33,6 +34,10 @@ pub enum Input {
     Wrote,
     /// FLUSHALL reached every peer that answered.
     Flushed,
+    /// The pages of keys a [`Step::Gather`] got: this node's and those of
+    /// the peers that answered (enough of them that every key has a
+    /// replica among them).
+    Pages(Vec<Page>),
 }
 
 /// What the plan asks for next.
@@ -52,6 +57,9 @@ pub enum Step {
     /// version: a write older than it that lands later is refused, so
     /// neither a late replica write nor a read repair brings a key back.
     FlushAll(Version),
+    /// Ask every node (this one included) for its page of keys (KEYS,
+    /// SCAN; see [`crate::keyspace`]).
+    Gather(PageRequest),
     /// Done: the reply.
     Reply(Bytes),
 }
@@ -137,6 +145,8 @@ pub enum Plan {
     /// Every hash, list, set and sorted set command.
     Coll(coll::Coll),
     FlushAll,
+    /// KEYS and SCAN.
+    Scan(scan::Scan),
 }
 
 impl Plan {
@@ -162,6 +172,7 @@ impl Plan {
             Plan::Type(p) => p.step(input, cx),
             Plan::Move(p) => p.step(input, cx),
             Plan::Coll(p) => p.step(input, cx),
+            Plan::Scan(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll(cx.next_version()),
                 _ => Step::Reply(super::reply::ok()),

@@ -58,6 +58,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::clock::Micros;
 use crate::cmd::{self, plan::Plan};
 use crate::config::{ConfigError, Member, NodeConfig};
+use crate::keyspace;
 use crate::membership::{Joined, Membership, MembershipError};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::replication::{Quorum, ReplicaFailure};
@@ -136,6 +137,7 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::Get { key } => key.len(),
         PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
         PeerRequest::Flush { .. } => 0,
+        PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
     };
     OpCost {
         bytes,
@@ -437,6 +439,9 @@ impl Machine {
             PeerRequest::Flush { version } => {
                 self.store.flush(version);
                 PeerResponse::Ack
+            }
+            PeerRequest::Scan(r) => {
+                PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
         }
     }

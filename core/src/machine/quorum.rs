@@ -19,6 +19,7 @@ use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
+use crate::keyspace::{self, Page, PageRequest};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
@@ -92,6 +93,22 @@ pub(crate) enum Waiting {
         peers: BTreeSet<NodeId>,
         deadline: Micros,
     },
+    /// Pages of keys from every peer (KEYS, SCAN), until `deadline`.
+    Gather(Gathering),
+}
+
+/// A [`Waiting::Gather`] in progress.
+#[derive(Debug)]
+pub(crate) struct Gathering {
+    /// Peers not answered yet.
+    peers: BTreeSet<NodeId>,
+    /// The pages so far, this node's first.
+    pages: Vec<Page>,
+    /// Pages needed: a key is on N nodes, so with every node but N-1
+    /// answering each key still has a replica among them.
+    needed: usize,
+    /// When the peers still silent are given up on.
+    deadline: Micros,
 }
 
 impl Waiting {
@@ -101,6 +118,7 @@ impl Waiting {
             Waiting::Read { op, .. } => op.poll_timeout(),
             Waiting::Write { op } => op.poll_timeout(),
             Waiting::Flush { peers, deadline } => (!peers.is_empty()).then_some(*deadline),
+            Waiting::Gather(g) => (!g.peers.is_empty()).then_some(g.deadline),
         }
     }
 }
@@ -177,6 +195,13 @@ impl Machine {
                         next = Ok(Input::Flushed);
                         continue;
                     }
+                },
+                Step::Gather(req) => match self.begin_gather(now, id, req) {
+                    Begun::Done(pages) => {
+                        next = Ok(Input::Pages(pages));
+                        continue;
+                    }
+                    Begun::Wait(w) => w,
                 },
             };
             self.next_op += 1;
@@ -325,6 +350,34 @@ impl Machine {
         Some(Waiting::Flush { peers, deadline })
     }
 
+    /// KEYS and SCAN: this node's page now, and every peer's (waiting up
+    /// to the replica timeout for them).
+    fn begin_gather(&mut self, now: Micros, id: OpId, req: PageRequest) -> Begun<Vec<Page>> {
+        let mine = keyspace::page(&self.store, &req, now);
+        let peers: BTreeSet<NodeId> = self
+            .membership
+            .members
+            .iter()
+            .map(|m| m.id)
+            .filter(|&p| p != self.id)
+            .collect();
+        if peers.is_empty() {
+            return Begun::Done(vec![mine]);
+        }
+        for &p in &peers {
+            self.send(id, p, PeerRequest::Scan(req.clone()));
+        }
+        let members = peers.len() + 1;
+        Begun::Wait(Waiting::Gather(Gathering {
+            peers,
+            pages: vec![mine],
+            needed: members
+                .saturating_sub(self.quorum.n.saturating_sub(1))
+                .max(1),
+            deadline: now.saturating_add(self.cfg.replica_timeout.as_micros() as Micros),
+        }))
+    }
+
     /// A peer's answer (or failure) for op `id`.
     pub(crate) fn answer(
         &mut self,
@@ -341,6 +394,14 @@ impl Machine {
             Waiting::Write { op } => op.handle_ack(from, write_result(resp)),
             Waiting::Flush { peers, .. } => {
                 peers.remove(&from);
+            }
+            Waiting::Gather(g) => {
+                // A failed or unexpected answer only counts as silence.
+                if g.peers.remove(&from)
+                    && let Ok(PeerResponse::Page(p)) = resp
+                {
+                    g.pages.push(*p);
+                }
             }
         }
         self.progress(now, id);
@@ -369,6 +430,11 @@ impl Machine {
                     peers.clear();
                 }
             }
+            Waiting::Gather(g) => {
+                if now >= g.deadline {
+                    g.peers.clear();
+                }
+            }
         }
         self.progress(now, id);
     }
@@ -377,10 +443,10 @@ impl Machine {
     /// repairs replicas once a read heard from everyone, and keeps the
     /// op's timer at its current deadline.
     fn progress(&mut self, now: Micros, id: OpId) {
-        let Some(op) = self.ops.get(&id) else {
+        let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
-        let result: Option<Outcome> = match &op.wait {
+        let result: Option<Outcome> = match &mut op.wait {
             Waiting::Read { op: r, .. } => match (op.cmd.is_some(), r.decision()) {
                 (true, Some(ReadDecision::Value(v))) => Some(Ok(Input::Read(v.clone()))),
                 (true, Some(ReadDecision::Failed(f))) => Some(Err(quorum_error(f))),
@@ -392,6 +458,7 @@ impl Machine {
                 None => None,
             },
             Waiting::Flush { peers, .. } => peers.is_empty().then_some(Ok(Input::Flushed)),
+            Waiting::Gather(g) => g.peers.is_empty().then(|| gathered(g)),
         };
         if let Some(result) = result {
             if result.is_err() {
@@ -510,22 +577,34 @@ impl Machine {
     }
 }
 
+/// A finished gather: its pages (moved out) if enough nodes answered.
+fn gathered(g: &mut Gathering) -> Outcome {
+    if g.pages.len() >= g.needed {
+        Ok(Input::Pages(std::mem::take(&mut g.pages)))
+    } else {
+        Err(OpError::Unavailable {
+            got: g.pages.len(),
+            needed: g.needed,
+        })
+    }
+}
+
 fn read_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<Option<Entry>, ReplicaFailure> {
     match r? {
         PeerResponse::Entry(e) => Ok(e),
-        PeerResponse::Ack => Err(ReplicaFailure::Other(
-            "expected an entry, got an ack".into(),
-        )),
         PeerResponse::Failed(f) => Err(f),
+        PeerResponse::Ack | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
+            "expected an entry, got an ack or a page".into(),
+        )),
     }
 }
 
 fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFailure> {
     match r? {
         PeerResponse::Ack => Ok(()),
-        PeerResponse::Entry(_) => Err(ReplicaFailure::Other(
-            "expected an ack, got an entry".into(),
-        )),
         PeerResponse::Failed(f) => Err(f),
+        PeerResponse::Entry(_) | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
+            "expected an ack, got an entry or a page".into(),
+        )),
     }
 }
