@@ -17,6 +17,8 @@
 //!   QUIT).
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
 //! - [`scan`]: KEYS and SCAN, across the cluster.
+//! - [`setops`]: set algebra over several keys (SINTER, SUNION, SDIFF,
+//!   SINTERCARD and the STORE forms).
 //! - [`multi`]: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
@@ -31,6 +33,7 @@ pub mod plan;
 pub mod reply;
 pub mod scan;
 pub mod server;
+pub mod setops;
 pub mod sets;
 pub mod strings;
 pub mod zsets;
@@ -155,6 +158,13 @@ pub enum Cmd {
     ZPopMax,
     Keys,
     Scan,
+    SInter,
+    SUnion,
+    SDiff,
+    SInterCard,
+    SInterStore,
+    SUnionStore,
+    SDiffStore,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -377,6 +387,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Iteration across the cluster (see `scan`).
     spec("keys", Cmd::Keys, 2, RS, NK, Rd),
     spec("scan", Cmd::Scan, -2, RS, NK, Rd),
+    // Set algebra (see `setops`): flags and arities as Redis 7.0 has them.
+    spec("sinter", Cmd::SInter, -2, RS, KS, Rd),
+    spec("sunion", Cmd::SUnion, -2, RS, KS, Rd),
+    spec("sdiff", Cmd::SDiff, -2, RS, KS, Rd),
+    spec(
+        "sintercard",
+        Cmd::SInterCard,
+        -3,
+        &["readonly", "movablekeys"],
+        NK,
+        Rd,
+    ),
+    spec("sinterstore", Cmd::SInterStore, -3, W, KS, Rmw),
+    spec("sunionstore", Cmd::SUnionStore, -3, W, KS, Rmw),
+    spec("sdiffstore", Cmd::SDiffStore, -3, W, KS, Rmw),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -573,6 +598,13 @@ fn start_found(
         | Cmd::ZPopMax => zsets::build(spec.cmd, &args),
         Cmd::FlushAll | Cmd::FlushDb => server::flushall(&args),
         Cmd::Keys | Cmd::Scan => scan::build(spec.cmd, &args),
+        Cmd::SInter
+        | Cmd::SUnion
+        | Cmd::SDiff
+        | Cmd::SInterCard
+        | Cmd::SInterStore
+        | Cmd::SUnionStore
+        | Cmd::SDiffStore => setops::build(spec.cmd, &args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 
-use super::{coll, keys, scan, strings};
+use super::{coll, keys, scan, setops, strings};
 use crate::clock::Micros;
 use crate::keyspace::{Page, PageRequest};
 use crate::protocol::resp::Proto;
@@ -147,6 +147,8 @@ pub enum Plan {
     FlushAll,
     /// KEYS and SCAN.
     Scan(scan::Scan),
+    /// SINTER, SUNION, SDIFF, SINTERCARD and the STORE forms.
+    SetOps(setops::SetOps),
 }
 
 impl Plan {
@@ -173,6 +175,7 @@ impl Plan {
             Plan::Move(p) => p.step(input, cx),
             Plan::Coll(p) => p.step(input, cx),
             Plan::Scan(p) => p.step(input, cx),
+            Plan::SetOps(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll(cx.next_version()),
                 _ => Step::Reply(super::reply::ok()),
