@@ -334,22 +334,29 @@ fn summary(out: &str) -> Vec<String> {
     lines
 }
 
-/// `redis-cli --scan` (with `--pattern`) and `--bigkeys`, which walk the
-/// keyspace with SCAN and then ask each key's type and size, print for a
-/// node and a 3-node cluster what they print for redis-server.
+/// `redis-cli --scan` (with `--pattern`), `--bigkeys` and `--memkeys`,
+/// which walk the keyspace with SCAN and then ask each key's type and size
+/// (`--memkeys`: MEMORY USAGE), print for a node and a 3-node cluster what
+/// they print for redis-server (`--memkeys`: the same biggest keys).
 #[test]
 fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
     assert!(have("redis-cli"));
-    let load = "FLUSHALL\nSET big 0123456789\nSET small x\nDEL small\n\
-                RPUSH l a b c\nHSET h f v\nSADD s a b\nZADD z 1 a\n";
-    let load: String = load.to_string()
+    // "big" is far the biggest string by any measure (--memkeys sizes
+    // are each server's own).
+    let load = format!(
+        "FLUSHALL\nSET big {}\nSET small x\nDEL small\n\
+         RPUSH l a b c\nHSET h f v\nSADD s a b\nZADD z 1 a\n",
+        "x".repeat(200)
+    );
+    let load: String = load
         + &(0..40)
             .map(|i| format!("SET key:{i} v{i}\n"))
             .collect::<String>();
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 4] = [
         &["--scan"],
         &["--scan", "--pattern", "key:1*"],
         &["--bigkeys"],
+        &["--memkeys"],
     ];
     let outputs = |port: u16| -> Vec<Vec<String>> {
         cli_stdin(port, &load);
@@ -358,6 +365,14 @@ fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
                 let text = cli(port, args);
                 if args[0] == "--bigkeys" {
                     summary(&text)
+                } else if args[0] == "--memkeys" {
+                    // MEMORY USAGE's bytes are each server's own: which
+                    // key is biggest of each type, and how many were seen.
+                    summary(&text)
+                        .into_iter()
+                        .filter(|l| l.starts_with("Biggest") || l.starts_with("Sampled"))
+                        .map(|l| l.split(" has ").next().unwrap_or_default().to_string())
+                        .collect()
                 } else {
                     let mut keys: Vec<String> = text.lines().map(str::to_string).collect();
                     keys.sort();
@@ -368,7 +383,7 @@ fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
     };
     let redis = RedisServer::start();
     let want = outputs(redis.addr.port());
-    let biggest = "Biggest string found '\"big\"' has 10 bytes";
+    let biggest = "Biggest string found '\"big\"' has 200 bytes";
     assert!(want[2].iter().any(|l| l == biggest), "{want:?}");
     let single = TestCluster::start(1, |_| {});
     let cluster = TestCluster::start(3, |cfg| {

@@ -19,6 +19,8 @@
 //! - [`scan`]: KEYS and SCAN, across the cluster.
 //! - [`setops`]: set algebra over several keys (SINTER, SUNION, SDIFF,
 //!   SINTERCARD and the STORE forms).
+//! - [`introspect`]: MEMORY USAGE and OBJECT (what a key costs, how
+//!   Redis would encode it).
 //! - [`multi`]: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
@@ -26,6 +28,7 @@
 pub mod cluster;
 pub mod coll;
 pub mod hashes;
+pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod multi;
@@ -165,6 +168,8 @@ pub enum Cmd {
     SInterStore,
     SUnionStore,
     SDiffStore,
+    Object,
+    Memory,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -402,6 +407,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("sinterstore", Cmd::SInterStore, -3, W, KS, Rmw),
     spec("sunionstore", Cmd::SUnionStore, -3, W, KS, Rmw),
     spec("sdiffstore", Cmd::SDiffStore, -3, W, KS, Rmw),
+    // Containers, as Redis 7.0 lists them (the key is the subcommand's).
+    spec("object", Cmd::Object, -2, &[], NK, Rd),
+    spec("memory", Cmd::Memory, -2, &[], NK, Rd),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -605,6 +613,7 @@ fn start_found(
         | Cmd::SInterStore
         | Cmd::SUnionStore
         | Cmd::SDiffStore => setops::build(spec.cmd, &args),
+        Cmd::Object | Cmd::Memory => introspect::build(spec.cmd, &args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };

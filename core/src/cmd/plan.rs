@@ -16,12 +16,12 @@
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 
-use super::{coll, keys, scan, setops, strings};
+use super::{coll, introspect, keys, scan, setops, strings};
 use crate::clock::Micros;
 use crate::keyspace::{Page, PageRequest};
 use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
-use crate::store::{Entry, Kind, Version};
+use crate::store::{Entry, Kind, Store, Version};
 
 /// What the last step gave the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,9 @@ pub struct Cx<'a> {
     /// The machine's seeded RNG (SPOP, SRANDMEMBER): never a thread RNG,
     /// so every engine makes the same choices.
     pub rng: &'a mut ChaCha8Rng,
+    /// This node's store, read-only: OBJECT and MEMORY report on this
+    /// node's copy and its settings (policy, maxmemory).
+    pub store: &'a Store,
 }
 
 impl Cx<'_> {
@@ -149,6 +152,8 @@ pub enum Plan {
     Scan(scan::Scan),
     /// SINTER, SUNION, SDIFF, SINTERCARD and the STORE forms.
     SetOps(setops::SetOps),
+    /// MEMORY USAGE and OBJECT's subcommands on a key.
+    Introspect(introspect::Introspect),
 }
 
 impl Plan {
@@ -176,6 +181,7 @@ impl Plan {
             Plan::Coll(p) => p.step(input, cx),
             Plan::Scan(p) => p.step(input, cx),
             Plan::SetOps(p) => p.step(input, cx),
+            Plan::Introspect(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll(cx.next_version()),
                 _ => Step::Reply(super::reply::ok()),

@@ -163,6 +163,7 @@ impl Machine {
                         tombstone_grace: self.cfg.tombstone_grace.as_micros() as Micros,
                         proto: cmd.proto,
                         rng: &mut self.rng,
+                        store: &self.store,
                     };
                     plan.step(input, &mut cx)
                 }
