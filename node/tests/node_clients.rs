@@ -49,9 +49,8 @@ enum Mask {
     TypeOnly,
     /// CLIENT LIST: each entry's id, addresses, fd, ages, buffer sizes and
     /// memory are the server's own, and Redis lists fields ringlab does not
-    /// keep (flags, events, cmd, user...); ringlab's `addr` is the IP
-    /// without the port. Compared: how many connections, and each one's
-    /// `name`, `db` and `resp`.
+    /// keep (flags, events, cmd, user...). Compared: how many connections,
+    /// and each one's `name`, `db` and `resp`.
     ClientList,
     /// CONFIG GET port: each server's own port; the parameter names and the
     /// reply's shape must match.

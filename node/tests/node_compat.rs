@@ -115,6 +115,21 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["CLIENT", "GETNAME"], Exact),
     (&["CLIENT", "SETNAME", "me"], Exact),
     (&["CLIENT", "GETNAME"], Exact),
+    (&["CLIENT", "KILL", "10.9.9.9:1"], Exact),
+    (&["CLIENT", "KILL", "ID", "999999"], Exact),
+    (
+        &["CLIENT", "KILL", "ADDR", "10.9.9.9:1", "SKIPME", "no"],
+        Exact,
+    ),
+    (&["CLIENT", "KILL", "ID", "0"], Exact),
+    (&["CLIENT", "KILL", "ID", "x"], Exact),
+    (&["CLIENT", "KILL", "TYPE", "bogus"], Exact),
+    (&["CLIENT", "KILL", "TYPE", "master"], Exact),
+    (&["CLIENT", "KILL", "USER", "nobody"], Exact),
+    (&["CLIENT", "KILL", "SKIPME", "maybe"], Exact),
+    (&["CLIENT", "KILL", "ID", "1", "BOGUS"], Exact),
+    (&["CLIENT", "KILL", "ID"], Exact),
+    (&["CLIENT", "KILL"], Exact),
     (&["CONFIG", "GET", "appendonly"], Exact),
     (&["CONFIG", "GET", "maxmemory"], Exact),
     (&["SELECT", "0"], Exact),
@@ -933,6 +948,88 @@ fn scanning_to_cursor_0_returns_each_key_once_as_redis_server_does() {
     });
     let addrs: Vec<SocketAddr> = (0..3).map(|i| three.addr(i)).collect();
     compare_full_scans(redis.addr, &addrs, "3-node cluster, N=2");
+}
+
+/// Whether the server closed the connection (it answers nothing more).
+fn closed(c: &mut Raw) -> bool {
+    let _ = c.stream.write_all(b"PING\r\n");
+    let mut buf = [0u8; 64];
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    match c.stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// CLIENT KILL by ID, by the legacy address form, by ADDR, and of the
+/// caller itself with SKIPME no: each reply, and whether the killed
+/// connection (and no other) was closed.
+fn kill_transcript(addr: SocketAddr) -> Vec<String> {
+    let id = |c: &mut Raw| {
+        String::from_utf8_lossy(&c.call(&["CLIENT", "ID"]))[1..]
+            .trim()
+            .to_string()
+    };
+    let peer = |c: &Raw| c.stream.local_addr().expect("local addr").to_string();
+    let mut killer = Raw::connect(addr);
+    let mut out = Vec::new();
+    let mut say = |what: &str, reply: Vec<u8>| {
+        out.push(format!("{what}: {}", String::from_utf8_lossy(&reply)));
+    };
+    let mut v1 = Raw::connect(addr);
+    let v1_id = id(&mut v1);
+    say("by id", killer.call(&["CLIENT", "KILL", "ID", &v1_id]));
+    let mut v2 = Raw::connect(addr);
+    v2.call(&["PING"]);
+    say("legacy", killer.call(&["CLIENT", "KILL", &peer(&v2)]));
+    let mut v3 = Raw::connect(addr);
+    v3.call(&["PING"]);
+    let v3_addr = peer(&v3);
+    say(
+        "by addr",
+        killer.call(&["CLIENT", "KILL", "ADDR", &v3_addr, "TYPE", "normal"]),
+    );
+    say("again", killer.call(&["CLIENT", "KILL", "ADDR", &v3_addr]));
+    let killer_id = id(&mut killer);
+    say("skipme", killer.call(&["CLIENT", "KILL", "ID", &killer_id]));
+    let mut bystander = Raw::connect(addr);
+    say(
+        "self",
+        killer.call(&["CLIENT", "KILL", "ID", &killer_id, "SKIPME", "no"]),
+    );
+    out.push(format!(
+        "closed: v1 {} v2 {} v3 {} killer {} bystander {}",
+        closed(&mut v1),
+        closed(&mut v2),
+        closed(&mut v3),
+        closed(&mut killer),
+        closed(&mut bystander)
+    ));
+    out
+}
+
+#[test]
+fn client_kill_closes_what_redis_server_closes() {
+    let redis = RedisServer::start();
+    let want = kill_transcript(redis.addr);
+    assert!(
+        want.last().is_some_and(|l| l.contains("v1 true")),
+        "{want:?}"
+    );
+    let one = TestCluster::start(1, |_| {});
+    assert_eq!(kill_transcript(one.addr(0)), want, "one node");
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    assert_eq!(kill_transcript(three.addr(1)), want, "3-node cluster");
 }
 
 #[test]

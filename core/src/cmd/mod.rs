@@ -15,6 +15,7 @@
 //! - [`server`]: connection and server commands (AUTH, HELLO, CLIENT,
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
+//! - [`kill`]: CLIENT KILL.
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
 //! - [`scan`]: KEYS and SCAN, across the cluster.
 //! - [`setops`]: set algebra over several keys (SINTER, SUNION, SDIFF,
@@ -30,6 +31,7 @@ pub mod coll;
 pub mod hashes;
 pub mod introspect;
 pub mod keys;
+pub mod kill;
 pub mod lists;
 pub mod multi;
 pub mod plan;

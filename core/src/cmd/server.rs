@@ -83,7 +83,7 @@ pub fn execute(
             auth(m, conn, user, pass, &mut out);
         }
         Cmd::Hello => hello(m, conn, args, &mut out),
-        Cmd::Client => client(m, conn, args, &mut out),
+        Cmd::Client => client(m, conn, slot, args, &mut out),
         Cmd::Config => config(m, now, proto, args, &mut out),
         Cmd::Command => command(proto, args, &mut out),
         other => unreachable!("{other:?} is not a server command"),
@@ -260,6 +260,22 @@ const CLIENT_HELP: &[&str] = &[
     "    Return the ID of the current connection.",
     "INFO",
     "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
     "LIST",
     "    Return information about client connections.",
     "SETINFO <option> <value>",
@@ -282,8 +298,14 @@ fn lossy(b: &Option<Bytes>) -> std::borrow::Cow<'_, str> {
 fn client_line(s: &crate::machine::conns::Session, text: &mut String) {
     use std::fmt::Write;
     let _ = write!(text, "id={}", s.id);
-    if let Some(ip) = s.remote {
-        let _ = write!(text, " addr={ip}");
+    match (s.remote, s.port) {
+        (Some(ip), Some(port)) => {
+            let _ = write!(text, " addr={}", std::net::SocketAddr::new(ip, port));
+        }
+        (Some(ip), None) => {
+            let _ = write!(text, " addr={ip}");
+        }
+        _ => {}
     }
     let _ = writeln!(
         text,
@@ -294,7 +316,7 @@ fn client_line(s: &crate::machine::conns::Session, text: &mut String) {
     );
 }
 
-fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+fn client(m: &mut Machine, conn: ConnId, slot: u64, args: &[Bytes], out: &mut BytesMut) {
     let sub = args[1].to_ascii_uppercase();
     let proto = m.conns.session(conn).map(|s| s.proto).unwrap_or_default();
     match (&sub[..], args.len()) {
@@ -307,6 +329,7 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
             }
             return write_verbatim(out, proto, b"txt", text.as_bytes());
         }
+        (b"KILL", n) if n >= 3 => return super::kill::kill(m, conn, slot, args, out),
         (b"HELP", 2) => {
             write_array_header(out, CLIENT_HELP.len());
             for l in CLIENT_HELP {
@@ -347,15 +370,16 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
                 &format!("ERR Unrecognized option '{}'", clean(&args[2])),
             ),
         },
-        (b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO" | b"LIST" | b"INFO" | b"HELP", _) => {
-            wrong_args(
-                out,
-                &format!(
-                    "client|{}",
-                    String::from_utf8_lossy(&sub).to_ascii_lowercase()
-                ),
-            )
-        }
+        (
+            b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO" | b"LIST" | b"INFO" | b"HELP" | b"KILL",
+            _,
+        ) => wrong_args(
+            out,
+            &format!(
+                "client|{}",
+                String::from_utf8_lossy(&sub).to_ascii_lowercase()
+            ),
+        ),
         _ => err(
             out,
             &format!(

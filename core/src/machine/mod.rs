@@ -10,8 +10,8 @@
 //! # Call order
 //!
 //! 1. Feed events as they happen, each with the model time `now`:
-//!    - [`Machine::open_client_from`] (or [`Machine::open_client`] when
-//!      there is no socket address) / [`Machine::close_client`] for client
+//!    - [`Machine::open_client_at`] (or [`Machine::open_client_from`] with
+//!      only an IP, [`Machine::open_client`] when there is no socket address) / [`Machine::close_client`] for client
 //!      connections;
 //!    - [`Machine::handle_command`] for each parsed client command, in the
 //!      connection's order (charge its capacity first, see below);
@@ -49,7 +49,7 @@ pub mod quorum;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -360,7 +360,17 @@ impl Machine {
     /// a peer hello on it must match (see [`crate::cmd::cluster`]).
     pub fn open_client_from(&mut self, remote: Option<IpAddr>) -> ConnId {
         self.metrics.connections_received += 1;
-        self.conns.open(self.cfg.requirepass.is_none(), remote)
+        self.conns
+            .open(self.cfg.requirepass.is_none(), remote, None)
+    }
+
+    /// A client connection opened from `remote` (the socket's peer
+    /// address): as [`Machine::open_client_from`], and with the port known,
+    /// CLIENT LIST shows `ip:port` and CLIENT KILL can name it.
+    pub fn open_client_at(&mut self, remote: Option<SocketAddr>) -> ConnId {
+        self.metrics.connections_received += 1;
+        let (ip, port) = (remote.map(|a| a.ip()), remote.map(|a| a.port()));
+        self.conns.open(self.cfg.requirepass.is_none(), ip, port)
     }
 
     /// Whether the connection may run commands without AUTH (it
