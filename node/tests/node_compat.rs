@@ -130,6 +130,19 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["CLIENT", "KILL", "ID", "1", "BOGUS"], Exact),
     (&["CLIENT", "KILL", "ID"], Exact),
     (&["CLIENT", "KILL"], Exact),
+    (&["CONFIG", "GET", "slowlog*"], UnorderedPairs),
+    (&["CONFIG", "SET", "slowlog-log-slower-than", "-2"], Exact),
+    (&["CONFIG", "SET", "slowlog-log-slower-than", "1.5"], Exact),
+    (&["CONFIG", "SET", "slowlog-max-len", "-1"], Exact),
+    (&["SLOWLOG", "GET", "1", "2"], Exact),
+    (&["SLOWLOG", "LEN", "1"], Exact),
+    (&["SLOWLOG", "RESET", "1"], Exact),
+    (&["SLOWLOG", "GET", "x"], Exact),
+    (&["SLOWLOG", "GET", "-2"], Exact),
+    (&["SLOWLOG", "foo"], Exact),
+    (&["SLOWLOG"], Exact),
+    (&["SLOWLOG", "HELP"], Exact),
+    (&["SLOWLOG", "RESET"], Exact),
     (&["CONFIG", "GET", "appendonly"], Exact),
     (&["CONFIG", "GET", "maxmemory"], Exact),
     (&["SELECT", "0"], Exact),
@@ -1030,6 +1043,78 @@ fn client_kill_closes_what_redis_server_closes() {
         cfg.w = 2;
     });
     assert_eq!(kill_transcript(three.addr(1)), want, "3-node cluster");
+}
+
+/// A SLOWLOG GET reply with what is each server's own masked: integers
+/// (ids, times, durations) and the client's port.
+fn mask_slowlog(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply)
+        .split("\r\n")
+        .map(|l| match l {
+            _ if l.starts_with(':') => ":N".to_string(),
+            _ if l.starts_with("127.0.0.1:") => "127.0.0.1:PORT".to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// With every command logged (threshold 0) and room for three: what
+/// SLOWLOG LEN and GET answer after a few commands, then with the log off.
+fn slowlog_transcript(addr: SocketAddr) -> Vec<String> {
+    let mut c = Raw::connect(addr);
+    let long = "x".repeat(200);
+    let mut out = Vec::new();
+    let steps: &[&[&str]] = &[
+        &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        &["CONFIG", "SET", "slowlog-max-len", "3"],
+        &["SLOWLOG", "RESET"],
+        &["SLOWLOG", "LEN"],
+        &["SET", "sk", "v"],
+        &["CLIENT", "SETNAME", "slow"],
+        &["GET", "sk"],
+        &["SET", "sk", &long],
+        &["AUTH", "secret"],
+        &["SLOWLOG", "LEN"],
+        &["SLOWLOG", "GET"],
+        &["SLOWLOG", "GET", "1"],
+        &["CONFIG", "SET", "slowlog-max-len", "128"],
+        &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+        &["SLOWLOG", "RESET"],
+        &["GET", "sk"],
+        &["SLOWLOG", "GET", "-1"],
+    ];
+    for words in steps {
+        let reply = c.call(words);
+        let shown = if words[..2] == ["SLOWLOG", "GET"] {
+            mask_slowlog(&reply)
+        } else {
+            String::from_utf8_lossy(&reply).into_owned()
+        };
+        out.push(format!("{:?}: {shown}", &words[..words.len().min(2)]));
+    }
+    out
+}
+
+#[test]
+fn slowlog_logs_what_redis_server_logs() {
+    let redis = RedisServer::start();
+    let want = slowlog_transcript(redis.addr);
+    assert!(want.iter().any(|l| l.contains("(redacted)")), "{want:?}");
+    let one = TestCluster::start(1, |_| {});
+    let got = slowlog_transcript(one.addr(0));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "one node");
+    }
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    let got = slowlog_transcript(three.addr(2));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "3-node cluster");
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
 //! - [`kill`]: CLIENT KILL.
+//! - [`slowlog`]: SLOWLOG GET, LEN, RESET, HELP.
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
 //! - [`scan`]: KEYS and SCAN, across the cluster.
 //! - [`setops`]: set algebra over several keys (SINTER, SUNION, SDIFF,
@@ -40,6 +41,7 @@ pub mod scan;
 pub mod server;
 pub mod setops;
 pub mod sets;
+pub mod slowlog;
 pub mod strings;
 pub mod zsets;
 
@@ -172,6 +174,7 @@ pub enum Cmd {
     SDiffStore,
     Object,
     Memory,
+    SlowLog,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -412,6 +415,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Containers, as Redis 7.0 lists them (the key is the subcommand's).
     spec("object", Cmd::Object, -2, &[], NK, Rd),
     spec("memory", Cmd::Memory, -2, &[], NK, Rd),
+    spec("slowlog", Cmd::SlowLog, -2, &[], NK, Srv),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -491,6 +495,7 @@ fn start_found(
     };
     let done = |m: &mut Machine, bytes| {
         m.metrics.record(idx, 0);
+        m.slowlog_finish(conn, slot, now);
         m.finish_slot(conn, slot, bytes)
     };
     if !arity_ok(spec.arity, args.len()) {
@@ -617,8 +622,14 @@ fn start_found(
         | Cmd::SDiffStore => setops::build(spec.cmd, &args),
         Cmd::Object | Cmd::Memory => introspect::build(spec.cmd, &args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
+        Cmd::SlowLog => Err(slowlog::execute(m, proto, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };
+    // Ran (or started): kept for the slow log if it may turn out slow
+    // (EXEC's commands are logged one by one instead, as in Redis).
+    if m.slowlog_watches() && !spec.flags.contains(&"skip_slowlog") {
+        m.slowlog.start(conn, slot, args, now);
+    }
     match built {
         Err(bytes) => done(m, bytes),
         Ok(plan) => {

@@ -401,6 +401,8 @@ const CONFIG_PARAMS: &[&str] = &[
     "port",
     "requirepass",
     "save",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
     "timeout",
 ];
 
@@ -416,6 +418,8 @@ fn config_value(m: &Machine, name: &str) -> String {
         "port" => m.port.to_string(),
         "requirepass" => m.cfg.requirepass.clone().unwrap_or_default(),
         "save" => t.save.clone(),
+        "slowlog-log-slower-than" => t.slowlog_slower_than.to_string(),
+        "slowlog-max-len" => t.slowlog_max_len.to_string(),
         "timeout" => m.cfg.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
         _ => unreachable!("only CONFIG_PARAMS are asked for"),
     }
@@ -460,6 +464,19 @@ fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut 
     }
 }
 
+/// An integer setting of at least `min`, with Redis's words for what is
+/// wrong.
+fn int_in(v: &[u8], min: i64) -> Result<i64, String> {
+    match parse_i64(v) {
+        None => Err("argument couldn't be parsed into an integer".into()),
+        Some(n) if n < min => Err(format!(
+            "argument must be between {min} and {} inclusive",
+            i64::MAX
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
 /// CONFIG SET: validates every pair first, then applies all or nothing.
 fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
     let mut t = m.tunables.clone();
@@ -479,6 +496,14 @@ fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) 
                 Err(e) => return err(out, &bad(&e.to_string())),
             },
             "save" => t.save = val,
+            "slowlog-log-slower-than" => match int_in(&kv[1], -1) {
+                Ok(v) => t.slowlog_slower_than = v,
+                Err(why) => return err(out, &bad(&why)),
+            },
+            "slowlog-max-len" => match int_in(&kv[1], 0) {
+                Ok(v) => t.slowlog_max_len = v as u64,
+                Err(why) => return err(out, &bad(&why)),
+            },
             "appendonly" => match val.as_str() {
                 "no" => t.appendonly = val,
                 "yes" => {

@@ -38,6 +38,7 @@
 //!
 //! # Layout
 //! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
+//! - [`slowlog`]: the slow log (SLOWLOG).
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
 //! - [`crate::cmd`]: the command table and the commands by family.
@@ -46,6 +47,7 @@ pub mod conns;
 pub mod info;
 pub mod metrics;
 pub mod quorum;
+pub mod slowlog;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -108,6 +110,11 @@ pub struct Tunables {
     pub save: String,
     /// Accepted and reported for clients that ask; only "no" is valid.
     pub appendonly: String,
+    /// Commands taking at least this many microseconds are logged
+    /// (`slowlog-log-slower-than`; negative: none).
+    pub slowlog_slower_than: i64,
+    /// Entries the slow log keeps (`slowlog-max-len`).
+    pub slowlog_max_len: u64,
 }
 
 /// What a driver knows of one peer link, for INFO.
@@ -242,6 +249,8 @@ pub struct Machine {
     pub(crate) started_at: Micros,
     /// The port clients connect to (INFO, CONFIG GET port).
     pub(crate) port: u16,
+    /// SLOWLOG's entries and the commands that may join them.
+    pub(crate) slowlog: slowlog::SlowLog,
 }
 
 impl Machine {
@@ -265,7 +274,10 @@ impl Machine {
                 policy: cfg.policy,
                 save: String::new(),
                 appendonly: "no".into(),
+                slowlog_slower_than: 10_000,
+                slowlog_max_len: 128,
             },
+            slowlog: slowlog::SlowLog::default(),
             metrics: Metrics::new(cmd::COMMANDS.len()),
             last_version: 0,
             local_reads: 0,
@@ -560,6 +572,23 @@ impl Machine {
         if self.touched.last() != Some(&conn) {
             self.touched.push(conn);
         }
+    }
+
+    /// Whether a command starting now may be slow-logged (see [`slowlog`]).
+    pub(crate) fn slowlog_watches(&self) -> bool {
+        let peers = self.membership.members.len() > 1;
+        slowlog::SlowLog::watches(self.tunables.slowlog_slower_than, peers)
+    }
+
+    /// The command in `slot` of `conn` answered at `now`: into the slow
+    /// log if it was watched and slow enough.
+    pub(crate) fn slowlog_finish(&mut self, conn: ConnId, slot: u64, now: Micros) {
+        let limits = (
+            self.tunables.slowlog_slower_than,
+            self.tunables.slowlog_max_len,
+        );
+        let client = self.conns.session(conn);
+        self.slowlog.finish(conn, slot, now, limits, client);
     }
 
     /// Records a command's reply in its slot.

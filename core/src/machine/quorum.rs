@@ -275,6 +275,7 @@ impl Machine {
     fn reply_value(&mut self, now: Micros, cmd: CmdRef, key: &[u8]) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
+        self.slowlog_finish(cmd.conn, cmd.slot, now);
         // The store drops an expired entry when it is read, and a tombstone
         // has no value: what is left is live.
         let entry = self.store.get_versioned(key, now);
@@ -573,6 +574,7 @@ impl Machine {
     pub(crate) fn finish_command(&mut self, now: Micros, cmd: CmdRef, bytes: Bytes) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
+        self.slowlog_finish(cmd.conn, cmd.slot, now);
         self.finish_slot(cmd.conn, cmd.slot, bytes);
         self.touch(cmd.conn);
     }
