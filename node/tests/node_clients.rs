@@ -20,10 +20,6 @@
 //! and `RINGLAB_CLIENTS_DIR` points elsewhere. Without them, or without
 //! `redis-server` or `node`, the test fails and says to run scripts/setup,
 //! rather than passing without comparing.
-//!
-//! `COMPAT_SCAN=1` (KEYS, SCAN) reaches the scripts through the
-//! environment and adds those calls, which fail until the node has those
-//! commands.
 #![cfg(not(madsim))]
 
 mod node_support;
