@@ -39,11 +39,13 @@
 //! # Layout
 //! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
 //! - [`slowlog`]: the slow log (SLOWLOG).
+//! - `gather`: the wait of KEYS and SCAN for every node's page of keys.
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
 pub mod conns;
+mod gather;
 pub mod info;
 pub mod metrics;
 pub mod quorum;
@@ -583,6 +585,10 @@ impl Machine {
     /// The command in `slot` of `conn` answered at `now`: into the slow
     /// log if it was watched and slow enough.
     pub(crate) fn slowlog_finish(&mut self, conn: ConnId, slot: u64, now: Micros) {
+        // The common case, on every command's reply: nothing is watched.
+        if !self.slowlog.watching() {
+            return;
+        }
         let limits = (
             self.tunables.slowlog_slower_than,
             self.tunables.slowlog_max_len,

@@ -15,11 +15,11 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
+use super::gather::{Gathering, gathered};
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
-use crate::keyspace::{self, Page, PageRequest};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
@@ -97,20 +97,6 @@ pub(crate) enum Waiting {
     Gather(Gathering),
 }
 
-/// A [`Waiting::Gather`] in progress.
-#[derive(Debug)]
-pub(crate) struct Gathering {
-    /// Peers not answered yet.
-    peers: BTreeSet<NodeId>,
-    /// The pages so far, this node's first.
-    pages: Vec<Page>,
-    /// Pages needed: a key is on N nodes, so with every node but N-1
-    /// answering each key still has a replica among them.
-    needed: usize,
-    /// When the peers still silent are given up on.
-    deadline: Micros,
-}
-
 impl Waiting {
     /// When this wait must be woken by a timer.
     fn deadline(&self) -> Option<Micros> {
@@ -127,7 +113,7 @@ impl Waiting {
 // A return value moved once into its op: boxing the wait would only add an
 // allocation per replicated operation.
 #[allow(clippy::large_enum_variant)]
-enum Begun<T> {
+pub(crate) enum Begun<T> {
     /// Decided locally.
     Done(T),
     /// Sent to replicas: park the command on this.
@@ -135,7 +121,7 @@ enum Begun<T> {
 }
 
 /// The result of a wait, for the plan.
-type Outcome = Result<Input, OpError>;
+pub(crate) type Outcome = Result<Input, OpError>;
 
 impl Machine {
     /// The key's preference list.
@@ -352,34 +338,6 @@ impl Machine {
         Some(Waiting::Flush { peers, deadline })
     }
 
-    /// KEYS and SCAN: this node's page now, and every peer's (waiting up
-    /// to the replica timeout for them).
-    fn begin_gather(&mut self, now: Micros, id: OpId, req: PageRequest) -> Begun<Vec<Page>> {
-        let mine = keyspace::page(&self.store, &req, now);
-        let peers: BTreeSet<NodeId> = self
-            .membership
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|&p| p != self.id)
-            .collect();
-        if peers.is_empty() {
-            return Begun::Done(vec![mine]);
-        }
-        for &p in &peers {
-            self.send(id, p, PeerRequest::Scan(req.clone()));
-        }
-        let members = peers.len() + 1;
-        Begun::Wait(Waiting::Gather(Gathering {
-            peers,
-            pages: vec![mine],
-            needed: members
-                .saturating_sub(self.quorum.n.saturating_sub(1))
-                .max(1),
-            deadline: now.saturating_add(self.cfg.replica_timeout.as_micros() as Micros),
-        }))
-    }
-
     /// A peer's answer (or failure) for op `id`.
     pub(crate) fn answer(
         &mut self,
@@ -577,18 +535,6 @@ impl Machine {
         self.slowlog_finish(cmd.conn, cmd.slot, now);
         self.finish_slot(cmd.conn, cmd.slot, bytes);
         self.touch(cmd.conn);
-    }
-}
-
-/// A finished gather: its pages (moved out) if enough nodes answered.
-fn gathered(g: &mut Gathering) -> Outcome {
-    if g.pages.len() >= g.needed {
-        Ok(Input::Pages(std::mem::take(&mut g.pages)))
-    } else {
-        Err(OpError::Unavailable {
-            got: g.pages.len(),
-            needed: g.needed,
-        })
     }
 }
 

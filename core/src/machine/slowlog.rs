@@ -61,6 +61,11 @@ impl SlowLog {
         self.running.insert((conn, slot), (args, now));
     }
 
+    /// Whether any running command may be logged.
+    pub fn watching(&self) -> bool {
+        !self.running.is_empty()
+    }
+
     /// The command in slot `slot` of `conn` answered at `now`: logged if
     /// it was watched and took at least `threshold`.
     pub fn finish(
@@ -71,9 +76,6 @@ impl SlowLog {
         limits: (i64, u64),
         client: Option<&Session>,
     ) {
-        if self.running.is_empty() {
-            return;
-        }
         let Some((args, started)) = self.running.remove(&(conn, slot)) else {
             return;
         };
