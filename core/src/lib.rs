@@ -30,13 +30,18 @@
 //!   engine (the real server, madsim, the fast simulator) drives this.
 //! - [`cmd`]: the command table and the commands by family; commands on
 //!   keys are pure plans of quorum reads and writes.
+//! - [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET).
+//! - [`keyspace`]: iterating the cluster's keys (KEYS, SCAN): positions,
+//!   one node's page of keys, and merging the pages of several replicas.
 //! - [`harness`]: node machines on an in-memory network that delays, drops,
 //!   cuts and partitions, for model-based tests of the cluster.
 
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod glob;
 pub mod harness;
+pub mod keyspace;
 pub mod machine;
 pub mod membership;
 pub mod protocol;

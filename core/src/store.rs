@@ -201,7 +201,7 @@ impl Policy {
 
     /// Whether the per-entry access field holds an LFU record (otherwise an
     /// LRU stamp).
-    fn uses_lfu(self) -> bool {
+    pub fn uses_lfu(self) -> bool {
         self == Policy::AllKeysLfu
     }
 }
@@ -605,6 +605,23 @@ impl Store {
         self.values = 0;
         self.volatile_values = 0;
         self.tombstones = 0;
+    }
+
+    /// The LFU counter of the key's entry here (OBJECT FREQ), decayed to
+    /// `now`, without touching it; None when the key is not here or the
+    /// policy is not LFU (the record is then an LRU stamp).
+    pub fn frequency(&self, key: &[u8], now: Micros) -> Option<u8> {
+        let slot = self.map.get(key)?;
+        self.cfg
+            .policy
+            .uses_lfu()
+            .then(|| access::lfu_decayed(slot.access, now))
+    }
+
+    /// The newest flush's version: every entry not newer is gone here,
+    /// even where another node still holds it (KEYS and SCAN hide it).
+    pub fn flush_floor(&self) -> Option<Version> {
+        self.flushed_at
     }
 
     /// Live values (not tombstones); like [`Stats::keys`] it includes

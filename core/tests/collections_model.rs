@@ -173,6 +173,7 @@ proptest! {
         let mut model: BTreeSet<Bytes> = BTreeSet::new();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut last = 0;
+        let store = ringlab_core::store::Store::new(Default::default());
         for (kind, ms, count) in ops {
             let mut cx = Cx {
                 now: 1,
@@ -181,6 +182,7 @@ proptest! {
                 tombstone_grace: 1,
                 proto: Proto::Resp2,
                 rng: &mut rng,
+                store: &store,
             };
             let op = match kind {
                 0 => sets::Op::Add(ms.clone()),

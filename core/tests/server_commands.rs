@@ -76,7 +76,8 @@ fn client_list_shows_every_connection_and_client_info_this_one() {
         format!("={}\r\ntxt:{mine3}\r\n", mine3.len() + 4)
     );
     let help = run(&mut m, 0, a, &["CLIENT", "HELP"]);
-    assert!(help.starts_with("*15\r\n+CLIENT <subcommand>"), "{help}");
+    assert!(help.starts_with("*31\r\n+CLIENT <subcommand>"), "{help}");
+    assert!(help.contains("+KILL <ip:port>\r\n"), "{help}");
     assert!(help.contains("+LIST\r\n"), "{help}");
     m.close_client(a);
     assert!(!run(&mut m, 0, b, &["CLIENT", "LIST"]).contains("id=1"));

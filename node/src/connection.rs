@@ -19,7 +19,7 @@
 //! simulator's capacity model) run as their own tasks, so a slow one never
 //! holds back the others.
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -73,12 +73,12 @@ struct Client {
 /// node shuts down (after answering what was already read, unless the
 /// shutdown gives up on it first: [`Stop::Abort`]).
 ///
-/// `remote` is the IP the connection comes from (None when the transport has
+/// `remote` is the address the connection comes from (None when the transport has
 /// none): a peer hello must come from the member's address.
 pub async fn handle<S>(
     node: Arc<Node>,
     stream: S,
-    remote: Option<IpAddr>,
+    remote: Option<SocketAddr>,
     mut shutdown: watch::Receiver<Stop>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -200,7 +200,7 @@ async fn accept_until(
                             let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
                             let _ = s.flush().await;
                         } else {
-                            connection::handle(node.clone(), stream, Some(addr.ip()), stop).await;
+                            connection::handle(node.clone(), stream, Some(addr), stop).await;
                         }
                         node.clients.fetch_sub(1, Relaxed);
                     });

@@ -9,7 +9,7 @@
 //! produced them.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -158,15 +158,15 @@ impl Node {
         }
     }
 
-    /// Opens a client connection from `remote` (the socket's peer IP, if
+    /// Opens a client connection from `remote` (the socket's peer address, if
     /// known): its id and the channel of its replies.
     pub fn open_client(
         &self,
-        remote: Option<IpAddr>,
+        remote: Option<SocketAddr>,
     ) -> (ConnId, mpsc::UnboundedReceiver<ConnEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut core = self.lock();
-        let id = core.machine.open_client_from(remote);
+        let id = core.machine.open_client_at(remote);
         core.conns.insert(id, tx);
         (id, rx)
     }

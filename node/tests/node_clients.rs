@@ -20,10 +20,6 @@
 //! and `RINGLAB_CLIENTS_DIR` points elsewhere. Without them, or without
 //! `redis-server` or `node`, the test fails and says to run scripts/setup,
 //! rather than passing without comparing.
-//!
-//! `COMPAT_SCAN=1` (KEYS, SCAN) reaches the scripts through the
-//! environment and adds those calls, which fail until the node has those
-//! commands.
 #![cfg(not(madsim))]
 
 mod node_support;
@@ -49,9 +45,8 @@ enum Mask {
     TypeOnly,
     /// CLIENT LIST: each entry's id, addresses, fd, ages, buffer sizes and
     /// memory are the server's own, and Redis lists fields ringlab does not
-    /// keep (flags, events, cmd, user...); ringlab's `addr` is the IP
-    /// without the port. Compared: how many connections, and each one's
-    /// `name`, `db` and `resp`.
+    /// keep (flags, events, cmd, user...). Compared: how many connections,
+    /// and each one's `name`, `db` and `resp`.
     ClientList,
     /// CONFIG GET port: each server's own port; the parameter names and the
     /// reply's shape must match.

@@ -195,7 +195,7 @@ const TABLE: &[(&[&str], &str)] = &[
         &["CONFIG", "NOPE"],
         "-ERR unknown subcommand 'NOPE'. Try CONFIG HELP.\r\n",
     ),
-    (&["COMMAND", "COUNT"], ":107\r\n"),
+    (&["COMMAND", "COUNT"], ":119\r\n"),
     (&["COMMAND", "DOCS"], "*0\r\n"),
     (
         &["COMMAND", "INFO", "get", "nope"],

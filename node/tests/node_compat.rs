@@ -50,9 +50,18 @@ enum Check {
     /// field-value pairs (a RESP3 map's entries, or a RESP2 array's
     /// consecutive elements), so a value under the wrong field fails.
     UnorderedPairs,
+    /// SCAN with a COUNT that covers the keyspace: the cursor must be
+    /// equal (`0`: done in one call) and the keys the same multiset
+    /// (Redis's order is its hash table's, ringlab's its own positions').
+    ScanAll,
+    /// MEMORY USAGE, OBJECT IDLETIME, OBJECT FREQ: each server's own bytes,
+    /// clock and counter; only the reply's type must match.
+    TypeOnly,
 }
 
-use Check::{DbSize, Exact, Hello, InfoType, Time, Unordered, UnorderedPairs, Wait};
+use Check::{
+    DbSize, Exact, Hello, InfoType, ScanAll, Time, TypeOnly, Unordered, UnorderedPairs, Wait,
+};
 
 /// The ringlab side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +115,34 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["CLIENT", "GETNAME"], Exact),
     (&["CLIENT", "SETNAME", "me"], Exact),
     (&["CLIENT", "GETNAME"], Exact),
+    (&["CLIENT", "KILL", "10.9.9.9:1"], Exact),
+    (&["CLIENT", "KILL", "ID", "999999"], Exact),
+    (
+        &["CLIENT", "KILL", "ADDR", "10.9.9.9:1", "SKIPME", "no"],
+        Exact,
+    ),
+    (&["CLIENT", "KILL", "ID", "0"], Exact),
+    (&["CLIENT", "KILL", "ID", "x"], Exact),
+    (&["CLIENT", "KILL", "TYPE", "bogus"], Exact),
+    (&["CLIENT", "KILL", "TYPE", "master"], Exact),
+    (&["CLIENT", "KILL", "USER", "nobody"], Exact),
+    (&["CLIENT", "KILL", "SKIPME", "maybe"], Exact),
+    (&["CLIENT", "KILL", "ID", "1", "BOGUS"], Exact),
+    (&["CLIENT", "KILL", "ID"], Exact),
+    (&["CLIENT", "KILL"], Exact),
+    (&["CONFIG", "GET", "slowlog*"], UnorderedPairs),
+    (&["CONFIG", "SET", "slowlog-log-slower-than", "-2"], Exact),
+    (&["CONFIG", "SET", "slowlog-log-slower-than", "1.5"], Exact),
+    (&["CONFIG", "SET", "slowlog-max-len", "-1"], Exact),
+    (&["SLOWLOG", "GET", "1", "2"], Exact),
+    (&["SLOWLOG", "LEN", "1"], Exact),
+    (&["SLOWLOG", "RESET", "1"], Exact),
+    (&["SLOWLOG", "GET", "x"], Exact),
+    (&["SLOWLOG", "GET", "-2"], Exact),
+    (&["SLOWLOG", "foo"], Exact),
+    (&["SLOWLOG"], Exact),
+    (&["SLOWLOG", "HELP"], Exact),
+    (&["SLOWLOG", "RESET"], Exact),
     (&["CONFIG", "GET", "appendonly"], Exact),
     (&["CONFIG", "GET", "maxmemory"], Exact),
     (&["SELECT", "0"], Exact),
@@ -341,6 +378,57 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["TYPE", "s2"], Exact),
     (&["SADD", "str", "x"], Exact),
     (&["SMEMBERS", "str"], Exact),
+    // Set algebra: each source read through its own replicas (Redis's
+    // member order is unspecified: compared as sets).
+    (&["SADD", "sa", "a", "b", "c", "d"], Exact),
+    (&["SADD", "sb", "c", "d", "e"], Exact),
+    (&["SADD", "sc", "d", "x"], Exact),
+    (&["SINTER", "sa", "sb"], Unordered),
+    (&["SINTER", "sa", "sb", "sc"], Unordered),
+    (&["SINTER", "sa"], Unordered),
+    (&["SINTER", "sa", "nos"], Exact),
+    (&["SINTER", "nos", "str"], Exact),
+    (&["SUNION", "sa", "sb", "nos"], Unordered),
+    (&["SUNION", "nos"], Exact),
+    (&["SUNION", "sa", "str"], Exact),
+    (&["SDIFF", "sa", "sb"], Unordered),
+    (&["SDIFF", "sa", "sb", "sc"], Unordered),
+    (&["SDIFF", "sa", "nos"], Unordered),
+    (&["SDIFF", "nos", "sa"], Exact),
+    (&["SDIFF", "str", "sa"], Exact),
+    (&["SINTERCARD", "2", "sa", "sb"], Exact),
+    (&["SINTERCARD", "2", "sa", "sb", "LIMIT", "1"], Exact),
+    (&["SINTERCARD", "2", "sa", "sb", "limit", "0"], Exact),
+    (&["SINTERCARD", "1", "nos"], Exact),
+    (&["SINTERCARD", "0", "sa"], Exact),
+    (&["SINTERCARD", "x", "sa"], Exact),
+    (&["SINTERCARD", "3", "sa", "sb"], Exact),
+    (&["SINTERCARD", "1", "sa", "LIMIT"], Exact),
+    (&["SINTERCARD", "1", "sa", "LIMIT", "-1"], Exact),
+    (&["SINTERCARD", "1", "sa", "LIMIT", "x"], Exact),
+    (&["SINTERCARD", "1", "sa", "BOGUS", "1"], Exact),
+    (&["SINTERCARD", "2", "sa", "str"], Exact),
+    (&["SINTERCARD", "1"], Exact),
+    (&["SINTERSTORE", "sd", "sa", "sb"], Exact),
+    (&["SMEMBERS", "sd"], Unordered),
+    (&["SUNIONSTORE", "sd", "sa", "sc"], Exact),
+    (&["SCARD", "sd"], Exact),
+    (&["SDIFFSTORE", "sd", "sa", "sb", "sc"], Exact),
+    (&["SMEMBERS", "sd"], Unordered),
+    (&["SET", "sstr", "v"], Exact),
+    (&["EXPIRE", "sstr", "100"], Exact),
+    (&["SINTERSTORE", "sstr", "sa", "sb"], Exact),
+    (&["TYPE", "sstr"], Exact),
+    (&["TTL", "sstr"], Exact),
+    (&["SINTERSTORE", "sd", "sa", "nos"], Exact),
+    (&["EXISTS", "sd"], Exact),
+    (&["SUNIONSTORE", "sd", "nos"], Exact),
+    (&["SDIFFSTORE", "sa", "sa", "sb"], Exact),
+    (&["SMEMBERS", "sa"], Unordered),
+    (&["SUNIONSTORE", "x1", "str"], Exact),
+    (&["EXISTS", "x1"], Exact),
+    (&["SINTER"], Exact),
+    (&["SINTERSTORE", "d"], Exact),
     // Sorted sets.
     (&["ZADD", "z", "1", "a", "2", "b", "3", "c"], Exact),
     (&["ZADD", "z", "0.1", "d", "1e20", "e", "inf", "f"], Exact),
@@ -460,6 +548,92 @@ const SCRIPT: &[(&[&str], Check)] = &[
     (&["COPY", "z2", "z3"], Exact),
     (&["ZSCORE", "z3", "m"], Exact),
     (&["DBSIZE"], DbSize),
+    // Introspection, on values whose Redis encoding their contents decide.
+    (&["SET", "oi", "123"], Exact),
+    (&["SET", "oe", "hello"], Exact),
+    (
+        &[
+            "SET",
+            "or",
+            "0123456789012345678901234567890123456789012345",
+        ],
+        Exact,
+    ),
+    (&["SADD", "si", "1", "2", "3"], Exact),
+    (&["HSET", "ho", "f", "v"], Exact),
+    (&["OBJECT", "ENCODING", "oi"], Exact),
+    (&["OBJECT", "ENCODING", "oe"], Exact),
+    (&["OBJECT", "ENCODING", "or"], Exact),
+    (&["OBJECT", "ENCODING", "si"], Exact),
+    (&["OBJECT", "ENCODING", "s2"], Exact),
+    (&["OBJECT", "ENCODING", "ho"], Exact),
+    (&["OBJECT", "ENCODING", "l2"], Exact),
+    (&["OBJECT", "ENCODING", "lex"], Exact),
+    (&["OBJECT", "encoding", "nope"], Exact),
+    (&["OBJECT", "REFCOUNT", "oi"], Exact),
+    (&["OBJECT", "REFCOUNT", "oe"], Exact),
+    (&["OBJECT", "REFCOUNT", "nope"], Exact),
+    (&["OBJECT", "FREQ", "oe"], Exact),
+    (&["OBJECT", "FREQ", "nope"], Exact),
+    (&["OBJECT", "IDLETIME", "oe"], TypeOnly),
+    (&["OBJECT", "IDLETIME", "nope"], Exact),
+    (&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"], Exact),
+    (&["OBJECT", "FREQ", "oe"], TypeOnly),
+    (&["OBJECT", "IDLETIME", "oe"], Exact),
+    (&["CONFIG", "SET", "maxmemory-policy", "noeviction"], Exact),
+    (&["OBJECT", "HELP"], Exact),
+    (&["OBJECT", "help", "x"], Exact),
+    (&["OBJECT", "ENCODING"], Exact),
+    (&["OBJECT", "ENCODING", "a", "b"], Exact),
+    (&["OBJECT", "BOGUS"], Exact),
+    (&["OBJECT"], Exact),
+    (&["MEMORY", "USAGE", "oe"], TypeOnly),
+    (&["MEMORY", "USAGE", "ho", "SAMPLES", "0"], TypeOnly),
+    (&["MEMORY", "usage", "nope"], Exact),
+    (&["MEMORY", "USAGE", "oe", "SAMPLES", "-1"], Exact),
+    (&["MEMORY", "USAGE", "oe", "SAMPLES", "x"], Exact),
+    (&["MEMORY", "USAGE", "oe", "SAMPLES"], Exact),
+    (&["MEMORY", "USAGE", "oe", "BOGUS"], Exact),
+    (&["MEMORY", "USAGE"], Exact),
+    (&["MEMORY", "BOGUS"], Exact),
+    // Iteration: every key once, whichever replicas hold it; none of the
+    // deleted (u1, k2, a, b...) or expired (sr) keys above.
+    (&["KEYS", "*"], Unordered),
+    (&["KEYS", "z*"], Unordered),
+    (&["KEYS", "?p*"], Unordered),
+    (&["KEYS", "[hl]?"], Unordered),
+    (&["KEYS", "[^a-m]*"], Unordered),
+    (&["KEYS", "[z-a]?"], Unordered),
+    (&["KEYS", "*[0-9]"], Unordered),
+    (&["KEYS", "s\\tr"], Unordered),
+    (&["KEYS", "s[\\]]*"], Unordered),
+    (&["KEYS", "h[3"], Unordered),
+    (&["KEYS", "nomatch*"], Exact),
+    (&["KEYS"], Exact),
+    (&["SCAN", "0", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "MATCH", "s*", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "match", "**", "count", "1000"], ScanAll),
+    (&["SCAN", "0", "TYPE", "zset", "COUNT", "1000"], ScanAll),
+    (&["SCAN", "0", "TYPE", "STRING", "COUNT", "1000"], ScanAll),
+    (
+        &["SCAN", "0", "TYPE", "nosuchtype", "COUNT", "1000"],
+        ScanAll,
+    ),
+    (
+        &["SCAN", "0", "COUNT", "1000", "MATCH", "*", "TYPE", "hash"],
+        ScanAll,
+    ),
+    (&["SCAN", "x"], Exact),
+    (&["SCAN", "1x"], Exact),
+    (&["SCAN", " 1"], Exact),
+    (&["SCAN", "99999999999999999999"], Exact),
+    (&["SCAN", "0", "COUNT", "0"], Exact),
+    (&["SCAN", "0", "COUNT", "-1"], Exact),
+    (&["SCAN", "0", "COUNT", "x"], Exact),
+    (&["SCAN", "0", "MATCH"], Exact),
+    (&["SCAN", "0", "BOGUS", "x"], Exact),
+    (&["SCAN", "0", "COUNT", "0", "BOGUS"], Exact),
+    (&["SCAN"], Exact),
     // Server.
     (&["TIME"], Time),
     (&["TIME", "x"], Exact),
@@ -583,6 +757,20 @@ fn sorted_elements(reply: &[u8], per: usize) -> String {
     out
 }
 
+/// A SCAN reply as its cursor and its keys, sorted.
+fn scan_page(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    if !reply.starts_with(b"*2\r\n") {
+        return text;
+    }
+    let cursor = reply_len(reply, 4).expect("a whole cursor");
+    format!(
+        "cursor {} keys {}",
+        String::from_utf8_lossy(&reply[4..4 + cursor]),
+        sorted_elements(&reply[4 + cursor..], 1)
+    )
+}
+
 /// The reply reduced to what [`Check`] compares against `ours`.
 fn comparable(check: Check, reply: &[u8], ours: Ours) -> String {
     let text = String::from_utf8_lossy(reply).into_owned();
@@ -590,10 +778,11 @@ fn comparable(check: Check, reply: &[u8], ours: Ours) -> String {
     match check {
         Exact => text,
         Unordered => sorted_elements(reply, 1),
+        ScanAll => scan_page(reply),
         UnorderedPairs => sorted_elements(reply, 2),
         Wait if ours == Ours::Single => text,
         DbSize if ours != Ours::Partitioned => text,
-        Wait | DbSize => type_only,
+        Wait | DbSize | TypeOnly => type_only,
         Time => {
             let parts: Vec<&str> = text.split("\r\n").collect();
             let numeric = parts.len() == 6
@@ -682,6 +871,250 @@ fn a_five_node_cluster_with_keys_on_different_replicas_replies_like_redis_server
         "5-node cluster, N=3",
         Ours::Partitioned,
     );
+}
+
+/// A SCAN reply's cursor and keys.
+fn scan_reply(reply: &[u8]) -> (String, Vec<String>) {
+    let text = String::from_utf8_lossy(reply).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(
+        lines[0] == "*2" && lines[1].starts_with('$'),
+        "SCAN answered {text:?}"
+    );
+    // *2, $len, cursor, *n, then $len and key per key.
+    let keys = lines[4..].iter().skip(1).step_by(2).map(|k| k.to_string());
+    (lines[2].to_string(), keys.collect())
+}
+
+/// SCAN from cursor 0 until it is 0 again, each call through the next of
+/// `conns` in turn (any node continues any cursor); the keys in the order
+/// they came.
+fn scan_to_the_end(conns: &mut [Raw], extra: &[&str]) -> Vec<String> {
+    let (mut cursor, mut keys) = ("0".to_string(), Vec::new());
+    for turn in 0.. {
+        let mut words = vec!["SCAN", cursor.as_str()];
+        words.extend_from_slice(extra);
+        let (next, page) = scan_reply(&conns[turn % conns.len()].call(&words));
+        keys.extend(page);
+        if next == "0" {
+            break;
+        }
+        assert!(turn < 100_000, "SCAN {extra:?} never ended");
+        cursor = next;
+    }
+    keys
+}
+
+/// The same keys, some deleted and some expired, in Redis and in ringlab:
+/// scans run to the end return the same set, and ours each key once.
+fn compare_full_scans(redis: SocketAddr, ours: &[SocketAddr], what: &str) {
+    let mut r = [Raw::connect(redis)];
+    let mut o: Vec<Raw> = ours.iter().map(|&a| Raw::connect(a)).collect();
+    for c in r.iter_mut().chain(o.iter_mut().take(1)) {
+        assert_eq!(c.call(&["FLUSHALL"]), b"+OK\r\n");
+        for i in 0..300 {
+            c.call(&["SET", &format!("key:{i}"), "v"]);
+        }
+        for i in 0..20 {
+            c.call(&["HSET", &format!("h:{i}"), "f", "v"]);
+            c.call(&["SADD", &format!("s:{i}"), "m"]);
+            c.call(&["SET", &format!("exp:{i}"), "v", "PX", "1"]);
+        }
+        for i in (0..300).step_by(7) {
+            c.call(&["DEL", &format!("key:{i}")]);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let options: [&[&str]; 5] = [
+        &[],
+        &["COUNT", "7"],
+        &["MATCH", "key:1*", "COUNT", "3"],
+        &["TYPE", "hash"],
+        &["MATCH", "*:1?", "TYPE", "string", "COUNT", "50"],
+    ];
+    for extra in options {
+        let mut want = scan_to_the_end(&mut r, extra);
+        want.sort();
+        // Redis may repeat a key if its table resized meanwhile; not here.
+        want.dedup();
+        let mut got = scan_to_the_end(&mut o, extra);
+        let returned = got.len();
+        got.sort();
+        got.dedup();
+        assert_eq!(returned, got.len(), "{what}: SCAN {extra:?} repeated a key");
+        assert_eq!(
+            got, want,
+            "{what}: SCAN {extra:?} (Redis's keys on the right)"
+        );
+    }
+}
+
+#[test]
+fn scanning_to_cursor_0_returns_each_key_once_as_redis_server_does() {
+    let redis = RedisServer::start();
+    let one = TestCluster::start(1, |_| {});
+    compare_full_scans(redis.addr, &[one.addr(0)], "one node");
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 2;
+        cfg.r = 1;
+        cfg.w = 2;
+    });
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| three.addr(i)).collect();
+    compare_full_scans(redis.addr, &addrs, "3-node cluster, N=2");
+}
+
+/// Whether the server closed the connection (it answers nothing more).
+fn closed(c: &mut Raw) -> bool {
+    let _ = c.stream.write_all(b"PING\r\n");
+    let mut buf = [0u8; 64];
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    match c.stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// CLIENT KILL by ID, by the legacy address form, by ADDR, and of the
+/// caller itself with SKIPME no: each reply, and whether the killed
+/// connection (and no other) was closed.
+fn kill_transcript(addr: SocketAddr) -> Vec<String> {
+    let id = |c: &mut Raw| {
+        String::from_utf8_lossy(&c.call(&["CLIENT", "ID"]))[1..]
+            .trim()
+            .to_string()
+    };
+    let peer = |c: &Raw| c.stream.local_addr().expect("local addr").to_string();
+    let mut killer = Raw::connect(addr);
+    let mut out = Vec::new();
+    let mut say = |what: &str, reply: Vec<u8>| {
+        out.push(format!("{what}: {}", String::from_utf8_lossy(&reply)));
+    };
+    let mut v1 = Raw::connect(addr);
+    let v1_id = id(&mut v1);
+    say("by id", killer.call(&["CLIENT", "KILL", "ID", &v1_id]));
+    let mut v2 = Raw::connect(addr);
+    v2.call(&["PING"]);
+    say("legacy", killer.call(&["CLIENT", "KILL", &peer(&v2)]));
+    let mut v3 = Raw::connect(addr);
+    v3.call(&["PING"]);
+    let v3_addr = peer(&v3);
+    say(
+        "by addr",
+        killer.call(&["CLIENT", "KILL", "ADDR", &v3_addr, "TYPE", "normal"]),
+    );
+    say("again", killer.call(&["CLIENT", "KILL", "ADDR", &v3_addr]));
+    let killer_id = id(&mut killer);
+    say("skipme", killer.call(&["CLIENT", "KILL", "ID", &killer_id]));
+    let mut bystander = Raw::connect(addr);
+    say(
+        "self",
+        killer.call(&["CLIENT", "KILL", "ID", &killer_id, "SKIPME", "no"]),
+    );
+    out.push(format!(
+        "closed: v1 {} v2 {} v3 {} killer {} bystander {}",
+        closed(&mut v1),
+        closed(&mut v2),
+        closed(&mut v3),
+        closed(&mut killer),
+        closed(&mut bystander)
+    ));
+    out
+}
+
+#[test]
+fn client_kill_closes_what_redis_server_closes() {
+    let redis = RedisServer::start();
+    let want = kill_transcript(redis.addr);
+    assert!(
+        want.last().is_some_and(|l| l.contains("v1 true")),
+        "{want:?}"
+    );
+    let one = TestCluster::start(1, |_| {});
+    assert_eq!(kill_transcript(one.addr(0)), want, "one node");
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    assert_eq!(kill_transcript(three.addr(1)), want, "3-node cluster");
+}
+
+/// A SLOWLOG GET reply with what is each server's own masked: integers
+/// (ids, times, durations) and the client's port.
+fn mask_slowlog(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply)
+        .split("\r\n")
+        .map(|l| match l {
+            _ if l.starts_with(':') => ":N".to_string(),
+            _ if l.starts_with("127.0.0.1:") => "127.0.0.1:PORT".to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// With every command logged (threshold 0) and room for three: what
+/// SLOWLOG LEN and GET answer after a few commands, then with the log off.
+fn slowlog_transcript(addr: SocketAddr) -> Vec<String> {
+    let mut c = Raw::connect(addr);
+    let long = "x".repeat(200);
+    let mut out = Vec::new();
+    let steps: &[&[&str]] = &[
+        &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        &["CONFIG", "SET", "slowlog-max-len", "3"],
+        &["SLOWLOG", "RESET"],
+        &["SLOWLOG", "LEN"],
+        &["SET", "sk", "v"],
+        &["CLIENT", "SETNAME", "slow"],
+        &["GET", "sk"],
+        &["SET", "sk", &long],
+        &["AUTH", "secret"],
+        &["SLOWLOG", "LEN"],
+        &["SLOWLOG", "GET"],
+        &["SLOWLOG", "GET", "1"],
+        &["CONFIG", "SET", "slowlog-max-len", "128"],
+        &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+        &["SLOWLOG", "RESET"],
+        &["GET", "sk"],
+        &["SLOWLOG", "GET", "-1"],
+    ];
+    for words in steps {
+        let reply = c.call(words);
+        let shown = if words[..2] == ["SLOWLOG", "GET"] {
+            mask_slowlog(&reply)
+        } else {
+            String::from_utf8_lossy(&reply).into_owned()
+        };
+        out.push(format!("{:?}: {shown}", &words[..words.len().min(2)]));
+    }
+    out
+}
+
+#[test]
+fn slowlog_logs_what_redis_server_logs() {
+    let redis = RedisServer::start();
+    let want = slowlog_transcript(redis.addr);
+    assert!(want.iter().any(|l| l.contains("(redacted)")), "{want:?}");
+    let one = TestCluster::start(1, |_| {});
+    let got = slowlog_transcript(one.addr(0));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "one node");
+    }
+    let three = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    let got = slowlog_transcript(three.addr(2));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "3-node cluster");
+    }
 }
 
 #[test]

@@ -320,3 +320,84 @@ fn cli_stdin(port: u16, input: &str) -> String {
     let out = child.wait_with_output().expect("redis-cli output");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The lines after redis-cli's `-------- summary -------`, sorted (its
+/// type table's order is a hash table's).
+fn summary(out: &str) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.contains("summary"))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `redis-cli --scan` (with `--pattern`), `--bigkeys` and `--memkeys`,
+/// which walk the keyspace with SCAN and then ask each key's type and size
+/// (`--memkeys`: MEMORY USAGE), print for a node and a 3-node cluster what
+/// they print for redis-server (`--memkeys`: the same biggest keys).
+#[test]
+fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
+    assert!(have("redis-cli"));
+    // "big" is far the biggest string by any measure (--memkeys sizes
+    // are each server's own).
+    let load = format!(
+        "FLUSHALL\nSET big {}\nSET small x\nDEL small\n\
+         RPUSH l a b c\nHSET h f v\nSADD s a b\nZADD z 1 a\n",
+        "x".repeat(200)
+    );
+    let load: String = load
+        + &(0..40)
+            .map(|i| format!("SET key:{i} v{i}\n"))
+            .collect::<String>();
+    let runs: [&[&str]; 4] = [
+        &["--scan"],
+        &["--scan", "--pattern", "key:1*"],
+        &["--bigkeys"],
+        &["--memkeys"],
+    ];
+    let outputs = |port: u16| -> Vec<Vec<String>> {
+        cli_stdin(port, &load);
+        runs.iter()
+            .map(|args| {
+                let text = cli(port, args);
+                if args[0] == "--bigkeys" {
+                    summary(&text)
+                } else if args[0] == "--memkeys" {
+                    // MEMORY USAGE's bytes are each server's own: which
+                    // key is biggest of each type, and how many were seen.
+                    summary(&text)
+                        .into_iter()
+                        .filter(|l| l.starts_with("Biggest") || l.starts_with("Sampled"))
+                        .map(|l| l.split(" has ").next().unwrap_or_default().to_string())
+                        .collect()
+                } else {
+                    let mut keys: Vec<String> = text.lines().map(str::to_string).collect();
+                    keys.sort();
+                    keys
+                }
+            })
+            .collect()
+    };
+    let redis = RedisServer::start();
+    let want = outputs(redis.addr.port());
+    let biggest = "Biggest string found '\"big\"' has 200 bytes";
+    assert!(want[2].iter().any(|l| l == biggest), "{want:?}");
+    let single = TestCluster::start(1, |_| {});
+    let cluster = TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    });
+    for (what, port) in [
+        ("one node", single.addr(0).port()),
+        ("3-node cluster", cluster.addr(1).port()),
+    ] {
+        let got = outputs(port);
+        for ((args, w), g) in runs.iter().zip(&want).zip(&got) {
+            assert_eq!(g, w, "{what}: redis-cli {args:?}");
+        }
+    }
+}

@@ -15,7 +15,14 @@
 //! - [`server`]: connection and server commands (AUTH, HELLO, CLIENT,
 //!   CONFIG, COMMAND, INFO, DBSIZE, FLUSHALL, FLUSHDB, SELECT, TIME, WAIT,
 //!   QUIT).
+//! - [`kill`]: CLIENT KILL.
+//! - [`slowlog`]: SLOWLOG GET, LEN, RESET, HELP.
 //! - [`cluster`]: CLUSTER and the peer hello `RL.HELLO`.
+//! - [`scan`]: KEYS and SCAN, across the cluster.
+//! - [`setops`]: set algebra over several keys (SINTER, SUNION, SDIFF,
+//!   SINTERCARD and the STORE forms).
+//! - [`introspect`]: MEMORY USAGE and OBJECT (what a key costs, how
+//!   Redis would encode it).
 //! - [`multi`]: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - [`plan`]: commands on keys as pure plans of quorum reads and writes.
 //! - [`reply`]: reply and error encoding shared by the families.
@@ -23,13 +30,18 @@
 pub mod cluster;
 pub mod coll;
 pub mod hashes;
+pub mod introspect;
 pub mod keys;
+pub mod kill;
 pub mod lists;
 pub mod multi;
 pub mod plan;
 pub mod reply;
+pub mod scan;
 pub mod server;
+pub mod setops;
 pub mod sets;
+pub mod slowlog;
 pub mod strings;
 pub mod zsets;
 
@@ -151,6 +163,18 @@ pub enum Cmd {
     ZCount,
     ZPopMin,
     ZPopMax,
+    Keys,
+    Scan,
+    SInter,
+    SUnion,
+    SDiff,
+    SInterCard,
+    SInterStore,
+    SUnionStore,
+    SDiffStore,
+    Object,
+    Memory,
+    SlowLog,
     /// The internal command that opens a peer connection.
     PeerHello,
 }
@@ -370,6 +394,28 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zcount", Cmd::ZCount, 4, R, K1, Rd),
     spec("zpopmin", Cmd::ZPopMin, -2, WF, K1, Rmw),
     spec("zpopmax", Cmd::ZPopMax, -2, WF, K1, Rmw),
+    // Iteration across the cluster (see `scan`).
+    spec("keys", Cmd::Keys, 2, RS, NK, Rd),
+    spec("scan", Cmd::Scan, -2, RS, NK, Rd),
+    // Set algebra (see `setops`): flags and arities as Redis 7.0 has them.
+    spec("sinter", Cmd::SInter, -2, RS, KS, Rd),
+    spec("sunion", Cmd::SUnion, -2, RS, KS, Rd),
+    spec("sdiff", Cmd::SDiff, -2, RS, KS, Rd),
+    spec(
+        "sintercard",
+        Cmd::SInterCard,
+        -3,
+        &["readonly", "movablekeys"],
+        NK,
+        Rd,
+    ),
+    spec("sinterstore", Cmd::SInterStore, -3, W, KS, Rmw),
+    spec("sunionstore", Cmd::SUnionStore, -3, W, KS, Rmw),
+    spec("sdiffstore", Cmd::SDiffStore, -3, W, KS, Rmw),
+    // Containers, as Redis 7.0 lists them (the key is the subcommand's).
+    spec("object", Cmd::Object, -2, &[], NK, Rd),
+    spec("memory", Cmd::Memory, -2, &[], NK, Rd),
+    spec("slowlog", Cmd::SlowLog, -2, &[], NK, Srv),
     spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
 ];
 
@@ -449,6 +495,7 @@ fn start_found(
     };
     let done = |m: &mut Machine, bytes| {
         m.metrics.record(idx, 0);
+        m.slowlog_finish(conn, slot, now);
         m.finish_slot(conn, slot, bytes)
     };
     if !arity_ok(spec.arity, args.len()) {
@@ -565,9 +612,24 @@ fn start_found(
         | Cmd::ZPopMin
         | Cmd::ZPopMax => zsets::build(spec.cmd, &args),
         Cmd::FlushAll | Cmd::FlushDb => server::flushall(&args),
+        Cmd::Keys | Cmd::Scan => scan::build(spec.cmd, &args),
+        Cmd::SInter
+        | Cmd::SUnion
+        | Cmd::SDiff
+        | Cmd::SInterCard
+        | Cmd::SInterStore
+        | Cmd::SUnionStore
+        | Cmd::SDiffStore => setops::build(spec.cmd, &args),
+        Cmd::Object | Cmd::Memory => introspect::build(spec.cmd, &args),
         Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
+        Cmd::SlowLog => Err(slowlog::execute(m, proto, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };
+    // Ran (or started): kept for the slow log if it may turn out slow
+    // (EXEC's commands are logged one by one instead, as in Redis).
+    if m.slowlog_watches() && !spec.flags.contains(&"skip_slowlog") {
+        m.slowlog.start(conn, slot, args, now);
+    }
     match built {
         Err(bytes) => done(m, bytes),
         Ok(plan) => {

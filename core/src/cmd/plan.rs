@@ -16,11 +16,12 @@
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 
-use super::{coll, keys, strings};
+use super::{coll, introspect, keys, scan, setops, strings};
 use crate::clock::Micros;
+use crate::keyspace::{Page, PageRequest};
 use crate::protocol::resp::Proto;
 use crate::ring::NodeId;
-use crate::store::{Entry, Kind, Version};
+use crate::store::{Entry, Kind, Store, Version};
 
 /// What the last step gave the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub enum Input {
     Wrote,
     /// FLUSHALL reached every peer that answered.
     Flushed,
+    /// The pages of keys a [`Step::Gather`] got: this node's and those of
+    /// the peers that answered (enough of them that every key has a
+    /// replica among them).
+    Pages(Vec<Page>),
 }
 
 /// What the plan asks for next.
@@ -52,6 +57,9 @@ pub enum Step {
     /// version: a write older than it that lands later is refused, so
     /// neither a late replica write nor a read repair brings a key back.
     FlushAll(Version),
+    /// Ask every node (this one included) for its page of keys (KEYS,
+    /// SCAN; see [`crate::keyspace`]).
+    Gather(PageRequest),
     /// Done: the reply.
     Reply(Bytes),
 }
@@ -72,6 +80,9 @@ pub struct Cx<'a> {
     /// The machine's seeded RNG (SPOP, SRANDMEMBER): never a thread RNG,
     /// so every engine makes the same choices.
     pub rng: &'a mut ChaCha8Rng,
+    /// This node's store, read-only: OBJECT and MEMORY report on this
+    /// node's copy and its settings (policy, maxmemory).
+    pub store: &'a Store,
 }
 
 impl Cx<'_> {
@@ -137,6 +148,12 @@ pub enum Plan {
     /// Every hash, list, set and sorted set command.
     Coll(coll::Coll),
     FlushAll,
+    /// KEYS and SCAN.
+    Scan(scan::Scan),
+    /// SINTER, SUNION, SDIFF, SINTERCARD and the STORE forms.
+    SetOps(setops::SetOps),
+    /// MEMORY USAGE and OBJECT's subcommands on a key.
+    Introspect(introspect::Introspect),
 }
 
 impl Plan {
@@ -162,6 +179,9 @@ impl Plan {
             Plan::Type(p) => p.step(input, cx),
             Plan::Move(p) => p.step(input, cx),
             Plan::Coll(p) => p.step(input, cx),
+            Plan::Scan(p) => p.step(input, cx),
+            Plan::SetOps(p) => p.step(input, cx),
+            Plan::Introspect(p) => p.step(input, cx),
             Plan::FlushAll => match input {
                 Input::Start => Step::FlushAll(cx.next_version()),
                 _ => Step::Reply(super::reply::ok()),

@@ -12,6 +12,7 @@ use super::reply::{self, E_INT, E_SYNTAX, OK, clean, parse_i64};
 use super::{COMMANDS, Cmd, CommandSpec, lookup};
 use crate::clock::Micros;
 use crate::config::parse_memory;
+use crate::glob;
 use crate::machine::conns::After;
 use crate::machine::{ConnId, Machine, info};
 use crate::protocol::resp::{
@@ -82,7 +83,7 @@ pub fn execute(
             auth(m, conn, user, pass, &mut out);
         }
         Cmd::Hello => hello(m, conn, args, &mut out),
-        Cmd::Client => client(m, conn, args, &mut out),
+        Cmd::Client => client(m, conn, slot, args, &mut out),
         Cmd::Config => config(m, now, proto, args, &mut out),
         Cmd::Command => command(proto, args, &mut out),
         other => unreachable!("{other:?} is not a server command"),
@@ -259,6 +260,22 @@ const CLIENT_HELP: &[&str] = &[
     "    Return the ID of the current connection.",
     "INFO",
     "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
     "LIST",
     "    Return information about client connections.",
     "SETINFO <option> <value>",
@@ -281,8 +298,14 @@ fn lossy(b: &Option<Bytes>) -> std::borrow::Cow<'_, str> {
 fn client_line(s: &crate::machine::conns::Session, text: &mut String) {
     use std::fmt::Write;
     let _ = write!(text, "id={}", s.id);
-    if let Some(ip) = s.remote {
-        let _ = write!(text, " addr={ip}");
+    match (s.remote, s.port) {
+        (Some(ip), Some(port)) => {
+            let _ = write!(text, " addr={}", std::net::SocketAddr::new(ip, port));
+        }
+        (Some(ip), None) => {
+            let _ = write!(text, " addr={ip}");
+        }
+        _ => {}
     }
     let _ = writeln!(
         text,
@@ -293,7 +316,7 @@ fn client_line(s: &crate::machine::conns::Session, text: &mut String) {
     );
 }
 
-fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
+fn client(m: &mut Machine, conn: ConnId, slot: u64, args: &[Bytes], out: &mut BytesMut) {
     let sub = args[1].to_ascii_uppercase();
     let proto = m.conns.session(conn).map(|s| s.proto).unwrap_or_default();
     match (&sub[..], args.len()) {
@@ -306,6 +329,7 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
             }
             return write_verbatim(out, proto, b"txt", text.as_bytes());
         }
+        (b"KILL", n) if n >= 3 => return super::kill::kill(m, conn, slot, args, out),
         (b"HELP", 2) => {
             write_array_header(out, CLIENT_HELP.len());
             for l in CLIENT_HELP {
@@ -346,15 +370,16 @@ fn client(m: &mut Machine, conn: ConnId, args: &[Bytes], out: &mut BytesMut) {
                 &format!("ERR Unrecognized option '{}'", clean(&args[2])),
             ),
         },
-        (b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO" | b"LIST" | b"INFO" | b"HELP", _) => {
-            wrong_args(
-                out,
-                &format!(
-                    "client|{}",
-                    String::from_utf8_lossy(&sub).to_ascii_lowercase()
-                ),
-            )
-        }
+        (
+            b"ID" | b"GETNAME" | b"SETNAME" | b"SETINFO" | b"LIST" | b"INFO" | b"HELP" | b"KILL",
+            _,
+        ) => wrong_args(
+            out,
+            &format!(
+                "client|{}",
+                String::from_utf8_lossy(&sub).to_ascii_lowercase()
+            ),
+        ),
         _ => err(
             out,
             &format!(
@@ -376,6 +401,8 @@ const CONFIG_PARAMS: &[&str] = &[
     "port",
     "requirepass",
     "save",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
     "timeout",
 ];
 
@@ -391,25 +418,10 @@ fn config_value(m: &Machine, name: &str) -> String {
         "port" => m.port.to_string(),
         "requirepass" => m.cfg.requirepass.clone().unwrap_or_default(),
         "save" => t.save.clone(),
+        "slowlog-log-slower-than" => t.slowlog_slower_than.to_string(),
+        "slowlog-max-len" => t.slowlog_max_len.to_string(),
         "timeout" => m.cfg.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
         _ => unreachable!("only CONFIG_PARAMS are asked for"),
-    }
-}
-
-/// Redis's glob: `*`, `?`, `[...]` are enough for CONFIG GET; any case.
-pub fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
-        (Some(b'['), Some(c)) => match pat.iter().position(|&x| x == b']') {
-            Some(end) if end > 1 => {
-                pat[1..end].contains(&c.to_ascii_lowercase()) && glob(&pat[end + 1..], &s[1..])
-            }
-            _ => false,
-        },
-        (Some(p), Some(c)) => p.eq_ignore_ascii_case(c) && glob(&pat[1..], &s[1..]),
-        _ => false,
     }
 }
 
@@ -420,7 +432,11 @@ fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut 
             let mut hits: Vec<&str> = CONFIG_PARAMS
                 .iter()
                 .copied()
-                .filter(|p| args[2..].iter().any(|pat| glob(pat, p.as_bytes())))
+                .filter(|p| {
+                    args[2..]
+                        .iter()
+                        .any(|pat| glob::matches(pat, p.as_bytes(), true))
+                })
                 .collect();
             hits.sort_unstable();
             write_map_header(out, proto, hits.len());
@@ -448,6 +464,19 @@ fn config(m: &mut Machine, now: Micros, proto: Proto, args: &[Bytes], out: &mut 
     }
 }
 
+/// An integer setting of at least `min`, with Redis's words for what is
+/// wrong.
+fn int_in(v: &[u8], min: i64) -> Result<i64, String> {
+    match parse_i64(v) {
+        None => Err("argument couldn't be parsed into an integer".into()),
+        Some(n) if n < min => Err(format!(
+            "argument must be between {min} and {} inclusive",
+            i64::MAX
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
 /// CONFIG SET: validates every pair first, then applies all or nothing.
 fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) {
     let mut t = m.tunables.clone();
@@ -467,6 +496,14 @@ fn config_set(m: &mut Machine, now: Micros, args: &[Bytes], out: &mut BytesMut) 
                 Err(e) => return err(out, &bad(&e.to_string())),
             },
             "save" => t.save = val,
+            "slowlog-log-slower-than" => match int_in(&kv[1], -1) {
+                Ok(v) => t.slowlog_slower_than = v,
+                Err(why) => return err(out, &bad(&why)),
+            },
+            "slowlog-max-len" => match int_in(&kv[1], 0) {
+                Ok(v) => t.slowlog_max_len = v as u64,
+                Err(why) => return err(out, &bad(&why)),
+            },
             "appendonly" => match val.as_str() {
                 "no" => t.appendonly = val,
                 "yes" => {
@@ -559,20 +596,5 @@ fn command(proto: Proto, args: &[Bytes], out: &mut BytesMut) {
                 clean(&args[1])
             ),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_matches_config_patterns() {
-        assert!(glob(b"*", b"maxmemory"));
-        assert!(glob(b"maxmemory*", b"maxmemory-policy"));
-        assert!(glob(b"MAXMEMORY", b"maxmemory"));
-        assert!(glob(b"s?ve", b"save"));
-        assert!(!glob(b"max", b"maxmemory"));
-        assert!(glob(b"[sa]ave", b"save"));
     }
 }

@@ -49,6 +49,9 @@ pub struct Session {
     /// The IP the connection comes from, when the driver knows it (a peer
     /// hello must come from the member's address).
     pub remote: Option<IpAddr>,
+    /// The port it comes from, when the driver knows it (CLIENT LIST's
+    /// `addr=ip:port`, CLIENT KILL ADDR).
+    pub port: Option<u16>,
     /// The protocol its replies are written in (HELLO 2|3).
     pub proto: Proto,
     /// Inside MULTI: the commands queued for EXEC.
@@ -146,7 +149,12 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    pub(crate) fn open(&mut self, authed: bool, remote: Option<IpAddr>) -> ConnId {
+    pub(crate) fn open(
+        &mut self,
+        authed: bool,
+        remote: Option<IpAddr>,
+        port: Option<u16>,
+    ) -> ConnId {
         self.next_id += 1;
         let id = self.next_id;
         self.map.insert(
@@ -156,6 +164,7 @@ impl Conns {
                     id,
                     authed,
                     remote,
+                    port,
                     ..Session::default()
                 },
                 slots: VecDeque::new(),
@@ -469,7 +478,7 @@ mod tests {
     #[test]
     fn replies_leave_in_order_whatever_order_they_finish_in() {
         let mut c = Conns::default();
-        let id = c.open(true, None);
+        let id = c.open(true, None, None);
         let a = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
         let bb = c.admit(id, Some(&b("b")), vec![]).unwrap().0;
         c.finish(id, bb, b("B"));
@@ -488,7 +497,7 @@ mod tests {
     #[test]
     fn quit_closes_after_its_reply_and_every_reply_before_it() {
         let mut c = Conns::default();
-        let id = c.open(true, None);
+        let id = c.open(true, None, None);
         let get = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
         let quit = c.push(id);
         c.set_after(id, quit, After::Close);
@@ -501,7 +510,7 @@ mod tests {
         assert_eq!(drained(&mut c, id), vec![close.clone()]);
         assert_eq!(c.take_output(id), Some((b("AQ"), 2)));
         // Finished out of order, nothing announced yet: replies, then close.
-        let id = c.open(true, None);
+        let id = c.open(true, None, None);
         let get = c.admit(id, Some(&b("a")), vec![]).unwrap().0;
         let quit = c.push(id);
         c.set_after(id, quit, After::Close);
@@ -516,7 +525,7 @@ mod tests {
     #[test]
     fn a_large_output_buffer_is_let_go_once_taken() {
         let mut c = Conns::default();
-        let id = c.open(true, None);
+        let id = c.open(true, None, None);
         let big = Bytes::from(vec![b'x'; 4 * OUT_KEEP]);
         let s = c.push(id);
         c.finish(id, s, big.clone());
@@ -532,7 +541,7 @@ mod tests {
     #[test]
     fn the_same_key_and_unkeyed_commands_wait_for_earlier_ones() {
         let mut c = Conns::default();
-        let id = c.open(true, None);
+        let id = c.open(true, None, None);
         let a = c
             .admit(id, Some(&b("a")), vec![b("get"), b("a")])
             .unwrap()

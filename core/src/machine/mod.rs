@@ -10,8 +10,8 @@
 //! # Call order
 //!
 //! 1. Feed events as they happen, each with the model time `now`:
-//!    - [`Machine::open_client_from`] (or [`Machine::open_client`] when
-//!      there is no socket address) / [`Machine::close_client`] for client
+//!    - [`Machine::open_client_at`] (or [`Machine::open_client_from`] with
+//!      only an IP, [`Machine::open_client`] when there is no socket address) / [`Machine::close_client`] for client
 //!      connections;
 //!    - [`Machine::handle_command`] for each parsed client command, in the
 //!      connection's order (charge its capacity first, see below);
@@ -38,18 +38,22 @@
 //!
 //! # Layout
 //! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
+//! - [`slowlog`]: the slow log (SLOWLOG).
+//! - `gather`: the wait of KEYS and SCAN for every node's page of keys.
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
 pub mod conns;
+mod gather;
 pub mod info;
 pub mod metrics;
 pub mod quorum;
+pub mod slowlog;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -58,6 +62,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::clock::Micros;
 use crate::cmd::{self, plan::Plan};
 use crate::config::{ConfigError, Member, NodeConfig};
+use crate::keyspace;
 use crate::membership::{Joined, Membership, MembershipError};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::replication::{Quorum, ReplicaFailure};
@@ -107,6 +112,11 @@ pub struct Tunables {
     pub save: String,
     /// Accepted and reported for clients that ask; only "no" is valid.
     pub appendonly: String,
+    /// Commands taking at least this many microseconds are logged
+    /// (`slowlog-log-slower-than`; negative: none).
+    pub slowlog_slower_than: i64,
+    /// Entries the slow log keeps (`slowlog-max-len`).
+    pub slowlog_max_len: u64,
 }
 
 /// What a driver knows of one peer link, for INFO.
@@ -136,6 +146,7 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::Get { key } => key.len(),
         PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
         PeerRequest::Flush { .. } => 0,
+        PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
     };
     OpCost {
         bytes,
@@ -240,6 +251,8 @@ pub struct Machine {
     pub(crate) started_at: Micros,
     /// The port clients connect to (INFO, CONFIG GET port).
     pub(crate) port: u16,
+    /// SLOWLOG's entries and the commands that may join them.
+    pub(crate) slowlog: slowlog::SlowLog,
 }
 
 impl Machine {
@@ -263,7 +276,10 @@ impl Machine {
                 policy: cfg.policy,
                 save: String::new(),
                 appendonly: "no".into(),
+                slowlog_slower_than: 10_000,
+                slowlog_max_len: 128,
             },
+            slowlog: slowlog::SlowLog::default(),
             metrics: Metrics::new(cmd::COMMANDS.len()),
             last_version: 0,
             local_reads: 0,
@@ -358,7 +374,17 @@ impl Machine {
     /// a peer hello on it must match (see [`crate::cmd::cluster`]).
     pub fn open_client_from(&mut self, remote: Option<IpAddr>) -> ConnId {
         self.metrics.connections_received += 1;
-        self.conns.open(self.cfg.requirepass.is_none(), remote)
+        self.conns
+            .open(self.cfg.requirepass.is_none(), remote, None)
+    }
+
+    /// A client connection opened from `remote` (the socket's peer
+    /// address): as [`Machine::open_client_from`], and with the port known,
+    /// CLIENT LIST shows `ip:port` and CLIENT KILL can name it.
+    pub fn open_client_at(&mut self, remote: Option<SocketAddr>) -> ConnId {
+        self.metrics.connections_received += 1;
+        let (ip, port) = (remote.map(|a| a.ip()), remote.map(|a| a.port()));
+        self.conns.open(self.cfg.requirepass.is_none(), ip, port)
     }
 
     /// Whether the connection may run commands without AUTH (it
@@ -437,6 +463,9 @@ impl Machine {
             PeerRequest::Flush { version } => {
                 self.store.flush(version);
                 PeerResponse::Ack
+            }
+            PeerRequest::Scan(r) => {
+                PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
         }
     }
@@ -545,6 +574,27 @@ impl Machine {
         if self.touched.last() != Some(&conn) {
             self.touched.push(conn);
         }
+    }
+
+    /// Whether a command starting now may be slow-logged (see [`slowlog`]).
+    pub(crate) fn slowlog_watches(&self) -> bool {
+        let peers = self.membership.members.len() > 1;
+        slowlog::SlowLog::watches(self.tunables.slowlog_slower_than, peers)
+    }
+
+    /// The command in `slot` of `conn` answered at `now`: into the slow
+    /// log if it was watched and slow enough.
+    pub(crate) fn slowlog_finish(&mut self, conn: ConnId, slot: u64, now: Micros) {
+        // The common case, on every command's reply: nothing is watched.
+        if !self.slowlog.watching() {
+            return;
+        }
+        let limits = (
+            self.tunables.slowlog_slower_than,
+            self.tunables.slowlog_max_len,
+        );
+        let client = self.conns.session(conn);
+        self.slowlog.finish(conn, slot, now, limits, client);
     }
 
     /// Records a command's reply in its slot.

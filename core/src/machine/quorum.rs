@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
+use super::gather::{Gathering, gathered};
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
@@ -92,6 +93,8 @@ pub(crate) enum Waiting {
         peers: BTreeSet<NodeId>,
         deadline: Micros,
     },
+    /// Pages of keys from every peer (KEYS, SCAN), until `deadline`.
+    Gather(Gathering),
 }
 
 impl Waiting {
@@ -101,6 +104,7 @@ impl Waiting {
             Waiting::Read { op, .. } => op.poll_timeout(),
             Waiting::Write { op } => op.poll_timeout(),
             Waiting::Flush { peers, deadline } => (!peers.is_empty()).then_some(*deadline),
+            Waiting::Gather(g) => (!g.peers.is_empty()).then_some(g.deadline),
         }
     }
 }
@@ -109,7 +113,7 @@ impl Waiting {
 // A return value moved once into its op: boxing the wait would only add an
 // allocation per replicated operation.
 #[allow(clippy::large_enum_variant)]
-enum Begun<T> {
+pub(crate) enum Begun<T> {
     /// Decided locally.
     Done(T),
     /// Sent to replicas: park the command on this.
@@ -117,7 +121,7 @@ enum Begun<T> {
 }
 
 /// The result of a wait, for the plan.
-type Outcome = Result<Input, OpError>;
+pub(crate) type Outcome = Result<Input, OpError>;
 
 impl Machine {
     /// The key's preference list.
@@ -145,6 +149,7 @@ impl Machine {
                         tombstone_grace: self.cfg.tombstone_grace.as_micros() as Micros,
                         proto: cmd.proto,
                         rng: &mut self.rng,
+                        store: &self.store,
                     };
                     plan.step(input, &mut cx)
                 }
@@ -177,6 +182,13 @@ impl Machine {
                         next = Ok(Input::Flushed);
                         continue;
                     }
+                },
+                Step::Gather(req) => match self.begin_gather(now, id, req) {
+                    Begun::Done(pages) => {
+                        next = Ok(Input::Pages(pages));
+                        continue;
+                    }
+                    Begun::Wait(w) => w,
                 },
             };
             self.next_op += 1;
@@ -249,6 +261,7 @@ impl Machine {
     fn reply_value(&mut self, now: Micros, cmd: CmdRef, key: &[u8]) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
+        self.slowlog_finish(cmd.conn, cmd.slot, now);
         // The store drops an expired entry when it is read, and a tombstone
         // has no value: what is left is live.
         let entry = self.store.get_versioned(key, now);
@@ -342,6 +355,14 @@ impl Machine {
             Waiting::Flush { peers, .. } => {
                 peers.remove(&from);
             }
+            Waiting::Gather(g) => {
+                // A failed or unexpected answer only counts as silence.
+                if g.peers.remove(&from)
+                    && let Ok(PeerResponse::Page(p)) = resp
+                {
+                    g.pages.push(*p);
+                }
+            }
         }
         self.progress(now, id);
     }
@@ -369,6 +390,11 @@ impl Machine {
                     peers.clear();
                 }
             }
+            Waiting::Gather(g) => {
+                if now >= g.deadline {
+                    g.peers.clear();
+                }
+            }
         }
         self.progress(now, id);
     }
@@ -377,10 +403,10 @@ impl Machine {
     /// repairs replicas once a read heard from everyone, and keeps the
     /// op's timer at its current deadline.
     fn progress(&mut self, now: Micros, id: OpId) {
-        let Some(op) = self.ops.get(&id) else {
+        let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
-        let result: Option<Outcome> = match &op.wait {
+        let result: Option<Outcome> = match &mut op.wait {
             Waiting::Read { op: r, .. } => match (op.cmd.is_some(), r.decision()) {
                 (true, Some(ReadDecision::Value(v))) => Some(Ok(Input::Read(v.clone()))),
                 (true, Some(ReadDecision::Failed(f))) => Some(Err(quorum_error(f))),
@@ -392,6 +418,7 @@ impl Machine {
                 None => None,
             },
             Waiting::Flush { peers, .. } => peers.is_empty().then_some(Ok(Input::Flushed)),
+            Waiting::Gather(g) => g.peers.is_empty().then(|| gathered(g)),
         };
         if let Some(result) = result {
             if result.is_err() {
@@ -505,6 +532,7 @@ impl Machine {
     pub(crate) fn finish_command(&mut self, now: Micros, cmd: CmdRef, bytes: Bytes) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
+        self.slowlog_finish(cmd.conn, cmd.slot, now);
         self.finish_slot(cmd.conn, cmd.slot, bytes);
         self.touch(cmd.conn);
     }
@@ -513,19 +541,19 @@ impl Machine {
 fn read_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<Option<Entry>, ReplicaFailure> {
     match r? {
         PeerResponse::Entry(e) => Ok(e),
-        PeerResponse::Ack => Err(ReplicaFailure::Other(
-            "expected an entry, got an ack".into(),
-        )),
         PeerResponse::Failed(f) => Err(f),
+        PeerResponse::Ack | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
+            "expected an entry, got an ack or a page".into(),
+        )),
     }
 }
 
 fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFailure> {
     match r? {
         PeerResponse::Ack => Ok(()),
-        PeerResponse::Entry(_) => Err(ReplicaFailure::Other(
-            "expected an ack, got an entry".into(),
-        )),
         PeerResponse::Failed(f) => Err(f),
+        PeerResponse::Entry(_) | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
+            "expected an ack, got an entry or a page".into(),
+        )),
     }
 }

@@ -11,10 +11,16 @@
 //! request   [RL.GET   <id> <key>]
 //!           [RL.PUT   <id> <key> <entry>]
 //!           [RL.FLUSH <id> <ts> <node>]
+//!           [RL.SCAN  <id> <cursor> <count> <pattern | null>]
 //! response  [RL.REP   <id> <body>]
 //! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
-//! body      <entry> | null (no such key) | +OK (write applied) | -ERR... (failure)
+//! page      [+PAGE <bound | -1> <floor-ts | -1> <floor-node | -1>
+//!            [<key> <ts> <node> <kind | -1> ...]]
+//! body      <entry> | <page> | null (no such key) | +OK (write applied) | -ERR... (failure)
 //! ```
+//!
+//! `RL.SCAN` asks for one node's page of keys (see [`crate::keyspace`]);
+//! a page's keys are flat, four elements each, kind -1 for a dead key.
 //!
 //! An entry's `kind` (see [`Kind::code`]) is sent only for a collection
 //! (hash, list, set, sorted set): a string's entry stays four elements, so
@@ -25,6 +31,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::clock::Micros;
+use crate::keyspace::{KeyState, Page, PageRequest};
 use crate::protocol::resp::{self, Frame};
 use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
@@ -57,6 +64,8 @@ pub enum PeerRequest {
         /// The flush's version.
         version: Version,
     },
+    /// Answer with this node's page of keys (KEYS, SCAN).
+    Scan(PageRequest),
 }
 
 /// What a replica answers.
@@ -68,6 +77,8 @@ pub enum PeerResponse {
     Ack,
     /// The replica could not do it.
     Failed(ReplicaFailure),
+    /// The answer to a Scan (boxed: the other answers are small).
+    Page(Box<Page>),
 }
 
 /// One message on a peer connection after the hello.
@@ -97,7 +108,9 @@ pub enum PeerError {
     #[error("peer message: expected an array, got {0}")]
     NotArray(&'static str),
     /// The first element is not a known message name.
-    #[error("peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH or RL.REP")]
+    #[error(
+        "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN or RL.REP"
+    )]
     UnknownMessage(String),
     /// Wrong number of elements.
     #[error("peer message {msg}: expected {expected} elements, got {got}")]
@@ -125,6 +138,8 @@ const GET: &[u8] = b"RL.GET";
 const PUT: &[u8] = b"RL.PUT";
 const FLUSH: &[u8] = b"RL.FLUSH";
 const REP: &[u8] = b"RL.REP";
+const SCAN: &[u8] = b"RL.SCAN";
+const PAGE: &[u8] = b"PAGE";
 
 /// Writes the hello that opens a peer connection.
 pub fn encode_hello(from: NodeId, password: Option<&[u8]>, out: &mut BytesMut) {
@@ -204,6 +219,17 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 write_u64(out, ts);
                 write_u64(out, u64::from(node));
             }
+            PeerRequest::Scan(r) => {
+                resp::write_array_header(out, 5);
+                resp::write_bulk(out, SCAN);
+                write_u64(out, *id);
+                write_u64(out, r.cursor);
+                write_u64(out, r.count as u64);
+                match &r.pattern {
+                    Some(p) => resp::write_bulk(out, p),
+                    None => resp::write_null(out),
+                }
+            }
         },
         PeerMessage::Response { id, resp: body } => {
             resp::write_array_header(out, 3);
@@ -213,6 +239,7 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 PeerResponse::Entry(Some(e)) => encode_entry(e, out),
                 PeerResponse::Entry(None) => resp::write_null(out),
                 PeerResponse::Ack => resp::write_simple(out, b"OK"),
+                PeerResponse::Page(p) => encode_page(p, out),
                 PeerResponse::Failed(f) => {
                     let text = match f {
                         ReplicaFailure::OutOfMemory => "OOM out of memory".to_string(),
@@ -224,6 +251,28 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 }
             }
         }
+    }
+}
+
+fn write_opt(out: &mut BytesMut, v: Option<u64>) {
+    match v {
+        Some(v) => write_u64(out, v),
+        None => resp::write_integer(out, -1),
+    }
+}
+
+fn encode_page(p: &Page, out: &mut BytesMut) {
+    resp::write_array_header(out, 5);
+    resp::write_simple(out, PAGE);
+    write_opt(out, p.bound);
+    write_opt(out, p.floor.map(|f| f.ts));
+    write_opt(out, p.floor.map(|f| u64::from(f.node)));
+    resp::write_array_header(out, p.keys.len() * 4);
+    for k in &p.keys {
+        resp::write_bulk(out, &k.key);
+        write_u64(out, k.version.ts);
+        resp::write_integer(out, i64::from(k.version.node));
+        write_opt(out, k.kind.map(|k| u64::from(k.code())));
     }
 }
 
@@ -299,6 +348,66 @@ fn decode_entry(f: &Frame, msg: &'static str) -> Result<Entry, PeerError> {
     })
 }
 
+/// An integer that may be -1 (none).
+fn opt_int(f: &Frame, msg: &'static str, field: &'static str) -> Result<Option<u64>, PeerError> {
+    match f {
+        Frame::Integer(-1) => Ok(None),
+        other => int(other, msg, field).map(Some),
+    }
+}
+
+fn node_id(f: &Frame, msg: &'static str, field: &'static str) -> Result<NodeId, PeerError> {
+    NodeId::try_from(int(f, msg, field)?).map_err(|_| PeerError::Field {
+        msg,
+        field,
+        expected: "a node id (u32)",
+    })
+}
+
+fn decode_page(items: &[Frame]) -> Result<Page, PeerError> {
+    const MSG: &str = "RL.REP page";
+    let bad = |field, expected| PeerError::Field {
+        msg: MSG,
+        field,
+        expected,
+    };
+    let [_, bound, ts, node, Frame::Array(keys)] = items else {
+        return Err(bad("page", "+PAGE, bound, floor ts, floor node, keys"));
+    };
+    let floor = match (opt_int(ts, MSG, "floor.ts")?, node) {
+        (None, _) => None,
+        (Some(ts), node) => Some(Version {
+            ts,
+            node: node_id(node, MSG, "floor.node")?,
+        }),
+    };
+    if keys.len() % 4 != 0 {
+        return Err(bad("keys", "four elements per key"));
+    }
+    let keys = keys
+        .chunks_exact(4)
+        .map(|k| {
+            let kind = match opt_int(&k[3], MSG, "key.kind")? {
+                None => None,
+                Some(c) => Some(Kind::from_code(c).ok_or(bad("key.kind", "a kind code 0..=4"))?),
+            };
+            Ok(KeyState {
+                key: bulk(&k[0], MSG, "key")?,
+                version: Version {
+                    ts: int(&k[1], MSG, "key.ts")?,
+                    node: node_id(&k[2], MSG, "key.node")?,
+                },
+                kind,
+            })
+        })
+        .collect::<Result<_, PeerError>>()?;
+    Ok(Page {
+        keys,
+        bound: opt_int(bound, MSG, "bound")?,
+        floor,
+    })
+}
+
 fn arity(items: &[Frame], msg: &'static str, expected: usize) -> Result<(), PeerError> {
     if items.len() == expected {
         Ok(())
@@ -364,6 +473,22 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                 },
             })
         }
+        SCAN => {
+            arity(&items, "RL.SCAN", 5)?;
+            let count = int(&items[3], "RL.SCAN", "count")?;
+            let pattern = match &items[4] {
+                Frame::Null => None,
+                other => Some(bulk(other, "RL.SCAN", "pattern")?),
+            };
+            Ok(PeerMessage::Request {
+                id: int(&items[1], "RL.SCAN", "id")?,
+                req: PeerRequest::Scan(PageRequest {
+                    cursor: int(&items[2], "RL.SCAN", "cursor")?,
+                    count: usize::try_from(count).unwrap_or(usize::MAX),
+                    pattern,
+                }),
+            })
+        }
         REP => {
             arity(&items, "RL.REP", 3)?;
             let id = int(&items[1], "RL.REP", "id")?;
@@ -371,6 +496,9 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                 Frame::Null => PeerResponse::Entry(None),
                 Frame::Simple(_) => PeerResponse::Ack,
                 Frame::Error(e) => PeerResponse::Failed(failure_from(e)),
+                Frame::Array(a) if matches!(a.first(), Some(Frame::Simple(s)) if &s[..] == PAGE) => {
+                    PeerResponse::Page(Box::new(decode_page(a)?))
+                }
                 other => PeerResponse::Entry(Some(decode_entry(other, "RL.REP")?)),
             };
             Ok(PeerMessage::Response { id, resp })
@@ -395,134 +523,4 @@ fn failure_from(e: &[u8]) -> ReplicaFailure {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::resp::{Limits, parse_frame, parse_request};
-    use proptest::prelude::*;
-
-    fn round_trip(msg: &PeerMessage) -> PeerMessage {
-        let mut out = BytesMut::new();
-        encode(msg, &mut out);
-        let frame = parse_frame(&mut out, &Limits::default())
-            .expect("valid frame")
-            .expect("complete frame");
-        assert!(out.is_empty(), "one message, one frame");
-        decode(frame).expect("decodes")
-    }
-
-    fn entry() -> impl Strategy<Value = Entry> {
-        (
-            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
-            0u64..i64::MAX as u64,
-            any::<u32>(),
-            proptest::option::of(0u64..i64::MAX as u64),
-            proptest::sample::select(Kind::ALL.to_vec()),
-        )
-            .prop_map(|(v, ts, node, exp, kind)| Entry {
-                value: v.map(Bytes::from),
-                version: Version { ts, node },
-                expires_at: exp,
-                kind,
-            })
-    }
-
-    fn message() -> impl Strategy<Value = PeerMessage> {
-        let key = proptest::collection::vec(any::<u8>(), 0..20).prop_map(Bytes::from);
-        let id = 0u64..i64::MAX as u64;
-        prop_oneof![
-            (id.clone(), key.clone()).prop_map(|(id, key)| PeerMessage::Request {
-                id,
-                req: PeerRequest::Get { key }
-            }),
-            (id.clone(), key, entry()).prop_map(|(id, key, entry)| PeerMessage::Request {
-                id,
-                req: PeerRequest::Put { key, entry }
-            }),
-            // Times are RESP integers: below i64::MAX, as entries' are.
-            (id.clone(), 0u64..i64::MAX as u64, any::<u32>()).prop_map(|(id, ts, node)| {
-                PeerMessage::Request {
-                    id,
-                    req: PeerRequest::Flush {
-                        version: Version { ts, node },
-                    },
-                }
-            }),
-            (id.clone(), proptest::option::of(entry())).prop_map(|(id, e)| {
-                PeerMessage::Response {
-                    id,
-                    resp: PeerResponse::Entry(e),
-                }
-            }),
-            id.clone().prop_map(|id| PeerMessage::Response {
-                id,
-                resp: PeerResponse::Ack
-            }),
-            (
-                id,
-                prop_oneof![
-                    Just(ReplicaFailure::OutOfMemory),
-                    Just(ReplicaFailure::Overloaded),
-                    Just(ReplicaFailure::Unreachable),
-                    "[a-z ]{0,12}".prop_map(ReplicaFailure::Other),
-                ]
-            )
-                .prop_map(|(id, f)| PeerMessage::Response {
-                    id,
-                    resp: PeerResponse::Failed(f)
-                }),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn messages_round_trip(msg in message()) {
-            prop_assert_eq!(round_trip(&msg), msg);
-        }
-
-        /// Arbitrary frames never panic the decoder.
-        #[test]
-        fn garbage_frames_are_errors_not_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let mut buf = BytesMut::from(&bytes[..]);
-            if let Ok(Some(frame)) = parse_frame(&mut buf, &Limits::default()) {
-                let _ = decode(frame);
-            }
-        }
-    }
-
-    #[test]
-    fn hello_round_trips_through_the_request_parser() {
-        let mut out = BytesMut::new();
-        encode_hello(7, Some(b"secret"), &mut out);
-        let args = parse_request(&mut out, &Limits::default())
-            .unwrap()
-            .unwrap();
-        assert_eq!(&args[0][..], HELLO.as_bytes());
-        assert_eq!(
-            parse_hello(&args[1..]),
-            Ok((7, Some(Bytes::from_static(b"secret"))))
-        );
-        assert!(parse_hello(&[Bytes::from_static(b"x")]).is_err());
-        assert!(parse_hello(&[]).is_err());
-    }
-
-    #[test]
-    fn bad_messages_name_what_is_wrong() {
-        let e = decode(Frame::Integer(3)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "peer message: expected an array, got an integer"
-        );
-        let e = decode(Frame::Array(vec![
-            Frame::Bulk(Bytes::from_static(b"RL.GET")),
-            Frame::Integer(-4),
-            Frame::Bulk(Bytes::from_static(b"k")),
-        ]))
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "peer message RL.GET: field id: expected a non-negative integer"
-        );
-        let e = decode(Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"NOPE"))])).unwrap_err();
-        assert!(matches!(e, PeerError::UnknownMessage(ref m) if m == "NOPE"));
-    }
-}
+mod tests;

@@ -20,10 +20,8 @@
 //
 // The calls are grouped in blocks, one per command family, in the same
 // order and under the same step names as compat.py's where the call is the
-// same; a family is added as one more block in `blocks`. Off by default,
-// since the node does not have these commands yet: COMPAT_SCAN=1, KEYS and
-// SCAN (scanStream). Left out because the node does not support them:
-// SINTER, SUNION, SDIFF, SELECT of another database, OBJECT, DUMP/RESTORE,
+// same; a family is added as one more block in `blocks`. Left out because
+// the node does not support them: SELECT of another database, DUMP/RESTORE,
 // SORT, pub/sub, scripting.
 "use strict";
 
@@ -370,7 +368,7 @@ const ZSETS = [
   ["type_zset", (r) => r.type("z")],
 ];
 
-// Off by default (COMPAT_SCAN=1): the node has no KEYS or SCAN yet.
+// KEYS and SCAN (scanStream), across the cluster; SINTER over two sets.
 const SCAN = [
   ["mset", (r) => r.mset({ "sc:1": "1", "sc:2": "2", other: "3" })],
   ["keys", async (r) => (await r.keys("sc:*")).sort()],
@@ -385,14 +383,9 @@ const SCAN = [
           .on("end", () => resolve(found.sort()));
       }),
   ],
+  ["sadd", async (r) => [await r.sadd("sc:a", "x", "y"), await r.sadd("sc:b", "y", "z")]],
+  ["sinter", async (r) => (await r.sinter("sc:a", "sc:b")).sort()],
 ];
-
-// The families `name` turns on: all with 1, else those it names
-// (COMPAT_SCAN=scan).
-function optional(name, families) {
-  const on = process.env[name] || "";
-  return families.filter(([family]) => on === "1" || on.split(",").includes(family));
-}
 
 function blocks() {
   const out = [
@@ -405,7 +398,7 @@ function blocks() {
     ["set", SETS],
     ["zset", ZSETS],
   ];
-  out.push(...optional("COMPAT_SCAN", [["scan", SCAN]]));
+  out.push(["scan", SCAN]);
   // Last: it ends with FLUSHDB.
   out.push(["server", SERVER]);
   return out;

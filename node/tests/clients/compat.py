@@ -13,11 +13,8 @@ transcripts. The run starts with FLUSHDB, so it leaves only its own keys.
 by default); `resp2` and `resp3` pass `protocol=2` / `protocol=3`.
 
 The calls are grouped in blocks, one per command family; a family is added
-as one more block in BLOCKS. Off by default, since the node does not have
-these commands yet: COMPAT_SCAN=1, KEYS and SCAN (redis-py's `keys`,
-`scan_iter`). Left out because the node does not support them: SINTER,
-SUNION, SDIFF, SELECT of another database, OBJECT, DUMP/RESTORE, SORT,
-pub/sub, scripting.
+as one more block in BLOCKS. Left out because the node does not support
+them: SELECT of another database, DUMP/RESTORE, SORT, pub/sub, scripting.
 """
 
 import json
@@ -341,26 +338,21 @@ ZSETS = [
     ("type_zset", lambda r: r.type("z")),
 ]
 
-# Off by default (COMPAT_SCAN=1): the node has no KEYS or SCAN yet.
+# KEYS and SCAN, across the cluster; SINTER over two sets.
 SCAN = [
     ("mset", lambda r: r.mset({"sc:1": "1", "sc:2": "2", "other": "3"})),
     ("keys", lambda r: sorted_list(r.keys("sc:*"))),
     ("scan_iter", lambda r: sorted_list(r.scan_iter(match="sc:*", count=2))),
+    ("sadd", lambda r: [r.sadd("sc:a", "x", "y"), r.sadd("sc:b", "y", "z")]),
+    ("sinter", lambda r: r.sinter("sc:a", "sc:b")),
 ]
-
-
-def optional(var, families):
-    """The families `var` turns on: all with 1, else those it names
-    (COMPAT_SCAN=scan)."""
-    on = os.environ.get(var, "")
-    return [(n, b) for n, b in families if on == "1" or n in on.split(",")]
 
 
 def blocks():
     out = [("strings", STRINGS), ("keys", KEYS), ("pipeline", PIPELINES)]
     out += [("tx", TRANSACTIONS)]
     out += [("hash", HASHES), ("list", LISTS), ("set", SETS), ("zset", ZSETS)]
-    out += optional("COMPAT_SCAN", [("scan", SCAN)])
+    out += [("scan", SCAN)]
     # Last: it ends with FLUSHDB.
     out.append(("server", SERVER))
     return out

@@ -1,0 +1,69 @@
+//! The slow log on a cluster of node machines: a command's time is the
+//! model time until its reply, mostly the wait for replicas, so with peers
+//! a threshold above 0 logs the commands slower than it and no other.
+
+use ringlab_core::config::NodeConfig;
+use ringlab_core::harness::{Cluster, NetConfig};
+use ringlab_core::protocol::resp::Frame;
+
+fn cfg() -> NodeConfig {
+    NodeConfig {
+        n: 3,
+        r: 2,
+        w: 2,
+        ..NodeConfig::default()
+    }
+}
+
+fn bulk(s: &str) -> Frame {
+    Frame::Bulk(s.as_bytes().to_vec().into())
+}
+
+#[test]
+fn replicated_commands_slower_than_the_threshold_are_logged() {
+    // Every replica message takes 2-3 ms each way: a quorum read or write
+    // takes at least 4 ms; PING, answered by the coordinator, none.
+    let net = NetConfig {
+        delay: (2_000, 3_000),
+        ..NetConfig::default()
+    };
+    let mut c = Cluster::new(3, &cfg(), net, 1);
+    let conn = c.connect(1);
+    let set = |c: &mut Cluster, words: &[&str]| {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        c.call(1, conn, &args)
+    };
+    set(
+        &mut c,
+        &["CONFIG", "SET", "slowlog-log-slower-than", "3000"],
+    );
+    set(&mut c, &["SET", "k", "v"]);
+    set(&mut c, &["PING"]);
+    set(&mut c, &["GET", "k"]);
+    assert_eq!(set(&mut c, &["SLOWLOG", "LEN"]), Some(Frame::Integer(2)));
+    let Some(Frame::Array(entries)) = set(&mut c, &["SLOWLOG", "GET"]) else {
+        panic!("SLOWLOG GET");
+    };
+    let commands: Vec<&Frame> = entries
+        .iter()
+        .map(|e| match e {
+            Frame::Array(fields) => &fields[3],
+            other => panic!("an entry: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            &Frame::Array(vec![bulk("GET"), bulk("k")]),
+            &Frame::Array(vec![bulk("SET"), bulk("k"), bulk("v")]),
+        ]
+    );
+    let Frame::Array(get) = &entries[0] else {
+        unreachable!()
+    };
+    assert!(
+        matches!(get[2], Frame::Integer(us) if us >= 4_000),
+        "a quorum read's time: {:?}",
+        get[2]
+    );
+}
