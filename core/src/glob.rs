@@ -1,12 +1,14 @@
-//! Redis's glob-style patterns (KEYS, SCAN MATCH, CONFIG GET), as
-//! `stringmatchlen` in Redis's `util.c` reads them: `*` any run of bytes,
+//! Redis's glob-style patterns (KEYS, SCAN MATCH, CONFIG GET), with the
+//! meaning redis-server gives them: `*` any run of bytes,
 //! `?` one byte, `[abc]` one of a set, `[^a]` anything but, `[a-z]` a range
 //! (its ends in either order), `\x` the byte `x` itself, in a set too. An
 //! unterminated `[` takes the rest of the pattern as its set, and a
 //! trailing `\` is a literal backslash, as in Redis.
 //!
-//! A port, not a regex: the cases Redis's own tests pin (a range written
-//! backwards, `]` first in a set) come out the same. Like Redis, a `*` that
+//! A matcher written for byte slices, not a regex, so that the corner
+//! cases (a range written backwards, `]` first in a set) answer as
+//! redis-server does; node_compat compares KEYS patterns with a real one.
+//! Like Redis, a `*` that
 //! cannot match the rest of the pattern anywhere ends the search
 //! ("skip longer matches"), which keeps patterns such as `*a*a*a*b` from
 //! backtracking exponentially, and patterns nested past 1,000 stars match
