@@ -36,13 +36,7 @@ impl Machine {
         req: PageRequest,
     ) -> Begun<Vec<Page>> {
         let mine = keyspace::page(&self.store, &req, now);
-        let peers: BTreeSet<NodeId> = self
-            .membership
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|&p| p != self.id)
-            .collect();
+        let peers = self.peers();
         if peers.is_empty() {
             return Begun::Done(vec![mine]);
         }

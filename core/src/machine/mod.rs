@@ -576,6 +576,16 @@ impl Machine {
         }
     }
 
+    /// Every other member, by id: whom KEYS, SCAN and FLUSHALL ask.
+    pub(crate) fn peers(&self) -> BTreeSet<NodeId> {
+        self.membership
+            .members
+            .iter()
+            .map(|m| m.id)
+            .filter(|&p| p != self.id)
+            .collect()
+    }
+
     /// Whether a command starting now may be slow-logged (see [`slowlog`]).
     pub(crate) fn slowlog_watches(&self) -> bool {
         let peers = self.membership.members.len() > 1;

@@ -321,13 +321,7 @@ impl Machine {
     /// its keys). None when there are no peers.
     fn begin_flush(&mut self, now: Micros, id: OpId, version: Version) -> Option<Waiting> {
         self.store.flush(version);
-        let peers: BTreeSet<NodeId> = self
-            .membership
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|&p| p != self.id)
-            .collect();
+        let peers = self.peers();
         if peers.is_empty() {
             return None;
         }
