@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 
 use node_support::{RedisServer, TestCluster};
 
+/// A 3-node cluster with N=3, R=W=2, as the tools' cluster runs use.
+fn quorum_cluster() -> TestCluster {
+    TestCluster::start(3, |cfg| {
+        cfg.n = 3;
+        cfg.r = 2;
+        cfg.w = 2;
+    })
+}
+
 fn have(tool: &str) -> bool {
     let found = Command::new(tool)
         .arg("--version")
@@ -208,11 +217,7 @@ fn redis_benchmark_default_run_completes_on_a_node_and_a_cluster() {
     }
     let single = TestCluster::start(1, |_| {});
     default_benchmark_completes(single.addr(0).port(), "one node");
-    let cluster = TestCluster::start(3, |cfg| {
-        cfg.n = 3;
-        cfg.r = 2;
-        cfg.w = 2;
-    });
+    let cluster = quorum_cluster();
     default_benchmark_completes(cluster.addr(1).port(), "3-node cluster");
     // The collections reached the cluster: the list holds what LPUSH and
     // RPUSH left after the pops (last writer wins between racing
@@ -285,11 +290,7 @@ fn redis_cli_prints_what_it_prints_for_redis_server() {
     let tx = "MULTI\nSET t 1\nINCR t\nGET t\nEXEC\n";
     let want_tx = cli_stdin(redis.addr.port(), tx);
     let single = TestCluster::start(1, |_| {});
-    let cluster = TestCluster::start(3, |cfg| {
-        cfg.n = 3;
-        cfg.r = 2;
-        cfg.w = 2;
-    });
+    let cluster = quorum_cluster();
     for (what, port) in [
         ("one node", single.addr(0).port()),
         ("3-node cluster", cluster.addr(2).port()),
@@ -386,11 +387,7 @@ fn redis_cli_scan_and_bigkeys_walk_the_cluster_as_redis_server() {
     let biggest = "Biggest string found '\"big\"' has 200 bytes";
     assert!(want[2].iter().any(|l| l == biggest), "{want:?}");
     let single = TestCluster::start(1, |_| {});
-    let cluster = TestCluster::start(3, |cfg| {
-        cfg.n = 3;
-        cfg.r = 2;
-        cfg.w = 2;
-    });
+    let cluster = quorum_cluster();
     for (what, port) in [
         ("one node", single.addr(0).port()),
         ("3-node cluster", cluster.addr(1).port()),

@@ -204,7 +204,7 @@ impl World<'_> {
             result,
         };
         if at <= now {
-            // Refused: the app learns so at once.
+            // Refused (or a zero-time answer): the app learns so at once.
             return self.query_done(q);
         }
         self.app_world().queries.insert(id, q);
