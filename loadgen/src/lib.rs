@@ -14,6 +14,7 @@
 //! - [`recorder`]: per-window histograms and counts; the `RunRecord`.
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`stale`]: the write oracle that counts stale reads.
+//! - [`durability`]: the end-of-run verdict on lost acknowledged writes.
 //! - [`compare`]: the regression gate between two runs, or two sets of
 //!   seeds.
 //! - [`stats`]: the rank test, multiple-testing correction and quantile
@@ -24,6 +25,7 @@
 pub mod compare;
 pub mod database;
 pub mod driver;
+pub mod durability;
 pub mod recorder;
 pub mod report;
 pub mod scenario {

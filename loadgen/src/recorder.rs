@@ -153,6 +153,9 @@ pub struct RunRecord {
     /// Extra time series, by name (e.g. "db.queries_per_s"): per-window
     /// values aligned with `windows`.
     pub series: BTreeMap<String, Vec<f64>>,
+    /// The end-of-run verdict on lost acknowledged writes, when the driver
+    /// could look at the cluster's stores (the fast simulation engine).
+    pub durability: Option<crate::durability::Durability>,
 }
 
 // ---------------------------------------------------------------------------
@@ -382,6 +385,7 @@ impl Recorder {
                 windows: Vec::new(),
                 events: Vec::new(),
                 series: BTreeMap::new(),
+                durability: None,
             },
         }
     }

@@ -44,9 +44,9 @@
 //! read returning a value written before the DEL was sent is stale (it is a
 //! tombstone; a miss after it is of course fine).
 //!
-//! Cost: one `u64` per write sent and one map entry per key written, kept
-//! for the whole run (about 8 bytes per write: a run of a million writes
-//! holds 8 MB).
+//! Cost: one `u64` per write sent, one more per delete, and one map entry
+//! per key written, kept for the whole run (about 8 bytes per write: a run
+//! of a million writes holds 8 MB).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -81,6 +81,10 @@ pub struct Oracle {
     /// keys: the default one seeds itself from the system RNG, which madsim
     /// simulates, and nothing here should draw on a simulation's randomness.
     newest: HashMap<u64, WriteId, BuildHasherDefault<DefaultHasher>>,
+    /// Per key index: the ids of its deletes, in send order. Only the
+    /// end-of-run durability verdict reads them (a tombstone carries no
+    /// stamp, so only this says which deletes may have made it).
+    dels: HashMap<u64, Vec<WriteId>, BuildHasherDefault<DefaultHasher>>,
 }
 
 /// What a read must be checked against: its key, and the newest write of
@@ -112,6 +116,13 @@ impl Oracle {
     pub fn write_sent(&mut self) -> WriteId {
         self.ack_pos.push(NOT_ACKED);
         self.ack_pos.len() as u64 - 1
+    }
+
+    /// A delete of `key` is being sent: its write id.
+    pub fn delete_sent(&mut self, key: u64) -> WriteId {
+        let id = self.write_sent();
+        self.dels.entry(key).or_default().push(id);
+        id
     }
 
     /// Write `id` of key `key` was acknowledged (a success reply arrived).
@@ -146,6 +157,27 @@ impl Oracle {
         self.ack_pos
             .get(returned as usize)
             .is_some_and(|&pos| pos != NOT_ACKED && pos <= m)
+    }
+
+    /// Whether write `w` may follow write `m` in a linearizable history:
+    /// it was not acknowledged before `m` was sent (it is `m`, was
+    /// concurrent with it, came after it, or never acknowledged). The
+    /// complement is `is_stale`'s rule.
+    pub fn may_follow(&self, w: WriteId, m: WriteId) -> bool {
+        self.ack_pos.get(w as usize).is_some_and(|&pos| pos > m)
+    }
+
+    /// Every key with an acknowledged write, and its newest one, in key
+    /// order.
+    pub fn newest_acked(&self) -> Vec<(u64, WriteId)> {
+        let mut keys: Vec<_> = self.newest.iter().map(|(&k, &m)| (k, m)).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The deletes of `key` sent so far, in send order.
+    pub fn deletes_of(&self, key: u64) -> &[WriteId] {
+        self.dels.get(&key).map_or(&[], Vec::as_slice)
     }
 
     /// The check word of a stamp for `key`.
@@ -222,7 +254,11 @@ impl WriteOracle {
         let mut o = self.lock();
         match op {
             OpKind::Get => Ticket::Read(o.read_sent(key)),
-            OpKind::Set | OpKind::Delete => {
+            OpKind::Delete => Ticket::Write {
+                key,
+                id: o.delete_sent(key),
+            },
+            OpKind::Set => {
                 let id = o.write_sent();
                 if let Some(v) = value {
                     o.stamp(key, id, v);
@@ -254,6 +290,11 @@ impl WriteOracle {
     /// Writes sent so far (for tests and reports).
     pub fn writes_sent(&self) -> u64 {
         self.lock().writes_sent()
+    }
+
+    /// Runs `f` on the oracle's state (the end-of-run durability check).
+    pub fn with<T>(&self, f: impl FnOnce(&Oracle) -> T) -> T {
+        f(&self.lock())
     }
 }
 

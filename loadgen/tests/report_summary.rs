@@ -83,6 +83,7 @@ fn build(windows: &[Vec<Req>], cuts: &[usize]) -> RunRecord {
             label: "start".into(),
         }],
         series: BTreeMap::new(),
+        durability: None,
     }
 }
 

@@ -84,6 +84,7 @@ pub fn record(seed: u64) -> RunRecord {
         windows,
         events,
         series,
+        durability: None,
     }
 }
 

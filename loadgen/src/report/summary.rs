@@ -19,6 +19,7 @@ use super::aggregate::{RunTotals, SpanTotals, Totals, run_end};
 use super::format::{
     grouped, latency_opt, md_cell, percent_opt, rate, ratio_opt, round_to, seconds,
 };
+use crate::durability::Durability;
 use crate::recorder::{Event, RunRecord};
 use crate::workload::OpKind;
 
@@ -64,6 +65,11 @@ pub struct Summary {
     pub phases: Vec<PhaseSummary>,
     /// Faults and other events, in record order.
     pub events: Vec<EventSummary>,
+    /// Lost acknowledged writes, judged at the end of the run (see
+    /// `crate::durability`); absent when the driver could not look at the
+    /// cluster's stores (real nodes, the madsim engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
 }
 
 /// The figures of one span of the run: a phase, or the whole run.
@@ -280,6 +286,7 @@ impl Summary {
             overall: PhaseSummary::from_totals(OVERALL, Duration::ZERO, end, &totals.overall),
             phases,
             events: record.events.iter().map(EventSummary::from_event).collect(),
+            durability: record.durability.clone(),
         })
     }
 
@@ -377,6 +384,9 @@ impl Summary {
             }
             md.push('\n');
         }
+        if let Some(d) = &self.durability {
+            durability_markdown(d, &mut md);
+        }
         for span in self.spans() {
             let title = if span.name == OVERALL {
                 "Overall".to_string()
@@ -429,6 +439,29 @@ impl Summary {
         );
         md
     }
+}
+
+/// The durability section of `summary.md`: the counts, then each lost
+/// write listed as evidence.
+fn durability_markdown(d: &Durability, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## Durability\n\n{} keys had an acknowledged write; at the end the cluster had lost \
+         the newest acknowledged write of **{}** ({} held unstamped values, {} were gone where \
+         eviction or expiry may explain it).\n",
+        grouped(d.keys),
+        grouped(d.lost),
+        grouped(d.unjudged),
+        grouped(d.evictable)
+    );
+    if d.examples.is_empty() {
+        return;
+    }
+    md.push_str("| key | newest acknowledged write | the cluster holds |\n| ---: | ---: | --- |\n");
+    for w in &d.examples {
+        let _ = writeln!(md, "| {} | {} | {} |", w.key, w.write, md_cell(&w.held));
+    }
+    md.push('\n');
 }
 
 impl PhaseSummary {

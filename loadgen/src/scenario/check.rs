@@ -38,6 +38,9 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
     if let Metric::App(series, stat) = exp.metric {
         return measure_series(&exp.scope, series, stat, record);
     }
+    if exp.metric == Metric::LostWrites {
+        return record.durability.as_ref().map(|d| d.lost as f64);
+    }
     let op = match exp.metric {
         // A hit ratio and stale reads are about reads whatever the key says.
         Metric::HitRatio | Metric::StaleShare | Metric::StaleCount => {
@@ -69,7 +72,7 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
         }
         Metric::StaleCount => Some(c.stale as f64),
         Metric::StaleShare => c.stale_share(),
-        Metric::App(..) => unreachable!("measured by measure_series above"),
+        Metric::App(..) | Metric::LostWrites => unreachable!("measured above"),
     }
 }
 
@@ -118,7 +121,7 @@ fn format_measured(metric: Metric, v: Option<f64>) -> String {
         // A share of stale reads is small: rounding it down to 0 would hide it.
         Metric::StaleShare => format!("{:.4}%", v * 100.0),
         Metric::Percentile(_) | Metric::Max => format::latency_us(v),
-        Metric::OverloadCount | Metric::StaleCount => format!("{v:.0}"),
+        Metric::OverloadCount | Metric::StaleCount | Metric::LostWrites => format!("{v:.0}"),
         Metric::App(AppSeries::DbQueue, _) | Metric::App(_, SeriesStat::Total) => {
             format!("{v:.0}")
         }
@@ -224,6 +227,7 @@ mod tests {
             }],
             events: Vec::new(),
             series: BTreeMap::new(),
+            durability: None,
         }
     }
 

@@ -463,7 +463,9 @@ pub fn run(
         }
         w.handle(ev);
     }
+    let durability = w.durability();
     let mut record = w.recorder.finish();
+    record.durability = Some(durability);
     record.events = crate::events::events_of(&w.faults, &crate::events::join_labels(sc, &w.faults));
     if sc.node_series {
         let ran = w
