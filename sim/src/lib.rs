@@ -20,6 +20,8 @@
 //!   scenario's `node_series`).
 //! - [`expect`]: a scenario's expectations measured against a run's summary;
 //!   the tables `run`, `sweep` and `check` print.
+//! - [`nemesis`]: the random fault schedule per seed of `run --nemesis` and
+//!   `sweep --nemesis`, judged by lost acknowledged writes.
 //! - [`runner`]: the `run` and `check` commands, and the child processes
 //!   every multi-run command uses.
 //! - [`sweep`]: `sweep` (optionally one shard of the seeds) and `merge`, and
@@ -49,6 +51,7 @@ pub mod expect;
 pub mod fast;
 #[cfg(madsim)]
 pub mod harness;
+pub mod nemesis;
 pub mod node_series;
 pub mod plan;
 pub mod runner;

@@ -54,6 +54,12 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Replace the scenario's faults by a random schedule drawn from
+        /// the seed (kills and restarts, partitions, cuts, slow nodes,
+        /// latency, loss; at most N-W replicas down at once) and expect no
+        /// lost acknowledged write. The schedule goes to nemesis.txt.
+        #[arg(long)]
+        nemesis: bool,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -78,6 +84,11 @@ enum Command {
         /// Directory for the per-seed reports and the aggregate.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Each seed under its own random fault schedule (see `run
+        /// --nemesis`); a seed that loses an acknowledged write fails and
+        /// prints its schedule.
+        #[arg(long)]
+        nemesis: bool,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -169,18 +180,25 @@ fn main() -> ExitCode {
             seed,
             out,
             quiet,
+            nemesis,
             sim,
-        } => ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &sim.set, sim.engine),
+        } => {
+            ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &sim.set, sim.engine, nemesis)
+        }
         Command::Sweep {
             scenario,
             seeds,
             shard,
             jobs,
             out,
+            nemesis,
             sim,
         } => {
             let shard = shard.as_deref();
-            ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, &sim.set, sim.engine)
+            let (sets, engine) = (&sim.set, sim.engine);
+            ringlab_sim::sweep::sweep_cmd(
+                &scenario, &seeds, shard, jobs, out, sets, engine, nemesis,
+            )
         }
         Command::Merge { shards, out } => ringlab_sim::sweep::merge_cmd(&shards, &out),
         Command::Check {

@@ -47,10 +47,21 @@ pub fn run_cmd(
     quiet: bool,
     sets: &[Override],
     engine: Option<Engine>,
+    nemesis: bool,
 ) -> Result<bool> {
-    let sc = scenario::load_with(path, sets)?;
+    let mut sc = scenario::load_with(path, sets)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
+    if nemesis {
+        crate::nemesis::apply(&mut sc, seed);
+        let text = crate::nemesis::describe(&sc.faults);
+        std::fs::create_dir_all(&out)?;
+        std::fs::write(out.join(crate::nemesis::FILE), &text)
+            .with_context(|| format!("writing the schedule into {}", out.display()))?;
+        if !quiet {
+            eprint!("nemesis schedule for seed {seed}:\n{text}");
+        }
+    }
     let named = match sc.engine.as_deref() {
         Some("fast") => Engine::Fast,
         Some("madsim") => Engine::Madsim,
@@ -314,6 +325,7 @@ pub(crate) fn run_children(
     runs: &[(PathBuf, u64, PathBuf)],
     sets: &[Override],
     engine: Option<Engine>,
+    nemesis: bool,
 ) -> Result<Vec<bool>> {
     let runs: Vec<ChildRun> = runs
         .iter()
@@ -322,6 +334,7 @@ pub(crate) fn run_children(
             seed: *seed,
             out: out.clone(),
             sets: sets.to_vec(),
+            nemesis,
         })
         .collect();
     run_children_each(jobs, &runs, engine)
@@ -334,6 +347,8 @@ pub(crate) struct ChildRun {
     pub out: PathBuf,
     /// This run's own `--set`s.
     pub sets: Vec<Override>,
+    /// Under a random fault schedule (`run --nemesis`).
+    pub nemesis: bool,
 }
 
 /// [`run_children`] with each run's own `--set`s (`plan` runs several
@@ -354,11 +369,15 @@ pub(crate) fn run_children_each(
                 seed,
                 out,
                 sets,
+                nemesis,
             } = &runs[next];
             let mut cmd = Command::new(&exe);
             cmd.arg("run");
             if let Some(e) = engine {
                 cmd.arg("--engine").arg(e.as_str());
+            }
+            if *nemesis {
+                cmd.arg("--nemesis");
             }
             let child = cmd
                 .arg(scenario)
@@ -468,7 +487,7 @@ pub fn check_cmd(
         .zip(&scenarios)
         .map(|(p, sc)| (p.clone(), sc.seed, out.join(&sc.name)))
         .collect();
-    let ran = run_children(default_jobs(jobs), &runs, sets, engine)?;
+    let ran = run_children(default_jobs(jobs), &runs, sets, engine, false)?;
     let mut all: Vec<Verdict> = Vec::new();
     for ((sc, (_, _, dir)), ran) in scenarios.iter().zip(&runs).zip(ran) {
         if !ran {

@@ -76,6 +76,7 @@ pub fn sweep_cmd(
     out: Option<PathBuf>,
     sets: &[Override],
     engine: Option<Engine>,
+    nemesis: bool,
 ) -> Result<bool> {
     let sc = scenario::load_with(path, sets)?;
     let all = parse_seeds(seeds)?;
@@ -87,7 +88,7 @@ pub fn sweep_cmd(
         .map(|&s| (path.to_path_buf(), s, out.join(seed_dir(s))))
         .collect();
     let wall = std::time::Instant::now();
-    let ran = run_children(default_jobs(jobs), &runs, sets, engine)?;
+    let ran = run_children(default_jobs(jobs), &runs, sets, engine, nemesis)?;
     let wall = wall.elapsed();
     std::fs::create_dir_all(&out)?;
     let manifest = Manifest {
@@ -118,6 +119,8 @@ pub fn sweep_cmd(
 
 /// Writes the aggregate of a complete sweep in `dir`, prints it and the
 /// seeds that broke an expectation; returns whether none did.
+/// A seed that ran under the nemesis has its schedule in its directory:
+/// the replay line then says `--nemesis` and the schedule follows it.
 fn finish(dir: &Path, manifest: &Manifest, scenario_path: &Path) -> Result<bool> {
     let text = aggregate(dir, &manifest.seeds)?;
     std::fs::write(dir.join(AGGREGATE), &text)
@@ -125,10 +128,14 @@ fn finish(dir: &Path, manifest: &Manifest, scenario_path: &Path) -> Result<bool>
     print!("{text}");
     let broken = broken_seeds(dir, &manifest.seeds)?;
     for (seed, _) in &broken {
+        let schedule = dir.join(seed_dir(*seed)).join(crate::nemesis::FILE);
+        let schedule = std::fs::read_to_string(&schedule).ok();
+        let flag = if schedule.is_some() { " --nemesis" } else { "" };
         println!(
-            "replay seed {seed}: ringlab-sim run {} --seed {seed}",
+            "replay seed {seed}: ringlab-sim run {} --seed {seed}{flag}",
             scenario_path.display()
         );
+        print!("{}", schedule.unwrap_or_default());
     }
     Ok(broken.is_empty())
 }

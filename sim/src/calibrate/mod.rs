@@ -266,6 +266,7 @@ fn run_sim(
         true,
         &[],
         Some(crate::runner::Engine::Fast),
+        false,
     )?;
     let file = out.join("summary.json");
     let text =
