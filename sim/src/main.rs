@@ -195,10 +195,12 @@ fn main() -> ExitCode {
             sim,
         } => {
             let shard = shard.as_deref();
-            let (sets, engine) = (&sim.set, sim.engine);
-            ringlab_sim::sweep::sweep_cmd(
-                &scenario, &seeds, shard, jobs, out, sets, engine, nemesis,
-            )
+            let each = ringlab_sim::sweep::Each {
+                sets: &sim.set,
+                engine: sim.engine,
+                nemesis,
+            };
+            ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, each)
         }
         Command::Merge { shards, out } => ringlab_sim::sweep::merge_cmd(&shards, &out),
         Command::Check {

@@ -168,11 +168,7 @@ fn episode(
             let base = Duration::from_micros(rng.random_range(500..=5_000));
             let jitter = base / 2;
             let on = FaultAction::SetLatency(LatencyDist::BaseJitter { base, jitter });
-            (
-                on,
-                FaultAction::SetLatency(sc.network.latency.clone()),
-                vec![],
-            )
+            (on, FaultAction::SetLatency(sc.network.latency), vec![])
         }
         Kind::Loss => {
             let p = f64::from(rng.random_range(1..=5u32)) / 100.0;

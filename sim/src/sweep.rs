@@ -67,6 +67,17 @@ pub fn shard_seeds(seeds: &[u64], (k, n): (usize, usize)) -> Vec<u64> {
     seeds.iter().skip(k - 1).step_by(n).copied().collect()
 }
 
+/// How each seed of a sweep runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Each<'a> {
+    /// The `--set`s.
+    pub sets: &'a [Override],
+    /// The engine (None: the scenario's, else the default).
+    pub engine: Option<Engine>,
+    /// Under the nemesis (`--nemesis`).
+    pub nemesis: bool,
+}
+
 /// `ringlab-sim sweep`.
 pub fn sweep_cmd(
     path: &Path,
@@ -74,10 +85,13 @@ pub fn sweep_cmd(
     shard: Option<&str>,
     jobs: Option<usize>,
     out: Option<PathBuf>,
-    sets: &[Override],
-    engine: Option<Engine>,
-    nemesis: bool,
+    how: Each<'_>,
 ) -> Result<bool> {
+    let Each {
+        sets,
+        engine,
+        nemesis,
+    } = how;
     let sc = scenario::load_with(path, sets)?;
     let all = parse_seeds(seeds)?;
     let shard = shard.map(parse_shard).transpose()?;
