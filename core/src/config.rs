@@ -609,6 +609,36 @@ mod tests {
     }
 
     #[test]
+    fn liveness_settings_are_validated_and_off_by_default() {
+        let c = NodeConfig::default();
+        assert_eq!((c.heartbeat_interval, c.hinted_handoff), (None, false));
+        assert_eq!(parse_heartbeat("off"), Ok(None));
+        assert_eq!(parse_heartbeat("10ms"), Ok(Some(Duration::from_millis(10))));
+        assert!(parse_heartbeat("soon").is_err());
+        let bad = [
+            NodeConfig {
+                heartbeat_interval: Some(Duration::ZERO),
+                ..NodeConfig::default()
+            },
+            NodeConfig {
+                phi_threshold: f64::NAN,
+                ..NodeConfig::default()
+            },
+            NodeConfig {
+                handoff_max_hints: 0,
+                ..NodeConfig::default()
+            },
+        ];
+        for (c, name) in
+            bad.iter()
+                .zip(["heartbeat_interval", "phi_threshold", "handoff_max_hints"])
+        {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.starts_with(name), "{e}");
+        }
+    }
+
+    #[test]
     fn default_is_a_valid_single_node() {
         let c = NodeConfig::default();
         assert_eq!(c.validate().unwrap(), Quorum { n: 1, r: 1, w: 1 });
