@@ -86,6 +86,18 @@ pub struct NodeConfig {
     /// How long a graceful shutdown waits for connections to take their
     /// replies; then the unread replies are dropped and the node stops.
     pub shutdown_timeout: Duration,
+    /// Ping every peer this often and judge it with the phi-accrual
+    /// detector (see [`crate::machine::liveness`]); None: no heartbeats,
+    /// no suspicion.
+    pub heartbeat_interval: Option<Duration>,
+    /// phi above this suspects a peer (8: one chance in 10^8 that it is
+    /// only late).
+    pub phi_threshold: f64,
+    /// Keep the writes a replica missed and deliver them when it is back
+    /// (see [`crate::machine::handoff`]).
+    pub hinted_handoff: bool,
+    /// Hints kept at most; beyond it the oldest is dropped (and counted).
+    pub handoff_max_hints: usize,
 }
 
 impl Default for NodeConfig {
@@ -117,6 +129,10 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             metrics_addr: None,
             shutdown_timeout: Duration::from_secs(10),
+            heartbeat_interval: None,
+            phi_threshold: 8.0,
+            hinted_handoff: false,
+            handoff_max_hints: 10_000,
         }
     }
 }
@@ -241,7 +257,26 @@ impl NodeConfig {
                 });
             }
         }
+        self.validate_liveness()?;
         Ok(Quorum::clamped(self.n, self.r, self.w, members.len())?)
+    }
+
+    /// Checks the failure detector's and hinted handoff's settings.
+    fn validate_liveness(&self) -> Result<(), ConfigError> {
+        let bad = |name, msg: &str| ConfigError::Invalid {
+            name,
+            msg: msg.into(),
+        };
+        if self.heartbeat_interval.is_some_and(|d| d.is_zero()) {
+            return Err(bad("heartbeat_interval", "must be longer than zero"));
+        }
+        if !(self.phi_threshold.is_finite() && self.phi_threshold > 0.0) {
+            return Err(bad("phi_threshold", "must be a number above 0, like 8"));
+        }
+        if self.handoff_max_hints == 0 {
+            return Err(bad("handoff_max_hints", "must be at least 1, got 0"));
+        }
+        Ok(())
     }
 }
 
@@ -255,6 +290,14 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
 /// reads it (`us`, `ms`, `s`, `m`, `h`...).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::units::parse_duration(s).map_err(|e| format!("bad duration: {e}"))
+}
+
+/// Parses a heartbeat period: a duration, or "off" (None: no heartbeats).
+pub fn parse_heartbeat(s: &str) -> Result<Option<Duration>, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    parse_duration(s).map(Some)
 }
 
 /// A size in the cluster file: bytes, or a string like "256mb".
@@ -313,6 +356,14 @@ struct ClusterFile {
     seed: Option<u64>,
     /// Prometheus listener.
     metrics_addr: Option<SocketAddr>,
+    /// Heartbeat period, e.g. "100ms", or "off".
+    heartbeat_interval: Option<String>,
+    /// phi above which a peer is suspected.
+    phi_threshold: Option<f64>,
+    /// Hinted handoff on or off.
+    hinted_handoff: Option<bool>,
+    /// Hints kept at most.
+    handoff_max_hints: Option<usize>,
     /// The cluster.
     members: Vec<MemberFile>,
 }
@@ -393,6 +444,13 @@ impl NodeConfig {
         if f.metrics_addr.is_some() {
             self.metrics_addr = f.metrics_addr;
         }
+        if let Some(v) = f.heartbeat_interval {
+            self.heartbeat_interval =
+                parse_heartbeat(&v).map_err(|m| file_err(format!("heartbeat_interval: {m}")))?;
+        }
+        self.phi_threshold = f.phi_threshold.unwrap_or(self.phi_threshold);
+        self.hinted_handoff = f.hinted_handoff.unwrap_or(self.hinted_handoff);
+        self.handoff_max_hints = f.handoff_max_hints.unwrap_or(self.handoff_max_hints);
         self.members = f
             .members
             .into_iter()
@@ -480,6 +538,10 @@ mod tests {
             maxmemory_policy = "allkeys-lru"
             cluster_secret = "c1uster"
             shutdown_timeout = "250ms"
+            heartbeat_interval = "100ms"
+            phi_threshold = 10.5
+            hinted_handoff = true
+            handoff_max_hints = 64
             [[members]]
             id = 1
             addr = "127.0.0.1:7001"
@@ -500,6 +562,10 @@ mod tests {
         assert_eq!(c.members[1].vnodes, 32);
         assert_eq!(c.cluster_secret.as_deref(), Some("c1uster"));
         assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
+        assert_eq!(c.heartbeat_interval, Some(Duration::from_millis(100)));
+        assert_eq!(c.phi_threshold, 10.5);
+        assert!(c.hinted_handoff);
+        assert_eq!(c.handoff_max_hints, 64);
         // N is clamped to the two members.
         assert_eq!(c.validate().unwrap(), Quorum { n: 2, r: 1, w: 2 });
         c.id = 9;
@@ -540,6 +606,36 @@ mod tests {
         assert_eq!(c.peer_secret(), Some("cluster"));
         c.requirepass = None;
         assert_eq!(c.peer_secret(), Some("cluster"));
+    }
+
+    #[test]
+    fn liveness_settings_are_validated_and_off_by_default() {
+        let c = NodeConfig::default();
+        assert_eq!((c.heartbeat_interval, c.hinted_handoff), (None, false));
+        assert_eq!(parse_heartbeat("off"), Ok(None));
+        assert_eq!(parse_heartbeat("10ms"), Ok(Some(Duration::from_millis(10))));
+        assert!(parse_heartbeat("soon").is_err());
+        let bad = [
+            NodeConfig {
+                heartbeat_interval: Some(Duration::ZERO),
+                ..NodeConfig::default()
+            },
+            NodeConfig {
+                phi_threshold: f64::NAN,
+                ..NodeConfig::default()
+            },
+            NodeConfig {
+                handoff_max_hints: 0,
+                ..NodeConfig::default()
+            },
+        ];
+        for (c, name) in
+            bad.iter()
+                .zip(["heartbeat_interval", "phi_threshold", "handoff_max_hints"])
+        {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.starts_with(name), "{e}");
+        }
     }
 
     #[test]

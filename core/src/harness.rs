@@ -5,6 +5,11 @@
 //!
 //! Time only moves when [`Cluster::run`] delivers the next message or fires
 //! the next timer, so a test is a pure function of its seed and its calls.
+//! With heartbeats or hinted handoff on, nodes keep periodic timers and
+//! `run` would never end: such tests use [`Cluster::run_until`].
+//!
+//! A killed node can come back with [`Cluster::restart`]: a fresh machine
+//! with the same configuration and an empty store, as a process restart.
 //!
 //! Failure semantics, as the tokio driver shows them: a request to a dead
 //! node fails as `Unreachable` after one network delay (its connection was
@@ -71,6 +76,8 @@ pub struct Cluster {
     dead: BTreeSet<NodeId>,
     /// Links that drop everything, one way: (from, to).
     cut: BTreeSet<(NodeId, NodeId)>,
+    /// Extra one-way delay of every message to a node (a slow node).
+    slow: BTreeMap<NodeId, Micros>,
     /// Messages in flight by (arrival, sequence): the event queue.
     queue: BTreeMap<(Micros, u64), Msg>,
     /// The next sequence number (ties in time keep send order).
@@ -121,6 +128,7 @@ impl Cluster {
             nodes,
             dead: BTreeSet::new(),
             cut: BTreeSet::new(),
+            slow: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
             now,
@@ -190,6 +198,26 @@ impl Cluster {
         self.dead.insert(node);
     }
 
+    /// Restarts a killed (or live) node: a fresh machine with the same
+    /// configuration and an empty store, started now. Messages in flight
+    /// from its old life, and answers on their way to it, are lost with
+    /// its connections; requests to it still arrive (at the new machine).
+    pub fn restart(&mut self, node: NodeId) {
+        let cfg = self.nodes[&node].config().clone();
+        let m = Machine::new(cfg, 6379, self.now).expect("it ran with this configuration");
+        self.nodes.insert(node, m);
+        self.dead.remove(&node);
+        self.queue.retain(|_, msg| match msg {
+            Msg::Request { from, .. } => *from != node,
+            Msg::Response { to, .. } => *to != node,
+        });
+    }
+
+    /// Delays every message to `node` by `extra` more (0: back to normal).
+    pub fn slow(&mut self, node: NodeId, extra: Micros) {
+        self.slow.insert(node, extra);
+    }
+
     /// Cuts the link from `from` to `to` (one way).
     pub fn cut(&mut self, from: NodeId, to: NodeId) {
         self.cut.insert((from, to));
@@ -217,6 +245,30 @@ impl Cluster {
     /// Runs until no message is in flight and no timer is pending.
     pub fn run(&mut self) {
         while self.step() {}
+    }
+
+    /// Runs every message and timer due at or before `t`, then moves time
+    /// to `t`.
+    pub fn run_until(&mut self, t: Micros) {
+        while self.next_event().is_some_and(|at| at <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// When the next message arrives or the next timer fires.
+    fn next_event(&self) -> Option<Micros> {
+        let next_msg = self.queue.first_key_value().map(|(&(t, _), _)| t);
+        let next_timer = self
+            .nodes
+            .iter()
+            .filter(|(id, _)| !self.dead.contains(id))
+            .filter_map(|(_, m)| m.poll_timeout())
+            .min();
+        match (next_msg, next_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Delivers the next message or fires the next timer; false when
@@ -301,7 +353,7 @@ impl Cluster {
             self.rng.random_range(lo..=hi)
         } else {
             lo
-        };
+        } + self.slow.get(&to).copied().unwrap_or(0);
         self.seq += 1;
         self.queue.insert((self.now + delay, self.seq), msg);
     }

@@ -25,6 +25,8 @@
 //!   with RESP3 reply writers chosen per connection by
 //!   [`protocol::resp::Proto`].
 //! - [`replication`]: one quorum read or write as a sans-IO state machine.
+//! - [`detector`]: the phi-accrual failure detector (suspicion as a number
+//!   grown from heartbeat arrival times).
 //! - [`machine`]: the node as a pure state machine: client commands, peer
 //!   messages and timers in, replies, peer messages and timers out. Every
 //!   engine (the real server, madsim, the fast simulator) drives this.
@@ -39,6 +41,7 @@
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod detector;
 pub mod glob;
 pub mod harness;
 pub mod keyspace;

@@ -27,6 +27,31 @@ pub(super) mod defaults {
     pub const PER_KB_COST_US: u64 = 2;
     pub const QUEUE_LIMIT: u32 = 2000;
     pub const LATENCY_US: u64 = 100;
+    pub const PHI_THRESHOLD: f64 = 8.0;
+    pub const HANDOFF_MAX_HINTS: u64 = 10_000;
+}
+
+/// Reads the failure detector's and hinted handoff's keys of `[cluster]`.
+fn read_liveness(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, cluster: &mut Cluster) {
+    cluster.heartbeat_interval = t
+        .field(ctx, "heartbeat_interval", super::reader::positive_duration)
+        .valid();
+    cluster.phi_threshold = t
+        .field(ctx, "phi_threshold", |c, p, v| {
+            let x = number(c, p, v, "a number above 0, like 8")?;
+            if x <= 0.0 {
+                c.invalid(p, v, "is impossible: expected a number above 0, like 8");
+                return None;
+            }
+            Some(x)
+        })
+        .or(defaults::PHI_THRESHOLD);
+    cluster.hinted_handoff = t.field(ctx, "hinted_handoff", boolean).or(false);
+    cluster.handoff_max_hints = t
+        .field(ctx, "handoff_max_hints", |c, p, v| {
+            super::reader::uint(c, p, v, 1, u64::from(u32::MAX))
+        })
+        .or(defaults::HANDOFF_MAX_HINTS) as usize;
 }
 
 /// Checks that `v` names a node of the cluster (`"node-3"`) and returns the
@@ -90,6 +115,10 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         eviction: Eviction::AllKeysLru,
         node_vnodes: BTreeMap::new(),
         placement: PlacementKind::Ring,
+        heartbeat_interval: None,
+        phi_threshold: defaults::PHI_THRESHOLD,
+        hinted_handoff: false,
+        handoff_max_hints: defaults::HANDOFF_MAX_HINTS as usize,
     };
     let Some(v) = v else {
         return (cluster, Some(defaults::NODES));
@@ -103,6 +132,10 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         "eviction",
         "placement",
         "node",
+        "heartbeat_interval",
+        "phi_threshold",
+        "hinted_handoff",
+        "handoff_max_hints",
     ];
     let Some(t) = Table::open(ctx, "cluster", v, &known, "a table [cluster]") else {
         return (cluster, None);
@@ -172,6 +205,7 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
             kind
         })
         .or(cluster.placement);
+    read_liveness(ctx, &t, &mut cluster);
     per_node(ctx, &t, nodes, &["vnodes"], |ctx, name, one| {
         if let Field::Valid(n) = one.field(ctx, "vnodes", |c, p, v| uint32(c, p, v, 1, 65_536)) {
             cluster.node_vnodes.insert(name.to_string(), n);

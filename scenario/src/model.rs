@@ -41,6 +41,15 @@ pub struct Cluster {
     pub node_vnodes: BTreeMap<String, u32>,
     /// How keys are placed on nodes: the ring (default) or `hash mod N`.
     pub placement: PlacementKind,
+    /// Heartbeat period of the failure detector (None: off, the default).
+    pub heartbeat_interval: Option<Duration>,
+    /// phi above which a node suspects a peer.
+    pub phi_threshold: f64,
+    /// Coordinators keep the writes a replica missed and deliver them
+    /// when it is back.
+    pub hinted_handoff: bool,
+    /// Hints a node keeps at most (the oldest drop first).
+    pub handoff_max_hints: usize,
 }
 
 impl Cluster {

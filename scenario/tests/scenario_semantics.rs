@@ -515,3 +515,32 @@ mget_keys = 0
     .to_string();
     assert!(e.contains("get 0.5 + incr 0.6"), "{e}");
 }
+
+#[test]
+fn failure_detection_and_handoff_are_off_unless_asked_for() {
+    let c = scenario::parse(MINIMAL, "m.toml").unwrap().cluster;
+    assert_eq!(c.heartbeat_interval, None);
+    assert_eq!(c.phi_threshold, 8.0);
+    assert!(!c.hinted_handoff);
+    assert_eq!(c.handoff_max_hints, 10_000);
+    let text = format!(
+        "[cluster]\nheartbeat_interval = \"5ms\"\nphi_threshold = 12\n\
+         hinted_handoff = true\nhandoff_max_hints = 500\n{MINIMAL}"
+    );
+    let c = scenario::parse(&text, "h.toml").unwrap().cluster;
+    assert_eq!(c.heartbeat_interval, Some(Duration::from_millis(5)));
+    assert_eq!(c.phi_threshold, 12.0);
+    assert!(c.hinted_handoff);
+    assert_eq!(c.handoff_max_hints, 500);
+    for bad in [
+        "heartbeat_interval = \"0s\"",
+        "phi_threshold = 0",
+        "hinted_handoff = \"yes\"",
+        "handoff_max_hints = 0",
+    ] {
+        let text = format!("[cluster]\n{bad}\n{MINIMAL}");
+        let err = scenario::parse(&text, "bad.toml").unwrap_err().to_string();
+        let key = bad.split(' ').next().unwrap();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}

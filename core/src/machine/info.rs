@@ -137,6 +137,7 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             line(out, "quorum_failures", m.quorum_failures);
             line(out, "read_repairs", m.read_repairs);
             line(out, "replica_requests", m.replica_requests);
+            node.liveness_info(now, out);
         }
         _ => unreachable!("only SECTIONS are rendered"),
     }

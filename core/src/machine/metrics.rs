@@ -40,6 +40,16 @@ pub struct Metrics {
     pub overloaded: u64,
     /// Replica requests served for peers.
     pub replica_requests: u64,
+    /// Times the failure detector came to suspect a peer.
+    pub suspicions: u64,
+    /// Hints kept for replicas that missed a write.
+    pub hints_stored: u64,
+    /// Hints their replica acknowledged.
+    pub hints_delivered: u64,
+    /// Hints dropped, oldest first, because the store was full.
+    pub hints_dropped: u64,
+    /// Hints waiting for delivery now (a gauge).
+    pub hints_pending: u64,
 }
 
 impl Metrics {
@@ -57,6 +67,11 @@ impl Metrics {
             read_repairs: 0,
             overloaded: 0,
             replica_requests: 0,
+            suspicions: 0,
+            hints_stored: 0,
+            hints_delivered: 0,
+            hints_dropped: 0,
+            hints_pending: 0,
         }
     }
 
@@ -118,6 +133,11 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
             "Client connections open now.",
             snap.connected_clients,
         ),
+        (
+            "ringlab_hints_pending",
+            "Hinted-handoff writes waiting for their replica.",
+            m.hints_pending,
+        ),
     ];
     let counters = [
         (
@@ -175,6 +195,26 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
             "ringlab_replica_requests_total",
             "Replica requests served for peers.",
             m.replica_requests,
+        ),
+        (
+            "ringlab_suspicions_total",
+            "Times the failure detector came to suspect a peer.",
+            m.suspicions,
+        ),
+        (
+            "ringlab_hints_stored_total",
+            "Hints kept for replicas that missed a write.",
+            m.hints_stored,
+        ),
+        (
+            "ringlab_hints_delivered_total",
+            "Hints their replica acknowledged.",
+            m.hints_delivered,
+        ),
+        (
+            "ringlab_hints_dropped_total",
+            "Hints dropped (oldest first) because the store was full.",
+            m.hints_dropped,
         ),
     ];
     for (name, help, v) in counters {

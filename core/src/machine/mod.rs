@@ -42,11 +42,17 @@
 //! - `gather`: the wait of KEYS and SCAN for every node's page of keys.
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
+//! - [`liveness`]: heartbeats and the phi-accrual failure detector; the
+//!   quorum loop neither sends to nor waits for a suspected replica.
+//! - [`handoff`]: hinted handoff: writes a replica missed, kept and
+//!   delivered when it is back.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
 pub mod conns;
 mod gather;
+pub mod handoff;
 pub mod info;
+pub mod liveness;
 pub mod metrics;
 pub mod quorum;
 pub mod slowlog;
@@ -147,6 +153,7 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
         PeerRequest::Flush { .. } => 0,
         PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
+        PeerRequest::Ping => 0,
     };
     OpCost {
         bytes,
@@ -253,6 +260,10 @@ pub struct Machine {
     pub(crate) port: u16,
     /// SLOWLOG's entries and the commands that may join them.
     pub(crate) slowlog: slowlog::SlowLog,
+    /// Heartbeats and the failure detector.
+    pub(crate) liveness: liveness::Liveness,
+    /// Hinted handoff's store and deliveries.
+    pub(crate) handoff: handoff::Handoff,
 }
 
 impl Machine {
@@ -295,6 +306,8 @@ impl Machine {
             peer_views: BTreeMap::new(),
             started_at: now,
             port,
+            liveness: liveness::Liveness::new(&cfg, now),
+            handoff: handoff::Handoff::new(&cfg),
             cfg,
         })
     }
@@ -355,7 +368,16 @@ impl Machine {
 
     /// When [`Machine::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        self.timers.first().map(|&(t, _)| t)
+        let ops = self.timers.first().map(|&(t, _)| t);
+        [self.liveness.deadline(), self.handoff.deadline()]
+            .into_iter()
+            .flatten()
+            .fold(ops, |a, b| Some(a.map_or(b, |a| a.min(b))))
+    }
+
+    /// Hints waiting for their replica (hinted handoff).
+    pub fn hints_pending(&self) -> usize {
+        self.handoff.pending()
     }
 
     /// Replicated operations in progress (commands and read repairs).
@@ -467,6 +489,7 @@ impl Machine {
             PeerRequest::Scan(r) => {
                 PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
+            PeerRequest::Ping => PeerResponse::Ack,
         }
     }
 
@@ -487,6 +510,9 @@ impl Machine {
     ) {
         if resp.is_err() {
             self.metrics.peer_errors += 1;
+        }
+        if self.note_answer(now, from, id, &resp) {
+            return self.settle(now);
         }
         let Some((op, to)) = self.outstanding.remove(&id) else {
             return;
@@ -510,6 +536,8 @@ impl Machine {
             }
             self.expire_op(now, op);
         }
+        self.liveness_tick(now);
+        self.handoff_tick(now);
         self.settle(now);
     }
 
@@ -628,12 +656,13 @@ impl Machine {
             .push_back(conns::Output::Effect(Effect::Send { to, id, req }));
     }
 
-    /// Sends `req` to `to`, expecting no one to wait for the answer.
-    pub(crate) fn send_detached(&mut self, to: NodeId, req: PeerRequest) {
+    /// Sends `req` to `to`, expecting no op to wait for the answer.
+    pub(crate) fn send_detached(&mut self, to: NodeId, req: PeerRequest) -> RequestId {
         let id = self.next_req;
         self.next_req += 1;
         self.effects
             .push_back(conns::Output::Effect(Effect::Send { to, id, req }));
+        id
     }
 
     /// The machine's invariants, for tests: every outstanding request and

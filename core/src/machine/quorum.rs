@@ -10,12 +10,20 @@
 //! `read_repair_every`-th such read still asks the others, to repair them);
 //! after a read, replicas that answered with something older get the newest
 //! entry, except that a replica holding nothing needs no tombstone.
+//!
+//! A replica the failure detector suspects ([`super::liveness`]) is not
+//! sent to: it counts as failed at once, so an operation that cannot reach
+//! its quorum among the live replicas fails without waiting for the replica
+//! timeout. With hinted handoff on, a write stays behind its command until
+//! every replica answered or the timeout passed, leaving hints for those
+//! that missed it ([`super::handoff`]).
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
 use super::gather::{Gathering, gathered};
+use super::handoff::Watch;
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
@@ -86,8 +94,12 @@ pub(crate) struct CmdRef {
 pub(crate) enum Waiting {
     /// Answers to a quorum read of `key`.
     Read { key: Bytes, op: ReadOp<Entry> },
-    /// Acks of a quorum write.
-    Write { op: WriteOp },
+    /// Acks of a quorum write; with hinted handoff, the watch that hints
+    /// the replicas that miss it.
+    Write {
+        op: WriteOp,
+        watch: Option<Box<Watch>>,
+    },
     /// Acks of FLUSHALL from every peer, until `deadline`.
     Flush {
         peers: BTreeSet<NodeId>,
@@ -102,9 +114,23 @@ impl Waiting {
     fn deadline(&self) -> Option<Micros> {
         match self {
             Waiting::Read { op, .. } => op.poll_timeout(),
-            Waiting::Write { op } => op.poll_timeout(),
+            Waiting::Write { op, watch } => op
+                .poll_timeout()
+                .or_else(|| watch.as_ref().and_then(|w| w.due())),
             Waiting::Flush { peers, deadline } => (!peers.is_empty()).then_some(*deadline),
             Waiting::Gather(g) => (!g.peers.is_empty()).then_some(g.deadline),
+        }
+    }
+}
+
+impl Waiting {
+    /// Whether the op stays after its command has its answer: a read for
+    /// its repairs, a watched write for its hints.
+    fn lingers(&self) -> bool {
+        match self {
+            Waiting::Read { .. } => true,
+            Waiting::Write { watch, .. } => watch.as_ref().is_some_and(|w| w.due().is_some()),
+            _ => false,
         }
     }
 }
@@ -246,6 +272,8 @@ impl Machine {
         while let Some(t) = op.poll_transmit() {
             if t == self.id {
                 local = Some(self.store.get_versioned(&key, now).cloned());
+            } else if self.liveness.suspects(t, now) {
+                op.handle_reply(t, Err(ReplicaFailure::Unreachable));
             } else {
                 self.send(id, t, PeerRequest::Get { key: key.clone() });
             }
@@ -297,11 +325,17 @@ impl Machine {
                     .map_err(|_| OpError::OutOfMemory),
             );
         }
+        let mut watch = self.watch_write(now, &key, &entry, &targets);
         let mut op = WriteOp::new(targets, self.quorum.w, now, self.cfg.replica_timeout);
         let mut local = None;
         while let Some(t) = op.poll_transmit() {
             if t == self.id {
                 local = Some(self.apply_local(key.clone(), entry.clone(), now));
+            } else if self.liveness.suspects(t, now) {
+                let failed = Err(ReplicaFailure::Unreachable);
+                let hint = watch.as_mut().and_then(|w| w.answer(t, &failed));
+                self.keep_hints(now, hint);
+                op.handle_ack(t, failed);
             } else {
                 let req = PeerRequest::Put {
                     key: key.clone(),
@@ -313,7 +347,7 @@ impl Machine {
         if let Some(res) = local {
             op.handle_ack(self.id, res);
         }
-        Begun::Wait(Waiting::Write { op })
+        Begun::Wait(Waiting::Write { op, watch })
     }
 
     /// FLUSHALL: this node's keys now, and every peer's (waiting up to the
@@ -343,9 +377,14 @@ impl Machine {
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
+        let mut hint = None;
         match &mut op.wait {
             Waiting::Read { op, .. } => op.handle_reply(from, read_result(resp)),
-            Waiting::Write { op } => op.handle_ack(from, write_result(resp)),
+            Waiting::Write { op, watch } => {
+                let res = write_result(resp);
+                hint = watch.as_mut().and_then(|w| w.answer(from, &res));
+                op.handle_ack(from, res);
+            }
             Waiting::Flush { peers, .. } => {
                 peers.remove(&from);
             }
@@ -358,6 +397,7 @@ impl Machine {
                 }
             }
         }
+        self.keep_hints(now, hint);
         self.progress(now, id);
     }
 
@@ -376,9 +416,13 @@ impl Machine {
             self.end_op(id);
             return self.finish_command(now, cmd, bytes);
         }
+        let mut hints = Vec::new();
         match &mut op.wait {
             Waiting::Read { op, .. } => op.handle_timeout(now),
-            Waiting::Write { op } => op.handle_timeout(now),
+            Waiting::Write { op, watch } => {
+                op.handle_timeout(now);
+                hints = watch.as_mut().map_or(Vec::new(), |w| w.expire(now));
+            }
             Waiting::Flush { peers, deadline } => {
                 if now >= *deadline {
                     peers.clear();
@@ -390,6 +434,7 @@ impl Machine {
                 }
             }
         }
+        self.keep_hints(now, hints);
         self.progress(now, id);
     }
 
@@ -406,11 +451,13 @@ impl Machine {
                 (true, Some(ReadDecision::Failed(f))) => Some(Err(quorum_error(f))),
                 _ => None,
             },
-            Waiting::Write { op: w } => match w.decision() {
+            Waiting::Write { op: w, .. } if op.cmd.is_some() => match w.decision() {
                 Some(WriteDecision::Committed) => Some(Ok(Input::Wrote)),
                 Some(WriteDecision::Failed(f)) => Some(Err(quorum_error(f))),
                 None => None,
             },
+            // A write that answered its command, waiting for hints.
+            Waiting::Write { .. } => None,
             Waiting::Flush { peers, .. } => peers.is_empty().then_some(Ok(Input::Flushed)),
             Waiting::Gather(g) => g.peers.is_empty().then(|| gathered(g)),
         };
@@ -421,15 +468,18 @@ impl Machine {
             let op = self.ops.get_mut(&id).expect("looked up above");
             let cmd = op.cmd.take().expect("only commands decide");
             let plan = std::mem::take(&mut op.plan);
-            if !matches!(op.wait, Waiting::Read { .. }) {
+            if !op.wait.lingers() {
                 self.end_op(id);
             }
-            // A read stays behind without its command, for the repairs.
+            // A read stays behind without its command, for the repairs; a
+            // watched write, for its hints.
             self.settle_read(now, id);
+            self.settle_write(id);
             self.rearm(id);
             return self.resume(now, cmd, plan, result);
         }
         self.settle_read(now, id);
+        self.settle_write(id);
         self.rearm(id);
     }
 
@@ -474,6 +524,17 @@ impl Machine {
                 };
                 self.send_detached(t, req);
             }
+        }
+    }
+
+    /// A write whose command has its answer ends once its watch has
+    /// nothing left to hint.
+    fn settle_write(&mut self, id: OpId) {
+        let Some(op) = self.ops.get(&id) else {
+            return;
+        };
+        if op.cmd.is_none() && matches!(op.wait, Waiting::Write { .. }) && !op.wait.lingers() {
+            self.end_op(id);
         }
     }
 

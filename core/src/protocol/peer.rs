@@ -12,12 +12,17 @@
 //!           [RL.PUT   <id> <key> <entry>]
 //!           [RL.FLUSH <id> <ts> <node>]
 //!           [RL.SCAN  <id> <cursor> <count> <pattern | null>]
+//!           [RL.PING  <id>]
 //! response  [RL.REP   <id> <body>]
 //! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
 //! page      [+PAGE <bound | -1> <floor-ts | -1> <floor-node | -1>
 //!            [<key> <ts> <node> <kind | -1> ...]]
 //! body      <entry> | <page> | null (no such key) | +OK (write applied) | -ERR... (failure)
 //! ```
+//!
+//! `RL.PING` is the failure detector's heartbeat: the answer is `+OK`, and
+//! any answer from a peer counts as a heartbeat (see
+//! [`crate::machine::liveness`]).
 //!
 //! `RL.SCAN` asks for one node's page of keys (see [`crate::keyspace`]);
 //! a page's keys are flat, four elements each, kind -1 for a dead key.
@@ -66,6 +71,8 @@ pub enum PeerRequest {
     },
     /// Answer with this node's page of keys (KEYS, SCAN).
     Scan(PageRequest),
+    /// A heartbeat: answered with an ack, to show the node is alive.
+    Ping,
 }
 
 /// What a replica answers.
@@ -109,7 +116,7 @@ pub enum PeerError {
     NotArray(&'static str),
     /// The first element is not a known message name.
     #[error(
-        "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN or RL.REP"
+        "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN, RL.PING or RL.REP"
     )]
     UnknownMessage(String),
     /// Wrong number of elements.
@@ -139,6 +146,7 @@ const PUT: &[u8] = b"RL.PUT";
 const FLUSH: &[u8] = b"RL.FLUSH";
 const REP: &[u8] = b"RL.REP";
 const SCAN: &[u8] = b"RL.SCAN";
+const PING: &[u8] = b"RL.PING";
 const PAGE: &[u8] = b"PAGE";
 
 /// Writes the hello that opens a peer connection.
@@ -229,6 +237,11 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                     Some(p) => resp::write_bulk(out, p),
                     None => resp::write_null(out),
                 }
+            }
+            PeerRequest::Ping => {
+                resp::write_array_header(out, 2);
+                resp::write_bulk(out, PING);
+                write_u64(out, *id);
             }
         },
         PeerMessage::Response { id, resp: body } => {
@@ -487,6 +500,13 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                     count: usize::try_from(count).unwrap_or(usize::MAX),
                     pattern,
                 }),
+            })
+        }
+        PING => {
+            arity(&items, "RL.PING", 2)?;
+            Ok(PeerMessage::Request {
+                id: int(&items[1], "RL.PING", "id")?,
+                req: PeerRequest::Ping,
             })
         }
         REP => {

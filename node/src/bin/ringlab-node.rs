@@ -10,7 +10,7 @@ mod real {
     use anyhow::Context as _;
     use clap::Parser;
     use ringlab_core::store::Policy;
-    use ringlab_node::config::{parse_duration, parse_member, parse_memory};
+    use ringlab_node::config::{parse_duration, parse_heartbeat, parse_member, parse_memory};
     use ringlab_node::{Member, NodeConfig, NodeEnv, serve};
 
     /// A ringlab cache node (Redis protocol, RESP2).
@@ -75,6 +75,19 @@ mod real {
         /// Serve Prometheus metrics on this address.
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
+        /// Ping every peer this often and suspect silent ones (phi accrual),
+        /// e.g. 100ms; "off" (the default) disables it.
+        #[arg(long)]
+        heartbeat_interval: Option<String>,
+        /// phi above which a peer is suspected (default 8).
+        #[arg(long)]
+        phi_threshold: Option<f64>,
+        /// Keep writes a replica missed and deliver them when it is back.
+        #[arg(long)]
+        hinted_handoff: Option<bool>,
+        /// Hints kept at most (the oldest drop first; default 10000).
+        #[arg(long)]
+        handoff_max_hints: Option<usize>,
         /// Runtime worker threads. 1 (the default) runs the node on one
         /// thread, as redis-server does: the machine is behind one lock
         /// anyway, and more workers only add cross-thread wake-ups
@@ -149,6 +162,14 @@ mod real {
         if a.metrics_addr.is_some() {
             c.metrics_addr = a.metrics_addr;
         }
+        if let Some(v) = &a.heartbeat_interval {
+            c.heartbeat_interval = parse_heartbeat(v)
+                .map_err(anyhow::Error::msg)
+                .context("--heartbeat-interval")?;
+        }
+        c.phi_threshold = a.phi_threshold.unwrap_or(c.phi_threshold);
+        c.hinted_handoff = a.hinted_handoff.unwrap_or(c.hinted_handoff);
+        c.handoff_max_hints = a.handoff_max_hints.unwrap_or(c.handoff_max_hints);
         c.validate()?;
         Ok(c)
     }

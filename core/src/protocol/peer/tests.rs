@@ -82,6 +82,10 @@ fn message() -> impl Strategy<Value = PeerMessage> {
     let id = 0u64..i64::MAX as u64;
     prop_oneof![
         scan(),
+        id.clone().prop_map(|id| PeerMessage::Request {
+            id,
+            req: PeerRequest::Ping
+        }),
         (id.clone(), key.clone()).prop_map(|(id, key)| PeerMessage::Request {
             id,
             req: PeerRequest::Get { key }
@@ -176,4 +180,39 @@ fn bad_messages_name_what_is_wrong() {
     );
     let e = decode(Frame::Array(vec![Frame::Bulk(Bytes::from_static(b"NOPE"))])).unwrap_err();
     assert!(matches!(e, PeerError::UnknownMessage(ref m) if m == "NOPE"));
+}
+
+#[test]
+fn ping_is_two_elements_and_malformed_pings_are_errors() {
+    let mut out = BytesMut::new();
+    let ping = PeerMessage::Request {
+        id: 42,
+        req: PeerRequest::Ping,
+    };
+    encode(&ping, &mut out);
+    assert_eq!(&out[..], b"*2\r\n$7\r\nRL.PING\r\n:42\r\n");
+    assert_eq!(round_trip(&ping), ping);
+    let name = || Frame::Bulk(Bytes::from_static(b"RL.PING"));
+    let e = decode(Frame::Array(vec![name()])).unwrap_err();
+    assert_eq!(
+        e,
+        PeerError::Arity {
+            msg: "RL.PING",
+            expected: 2,
+            got: 1
+        }
+    );
+    let e = decode(Frame::Array(vec![name(), Frame::Integer(1), Frame::Null])).unwrap_err();
+    assert!(matches!(e, PeerError::Arity { got: 3, .. }), "{e}");
+    let e = decode(Frame::Array(vec![name(), Frame::Integer(-1)])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "peer message RL.PING: field id: expected a non-negative integer"
+    );
+    let e = decode(Frame::Array(vec![
+        name(),
+        Frame::Bulk(Bytes::from_static(b"7")),
+    ]))
+    .unwrap_err();
+    assert!(matches!(e, PeerError::Field { field: "id", .. }), "{e}");
 }
