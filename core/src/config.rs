@@ -86,6 +86,11 @@ pub struct NodeConfig {
     /// How long a graceful shutdown waits for connections to take their
     /// replies; then the unread replies are dropped and the node stops.
     pub shutdown_timeout: Duration,
+    /// How often anti-entropy compares this node's keys with one peer's
+    /// (round robin) and repairs the difference; None: never (the default).
+    pub anti_entropy_interval: Option<Duration>,
+    /// The most keys one anti-entropy round moves, both ways together.
+    pub anti_entropy_keys: usize,
 }
 
 impl Default for NodeConfig {
@@ -117,6 +122,8 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             metrics_addr: None,
             shutdown_timeout: Duration::from_secs(10),
+            anti_entropy_interval: None,
+            anti_entropy_keys: 1000,
         }
     }
 }
@@ -221,6 +228,7 @@ impl NodeConfig {
             ("max_clients", self.max_clients),
             ("peer_connections", self.peer_connections),
             ("read_repair_every", self.read_repair_every as usize),
+            ("anti_entropy_keys", self.anti_entropy_keys),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {
@@ -233,6 +241,10 @@ impl NodeConfig {
             ("replica_timeout", self.replica_timeout),
             ("command_timeout", self.command_timeout),
             ("expire_interval", self.expire_interval),
+            (
+                "anti_entropy_interval",
+                self.anti_entropy_interval.unwrap_or(Duration::MAX),
+            ),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -313,6 +325,10 @@ struct ClusterFile {
     seed: Option<u64>,
     /// Prometheus listener.
     metrics_addr: Option<SocketAddr>,
+    /// Anti-entropy period, e.g. "1s" (absent: off).
+    anti_entropy_interval: Option<String>,
+    /// Keys one anti-entropy round may move.
+    anti_entropy_keys: Option<usize>,
     /// The cluster.
     members: Vec<MemberFile>,
 }
@@ -386,6 +402,14 @@ impl NodeConfig {
         }
         if let Some(v) = f.max_clients {
             self.max_clients = v;
+        }
+        if let Some(v) = f.anti_entropy_interval {
+            self.anti_entropy_interval = Some(
+                parse_duration(&v).map_err(|m| file_err(format!("anti_entropy_interval: {m}")))?,
+            );
+        }
+        if let Some(v) = f.anti_entropy_keys {
+            self.anti_entropy_keys = v;
         }
         if let Some(v) = f.seed {
             self.seed = v;
@@ -480,6 +504,8 @@ mod tests {
             maxmemory_policy = "allkeys-lru"
             cluster_secret = "c1uster"
             shutdown_timeout = "250ms"
+            anti_entropy_interval = "2s"
+            anti_entropy_keys = 50
             [[members]]
             id = 1
             addr = "127.0.0.1:7001"
@@ -500,6 +526,8 @@ mod tests {
         assert_eq!(c.members[1].vnodes, 32);
         assert_eq!(c.cluster_secret.as_deref(), Some("c1uster"));
         assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
+        assert_eq!(c.anti_entropy_interval, Some(Duration::from_secs(2)));
+        assert_eq!(c.anti_entropy_keys, 50);
         // N is clamped to the two members.
         assert_eq!(c.validate().unwrap(), Quorum { n: 2, r: 1, w: 2 });
         c.id = 9;

@@ -5,6 +5,9 @@
 //!
 //! Time only moves when [`Cluster::run`] delivers the next message or fires
 //! the next timer, so a test is a pure function of its seed and its calls.
+//! Nodes with a periodic timer (anti-entropy) always have one pending, so
+//! [`Cluster::run`] would never end for them: drive them with
+//! [`Cluster::run_until`].
 //!
 //! Failure semantics, as the tokio driver shows them: a request to a dead
 //! node fails as `Unreachable` after one network delay (its connection was
@@ -185,7 +188,7 @@ impl Cluster {
     }
 
     /// Kills a node: it stops receiving and sending (its state is kept but
-    /// never used again).
+    /// never used again; [`Cluster::restart`] replaces it).
     pub fn kill(&mut self, node: NodeId) {
         self.dead.insert(node);
     }
@@ -214,14 +217,42 @@ impl Cluster {
         self.cut.clear();
     }
 
-    /// Runs until no message is in flight and no timer is pending.
+    /// Kills `node` (if it was not dead) and starts it again as a fresh
+    /// machine with the same configuration: an empty store, no sessions,
+    /// no requests. Messages in flight to or from it are lost, as its
+    /// connections were.
+    pub fn restart(&mut self, node: NodeId) {
+        let cfg = self.nodes[&node].config().clone();
+        let fresh = Machine::new(cfg, 6379, self.now).expect("it was valid before");
+        self.nodes.insert(node, fresh);
+        self.dead.remove(&node);
+        self.queue.retain(|_, m| {
+            let (from, to) = match m {
+                Msg::Request { from, to, .. } | Msg::Response { from, to, .. } => (*from, *to),
+            };
+            from != node && to != node
+        });
+        self.replies.retain(|&(n, _), _| n != node);
+    }
+
+    /// Runs until no message is in flight and no timer is pending (never,
+    /// with a periodic timer: see [`Cluster::run_until`]).
     pub fn run(&mut self) {
         while self.step() {}
     }
 
-    /// Delivers the next message or fires the next timer; false when
-    /// nothing is left.
-    pub fn step(&mut self) -> bool {
+    /// Runs every event due at or before model time `t`, then sets the
+    /// clock to `t` (if it was earlier).
+    pub fn run_until(&mut self, t: Micros) {
+        while self.next_event().is_some_and(|(at, _)| at <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// When the next event is due, and the node whose timer it is (None:
+    /// a message).
+    fn next_event(&self) -> Option<(Micros, Option<NodeId>)> {
         let next_msg = self.queue.first_key_value().map(|(&(t, _), _)| t);
         let next_timer = self
             .nodes
@@ -230,14 +261,25 @@ impl Cluster {
             .filter_map(|(id, m)| m.poll_timeout().map(|t| (t, *id)))
             .min();
         match (next_msg, next_timer) {
-            (None, None) => false,
-            (Some(t), timer) if timer.is_none_or(|(tt, _)| t <= tt) => {
-                let ((t, _), msg) = self.queue.pop_first().expect("peeked");
+            (Some(t), timer) if timer.is_none_or(|(tt, _)| t <= tt) => Some((t, None)),
+            (_, Some((t, id))) => Some((t, Some(id))),
+            (Some(_), None) => unreachable!("handled by the first arm"),
+            (None, None) => None,
+        }
+    }
+
+    /// Delivers the next message or fires the next timer; false when
+    /// nothing is left.
+    pub fn step(&mut self) -> bool {
+        match self.next_event() {
+            None => false,
+            Some((t, None)) => {
+                let (_, msg) = self.queue.pop_first().expect("peeked");
                 self.now = self.now.max(t);
                 self.deliver(msg);
                 true
             }
-            (_, Some((t, id))) => {
+            Some((t, Some(id))) => {
                 self.now = self.now.max(t);
                 let now = self.now;
                 self.nodes
@@ -247,7 +289,6 @@ impl Cluster {
                 self.drain(id);
                 true
             }
-            (Some(_), None) => unreachable!("handled by the first arm"),
         }
     }
 

@@ -137,6 +137,9 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             line(out, "quorum_failures", m.quorum_failures);
             line(out, "read_repairs", m.read_repairs);
             line(out, "replica_requests", m.replica_requests);
+            for (name, _, v) in m.ae.rows() {
+                let _ = write!(out, "anti_entropy_{name}:{v}\r\n");
+            }
         }
         _ => unreachable!("only SECTIONS are rendered"),
     }

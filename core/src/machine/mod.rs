@@ -40,10 +40,12 @@
 //! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
 //! - [`slowlog`]: the slow log (SLOWLOG).
 //! - `gather`: the wait of KEYS and SCAN for every node's page of keys.
+//! - `antientropy`: background Merkle-tree repair of diverged replicas.
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
+mod antientropy;
 pub mod conns;
 mod gather;
 pub mod info;
@@ -147,6 +149,10 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
         PeerRequest::Flush { .. } => 0,
         PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
+        PeerRequest::AeSummary { buckets, .. } => buckets.len() * 8,
+        PeerRequest::AeKeys { leaves, keys, .. } => {
+            leaves.len() * 4 + keys.iter().map(|(k, _)| k.len() + 12).sum::<usize>()
+        }
     };
     OpCost {
         bytes,
@@ -253,6 +259,8 @@ pub struct Machine {
     pub(crate) port: u16,
     /// SLOWLOG's entries and the commands that may join them.
     pub(crate) slowlog: slowlog::SlowLog,
+    /// Anti-entropy's trees and round (None: off).
+    pub(crate) ae: Option<antientropy::AntiEntropy>,
 }
 
 impl Machine {
@@ -260,11 +268,12 @@ impl Machine {
     pub fn new(cfg: NodeConfig, port: u16, now: Micros) -> Result<Self, ConfigError> {
         let quorum = cfg.validate()?;
         let members = cfg.effective_members();
-        let store = Store::new(StoreConfig {
+        let mut store = Store::new(StoreConfig {
             maxmemory: cfg.maxmemory,
             policy: cfg.policy,
             ..StoreConfig::default()
         });
+        let ae = antientropy::AntiEntropy::start(&cfg, &mut store, now);
         Ok(Self {
             id: cfg.id,
             quorum,
@@ -295,6 +304,7 @@ impl Machine {
             peer_views: BTreeMap::new(),
             started_at: now,
             port,
+            ae,
             cfg,
         })
     }
@@ -355,7 +365,8 @@ impl Machine {
 
     /// When [`Machine::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        self.timers.first().map(|&(t, _)| t)
+        let op = self.timers.first().map(|&(t, _)| t);
+        op.into_iter().chain(self.ae_deadline()).min()
     }
 
     /// Replicated operations in progress (commands and read repairs).
@@ -467,6 +478,9 @@ impl Machine {
             PeerRequest::Scan(r) => {
                 PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
+            req @ (PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. }) => {
+                self.ae_serve(now, req)
+            }
         }
     }
 
@@ -487,6 +501,9 @@ impl Machine {
     ) {
         if resp.is_err() {
             self.metrics.peer_errors += 1;
+        }
+        if self.ae_owns(id) {
+            return self.ae_answer(now, from, resp);
         }
         let Some((op, to)) = self.outstanding.remove(&id) else {
             return;
@@ -510,13 +527,17 @@ impl Machine {
             }
             self.expire_op(now, op);
         }
+        self.ae_timeout(now);
         self.settle(now);
     }
 
     /// One active expiry step; returns how many keys expired.
     pub fn expire_step(&mut self, now: Micros) -> usize {
-        self.store
-            .expire_step(now, &mut self.rng, self.cfg.expire_work)
+        let n = self
+            .store
+            .expire_step(now, &mut self.rng, self.cfg.expire_work);
+        self.ae_absorb();
+        n
     }
 
     /// Adds `member` to the cluster as this node sees it: the placement
@@ -529,6 +550,7 @@ impl Machine {
             .moved_fraction(&next.placement)
             .expect("a membership keeps its placement's kind");
         self.membership = next;
+        self.ae_placement_changed();
         Ok(Joined {
             members: self.membership.members.len(),
             moved_fraction,
@@ -542,10 +564,9 @@ impl Machine {
         entry: Entry,
         now: Micros,
     ) -> Result<(), ReplicaFailure> {
-        self.store
-            .put(key, entry, now, &mut self.rng)
-            .map(|_| ())
-            .map_err(|_| ReplicaFailure::OutOfMemory)
+        let put = self.store.put(key, entry, now, &mut self.rng);
+        self.ae_absorb();
+        put.map(|_| ()).map_err(|_| ReplicaFailure::OutOfMemory)
     }
 
     /// Changes the memory limit and policy (CONFIG SET), evicting at once.
