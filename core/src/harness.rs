@@ -223,6 +223,12 @@ impl Cluster {
     /// connections were.
     pub fn restart(&mut self, node: NodeId) {
         let cfg = self.nodes[&node].config().clone();
+        self.restart_with(node, cfg);
+    }
+
+    /// As [`Cluster::restart`], with the configuration `cfg` (its id and
+    /// members should stay the node's).
+    pub fn restart_with(&mut self, node: NodeId, cfg: NodeConfig) {
         let fresh = Machine::new(cfg, 6379, self.now).expect("it was valid before");
         self.nodes.insert(node, fresh);
         self.dead.remove(&node);

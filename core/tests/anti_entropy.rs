@@ -124,6 +124,75 @@ fn restarted_node_gets_its_keys_back() {
     assert!(m(1).rounds > 0 && m(3).leaves_differing > 0);
 }
 
+/// A node that never starts a round itself (its first is an hour away)
+/// still gets its keys: its peers' rounds push them.
+#[test]
+fn peers_push_to_a_node_that_only_answers() {
+    let mut c = Cluster::new(NODES, &config(2, 2), NetConfig::default(), 4);
+    for k in keys(200) {
+        assert!(set(&mut c, 1, &k, "v"));
+    }
+    let mut lazy = c.node(3).config().clone();
+    lazy.anti_entropy_interval = Some(Duration::from_secs(3600));
+    c.restart_with(3, lazy);
+    let until = c.now() + SECOND;
+    c.run_until(until);
+    for k in keys(200) {
+        if replicas(&c, k.as_bytes()).contains(&3) {
+            assert_eq!(
+                held(&c, 3, k.as_bytes()),
+                newest(&c, &[1, 2], k.as_bytes()),
+                "{k}"
+            );
+        }
+    }
+    assert_eq!(c.node(3).metrics().ae.rounds, 0);
+    assert!(c.node(1).metrics().ae.keys_sent > 0);
+}
+
+/// Each round moves at most `anti_entropy_keys` keys (answers' entries
+/// and pushes together), and enough rounds still move them all.
+#[test]
+fn rounds_move_at_most_the_budget() {
+    let mut cfg = config(2, 2);
+    cfg.anti_entropy_keys = 10;
+    let mut c = Cluster::new(NODES, &cfg, NetConfig::default(), 5);
+    for k in keys(200) {
+        assert!(set(&mut c, 1, &k, "v"));
+    }
+    c.restart(3);
+    let sent = |c: &Cluster| {
+        (1..=NODES)
+            .map(|n| c.node(n).metrics().ae.keys_sent)
+            .sum::<u64>()
+    };
+    let rounds = |c: &Cluster| {
+        (1..=NODES)
+            .map(|n| c.node(n).metrics().ae.rounds)
+            .sum::<u64>()
+    };
+    let until = c.now() + 250_000;
+    c.run_until(until);
+    assert!(
+        sent(&c) > 0 && sent(&c) <= 10 * rounds(&c),
+        "{} in {}",
+        sent(&c),
+        rounds(&c)
+    );
+    let missing = |c: &Cluster| {
+        keys(200)
+            .iter()
+            .filter(|k| {
+                replicas(c, k.as_bytes()).contains(&3) && held(c, 3, k.as_bytes()).is_none()
+            })
+            .count()
+    };
+    assert!(missing(&c) > 0, "not all in 250 ms at 10 keys a round");
+    let until = c.now() + 5 * SECOND;
+    c.run_until(until);
+    assert_eq!(missing(&c), 0);
+}
+
 #[test]
 fn partitioned_sides_converge_after_heal() {
     let mut c = Cluster::new(NODES, &config(1, 1), NetConfig::default(), 2);

@@ -27,7 +27,7 @@ fn write_hashes(out: &mut BytesMut, hashes: impl Iterator<Item = u64>) {
 
 fn read_hashes(f: &Frame, msg: &'static str, field: &'static str) -> Result<Vec<u64>, PeerError> {
     let b = bulk(f, msg, field)?;
-    if b.len() % 8 != 0 {
+    if !b.len().is_multiple_of(8) {
         return Err(PeerError::Field {
             msg,
             field,
@@ -127,7 +127,7 @@ pub(super) fn decode_request(items: &[Frame]) -> Result<PeerMessage, PeerError> 
 }
 
 fn decode_keys(flat: &[Frame], msg: &'static str) -> Result<Vec<(Bytes, Version)>, PeerError> {
-    if flat.len() % 3 != 0 {
+    if !flat.len().is_multiple_of(3) {
         return Err(PeerError::Field {
             msg,
             field: "keys",
@@ -203,7 +203,7 @@ pub(super) fn decode_response(a: &[Frame]) -> Result<PeerResponse, PeerError> {
         return Ok(PeerResponse::AeLeaves(pairs.collect::<Result<_, _>>()?));
     }
     let flat = array(&a[1], msg, "entries")?;
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(PeerError::Field {
             msg,
             field: "entries",
