@@ -41,6 +41,11 @@ pub struct Cluster {
     pub node_vnodes: BTreeMap<String, u32>,
     /// How keys are placed on nodes: the ring (default) or `hash mod N`.
     pub placement: PlacementKind,
+    /// How often each node runs an anti-entropy round (None: off, the
+    /// default).
+    pub anti_entropy_interval: Option<Duration>,
+    /// The most keys one anti-entropy round moves.
+    pub anti_entropy_keys: usize,
 }
 
 impl Cluster {

@@ -210,6 +210,8 @@ impl NodeFactory<'_> {
             r: cluster.replication.r as usize,
             w: cluster.replication.w as usize,
             replica_timeout: cluster.replica_timeout,
+            anti_entropy_interval: cluster.anti_entropy_interval,
+            anti_entropy_keys: cluster.anti_entropy_keys,
             maxmemory: cluster.maxmemory,
             policy: self.policy,
             seed: self.seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),

@@ -200,6 +200,8 @@ impl World<'_> {
             r: sc.cluster.replication.r as usize,
             w: sc.cluster.replication.w as usize,
             replica_timeout: sc.cluster.replica_timeout,
+            anti_entropy_interval: sc.cluster.anti_entropy_interval,
+            anti_entropy_keys: sc.cluster.anti_entropy_keys,
             maxmemory: sc.cluster.maxmemory,
             policy,
             seed: (seed ^ u64::from(slot.id).wrapping_mul(0x9E37_79B9_7F4A_7C15))
