@@ -98,6 +98,11 @@ pub struct NodeConfig {
     pub hinted_handoff: bool,
     /// Hints kept at most; beyond it the oldest is dropped (and counted).
     pub handoff_max_hints: usize,
+    /// How often anti-entropy compares this node's keys with one peer's
+    /// (round robin) and repairs the difference; None: never (the default).
+    pub anti_entropy_interval: Option<Duration>,
+    /// The most keys one anti-entropy round moves, both ways together.
+    pub anti_entropy_keys: usize,
 }
 
 impl Default for NodeConfig {
@@ -133,6 +138,8 @@ impl Default for NodeConfig {
             phi_threshold: 8.0,
             hinted_handoff: false,
             handoff_max_hints: 10_000,
+            anti_entropy_interval: None,
+            anti_entropy_keys: 1000,
         }
     }
 }
@@ -237,6 +244,7 @@ impl NodeConfig {
             ("max_clients", self.max_clients),
             ("peer_connections", self.peer_connections),
             ("read_repair_every", self.read_repair_every as usize),
+            ("anti_entropy_keys", self.anti_entropy_keys),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {
@@ -249,6 +257,10 @@ impl NodeConfig {
             ("replica_timeout", self.replica_timeout),
             ("command_timeout", self.command_timeout),
             ("expire_interval", self.expire_interval),
+            (
+                "anti_entropy_interval",
+                self.anti_entropy_interval.unwrap_or(Duration::MAX),
+            ),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -364,6 +376,10 @@ struct ClusterFile {
     hinted_handoff: Option<bool>,
     /// Hints kept at most.
     handoff_max_hints: Option<usize>,
+    /// Anti-entropy period, e.g. "1s" (absent: off).
+    anti_entropy_interval: Option<String>,
+    /// Keys one anti-entropy round may move.
+    anti_entropy_keys: Option<usize>,
     /// The cluster.
     members: Vec<MemberFile>,
 }
@@ -437,6 +453,14 @@ impl NodeConfig {
         }
         if let Some(v) = f.max_clients {
             self.max_clients = v;
+        }
+        if let Some(v) = f.anti_entropy_interval {
+            self.anti_entropy_interval = Some(
+                parse_duration(&v).map_err(|m| file_err(format!("anti_entropy_interval: {m}")))?,
+            );
+        }
+        if let Some(v) = f.anti_entropy_keys {
+            self.anti_entropy_keys = v;
         }
         if let Some(v) = f.seed {
             self.seed = v;
@@ -542,6 +566,8 @@ mod tests {
             phi_threshold = 10.5
             hinted_handoff = true
             handoff_max_hints = 64
+            anti_entropy_interval = "2s"
+            anti_entropy_keys = 50
             [[members]]
             id = 1
             addr = "127.0.0.1:7001"
@@ -566,6 +592,8 @@ mod tests {
         assert_eq!(c.phi_threshold, 10.5);
         assert!(c.hinted_handoff);
         assert_eq!(c.handoff_max_hints, 64);
+        assert_eq!(c.anti_entropy_interval, Some(Duration::from_secs(2)));
+        assert_eq!(c.anti_entropy_keys, 50);
         // N is clamped to the two members.
         assert_eq!(c.validate().unwrap(), Quorum { n: 2, r: 1, w: 2 });
         c.id = 9;

@@ -5,8 +5,9 @@
 //!
 //! Time only moves when [`Cluster::run`] delivers the next message or fires
 //! the next timer, so a test is a pure function of its seed and its calls.
-//! With heartbeats or hinted handoff on, nodes keep periodic timers and
-//! `run` would never end: such tests use [`Cluster::run_until`].
+//! Nodes with a periodic timer (anti-entropy, heartbeats, hinted handoff)
+//! always have one pending, so [`Cluster::run`] would never end for them:
+//! drive them with [`Cluster::run_until`].
 //!
 //! A killed node can come back with [`Cluster::restart`]: a fresh machine
 //! with the same configuration and an empty store, as a process restart.
@@ -76,8 +77,6 @@ pub struct Cluster {
     dead: BTreeSet<NodeId>,
     /// Links that drop everything, one way: (from, to).
     cut: BTreeSet<(NodeId, NodeId)>,
-    /// Extra one-way delay of every message to a node (a slow node).
-    slow: BTreeMap<NodeId, Micros>,
     /// Messages in flight by (arrival, sequence): the event queue.
     queue: BTreeMap<(Micros, u64), Msg>,
     /// The next sequence number (ties in time keep send order).
@@ -90,6 +89,8 @@ pub struct Cluster {
     net: NetConfig,
     /// Replies received per (node, connection), parsed.
     replies: BTreeMap<(NodeId, ConnId), Vec<Frame>>,
+    /// Extra one-way delay of every message to a node (a slow node).
+    slow: BTreeMap<NodeId, Micros>,
     /// Messages delivered so far.
     pub delivered: u64,
 }
@@ -128,13 +129,13 @@ impl Cluster {
             nodes,
             dead: BTreeSet::new(),
             cut: BTreeSet::new(),
-            slow: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
             now,
             rng: ChaCha8Rng::seed_from_u64(seed),
             net,
             replies: BTreeMap::new(),
+            slow: BTreeMap::new(),
             delivered: 0,
         }
     }
@@ -193,29 +194,9 @@ impl Cluster {
     }
 
     /// Kills a node: it stops receiving and sending (its state is kept but
-    /// never used again).
+    /// never used again; [`Cluster::restart`] replaces it).
     pub fn kill(&mut self, node: NodeId) {
         self.dead.insert(node);
-    }
-
-    /// Restarts a killed (or live) node: a fresh machine with the same
-    /// configuration and an empty store, started now. Messages in flight
-    /// from its old life, and answers on their way to it, are lost with
-    /// its connections; requests to it still arrive (at the new machine).
-    pub fn restart(&mut self, node: NodeId) {
-        let cfg = self.nodes[&node].config().clone();
-        let m = Machine::new(cfg, 6379, self.now).expect("it ran with this configuration");
-        self.nodes.insert(node, m);
-        self.dead.remove(&node);
-        self.queue.retain(|_, msg| match msg {
-            Msg::Request { from, .. } => *from != node,
-            Msg::Response { to, .. } => *to != node,
-        });
-    }
-
-    /// Delays every message to `node` by `extra` more (0: back to normal).
-    pub fn slow(&mut self, node: NodeId, extra: Micros) {
-        self.slow.insert(node, extra);
     }
 
     /// Cuts the link from `from` to `to` (one way).
@@ -242,38 +223,53 @@ impl Cluster {
         self.cut.clear();
     }
 
-    /// Runs until no message is in flight and no timer is pending.
+    /// Kills `node` (if it was not dead) and starts it again as a fresh
+    /// machine with the same configuration: an empty store, no sessions,
+    /// no requests. Messages in flight to or from it are lost, as its
+    /// connections were.
+    pub fn restart(&mut self, node: NodeId) {
+        let cfg = self.nodes[&node].config().clone();
+        self.restart_with(node, cfg);
+    }
+
+    /// As [`Cluster::restart`], with the configuration `cfg` (its id and
+    /// members should stay the node's).
+    pub fn restart_with(&mut self, node: NodeId, cfg: NodeConfig) {
+        let fresh = Machine::new(cfg, 6379, self.now).expect("it was valid before");
+        self.nodes.insert(node, fresh);
+        self.dead.remove(&node);
+        self.queue.retain(|_, m| {
+            let (from, to) = match m {
+                Msg::Request { from, to, .. } | Msg::Response { from, to, .. } => (*from, *to),
+            };
+            from != node && to != node
+        });
+        self.replies.retain(|&(n, _), _| n != node);
+    }
+
+    /// Delays every message to `node` by `extra` more (0: back to normal).
+    pub fn slow(&mut self, node: NodeId, extra: Micros) {
+        self.slow.insert(node, extra);
+    }
+
+    /// Runs until no message is in flight and no timer is pending (never,
+    /// with a periodic timer: see [`Cluster::run_until`]).
     pub fn run(&mut self) {
         while self.step() {}
     }
 
-    /// Runs every message and timer due at or before `t`, then moves time
-    /// to `t`.
+    /// Runs every event due at or before model time `t`, then sets the
+    /// clock to `t` (if it was earlier).
     pub fn run_until(&mut self, t: Micros) {
-        while self.next_event().is_some_and(|at| at <= t) {
+        while self.next_event().is_some_and(|(at, _)| at <= t) {
             self.step();
         }
         self.now = self.now.max(t);
     }
 
-    /// When the next message arrives or the next timer fires.
-    fn next_event(&self) -> Option<Micros> {
-        let next_msg = self.queue.first_key_value().map(|(&(t, _), _)| t);
-        let next_timer = self
-            .nodes
-            .iter()
-            .filter(|(id, _)| !self.dead.contains(id))
-            .filter_map(|(_, m)| m.poll_timeout())
-            .min();
-        match (next_msg, next_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Delivers the next message or fires the next timer; false when
-    /// nothing is left.
-    pub fn step(&mut self) -> bool {
+    /// When the next event is due, and the node whose timer it is (None:
+    /// a message).
+    fn next_event(&self) -> Option<(Micros, Option<NodeId>)> {
         let next_msg = self.queue.first_key_value().map(|(&(t, _), _)| t);
         let next_timer = self
             .nodes
@@ -282,14 +278,25 @@ impl Cluster {
             .filter_map(|(id, m)| m.poll_timeout().map(|t| (t, *id)))
             .min();
         match (next_msg, next_timer) {
-            (None, None) => false,
-            (Some(t), timer) if timer.is_none_or(|(tt, _)| t <= tt) => {
-                let ((t, _), msg) = self.queue.pop_first().expect("peeked");
+            (Some(t), timer) if timer.is_none_or(|(tt, _)| t <= tt) => Some((t, None)),
+            (_, Some((t, id))) => Some((t, Some(id))),
+            (Some(_), None) => unreachable!("handled by the first arm"),
+            (None, None) => None,
+        }
+    }
+
+    /// Delivers the next message or fires the next timer; false when
+    /// nothing is left.
+    pub fn step(&mut self) -> bool {
+        match self.next_event() {
+            None => false,
+            Some((t, None)) => {
+                let (_, msg) = self.queue.pop_first().expect("peeked");
                 self.now = self.now.max(t);
                 self.deliver(msg);
                 true
             }
-            (_, Some((t, id))) => {
+            Some((t, Some(id))) => {
                 self.now = self.now.max(t);
                 let now = self.now;
                 self.nodes
@@ -299,7 +306,6 @@ impl Cluster {
                 self.drain(id);
                 true
             }
-            (Some(_), None) => unreachable!("handled by the first arm"),
         }
     }
 

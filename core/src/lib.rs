@@ -32,6 +32,8 @@
 //!   engine (the real server, madsim, the fast simulator) drives this.
 //! - [`cmd`]: the command table and the commands by family; commands on
 //!   keys are pure plans of quorum reads and writes.
+//! - [`merkle`]: the Merkle tree over the key-hash space that anti-entropy
+//!   compares between replicas.
 //! - [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`keyspace`]: iterating the cluster's keys (KEYS, SCAN): positions,
 //!   one node's page of keys, and merging the pages of several replicas.
@@ -47,6 +49,7 @@ pub mod harness;
 pub mod keyspace;
 pub mod machine;
 pub mod membership;
+pub mod merkle;
 pub mod protocol;
 pub mod replication;
 pub mod ring;

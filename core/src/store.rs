@@ -12,6 +12,7 @@
 //! - [`cost`]: what an entry is charged against `maxmemory`, from `size_of`.
 //! - `access`: the LRU stamp and the LFU counter, in one `u32`.
 //! - `pool`: Redis's eviction pool of the best candidates sampled lately.
+//! - [`changes`]: the log of changed entries anti-entropy's trees follow.
 //!
 //! # How it works
 //! Entries live in an `IndexMap`, so a uniformly random entry is one random
@@ -31,6 +32,7 @@
 //! eviction samples them; all three count as expirations, not evictions.
 
 mod access;
+pub mod changes;
 pub mod cost;
 mod key;
 mod pool;
@@ -43,6 +45,7 @@ use indexmap::IndexMap;
 
 use crate::clock::Micros;
 use access::Coin;
+use changes::Changes;
 use key::Key;
 use pool::Pool;
 
@@ -391,6 +394,9 @@ pub struct Store {
     coin: Coin,
     /// The best eviction candidates sampled lately.
     pool: Pool,
+    /// Changed entries, noted for anti-entropy when it is on (see
+    /// [`changes`]).
+    changes: Option<Changes>,
 }
 
 // The kind tag fits in the entry's 64 bytes (see `Version`), so adding it
@@ -423,6 +429,20 @@ impl Store {
             tick: 0,
             coin: Coin::new(),
             pool: Pool::default(),
+            changes: None,
+        }
+    }
+
+    /// Starts noting every change of an entry, for [`Store::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Changes::default);
+    }
+
+    /// The changes noted since the last call (none unless tracking).
+    pub fn take_changes(&mut self) -> Changes {
+        match &mut self.changes {
+            Some(c) => std::mem::take(c),
+            None => Changes::default(),
         }
     }
 
@@ -605,6 +625,9 @@ impl Store {
         self.values = 0;
         self.volatile_values = 0;
         self.tombstones = 0;
+        if let Some(c) = &mut self.changes {
+            c.flushed();
+        }
     }
 
     /// The LFU counter of the key's entry here (OBJECT FREQ), decayed to
@@ -796,6 +819,9 @@ impl Store {
     /// Appends a new entry (the key must be absent).
     fn insert(&mut self, key: Key, entry: Entry, access: u32) {
         self.account(cost_of(&key, &entry), &entry, true);
+        if let Some(c) = &mut self.changes {
+            c.note(key.as_bytes(), &entry);
+        }
         let i = self.map.len();
         let vpos = if entry.expires_at.is_some() {
             self.volatile.push(to_u32(i));
@@ -824,6 +850,11 @@ impl Store {
         self.account(new_cost, &entry, true);
         let old = std::mem::replace(&mut self.map[i].entry, entry);
         self.account(old_cost, &old, false);
+        if let Some(c) = &mut self.changes {
+            let (key, slot) = self.map.get_index(i).expect("index in bounds");
+            c.note(key.as_bytes(), &old);
+            c.note(key.as_bytes(), &slot.entry);
+        }
         match (was_volatile, is_volatile) {
             (false, true) => {
                 self.volatile.push(to_u32(i));
@@ -861,6 +892,9 @@ impl Store {
             self.volatile[moved.1.vpos as usize] = to_u32(i);
         }
         self.account(cost, &slot.entry, false);
+        if let Some(c) = &mut self.changes {
+            c.note(key.as_bytes(), &slot.entry);
+        }
         (key, slot)
     }
 

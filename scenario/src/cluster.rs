@@ -27,6 +27,7 @@ pub(super) mod defaults {
     pub const PER_KB_COST_US: u64 = 2;
     pub const QUEUE_LIMIT: u32 = 2000;
     pub const LATENCY_US: u64 = 100;
+    pub const ANTI_ENTROPY_KEYS: u32 = 1000;
     pub const PHI_THRESHOLD: f64 = 8.0;
     pub const HANDOFF_MAX_HINTS: u64 = 10_000;
 }
@@ -119,6 +120,8 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         phi_threshold: defaults::PHI_THRESHOLD,
         hinted_handoff: false,
         handoff_max_hints: defaults::HANDOFF_MAX_HINTS as usize,
+        anti_entropy_interval: None,
+        anti_entropy_keys: defaults::ANTI_ENTROPY_KEYS as usize,
     };
     let Some(v) = v else {
         return (cluster, Some(defaults::NODES));
@@ -131,6 +134,8 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         "maxmemory",
         "eviction",
         "placement",
+        "anti_entropy_interval",
+        "anti_entropy_keys",
         "node",
         "heartbeat_interval",
         "phi_threshold",
@@ -156,6 +161,18 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
     cluster.replica_timeout = t
         .field(ctx, "replica_timeout", super::reader::positive_duration)
         .or(cluster.replica_timeout);
+    if let Field::Valid(d) = t.field(
+        ctx,
+        "anti_entropy_interval",
+        super::reader::positive_duration,
+    ) {
+        cluster.anti_entropy_interval = Some(d);
+    }
+    cluster.anti_entropy_keys = t
+        .field(ctx, "anti_entropy_keys", |c, p, v| {
+            uint32(c, p, v, 1, 1_000_000)
+        })
+        .or(defaults::ANTI_ENTROPY_KEYS) as usize;
     cluster.maxmemory = t
         .field(ctx, "maxmemory", |c, p, v| {
             let b = size(c, p, v)?;

@@ -50,6 +50,11 @@ pub struct Cluster {
     pub hinted_handoff: bool,
     /// Hints a node keeps at most (the oldest drop first).
     pub handoff_max_hints: usize,
+    /// How often each node runs an anti-entropy round (None: off, the
+    /// default).
+    pub anti_entropy_interval: Option<Duration>,
+    /// The most keys one anti-entropy round moves.
+    pub anti_entropy_keys: usize,
 }
 
 impl Cluster {

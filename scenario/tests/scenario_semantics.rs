@@ -40,6 +40,11 @@ fn a_minimal_file_takes_the_documented_defaults() {
     assert_eq!(c.maxmemory, 256_000_000);
     assert_eq!(c.eviction, Eviction::AllKeysLru);
     assert_eq!(c.node_names(), ["node-1", "node-2", "node-3"]);
+    assert_eq!(
+        c.anti_entropy_interval, None,
+        "anti-entropy is off by default"
+    );
+    assert_eq!(c.anti_entropy_keys, 1000);
 
     assert_eq!(s.capacity.cores, 2);
     assert_eq!(s.capacity.op_cost, CostDist::Constant(us(20)));
@@ -207,6 +212,11 @@ fn everything() -> scenario::Scenario {
 #[test]
 fn per_node_overrides_apply_to_their_node_only() {
     let s = everything();
+    assert_eq!(
+        s.cluster.anti_entropy_interval,
+        Some(Duration::from_millis(250))
+    );
+    assert_eq!(s.cluster.anti_entropy_keys, 500);
     assert_eq!(s.cluster.vnodes_of("node-3"), 256);
     assert_eq!(s.cluster.vnodes_of("node-1"), 64);
     let five = s.capacity_of("node-5");

@@ -210,6 +210,8 @@ impl NodeFactory<'_> {
             r: cluster.replication.r as usize,
             w: cluster.replication.w as usize,
             replica_timeout: cluster.replica_timeout,
+            anti_entropy_interval: cluster.anti_entropy_interval,
+            anti_entropy_keys: cluster.anti_entropy_keys,
             maxmemory: cluster.maxmemory,
             policy: self.policy,
             heartbeat_interval: cluster.heartbeat_interval,

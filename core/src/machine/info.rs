@@ -138,6 +138,9 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             line(out, "read_repairs", m.read_repairs);
             line(out, "replica_requests", m.replica_requests);
             node.liveness_info(now, out);
+            for (name, _, v) in m.ae.rows() {
+                let _ = write!(out, "anti_entropy_{name}:{v}\r\n");
+            }
         }
         _ => unreachable!("only SECTIONS are rendered"),
     }

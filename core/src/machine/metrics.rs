@@ -50,6 +50,71 @@ pub struct Metrics {
     pub hints_dropped: u64,
     /// Hints waiting for delivery now (a gauge).
     pub hints_pending: u64,
+    /// Anti-entropy's counters.
+    pub ae: AntiEntropyCounters,
+}
+
+/// What anti-entropy did (see `machine::antientropy`), both as the node
+/// that starts a round and as the peer that answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AntiEntropyCounters {
+    /// Rounds started.
+    pub rounds: u64,
+    /// Rounds that ended without an answer (unreachable, timed out, refused).
+    pub rounds_failed: u64,
+    /// Leaves compared (those under differing buckets).
+    pub leaves_compared: u64,
+    /// Leaves whose hashes differed.
+    pub leaves_differing: u64,
+    /// Keys sent to a peer (pushed, or in an answer's entries).
+    pub keys_sent: u64,
+    /// Keys received from a peer and applied (newer than what was here).
+    pub keys_received: u64,
+    /// Key and value bytes sent.
+    pub bytes_sent: u64,
+    /// Key and value bytes received.
+    pub bytes_received: u64,
+}
+
+impl AntiEntropyCounters {
+    /// Name, help and value of each counter, in a fixed order (Prometheus
+    /// names without the `ringlab_anti_entropy_` prefix and `_total`).
+    pub fn rows(&self) -> [(&'static str, &'static str, u64); 8] {
+        [
+            ("rounds", "Anti-entropy rounds started.", self.rounds),
+            (
+                "rounds_failed",
+                "Anti-entropy rounds that got no answer.",
+                self.rounds_failed,
+            ),
+            (
+                "leaves_compared",
+                "Merkle leaves compared with a peer.",
+                self.leaves_compared,
+            ),
+            (
+                "leaves_differing",
+                "Merkle leaves that differed from a peer's.",
+                self.leaves_differing,
+            ),
+            ("keys_sent", "Keys anti-entropy sent.", self.keys_sent),
+            (
+                "keys_received",
+                "Keys anti-entropy received and applied.",
+                self.keys_received,
+            ),
+            (
+                "bytes_sent",
+                "Key and value bytes anti-entropy sent.",
+                self.bytes_sent,
+            ),
+            (
+                "bytes_received",
+                "Key and value bytes anti-entropy received.",
+                self.bytes_received,
+            ),
+        ]
+    }
 }
 
 impl Metrics {
@@ -72,6 +137,7 @@ impl Metrics {
             hints_delivered: 0,
             hints_dropped: 0,
             hints_pending: 0,
+            ae: AntiEntropyCounters::default(),
         }
     }
 
@@ -219,6 +285,10 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
     ];
     for (name, help, v) in counters {
         counter(&mut out, name, help, v);
+    }
+    for (name, help, v) in m.ae.rows() {
+        let name = format!("ringlab_anti_entropy_{name}_total");
+        counter(&mut out, &name, help, v);
     }
     for (name, help, v) in gauges {
         gauge(&mut out, name, help, v);

@@ -40,6 +40,7 @@
 //! - [`conns`]: client sessions and the in-order reply queue of a pipeline.
 //! - [`slowlog`]: the slow log (SLOWLOG).
 //! - `gather`: the wait of KEYS and SCAN for every node's page of keys.
+//! - `antientropy`: background Merkle-tree repair of diverged replicas.
 //! - [`quorum`]: the one drive loop of every replicated read and write: the
 //!   local-read shortcut, fan-out, answers, timeouts, read repair.
 //! - [`liveness`]: heartbeats and the phi-accrual failure detector; the
@@ -48,6 +49,7 @@
 //!   delivered when it is back.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
+mod antientropy;
 pub mod conns;
 mod gather;
 pub mod handoff;
@@ -154,6 +156,10 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::Flush { .. } => 0,
         PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
         PeerRequest::Ping => 0,
+        PeerRequest::AeSummary { buckets, .. } => buckets.len() * 8,
+        PeerRequest::AeKeys { leaves, keys, .. } => {
+            leaves.len() * 4 + keys.iter().map(|(k, _)| k.len() + 12).sum::<usize>()
+        }
     };
     OpCost {
         bytes,
@@ -264,6 +270,8 @@ pub struct Machine {
     pub(crate) liveness: liveness::Liveness,
     /// Hinted handoff's store and deliveries.
     pub(crate) handoff: handoff::Handoff,
+    /// Anti-entropy's trees and round (None: off).
+    pub(crate) ae: Option<antientropy::AntiEntropy>,
 }
 
 impl Machine {
@@ -271,11 +279,12 @@ impl Machine {
     pub fn new(cfg: NodeConfig, port: u16, now: Micros) -> Result<Self, ConfigError> {
         let quorum = cfg.validate()?;
         let members = cfg.effective_members();
-        let store = Store::new(StoreConfig {
+        let mut store = Store::new(StoreConfig {
             maxmemory: cfg.maxmemory,
             policy: cfg.policy,
             ..StoreConfig::default()
         });
+        let ae = antientropy::AntiEntropy::start(&cfg, &mut store, now);
         Ok(Self {
             id: cfg.id,
             quorum,
@@ -308,6 +317,7 @@ impl Machine {
             port,
             liveness: liveness::Liveness::new(&cfg, now),
             handoff: handoff::Handoff::new(&cfg),
+            ae,
             cfg,
         })
     }
@@ -369,10 +379,14 @@ impl Machine {
     /// When [`Machine::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Micros> {
         let ops = self.timers.first().map(|&(t, _)| t);
-        [self.liveness.deadline(), self.handoff.deadline()]
-            .into_iter()
-            .flatten()
-            .fold(ops, |a, b| Some(a.map_or(b, |a| a.min(b))))
+        [
+            self.liveness.deadline(),
+            self.handoff.deadline(),
+            self.ae_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(ops, |a, b| Some(a.map_or(b, |a| a.min(b))))
     }
 
     /// Hints waiting for their replica (hinted handoff).
@@ -490,6 +504,9 @@ impl Machine {
                 PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
             PeerRequest::Ping => PeerResponse::Ack,
+            req @ (PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. }) => {
+                self.ae_serve(now, req)
+            }
         }
     }
 
@@ -513,6 +530,9 @@ impl Machine {
         }
         if self.note_answer(now, from, id, &resp) {
             return self.settle(now);
+        }
+        if self.ae_owns(id) {
+            return self.ae_answer(now, from, resp);
         }
         let Some((op, to)) = self.outstanding.remove(&id) else {
             return;
@@ -538,13 +558,17 @@ impl Machine {
         }
         self.liveness_tick(now);
         self.handoff_tick(now);
+        self.ae_timeout(now);
         self.settle(now);
     }
 
     /// One active expiry step; returns how many keys expired.
     pub fn expire_step(&mut self, now: Micros) -> usize {
-        self.store
-            .expire_step(now, &mut self.rng, self.cfg.expire_work)
+        let n = self
+            .store
+            .expire_step(now, &mut self.rng, self.cfg.expire_work);
+        self.ae_absorb();
+        n
     }
 
     /// Adds `member` to the cluster as this node sees it: the placement
@@ -557,6 +581,7 @@ impl Machine {
             .moved_fraction(&next.placement)
             .expect("a membership keeps its placement's kind");
         self.membership = next;
+        self.ae_placement_changed();
         Ok(Joined {
             members: self.membership.members.len(),
             moved_fraction,
@@ -570,10 +595,9 @@ impl Machine {
         entry: Entry,
         now: Micros,
     ) -> Result<(), ReplicaFailure> {
-        self.store
-            .put(key, entry, now, &mut self.rng)
-            .map(|_| ())
-            .map_err(|_| ReplicaFailure::OutOfMemory)
+        let put = self.store.put(key, entry, now, &mut self.rng);
+        self.ae_absorb();
+        put.map(|_| ()).map_err(|_| ReplicaFailure::OutOfMemory)
     }
 
     /// Changes the memory limit and policy (CONFIG SET), evicting at once.

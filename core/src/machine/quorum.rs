@@ -597,8 +597,8 @@ fn read_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<Option<Entry>,
     match r? {
         PeerResponse::Entry(e) => Ok(e),
         PeerResponse::Failed(f) => Err(f),
-        PeerResponse::Ack | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
-            "expected an entry, got an ack or a page".into(),
+        _ => Err(ReplicaFailure::Other(
+            "expected an entry, got another answer".into(),
         )),
     }
 }
@@ -607,8 +607,8 @@ fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFa
     match r? {
         PeerResponse::Ack => Ok(()),
         PeerResponse::Failed(f) => Err(f),
-        PeerResponse::Entry(_) | PeerResponse::Page(_) => Err(ReplicaFailure::Other(
-            "expected an ack, got an entry or a page".into(),
+        _ => Err(ReplicaFailure::Other(
+            "expected an ack, got another answer".into(),
         )),
     }
 }

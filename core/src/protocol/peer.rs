@@ -13,16 +13,25 @@
 //!           [RL.FLUSH <id> <ts> <node>]
 //!           [RL.SCAN  <id> <cursor> <count> <pattern | null>]
 //!           [RL.PING  <id>]
+//!           [RL.AESUM <id> <from> <bucket hashes>]
+//!           [RL.AEKEYS <id> <from> <budget> [<leaf> ...] [<key> <ts> <node> ...]]
 //! response  [RL.REP   <id> <body>]
 //! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
 //! page      [+PAGE <bound | -1> <floor-ts | -1> <floor-node | -1>
 //!            [<key> <ts> <node> <kind | -1> ...]]
-//! body      <entry> | <page> | null (no such key) | +OK (write applied) | -ERR... (failure)
+//! leaves    [+AELEAVES [<leaf> ...] <leaf hashes>]
+//! delta     [+AEDELTA [<key> <entry> ...] [<key> ...]]
+//! body      <entry> | <page> | <leaves> | <delta> | null (no such key)
+//!           | +OK (write applied) | -ERR... (failure)
 //! ```
 //!
 //! `RL.PING` is the failure detector's heartbeat: the answer is `+OK`, and
 //! any answer from a peer counts as a heartbeat (see
 //! [`crate::machine::liveness`]).
+//!
+//! The `RL.AE*` messages are anti-entropy's (see `machine::antientropy` and
+//! the [`ae`] module): hashes are 64-bit, sent as one bulk string of 8
+//! little-endian bytes each.
 //!
 //! `RL.SCAN` asks for one node's page of keys (see [`crate::keyspace`]);
 //! a page's keys are flat, four elements each, kind -1 for a dead key.
@@ -73,6 +82,26 @@ pub enum PeerRequest {
     Scan(PageRequest),
     /// A heartbeat: answered with an ack, to show the node is alive.
     Ping,
+    /// Anti-entropy, first step: `from`'s bucket hashes of its tree for
+    /// this node; answered with [`PeerResponse::AeLeaves`].
+    AeSummary {
+        /// The sender (the tree is the keys both nodes replicate).
+        from: NodeId,
+        /// Its [`crate::merkle::BUCKETS`] bucket hashes, in order.
+        buckets: Vec<u64>,
+    },
+    /// Anti-entropy, second step: `from`'s keys (with versions, tombstones
+    /// included) in `leaves`; answered with [`PeerResponse::AeDelta`].
+    AeKeys {
+        /// The sender.
+        from: NodeId,
+        /// The most keys the answer may move (entries plus wanted keys).
+        budget: u64,
+        /// The leaves compared, ascending.
+        leaves: Vec<u32>,
+        /// The sender's keys in those leaves that both nodes replicate.
+        keys: Vec<(Bytes, Version)>,
+    },
 }
 
 /// What a replica answers.
@@ -86,6 +115,17 @@ pub enum PeerResponse {
     Failed(ReplicaFailure),
     /// The answer to a Scan (boxed: the other answers are small).
     Page(Box<Page>),
+    /// The answer to an AeSummary: the replier's leaf hashes under every
+    /// bucket whose hash differed.
+    AeLeaves(Vec<(u32, u64)>),
+    /// The answer to an AeKeys: the replier's entries newer than the
+    /// sender's (or missing there), and the keys it wants pushed.
+    AeDelta {
+        /// Entries the sender lacks, tombstones included.
+        entries: Vec<(Bytes, Entry)>,
+        /// Keys the sender holds newer; it pushes them with `Put`.
+        want: Vec<Bytes>,
+    },
 }
 
 /// One message on a peer connection after the hello.
@@ -116,7 +156,8 @@ pub enum PeerError {
     NotArray(&'static str),
     /// The first element is not a known message name.
     #[error(
-        "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN, RL.PING or RL.REP"
+        "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN, \
+         RL.PING, RL.AESUM, RL.AEKEYS or RL.REP"
     )]
     UnknownMessage(String),
     /// Wrong number of elements.
@@ -243,6 +284,9 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 resp::write_bulk(out, PING);
                 write_u64(out, *id);
             }
+            PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. } => {
+                ae::encode_request(*id, req, out)
+            }
         },
         PeerMessage::Response { id, resp: body } => {
             resp::write_array_header(out, 3);
@@ -253,6 +297,9 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 PeerResponse::Entry(None) => resp::write_null(out),
                 PeerResponse::Ack => resp::write_simple(out, b"OK"),
                 PeerResponse::Page(p) => encode_page(p, out),
+                PeerResponse::AeLeaves(_) | PeerResponse::AeDelta { .. } => {
+                    ae::encode_response(body, out)
+                }
                 PeerResponse::Failed(f) => {
                     let text = match f {
                         ReplicaFailure::OutOfMemory => "OOM out of memory".to_string(),
@@ -519,10 +566,12 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                 Frame::Array(a) if matches!(a.first(), Some(Frame::Simple(s)) if &s[..] == PAGE) => {
                     PeerResponse::Page(Box::new(decode_page(a)?))
                 }
+                Frame::Array(a) if ae::is_response(a) => ae::decode_response(a)?,
                 other => PeerResponse::Entry(Some(decode_entry(other, "RL.REP")?)),
             };
             Ok(PeerMessage::Response { id, resp })
         }
+        ae::SUMMARY | ae::KEYS => ae::decode_request(&items),
         other => Err(PeerError::UnknownMessage(
             String::from_utf8_lossy(other).into_owned(),
         )),
@@ -542,5 +591,6 @@ fn failure_from(e: &[u8]) -> ReplicaFailure {
     }
 }
 
+pub mod ae;
 #[cfg(test)]
 mod tests;

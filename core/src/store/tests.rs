@@ -657,3 +657,47 @@ fn same_ops_and_seed_give_the_same_store() {
     assert_eq!(a, b);
     assert!(sa.evictions > 0 && sa.expirations > 0);
 }
+
+/// The change log's deltas, folded into a tree, give the tree of what the
+/// store holds, whatever mix of writes, overwrites, deletes, expiries and
+/// evictions happened.
+#[test]
+fn change_log_folds_to_the_stores_tree() {
+    use crate::merkle::{Tree, entry_digest, leaf_of};
+    use crate::ring::key_hash;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut s = Store::new(StoreConfig {
+        maxmemory: 4_000,
+        policy: Policy::AllKeysLru,
+        samples: 5,
+    });
+    s.track_changes();
+    let mut tree = Tree::default();
+    for i in 0..300u64 {
+        let key = Bytes::from(format!("k{}", i % 40));
+        let e = Entry {
+            value: (i % 7 != 0).then(|| Bytes::from(vec![b'x'; (i % 50) as usize])),
+            version: Version { ts: i + 1, node: 1 },
+            expires_at: (i % 3 == 0).then_some(i + 20),
+            kind: Kind::String,
+        };
+        let _ = s.put(key, e, i, &mut rng);
+        s.expire_step(i, &mut rng, 3);
+        if i == 150 {
+            s.flush(Version { ts: 150, node: 1 });
+        }
+        let c = s.take_changes();
+        if c.reset {
+            tree.clear();
+        }
+        for (k, d) in c.deltas {
+            tree.toggle(leaf_of(key_hash(&k)), d);
+        }
+    }
+    let mut want = Tree::default();
+    for (k, e) in s.iter() {
+        want.toggle(leaf_of(key_hash(k)), entry_digest(k, e));
+    }
+    assert_eq!(tree, want);
+    assert!(s.stats().evictions > 0 && s.stats().expirations > 0);
+}

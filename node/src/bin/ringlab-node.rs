@@ -44,6 +44,13 @@ mod real {
         /// How long to wait for a quorum, e.g. 200ms.
         #[arg(long)]
         replica_timeout: Option<String>,
+        /// Run anti-entropy (Merkle-tree repair with one peer, round robin)
+        /// this often, e.g. 1s; off unless given.
+        #[arg(long)]
+        anti_entropy_interval: Option<String>,
+        /// The most keys one anti-entropy round moves (default 1000).
+        #[arg(long)]
+        anti_entropy_keys: Option<usize>,
         /// Memory limit, e.g. 256mb (0: none).
         #[arg(long)]
         maxmemory: Option<String>,
@@ -131,6 +138,14 @@ mod real {
                 .map_err(anyhow::Error::msg)
                 .context("--replica-timeout")?;
         }
+        if let Some(v) = &a.anti_entropy_interval {
+            c.anti_entropy_interval = Some(
+                parse_duration(v)
+                    .map_err(anyhow::Error::msg)
+                    .context("--anti-entropy-interval")?,
+            );
+        }
+        c.anti_entropy_keys = a.anti_entropy_keys.unwrap_or(c.anti_entropy_keys);
         if let Some(v) = &a.idle_timeout {
             c.idle_timeout = Some(
                 parse_duration(v)

@@ -200,6 +200,8 @@ impl World<'_> {
             r: sc.cluster.replication.r as usize,
             w: sc.cluster.replication.w as usize,
             replica_timeout: sc.cluster.replica_timeout,
+            anti_entropy_interval: sc.cluster.anti_entropy_interval,
+            anti_entropy_keys: sc.cluster.anti_entropy_keys,
             maxmemory: sc.cluster.maxmemory,
             policy,
             heartbeat_interval: sc.cluster.heartbeat_interval,
