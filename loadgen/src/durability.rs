@@ -45,6 +45,8 @@ pub struct LostWrite {
     /// The newest acknowledged write of the key (ids number the run's
     /// writes in send order).
     pub write: WriteId,
+    /// What that write was: `set` or `delete`.
+    pub op: String,
     /// What the cluster holds instead: `nothing`, `a tombstone`, or
     /// `write <id>` (a write acknowledged before `write` was sent).
     pub held: String,
@@ -79,10 +81,16 @@ pub enum Verdict {
 /// cluster holds; `evictable`: eviction or expiry may have removed keys.
 pub fn judge(o: &Oracle, key: u64, m: WriteId, held: &Held, evictable: bool) -> Verdict {
     let deleted = o.deletes_of(key).iter().any(|&d| o.may_follow(d, m));
+    let op = if o.deletes_of(key).contains(&m) {
+        "delete"
+    } else {
+        "set"
+    };
     let lost = |held: String| {
         Verdict::Lost(LostWrite {
             key,
             write: m,
+            op: op.into(),
             held,
         })
     };

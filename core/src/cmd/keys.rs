@@ -26,6 +26,7 @@ pub fn build(cmd: Cmd, args: &[Bytes], now: Micros) -> Result<Plan, Bytes> {
             delete: matches!(cmd, Cmd::Del | Cmd::Unlink),
             next: 0,
             count: 0,
+            live: false,
         }),
         Cmd::Expire | Cmd::PExpire | Cmd::ExpireAt | Cmd::PExpireAt => {
             Plan::Expire(Expire::parse(cmd, args, now)?)
@@ -56,10 +57,15 @@ pub fn build(cmd: Cmd, args: &[Bytes], now: Micros) -> Result<Plan, Bytes> {
     })
 }
 
-/// DEL/UNLINK and EXISTS/TOUCH: a read per key; DEL and UNLINK write a
-/// tombstone where a value was. As in Redis, EXISTS and TOUCH count a key
-/// given twice twice; DEL counts it once (the second read finds the
-/// tombstone).
+/// DEL/UNLINK and EXISTS/TOUCH: a read per key; DEL and UNLINK then write
+/// a tombstone whatever the read found, and count the keys that were live.
+/// The tombstone is written even where the read found nothing: the read
+/// asked only R replicas, and a replica it did not ask (or one that came
+/// back empty after a restart and was not repaired yet) may still hold an
+/// acknowledged value, which would otherwise come back through read repair
+/// or anti-entropy after the delete was acknowledged (the nemesis found
+/// it). As in Redis, EXISTS and TOUCH count a key given twice twice; DEL
+/// counts it once (the second read finds the tombstone).
 #[derive(Debug, Clone)]
 pub struct Count {
     keys: Vec<Bytes>,
@@ -67,6 +73,8 @@ pub struct Count {
     /// The key the last read was of.
     next: usize,
     count: i64,
+    /// Whether the key of the tombstone being written was live.
+    live: bool,
 }
 
 impl Count {
@@ -74,12 +82,13 @@ impl Count {
         match input {
             Input::Start => {}
             Input::Wrote => {
-                self.count += 1;
+                self.count += i64::from(self.live);
                 self.next += 1;
             }
             input => {
                 let live = read_live(input, cx.now).is_some();
-                if live && self.delete {
+                if self.delete {
+                    self.live = live;
                     return Step::Write(self.keys[self.next].clone(), cx.tombstone());
                 }
                 self.count += i64::from(live);

@@ -457,9 +457,16 @@ fn durability_markdown(d: &Durability, md: &mut String) {
     if d.examples.is_empty() {
         return;
     }
-    md.push_str("| key | newest acknowledged write | the cluster holds |\n| ---: | ---: | --- |\n");
+    md.push_str("| key | newest acknowledged write | the cluster holds |\n| ---: | --- | --- |\n");
     for w in &d.examples {
-        let _ = writeln!(md, "| {} | {} | {} |", w.key, w.write, md_cell(&w.held));
+        let _ = writeln!(
+            md,
+            "| {} | {} {} | {} |",
+            w.key,
+            w.op,
+            w.write,
+            md_cell(&w.held)
+        );
     }
     md.push('\n');
 }
