@@ -233,10 +233,15 @@ async fn active_expiry(node: Arc<Node>, mut stop: watch::Receiver<Stop>) {
 /// Wakes the machine at its timers' deadlines.
 ///
 /// No event needs to wake this task early: every deadline the machine sets
-/// is at least `min(replica_timeout, command_timeout)` after the event that
-/// set it, so sleeping at most that long past each wake-up never oversleeps.
+/// is at least the shortest of `replica_timeout`, `command_timeout` and the
+/// periods of heartbeats and anti-entropy after the event that set it, so
+/// sleeping at most that long past each wake-up never oversleeps.
 async fn timers(node: Arc<Node>, mut stop: watch::Receiver<Stop>) {
-    let horizon = node.cfg.replica_timeout.min(node.cfg.command_timeout);
+    let cfg = &node.cfg;
+    let horizon = [cfg.heartbeat_interval, cfg.anti_entropy_interval]
+        .into_iter()
+        .flatten()
+        .fold(cfg.replica_timeout.min(cfg.command_timeout), Duration::min);
     loop {
         let now = node.clock.now();
         let limit = now.saturating_add(horizon.as_micros() as Micros);

@@ -95,6 +95,20 @@ pub struct Knobs {
     client_delay_us: AtomicU64,
     /// Per-window figures of the node's operations, when kept.
     pub stats: Option<Mutex<NodeStats>>,
+    /// The running incarnation (None while killed): the end-of-run
+    /// durability verdict reads its store.
+    live: Live,
+}
+
+/// A node's running incarnation, if any (a node has no `Debug`).
+#[derive(Default)]
+struct Live(Mutex<Option<Arc<ringlab_node::state::Node>>>);
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.0.lock().is_ok_and(|l| l.is_some());
+        write!(f, "Live {{ running: {running} }}")
+    }
 }
 
 impl Knobs {
@@ -104,6 +118,7 @@ impl Knobs {
             peer_delay_us: (0..=max_node_id).map(|_| AtomicU64::new(0)).collect(),
             client_delay_us: AtomicU64::new(0),
             stats: None,
+            live: Live::default(),
         }
     }
 
@@ -129,6 +144,20 @@ impl Knobs {
     pub fn set_client_delay(&self, delay: Duration) {
         self.client_delay_us
             .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The node's incarnation `node` started (None: it was killed).
+    pub fn set_live(&self, node: Option<Arc<ringlab_node::state::Node>>) {
+        *self.live.0.lock().unwrap_or_else(|e| e.into_inner()) = node;
+    }
+
+    /// The running incarnation, if any.
+    pub fn live(&self) -> Option<Arc<ringlab_node::state::Node>> {
+        self.live
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn slow_factor(&self) -> f64 {

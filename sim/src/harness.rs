@@ -250,6 +250,7 @@ impl NodeFactory<'_> {
                     cfg.seed ^ 0xC0FF_EE00,
                 ));
                 let members = members.clone();
+                let live_knobs = node_knobs.clone();
                 async move {
                     let listener = tokio::net::TcpListener::bind(cfg.listen)
                         .await
@@ -257,6 +258,7 @@ impl NodeFactory<'_> {
                     node_bound.notify_one();
                     let env = NodeEnv { clock, hooks };
                     let started = move |node: Arc<ringlab_node::state::Node>| {
+                        live_knobs.set_live(Some(node.clone()));
                         if dynamic {
                             tokio::spawn(watch_members(node, members));
                         }
@@ -365,6 +367,7 @@ fn start_clients(
     clock: Clock,
     members: &[Member],
     app: &Option<AppConfig>,
+    oracle: &WriteOracle,
 ) -> Vec<ClientTask> {
     let phases = scenario.phases.clone();
     let clients = phases.iter().map(|p| p.clients).max().unwrap_or(1).max(1);
@@ -378,11 +381,6 @@ fn start_clients(
     // Clients keep the members of the start (an application's list of cache
     // servers is static); a node that joins gets its keys by forwarding.
     let targets: Vec<SocketAddr> = members.iter().map(|m| m.addr).collect();
-    // One oracle for every client machine: a read on one client must see a
-    // write another acknowledged before (the clients stand for application
-    // servers of one service). The simulation runs on one thread, so the
-    // oracle's lock is never contended.
-    let oracle = WriteOracle::new(seed);
     let mut joins = Vec::new();
     for k in 0..clients {
         let cfg = DriverConfig {
@@ -482,6 +480,25 @@ async fn join(
     members_tx.send_modify(|list| list.push(member.clone()));
 }
 
+/// The end-of-run verdict on lost acknowledged writes, from the running
+/// nodes' stores at `now`.
+fn durability(
+    sc: &Scenario,
+    oracle: &WriteOracle,
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    now: Micros,
+) -> ringlab_loadgen::durability::Durability {
+    let live: Vec<_> = nodes.values().filter_map(|(_, k)| k.live()).collect();
+    let evicted = live
+        .iter()
+        .any(|n| n.inspect(|m| m.store().stats().evictions > 0));
+    crate::durability::verdict(sc, oracle, evicted, |key| {
+        live.iter()
+            .filter_map(|n| n.inspect(|m| m.store().peek_versioned(key, now).cloned()))
+            .collect()
+    })
+}
+
 /// The clients' records merged into the run's.
 async fn merge_records(clients: Vec<ClientTask>) -> RunRecord {
     let mut record: Option<RunRecord> = None;
@@ -546,7 +563,20 @@ async fn supervise(
         app: scenario.app.clone(),
         database: Database::new(spec, seed ^ DATABASE_SEED, clock, scenario.window),
     });
-    let clients = start_clients(&handle, &scenario, seed, clock, &cast.members, &app);
+    // One oracle for every client machine: a read on one client must see a
+    // write another acknowledged before (the clients stand for application
+    // servers of one service). The simulation runs on one thread, so the
+    // oracle's lock is never contended.
+    let oracle = WriteOracle::new(seed);
+    let clients = start_clients(
+        &handle,
+        &scenario,
+        seed,
+        clock,
+        &cast.members,
+        &app,
+        &oracle,
+    );
 
     let mut faults = scenario.faults.clone();
     faults.sort_by_key(|f| f.at); // stable: same-time faults keep file order
@@ -562,6 +592,7 @@ async fn supervise(
         .await;
 
     let mut record = merge_records(clients).await;
+    record.durability = Some(durability(&scenario, &oracle, &nodes, clock.now()));
     record.events = events_of(&faults, &join_labels(&scenario, &faults));
     if scenario.node_series {
         record.series.extend(node_series(
@@ -619,10 +650,14 @@ fn apply_fault(
     scenario: &Scenario,
 ) {
     match action {
-        FaultAction::Kill(n) => handle.kill(node_id(nodes, n)),
+        FaultAction::Kill(n) => {
+            handle.kill(node_id(nodes, n));
+            nodes[n].1.set_live(None);
+        }
         FaultAction::Restart(n) => {
             // Kill first, or the old incarnation's listener stays bound.
             handle.kill(node_id(nodes, n));
+            nodes[n].1.set_live(None);
             handle.restart(node_id(nodes, n));
         }
         FaultAction::Partition(groups) => {

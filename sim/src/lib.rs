@@ -10,6 +10,8 @@
 //! # Layout
 //! - [`fast`]: the fast engine, a discrete-event loop over the pure node
 //!   machines (no async runtime); `--engine fast`.
+//! - [`durability`]: the end-of-run look at every live node's store that
+//!   judges lost acknowledged writes (both engines).
 //! - [`events`]: the fault timeline as report events (both engines).
 //! - [`capacity`]: the capacity model that makes a simulated node finite
 //!   (cores, per-op cost, bounded queue, slow-downs): the simulator's
@@ -45,6 +47,7 @@
 
 pub mod calibrate;
 pub mod capacity;
+pub mod durability;
 pub mod estimate;
 pub mod events;
 pub mod expect;

@@ -471,7 +471,7 @@ impl World<'_> {
                 let t = self.oracle.sent(OpKind::Delete, p.key, None);
                 (vec![Bytes::from_static(b"DEL"), key], t)
             }
-            OpKind::Set if ttl_ms.is_none() => {
+            OpKind::Set if ttl_ms.is_none() && !p.step.is_fill() => {
                 let mut v = value_of(p.value_len);
                 let t = self.oracle.sent(OpKind::Set, p.key, Some(&mut v));
                 (vec![Bytes::from_static(b"SET"), key, Bytes::from(v)], t)

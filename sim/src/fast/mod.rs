@@ -15,8 +15,6 @@
 //! - [`app`]: `[app]`'s patterns (cache-aside, write-through, fills,
 //!   singleflight, near-caches) and the database behind them.
 //! - [`faults`]: the fault timeline.
-//! - [`durability`]: the end-of-run look at every node's store that judges
-//!   lost acknowledged writes.
 //! - [`run`]: the world, the event loop and the record it returns.
 //!
 //! Time is model microseconds from the start (the scenario's `time_scale`
@@ -25,7 +23,6 @@
 pub mod app;
 pub mod capacity;
 pub mod clients;
-pub mod durability;
 pub mod faults;
 pub mod net;
 pub mod nodes;

@@ -407,6 +407,20 @@ impl ConnMap {
     }
 }
 
+impl World<'_> {
+    /// The end-of-run verdict on lost acknowledged writes, from the live
+    /// machines' stores.
+    fn durability(&self) -> ringlab_loadgen::durability::Durability {
+        let live = || self.nodes.iter().filter_map(|n| n.machine.as_ref());
+        let evicted = live().any(|m| m.store().stats().evictions > 0);
+        crate::durability::verdict(self.sc, &self.oracle, evicted, |key| {
+            live()
+                .filter_map(|m| m.store().peek_versioned(key, self.now).cloned())
+                .collect()
+        })
+    }
+}
+
 /// Runs `sc` with `seed`; `progress` is told about model time now and then.
 pub fn run(
     sc: &Scenario,
