@@ -4,7 +4,9 @@ use super::*;
 use crate::protocol::resp::{Limits, parse_frame, parse_request};
 use proptest::prelude::*;
 
-fn round_trip(msg: &PeerMessage) -> PeerMessage {
+/// `msg` encoded, parsed as one frame and decoded again (anti-entropy's
+/// tests use it too).
+pub(in crate::protocol::peer) fn round_trip(msg: &PeerMessage) -> PeerMessage {
     let mut out = BytesMut::new();
     encode(msg, &mut out);
     let frame = parse_frame(&mut out, &Limits::default())

@@ -1,21 +1,13 @@
 //! Round trips and bad input of anti-entropy's messages.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use proptest::prelude::*;
 
-use crate::protocol::peer::{PeerError, PeerMessage, PeerRequest, PeerResponse, decode, encode};
-use crate::protocol::resp::{Frame, Limits, parse_frame};
+use crate::protocol::peer::{PeerError, PeerMessage, PeerRequest, PeerResponse, decode};
+use crate::protocol::resp::Frame;
 use crate::store::{Entry, Kind, Version};
 
-fn round_trip(msg: &PeerMessage) -> PeerMessage {
-    let mut out = BytesMut::new();
-    encode(msg, &mut out);
-    let frame = parse_frame(&mut out, &Limits::default())
-        .expect("valid frame")
-        .expect("complete frame");
-    assert!(out.is_empty(), "one message, one frame");
-    decode(frame).expect("decodes")
-}
+use crate::protocol::peer::tests::round_trip;
 
 fn key() -> impl Strategy<Value = Bytes> {
     proptest::collection::vec(any::<u8>(), 0..12).prop_map(Bytes::from)
