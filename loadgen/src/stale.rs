@@ -154,17 +154,22 @@ impl Oracle {
         let Some(m) = check.newest else {
             return false;
         };
-        self.ack_pos
-            .get(returned as usize)
-            .is_some_and(|&pos| pos != NOT_ACKED && pos <= m)
+        self.precedes(returned, m) == Some(true)
+    }
+
+    /// Whether write `w` was acknowledged before write `m` was sent (an
+    /// unacknowledged write never was); None for an id never handed out.
+    fn precedes(&self, w: WriteId, m: WriteId) -> Option<bool> {
+        // NOT_ACKED is above every position, so it never precedes.
+        self.ack_pos.get(w as usize).map(|&pos| pos <= m)
     }
 
     /// Whether write `w` may follow write `m` in a linearizable history:
     /// it was not acknowledged before `m` was sent (it is `m`, was
-    /// concurrent with it, came after it, or never acknowledged). The
-    /// complement is `is_stale`'s rule.
+    /// concurrent with it, came after it, or never acknowledged): the
+    /// complement of `is_stale`'s rule.
     pub fn may_follow(&self, w: WriteId, m: WriteId) -> bool {
-        self.ack_pos.get(w as usize).is_some_and(|&pos| pos > m)
+        self.precedes(w, m) == Some(false)
     }
 
     /// Every key with an acknowledged write, and its newest one, in key
