@@ -21,6 +21,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::counters::LostUpdates;
 use crate::stale::{Oracle, WriteId};
 
 /// Lost writes a verdict lists as evidence; the count has them all.
@@ -66,6 +67,10 @@ pub struct Durability {
     pub evictable: u64,
     /// The first lost writes by key, as evidence.
     pub examples: Vec<LostWrite>,
+    /// Lost updates of concurrent INCRs, in runs that sent INCRs (see
+    /// [`crate::counters`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<LostUpdates>,
 }
 
 /// What [`judge`] finds for one key.
@@ -109,7 +114,8 @@ pub fn judge(o: &Oracle, key: u64, m: WriteId, held: &Held, evictable: bool) -> 
 }
 
 /// Judges every key with an acknowledged write, in key order; `held` says
-/// what the cluster holds for a key index.
+/// what the cluster holds for a key index. Counters are judged apart
+/// ([`crate::counters::Counters::check`]).
 pub fn check(o: &Oracle, evictable: bool, mut held: impl FnMut(u64) -> Held) -> Durability {
     let mut d = Durability::default();
     for (key, m) in o.newest_acked() {

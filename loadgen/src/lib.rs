@@ -15,6 +15,7 @@
 //! - [`report`]: summary, timeline, interval log, plots, HTML.
 //! - [`stale`]: the write oracle that counts stale reads.
 //! - [`durability`]: the end-of-run verdict on lost acknowledged writes.
+//! - [`counters`]: the INCR history and its verdict on lost updates.
 //! - [`compare`]: the regression gate between two runs, or two sets of
 //!   seeds.
 //! - [`stats`]: the rank test, multiple-testing correction and quantile
@@ -23,6 +24,7 @@
 //!   write-through), shared by every client machine of a run.
 
 pub mod compare;
+pub mod counters;
 pub mod database;
 pub mod driver;
 pub mod durability;

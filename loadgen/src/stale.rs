@@ -44,9 +44,13 @@
 //! read returning a value written before the DEL was sent is stale (it is a
 //! tombstone; a miss after it is of course fine).
 //!
+//! INCRs are not writes here: a counter holds no stamp. Their replies go
+//! to [`crate::counters`], which judges lost updates at the end of the run.
+//!
 //! Cost: one `u64` per write sent, one more per delete, and one map entry
 //! per key written, kept for the whole run (about 8 bytes per write: a run
-//! of a million writes holds 8 MB).
+//! of a million writes holds 8 MB); per counter, its last
+//! [`crate::counters::RECENT`] replies.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -54,6 +58,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ringlab_core::protocol::resp::Frame;
 
+use crate::counters::{Counters, IncrId};
 use crate::workload::OpKind;
 
 /// Bytes of the stamp at the start of a SET value: the write id, then a
@@ -85,6 +90,8 @@ pub struct Oracle {
     /// end-of-run durability verdict reads them (a tombstone carries no
     /// stamp, so only this says which deletes may have made it).
     dels: HashMap<u64, Vec<WriteId>, BuildHasherDefault<DefaultHasher>>,
+    /// The INCRs' history, for the lost-update verdict.
+    counters: Counters,
 }
 
 /// What a read must be checked against: its key, and the newest write of
@@ -180,6 +187,11 @@ impl Oracle {
         keys
     }
 
+    /// The INCR history (the end-of-run lost-update verdict reads it).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// The deletes of `key` sent so far, in send order.
     pub fn deletes_of(&self, key: u64) -> &[WriteId] {
         self.dels.get(&key).map_or(&[], Vec::as_slice)
@@ -221,8 +233,14 @@ pub enum Ticket {
     },
     /// A GET: its reply is checked.
     Read(ReadCheck),
-    /// INCR, MGET or EXPIRE: not judged (a counter holds no stamp; an
-    /// expiry only turns later reads into misses, which are never stale).
+    /// An INCR: its integer reply goes into the counter's history.
+    Incr {
+        /// Counter index.
+        counter: u64,
+        id: IncrId,
+    },
+    /// MGET or EXPIRE: not judged (an expiry only turns later reads into
+    /// misses, which are never stale).
     Unjudged,
 }
 
@@ -270,7 +288,11 @@ impl WriteOracle {
                 }
                 Ticket::Write { key, id }
             }
-            OpKind::Incr | OpKind::Mget | OpKind::Expire => Ticket::Unjudged,
+            OpKind::Incr => Ticket::Incr {
+                counter: key,
+                id: o.counters.incr_sent(),
+            },
+            OpKind::Mget | OpKind::Expire => Ticket::Unjudged,
         }
     }
 
@@ -288,7 +310,11 @@ impl WriteOracle {
             (Ticket::Read(check), Frame::Bulk(value)) => o
                 .read_stamp(check.key, value)
                 .is_some_and(|s| o.is_stale(check, s)),
-            (Ticket::Read(_) | Ticket::Unjudged, _) => false,
+            (Ticket::Incr { counter, id }, Frame::Integer(v)) => {
+                o.counters.incr_acked(*counter, *id, *v);
+                false
+            }
+            (Ticket::Read(_) | Ticket::Incr { .. } | Ticket::Unjudged, _) => false,
         }
     }
 

@@ -99,6 +99,9 @@ pub enum Metric {
     /// Acknowledged writes the cluster no longer held at the end of the run
     /// (see `ringlab_loadgen::durability`). A count, of the whole run.
     LostWrites,
+    /// Updates of concurrent INCRs lost by the end of the run, at least
+    /// (see `ringlab_loadgen::counters`). A count, of the whole run.
+    LostUpdates,
     /// A figure of the app's database or near-cache, from the record's
     /// per-window series: a total count, the peak or the mean per second.
     App(AppSeries, SeriesStat),
@@ -176,7 +179,7 @@ pub enum SeriesStat {
 impl Metric {
     /// The metric names accepted in a key, for messages.
     pub const NAMES: &'static str = "availability, p50, p90, p95, p99, p999, p9999 (any pNN..), \
-         max, hit_ratio, overload, stale_reads, lost_writes, db_reads, db_writes, db_refused, db_timeouts, \
+         max, hit_ratio, overload, stale_reads, lost_writes, lost_updates, db_reads, db_writes, db_refused, db_timeouts, \
          db_coalesced, near_hits (each also _peak and _mean, per second), db_queue_max";
 
     /// The key naming this metric.
@@ -200,6 +203,7 @@ impl Metric {
             Metric::OverloadShare | Metric::OverloadCount => "overload".into(),
             Metric::StaleShare | Metric::StaleCount => "stale_reads".into(),
             Metric::LostWrites => "lost_writes".into(),
+            Metric::LostUpdates => "lost_updates".into(),
             Metric::App(AppSeries::DbQueue, _) => "db_queue_max".into(),
             Metric::App(series, stat) => match stat {
                 SeriesStat::Total => series.key().into(),
@@ -221,6 +225,7 @@ impl Metric {
             "overload" => return Some(Metric::OverloadShare),
             "stale_reads" => return Some(Metric::StaleShare),
             "lost_writes" => return Some(Metric::LostWrites),
+            "lost_updates" => return Some(Metric::LostUpdates),
             "db_queue_max" => return Some(Metric::App(AppSeries::DbQueue, SeriesStat::Peak)),
             _ => {}
         }
@@ -307,7 +312,7 @@ pub fn parse_bound(metric: Metric, text: &str) -> Result<(Cmp, f64, Metric), Str
             let d = parse_duration(rest).map_err(|e| e.to_string())?;
             Ok((cmp, d.as_nanos() as f64 / 1000.0, metric))
         }
-        Metric::LostWrites => match rest.replace('_', "").parse::<u64>() {
+        Metric::LostWrites | Metric::LostUpdates => match rest.replace('_', "").parse::<u64>() {
             Ok(n) => Ok((cmp, n as f64, metric)),
             Err(_) => Err(format!("expected a count, like \"<= 0\", found {rest:?}")),
         },
@@ -361,7 +366,9 @@ fn example(metric: Metric) -> &'static str {
         Metric::HitRatio => ">= 0.8",
         Metric::Percentile(_) | Metric::Max => "<= 5ms",
         Metric::OverloadShare | Metric::OverloadCount => "<= 1%",
-        Metric::StaleShare | Metric::StaleCount | Metric::LostWrites => "<= 0",
+        Metric::StaleShare | Metric::StaleCount | Metric::LostWrites | Metric::LostUpdates => {
+            "<= 0"
+        }
         Metric::App(..) => "<= 500",
     }
 }
@@ -675,12 +682,15 @@ pub(super) mod read {
             );
             return None;
         }
-        if metric == Metric::LostWrites && (op.is_some() || at.scope != Scope::Overall) {
+        if matches!(metric, Metric::LostWrites | Metric::LostUpdates)
+            && (op.is_some() || at.scope != Scope::Overall)
+        {
             ctx.error(
                 &e.key_span,
                 format!(
-                    "{path}: lost_writes is judged once, at the end of the run: \
-                     write it at the top of [expect], not under a phase or an operation"
+                    "{path}: {} is judged once, at the end of the run: \
+                     write it at the top of [expect], not under a phase or an operation",
+                    metric.key()
                 ),
             );
             return None;

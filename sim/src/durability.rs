@@ -1,6 +1,7 @@
 //! The end of a run: what the cluster still holds of every key with an
 //! acknowledged write, judged by the write oracle (see
-//! `ringlab_loadgen::durability`). Both engines look at the live nodes'
+//! `ringlab_loadgen::durability`), and of every counter with an
+//! acknowledged INCR (`ringlab_loadgen::counters`). Both engines look at the live nodes'
 //! stores directly, without a request: the fast engine holds the machines,
 //! and the madsim engine keeps a handle on each running node.
 
@@ -8,7 +9,7 @@ use ringlab_core::store::Entry;
 use ringlab_loadgen::durability::{self, Durability, Held};
 use ringlab_loadgen::scenario::Scenario;
 use ringlab_loadgen::stale::WriteOracle;
-use ringlab_loadgen::workload::write_key;
+use ringlab_loadgen::workload::{write_counter_key, write_key};
 
 /// Whether expiry may remove keys in `sc`: a TTL on writes, EXPIREs, or
 /// cache fills with a TTL.
@@ -34,15 +35,25 @@ pub fn verdict(
 ) -> Durability {
     let evictable = evicted || expires(sc);
     let mut name = Vec::new();
+    // The newest entry wins, as last writer wins would repair it.
+    let mut newest = |name: &[u8]| entries(name).into_iter().max_by_key(|e| e.version);
     oracle.with(|o| {
-        durability::check(o, evictable, |key| {
+        let mut d = durability::check(o, evictable, |key| {
             name.clear();
             write_key(&mut name, b"", key);
-            // The newest entry wins, as last writer wins would repair it.
-            match entries(&name).into_iter().max_by_key(|e| e.version) {
+            match newest(&name) {
                 None => Held::Nothing,
                 Some(e) => e.value.map_or(Held::Tombstone, Held::Value),
             }
-        })
+        });
+        if o.counters().sent() > 0 {
+            d.updates = Some(o.counters().check(evictable, |counter| {
+                name.clear();
+                write_counter_key(&mut name, b"", counter);
+                let value = newest(&name)?.value?;
+                std::str::from_utf8(&value).ok()?.parse().ok()
+            }));
+        }
+        d
     })
 }

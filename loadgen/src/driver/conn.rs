@@ -316,7 +316,10 @@ impl Conn {
                 let words = command_words(command, p.key, &self.prefix, &p.shape, &[]);
                 let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
                 write_command(wbuf, &words);
-                return None;
+                // An INCR's reply goes into its counter's history.
+                if command != OpKind::Incr {
+                    return None;
+                }
             }
         }
         Some(self.oracle.sent(command, p.key, None))

@@ -19,6 +19,7 @@ use super::aggregate::{RunTotals, SpanTotals, Totals, run_end};
 use super::format::{
     grouped, latency_opt, md_cell, percent_opt, rate, ratio_opt, round_to, seconds,
 };
+use crate::counters::LostUpdates;
 use crate::durability::Durability;
 use crate::recorder::{Event, RunRecord};
 use crate::workload::OpKind;
@@ -386,6 +387,9 @@ impl Summary {
         }
         if let Some(d) = &self.durability {
             durability_markdown(d, &mut md);
+            if let Some(u) = &d.updates {
+                updates_markdown(u, &mut md);
+            }
         }
         for span in self.spans() {
             let title = if span.name == OVERALL {
@@ -444,9 +448,14 @@ impl Summary {
 /// The durability section of `summary.md`: the counts, then each lost
 /// write listed as evidence.
 fn durability_markdown(d: &Durability, md: &mut String) {
+    md.push_str("## Durability\n\n");
+    if d.keys == 0 && d.updates.is_some() {
+        // A run of INCRs only: the counters' paragraph says it all.
+        return;
+    }
     let _ = writeln!(
         md,
-        "## Durability\n\n{} keys had an acknowledged write; at the end the cluster had lost \
+        "{} keys had an acknowledged write; at the end the cluster had lost \
          the newest acknowledged write of **{}** ({} held unstamped values, {} were gone where \
          eviction or expiry may explain it).\n",
         grouped(d.keys),
@@ -466,6 +475,43 @@ fn durability_markdown(d: &Durability, md: &mut String) {
             w.op,
             w.write,
             md_cell(&w.held)
+        );
+    }
+    md.push('\n');
+}
+
+/// The counters' part of the durability section, in runs that sent INCRs:
+/// the counts, then each counter that lost updates with its evidence.
+fn updates_markdown(u: &LostUpdates, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "{} counters had an acknowledged INCR ({} INCRs acknowledged); at least **{}** \
+         updates were lost ({} counters not judged where eviction or expiry may have \
+         reset them).\n",
+        grouped(u.counters),
+        grouped(u.acked),
+        grouped(u.lost),
+        grouped(u.evictable)
+    );
+    if u.examples.is_empty() {
+        return;
+    }
+    md.push_str(
+        "| counter | INCRs acknowledged | the cluster holds | lost | two INCRs that answered alike |\n\
+         | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for e in &u.examples {
+        let holds = e.holds.map_or("nothing".to_string(), |v| v.to_string());
+        let repeat = e.repeat.map_or("-".to_string(), |r| {
+            format!(
+                "INCR {} and INCR {} both answered {}",
+                r.first, r.second, r.value
+            )
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            e.counter, e.acked, holds, e.lost, repeat
         );
     }
     md.push('\n');

@@ -41,6 +41,12 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
     if exp.metric == Metric::LostWrites {
         return record.durability.as_ref().map(|d| d.lost as f64);
     }
+    if exp.metric == Metric::LostUpdates {
+        // Nothing measured (no INCR acknowledged) fails the expectation,
+        // as a hit ratio without GETs does.
+        let updates = record.durability.as_ref()?.updates.as_ref()?;
+        return (updates.counters > 0).then_some(updates.lost as f64);
+    }
     let op = match exp.metric {
         // A hit ratio and stale reads are about reads whatever the key says.
         Metric::HitRatio | Metric::StaleShare | Metric::StaleCount => {
@@ -72,7 +78,9 @@ pub fn measure(exp: &Expectation, record: &RunRecord) -> Option<f64> {
         }
         Metric::StaleCount => Some(c.stale as f64),
         Metric::StaleShare => c.stale_share(),
-        Metric::App(..) | Metric::LostWrites => unreachable!("measured above"),
+        Metric::App(..) | Metric::LostWrites | Metric::LostUpdates => {
+            unreachable!("measured above")
+        }
     }
 }
 
@@ -121,7 +129,9 @@ fn format_measured(metric: Metric, v: Option<f64>) -> String {
         // A share of stale reads is small: rounding it down to 0 would hide it.
         Metric::StaleShare => format!("{:.4}%", v * 100.0),
         Metric::Percentile(_) | Metric::Max => format::latency_us(v),
-        Metric::OverloadCount | Metric::StaleCount | Metric::LostWrites => format!("{v:.0}"),
+        Metric::OverloadCount | Metric::StaleCount | Metric::LostWrites | Metric::LostUpdates => {
+            format!("{v:.0}")
+        }
         Metric::App(AppSeries::DbQueue, _) | Metric::App(_, SeriesStat::Total) => {
             format!("{v:.0}")
         }
