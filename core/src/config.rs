@@ -96,6 +96,11 @@ pub struct NodeConfig {
     /// Keep the writes a replica missed and deliver them when it is back
     /// (see [`crate::machine::handoff`]).
     pub hinted_handoff: bool,
+    /// Sloppy quorum: a write whose replica is suspected or unreachable
+    /// asks the next healthy node on the ring to hold it as a hint for
+    /// that replica, and the stand-in's ack counts towards W (see
+    /// [`crate::machine::sloppy`]). Needs `hinted_handoff`.
+    pub sloppy_quorum: bool,
     /// Hints kept at most; beyond it the oldest is dropped (and counted).
     pub handoff_max_hints: usize,
     /// How often anti-entropy compares this node's keys with one peer's
@@ -137,6 +142,7 @@ impl Default for NodeConfig {
             heartbeat_interval: None,
             phi_threshold: 8.0,
             hinted_handoff: false,
+            sloppy_quorum: false,
             handoff_max_hints: 10_000,
             anti_entropy_interval: None,
             anti_entropy_keys: 1000,
@@ -288,6 +294,12 @@ impl NodeConfig {
         if self.handoff_max_hints == 0 {
             return Err(bad("handoff_max_hints", "must be at least 1, got 0"));
         }
+        if self.sloppy_quorum && !self.hinted_handoff {
+            return Err(bad(
+                "sloppy_quorum",
+                "needs hinted_handoff: a stand-in keeps the write as a hint for its owner",
+            ));
+        }
         Ok(())
     }
 }
@@ -374,6 +386,8 @@ struct ClusterFile {
     phi_threshold: Option<f64>,
     /// Hinted handoff on or off.
     hinted_handoff: Option<bool>,
+    /// Sloppy quorum on or off.
+    sloppy_quorum: Option<bool>,
     /// Hints kept at most.
     handoff_max_hints: Option<usize>,
     /// Anti-entropy period, e.g. "1s" (absent: off).
@@ -474,6 +488,7 @@ impl NodeConfig {
         }
         self.phi_threshold = f.phi_threshold.unwrap_or(self.phi_threshold);
         self.hinted_handoff = f.hinted_handoff.unwrap_or(self.hinted_handoff);
+        self.sloppy_quorum = f.sloppy_quorum.unwrap_or(self.sloppy_quorum);
         self.handoff_max_hints = f.handoff_max_hints.unwrap_or(self.handoff_max_hints);
         self.members = f
             .members
@@ -656,11 +671,18 @@ mod tests {
                 handoff_max_hints: 0,
                 ..NodeConfig::default()
             },
+            NodeConfig {
+                sloppy_quorum: true,
+                ..NodeConfig::default()
+            },
         ];
-        for (c, name) in
-            bad.iter()
-                .zip(["heartbeat_interval", "phi_threshold", "handoff_max_hints"])
-        {
+        let names = [
+            "heartbeat_interval",
+            "phi_threshold",
+            "handoff_max_hints",
+            "sloppy_quorum",
+        ];
+        for (c, name) in bad.iter().zip(names) {
             let e = c.validate().unwrap_err().to_string();
             assert!(e.starts_with(name), "{e}");
         }

@@ -193,6 +193,19 @@ impl Tally {
         }
     }
 
+    /// Adds `node` as one more target, already sent to (the caller sends
+    /// it its own request); false if it is a target already or the op
+    /// timed out.
+    fn add_sent(&mut self, node: NodeId) -> bool {
+        if self.timed_out || self.targets.contains(&node) {
+            return false;
+        }
+        self.targets.push(node);
+        self.answered.push(false);
+        self.next_tx = self.next_tx.max(self.targets.len());
+        true
+    }
+
     fn all_answered(&self) -> bool {
         self.answered.iter().all(|&a| a)
     }
@@ -258,6 +271,21 @@ impl WriteOp {
     /// When the caller must call `handle_timeout`; `None` once decided.
     pub fn poll_timeout(&self) -> Option<Micros> {
         self.decision.is_none().then_some(self.tally.deadline)
+    }
+
+    /// Whether `node` is a target (a replica, or a stand-in added later).
+    pub fn is_target(&self, node: NodeId) -> bool {
+        self.tally.targets.contains(&node)
+    }
+
+    /// Adds a stand-in for a failed replica (sloppy quorum): its ack counts
+    /// towards W like a replica's. The caller sends it the write itself,
+    /// after `poll_transmit` ran dry, and adds the stand-in *before*
+    /// reporting the replica's failure, so the op is not already decided
+    /// as failed. False (nothing added) once decided, or if `node` is a
+    /// target already.
+    pub fn add_stand_in(&mut self, node: NodeId) -> bool {
+        self.decision.is_none() && self.tally.add_sent(node)
     }
 
     /// A replica's answer. Duplicates and non-targets are ignored.
@@ -464,6 +492,23 @@ mod tests {
         assert_eq!(op.decision(), Some(&WriteDecision::Committed));
         assert_eq!(op.poll_timeout(), None);
         assert_eq!(op.acks(), 2);
+    }
+
+    #[test]
+    fn a_stand_in_added_before_the_failure_keeps_the_quorum_possible() {
+        let mut op = WriteOp::new(vec![1, 2, 3], 2, 0, T);
+        assert_eq!(drain(|| op.poll_transmit()), vec![1, 2, 3]);
+        op.handle_ack(1, Ok(()));
+        op.handle_ack(2, Err(ReplicaFailure::Unreachable));
+        assert!(op.add_stand_in(4));
+        assert!(!op.add_stand_in(4), "a target already");
+        assert!(!op.add_stand_in(3), "a replica already");
+        assert_eq!(op.poll_transmit(), None, "the caller sends to a stand-in");
+        op.handle_ack(3, Err(ReplicaFailure::Unreachable));
+        assert_eq!(op.decision(), None, "the stand-in may still answer");
+        op.handle_ack(4, Ok(()));
+        assert_eq!(op.decision(), Some(&WriteDecision::Committed));
+        assert!(!op.add_stand_in(5), "decided");
     }
 
     #[test]

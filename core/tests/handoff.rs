@@ -201,3 +201,67 @@ fn with_everything_off_nothing_is_sent_or_kept() {
     assert!(!c.node(1).suspects(3, c.now() + 10_000 * MS));
     assert_eq!(c.node(1).peer_liveness(3, c.now()), None);
 }
+
+/// Sloppy quorum: nodes 2 and 3 of four are down and suspected, and node 1
+/// coordinates writes with N=3, W=2. Without sloppy quorum every key with
+/// both dead nodes among its replicas fails; with it, a stand-in holds the
+/// write for each dead replica and every write succeeds. Once nodes 2 and
+/// 3 are back, the stand-ins' hints put every key on all three of its
+/// replicas.
+#[test]
+fn sloppy_quorum_keeps_writes_available_and_brings_them_home() {
+    let keys: Vec<String> = (0..60).map(|i| format!("k{i}")).collect();
+    for sloppy in [false, true] {
+        let cfg = NodeConfig {
+            sloppy_quorum: sloppy,
+            ..config(Some(10), true)
+        };
+        let mut c = Cluster::new(4, &cfg, NetConfig::default(), 7);
+        let conn = c.connect(1);
+        c.run_until(c.now() + 30 * MS);
+        c.kill(2);
+        c.kill(3);
+        c.run_until(c.now() + 500 * MS);
+        assert!(c.node(1).suspects(2, c.now()) && c.node(1).suspects(3, c.now()));
+        let mut failed = 0;
+        for k in &keys {
+            c.advance(100);
+            let reply = c.call(1, conn, &[b"SET", k.as_bytes(), b"v"]);
+            if unavailable(&reply) {
+                failed += 1;
+            } else {
+                ok(reply);
+            }
+        }
+        if !sloppy {
+            assert!(failed > 0, "keys on both dead nodes cannot meet W=2");
+            assert_eq!(c.node(1).metrics().stand_ins, 0);
+            continue;
+        }
+        assert_eq!(failed, 0, "a stand-in counts towards W");
+        // Four nodes leave one candidate beyond a key's three replicas:
+        // node 4 stands in for keys on 1, 2, 3, and node 1 itself for
+        // keys on 2, 3, 4.
+        assert!(c.node(1).metrics().stand_ins > 0);
+        assert!(c.node(4).metrics().hints_stored > 0, "node 4 stood in");
+        c.restart(2);
+        c.restart(3);
+        c.run_until(c.now() + 3_000 * MS);
+        assert_eq!(c.node(1).hints_pending() + c.node(4).hints_pending(), 0);
+        let now = c.now();
+        for k in &keys {
+            let holders = (1..=4)
+                .filter(|&n| {
+                    c.node(n)
+                        .store()
+                        .peek_versioned(k.as_bytes(), now)
+                        .is_some()
+                })
+                .count();
+            assert!(
+                holders >= 3,
+                "{k} is on {holders} nodes, not its 3 replicas"
+            );
+        }
+    }
+}

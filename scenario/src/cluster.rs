@@ -48,6 +48,21 @@ fn read_liveness(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, cluster: &mut Cluster) {
         })
         .or(defaults::PHI_THRESHOLD);
     cluster.hinted_handoff = t.field(ctx, "hinted_handoff", boolean).or(false);
+    let handoff = cluster.hinted_handoff;
+    cluster.sloppy_quorum = t
+        .field(ctx, "sloppy_quorum", |c, p, v| {
+            let on = boolean(c, p, v)?;
+            if on && !handoff {
+                c.invalid(
+                    p,
+                    v,
+                    "needs hinted_handoff = true: a stand-in keeps the write as a hint for its owner",
+                );
+                return None;
+            }
+            Some(on)
+        })
+        .or(false);
     cluster.handoff_max_hints = t
         .field(ctx, "handoff_max_hints", |c, p, v| {
             super::reader::uint(c, p, v, 1, u64::from(u32::MAX))
@@ -119,6 +134,7 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         heartbeat_interval: None,
         phi_threshold: defaults::PHI_THRESHOLD,
         hinted_handoff: false,
+        sloppy_quorum: false,
         handoff_max_hints: defaults::HANDOFF_MAX_HINTS as usize,
         anti_entropy_interval: None,
         anti_entropy_keys: defaults::ANTI_ENTROPY_KEYS as usize,
@@ -140,6 +156,7 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         "heartbeat_interval",
         "phi_threshold",
         "hinted_handoff",
+        "sloppy_quorum",
         "handoff_max_hints",
     ];
     let Some(t) = Table::open(ctx, "cluster", v, &known, "a table [cluster]") else {

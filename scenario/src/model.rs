@@ -48,6 +48,9 @@ pub struct Cluster {
     /// Coordinators keep the writes a replica missed and deliver them
     /// when it is back.
     pub hinted_handoff: bool,
+    /// A stand-in node may hold a write for a down replica and count
+    /// towards W (needs `hinted_handoff`).
+    pub sloppy_quorum: bool,
     /// Hints a node keeps at most (the oldest drop first).
     pub handoff_max_hints: usize,
     /// How often each node runs an anti-entropy round (None: off, the

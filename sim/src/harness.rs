@@ -217,6 +217,7 @@ impl NodeFactory<'_> {
             heartbeat_interval: cluster.heartbeat_interval,
             phi_threshold: cluster.phi_threshold,
             hinted_handoff: cluster.hinted_handoff,
+            sloppy_quorum: cluster.sloppy_quorum,
             handoff_max_hints: cluster.handoff_max_hints,
             seed: self.seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ..NodeConfig::default()

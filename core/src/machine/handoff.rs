@@ -20,9 +20,9 @@
 //!
 //! The store holds `handoff_max_hints` hints; one more drops the oldest
 //! (counted in `hints_dropped`): a bounded store trades completeness for
-//! memory, and read repair is still there for what is dropped. Sloppy
-//! quorum (hints held by a stand-in node counting towards W) is not
-//! implemented: hints only make replicas converge, never meet a quorum.
+//! memory, and read repair is still there for what is dropped. Without
+//! sloppy quorum hints only make replicas converge, never meet a quorum;
+//! with it ([`super::sloppy`]) a stand-in's hint counts towards W.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -258,6 +258,11 @@ impl Watch {
             Ok(()) | Err(ReplicaFailure::OutOfMemory) => None,
             Err(_) => Some(self.hint(from)),
         }
+    }
+
+    /// The key and entry written.
+    pub(crate) fn write(&self) -> (&Bytes, &Entry) {
+        (&self.key, &self.entry)
     }
 
     /// The deadline passed: a hint for every replica still silent.

@@ -191,6 +191,7 @@ impl Machine {
             ("hints_delivered", m.hints_delivered),
             ("hints_dropped", m.hints_dropped),
             ("hints_pending", m.hints_pending),
+            ("stand_ins", m.stand_ins),
         ];
         for (k, v) in rows {
             let _ = write!(out, "{k}:{v}\r\n");

@@ -48,6 +48,9 @@ pub struct Metrics {
     pub hints_delivered: u64,
     /// Hints dropped, oldest first, because the store was full.
     pub hints_dropped: u64,
+    /// Writes this node sent to a stand-in for a replica that was down
+    /// (sloppy quorum).
+    pub stand_ins: u64,
     /// Hints waiting for delivery now (a gauge).
     pub hints_pending: u64,
     /// Anti-entropy's counters.
@@ -136,6 +139,7 @@ impl Metrics {
             hints_stored: 0,
             hints_delivered: 0,
             hints_dropped: 0,
+            stand_ins: 0,
             hints_pending: 0,
             ae: AntiEntropyCounters::default(),
         }
@@ -281,6 +285,11 @@ pub fn render(m: &Metrics, snap: &Snapshot<'_>) -> String {
             "ringlab_hints_dropped_total",
             "Hints dropped (oldest first) because the store was full.",
             m.hints_dropped,
+        ),
+        (
+            "ringlab_stand_ins_total",
+            "Writes sent to a stand-in for a replica that was down (sloppy quorum).",
+            m.stand_ins,
         ),
     ];
     for (name, help, v) in counters {

@@ -47,6 +47,8 @@
 //!   quorum loop neither sends to nor waits for a suspected replica.
 //! - [`handoff`]: hinted handoff: writes a replica missed, kept and
 //!   delivered when it is back.
+//! - `sloppy`: sloppy quorum: a stand-in holds a write for a replica that
+//!   is down, and its ack counts towards W.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
 mod antientropy;
@@ -57,6 +59,7 @@ pub mod info;
 pub mod liveness;
 pub mod metrics;
 pub mod quorum;
+mod sloppy;
 pub mod slowlog;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -152,7 +155,9 @@ pub struct OpCost {
 pub fn replica_cost(req: &PeerRequest) -> OpCost {
     let bytes = match req {
         PeerRequest::Get { key } => key.len(),
-        PeerRequest::Put { key, entry } => key.len() + entry.value.as_ref().map_or(0, |v| v.len()),
+        PeerRequest::Put { key, entry } | PeerRequest::Hint { key, entry, .. } => {
+            key.len() + entry.value.as_ref().map_or(0, |v| v.len())
+        }
         PeerRequest::Flush { .. } => 0,
         PeerRequest::Scan(r) => r.pattern.as_ref().map_or(0, |p| p.len()),
         PeerRequest::Ping => 0,
@@ -504,6 +509,7 @@ impl Machine {
                 PeerResponse::Page(Box::new(keyspace::page(&self.store, &r, now)))
             }
             PeerRequest::Ping => PeerResponse::Ack,
+            PeerRequest::Hint { owner, key, entry } => self.hold_for(now, owner, key, entry),
             req @ (PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. }) => {
                 self.ae_serve(now, req)
             }

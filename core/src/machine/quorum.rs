@@ -16,7 +16,8 @@
 //! its quorum among the live replicas fails without waiting for the replica
 //! timeout. With hinted handoff on, a write stays behind its command until
 //! every replica answered or the timeout passed, leaving hints for those
-//! that missed it ([`super::handoff`]).
+//! that missed it ([`super::handoff`]); with sloppy quorum on, a replica
+//! that fails at once gets a stand-in whose ack counts ([`super::sloppy`]).
 
 use std::collections::BTreeSet;
 
@@ -328,14 +329,12 @@ impl Machine {
         let mut watch = self.watch_write(now, &key, &entry, &targets);
         let mut op = WriteOp::new(targets, self.quorum.w, now, self.cfg.replica_timeout);
         let mut local = None;
+        let mut suspected = Vec::new();
         while let Some(t) = op.poll_transmit() {
             if t == self.id {
                 local = Some(self.apply_local(key.clone(), entry.clone(), now));
             } else if self.liveness.suspects(t, now) {
-                let failed = Err(ReplicaFailure::Unreachable);
-                let hint = watch.as_mut().and_then(|w| w.answer(t, &failed));
-                self.keep_hints(now, hint);
-                op.handle_ack(t, failed);
+                suspected.push(t);
             } else {
                 let req = PeerRequest::Put {
                     key: key.clone(),
@@ -343,6 +342,16 @@ impl Machine {
                 };
                 self.send(id, t, req);
             }
+        }
+        // Suspected replicas fail at once, each after its stand-in (if
+        // sloppy quorum is on) joined the op: stand-ins come after every
+        // replica was sent to.
+        for t in suspected {
+            let failed = Err(ReplicaFailure::Unreachable);
+            let hint = watch.as_mut().and_then(|w| w.answer(t, &failed));
+            self.keep_hints(now, hint);
+            self.stand_in(now, id, &mut op, t, (&key, &entry));
+            op.handle_ack(t, failed);
         }
         if let Some(res) = local {
             op.handle_ack(self.id, res);
@@ -378,12 +387,18 @@ impl Machine {
             return;
         };
         let mut hint = None;
+        let mut failed = None;
         match &mut op.wait {
             Waiting::Read { op, .. } => op.handle_reply(from, read_result(resp)),
             Waiting::Write { op, watch } => {
                 let res = write_result(resp);
                 hint = watch.as_mut().and_then(|w| w.answer(from, &res));
-                op.handle_ack(from, res);
+                if res.is_err() && self.cfg.sloppy_quorum {
+                    // Counted by `write_failed`, after a stand-in joined.
+                    failed = Some(res);
+                } else {
+                    op.handle_ack(from, res);
+                }
             }
             Waiting::Flush { peers, .. } => {
                 peers.remove(&from);
@@ -396,6 +411,9 @@ impl Machine {
                     g.pages.push(*p);
                 }
             }
+        }
+        if let Some(res) = failed {
+            self.write_failed(now, id, from, res);
         }
         self.keep_hints(now, hint);
         self.progress(now, id);
@@ -603,7 +621,7 @@ fn read_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<Option<Entry>,
     }
 }
 
-fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFailure> {
+pub(crate) fn write_result(r: Result<PeerResponse, ReplicaFailure>) -> Result<(), ReplicaFailure> {
     match r? {
         PeerResponse::Ack => Ok(()),
         PeerResponse::Failed(f) => Err(f),

@@ -13,6 +13,7 @@
 //!           [RL.FLUSH <id> <ts> <node>]
 //!           [RL.SCAN  <id> <cursor> <count> <pattern | null>]
 //!           [RL.PING  <id>]
+//!           [RL.HINT  <id> <owner> <key> <entry>]
 //!           [RL.AESUM <id> <from> <bucket hashes>]
 //!           [RL.AEKEYS <id> <from> <budget> [<leaf> ...] [<key> <ts> <node> ...]]
 //! response  [RL.REP   <id> <body>]
@@ -24,6 +25,10 @@
 //! body      <entry> | <page> | <leaves> | <delta> | null (no such key)
 //!           | +OK (write applied) | -ERR... (failure)
 //! ```
+//!
+//! `RL.HINT` asks a stand-in to keep a write for `owner`, a replica that
+//! is down (sloppy quorum, see `machine::sloppy`); its `+OK` counts
+//! towards the write's quorum.
 //!
 //! `RL.PING` is the failure detector's heartbeat: the answer is `+OK`, and
 //! any answer from a peer counts as a heartbeat (see
@@ -82,6 +87,16 @@ pub enum PeerRequest {
     Scan(PageRequest),
     /// A heartbeat: answered with an ack, to show the node is alive.
     Ping,
+    /// Sloppy quorum: keep this write as a hint for `owner` (a replica
+    /// that is down) and deliver it when `owner` is back.
+    Hint {
+        /// The replica the write is for.
+        owner: NodeId,
+        /// The key.
+        key: Bytes,
+        /// The versioned value or tombstone.
+        entry: Entry,
+    },
     /// Anti-entropy, first step: `from`'s bucket hashes of its tree for
     /// this node; answered with [`PeerResponse::AeLeaves`].
     AeSummary {
@@ -157,7 +172,7 @@ pub enum PeerError {
     /// The first element is not a known message name.
     #[error(
         "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN, \
-         RL.PING, RL.AESUM, RL.AEKEYS or RL.REP"
+         RL.PING, RL.HINT, RL.AESUM, RL.AEKEYS or RL.REP"
     )]
     UnknownMessage(String),
     /// Wrong number of elements.
@@ -188,6 +203,7 @@ const FLUSH: &[u8] = b"RL.FLUSH";
 const REP: &[u8] = b"RL.REP";
 const SCAN: &[u8] = b"RL.SCAN";
 const PING: &[u8] = b"RL.PING";
+const HINT: &[u8] = b"RL.HINT";
 const PAGE: &[u8] = b"PAGE";
 
 /// Writes the hello that opens a peer connection.
@@ -283,6 +299,14 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 resp::write_array_header(out, 2);
                 resp::write_bulk(out, PING);
                 write_u64(out, *id);
+            }
+            PeerRequest::Hint { owner, key, entry } => {
+                resp::write_array_header(out, 5);
+                resp::write_bulk(out, HINT);
+                write_u64(out, *id);
+                write_u64(out, u64::from(*owner));
+                resp::write_bulk(out, key);
+                encode_entry(entry, out);
             }
             PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. } => {
                 ae::encode_request(*id, req, out)
@@ -547,6 +571,24 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                     count: usize::try_from(count).unwrap_or(usize::MAX),
                     pattern,
                 }),
+            })
+        }
+        HINT => {
+            arity(&items, "RL.HINT", 5)?;
+            let owner = NodeId::try_from(int(&items[2], "RL.HINT", "owner")?).map_err(|_| {
+                PeerError::Field {
+                    msg: "RL.HINT",
+                    field: "owner",
+                    expected: "a node id (u32)",
+                }
+            })?;
+            Ok(PeerMessage::Request {
+                id: int(&items[1], "RL.HINT", "id")?,
+                req: PeerRequest::Hint {
+                    owner,
+                    key: bulk(&items[3], "RL.HINT", "key")?,
+                    entry: decode_entry(&items[4], "RL.HINT")?,
+                },
             })
         }
         PING => {

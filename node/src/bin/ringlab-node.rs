@@ -92,6 +92,10 @@ mod real {
         /// Keep writes a replica missed and deliver them when it is back.
         #[arg(long)]
         hinted_handoff: Option<bool>,
+        /// Let a stand-in node hold a write for a suspected or unreachable
+        /// replica and count towards W (needs --hinted-handoff true).
+        #[arg(long)]
+        sloppy_quorum: Option<bool>,
         /// Hints kept at most (the oldest drop first; default 10000).
         #[arg(long)]
         handoff_max_hints: Option<usize>,
@@ -184,6 +188,7 @@ mod real {
         }
         c.phi_threshold = a.phi_threshold.unwrap_or(c.phi_threshold);
         c.hinted_handoff = a.hinted_handoff.unwrap_or(c.hinted_handoff);
+        c.sloppy_quorum = a.sloppy_quorum.unwrap_or(c.sloppy_quorum);
         c.handoff_max_hints = a.handoff_max_hints.unwrap_or(c.handoff_max_hints);
         c.validate()?;
         Ok(c)

@@ -207,6 +207,7 @@ impl World<'_> {
             heartbeat_interval: sc.cluster.heartbeat_interval,
             phi_threshold: sc.cluster.phi_threshold,
             hinted_handoff: sc.cluster.hinted_handoff,
+            sloppy_quorum: sc.cluster.sloppy_quorum,
             handoff_max_hints: sc.cluster.handoff_max_hints,
             seed: (seed ^ u64::from(slot.id).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 .wrapping_add(slot.starts),

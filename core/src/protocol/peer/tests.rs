@@ -92,9 +92,15 @@ fn message() -> impl Strategy<Value = PeerMessage> {
             id,
             req: PeerRequest::Get { key }
         }),
-        (id.clone(), key, entry()).prop_map(|(id, key, entry)| PeerMessage::Request {
+        (id.clone(), key.clone(), entry()).prop_map(|(id, key, entry)| PeerMessage::Request {
             id,
             req: PeerRequest::Put { key, entry }
+        }),
+        (id.clone(), any::<u32>(), key, entry()).prop_map(|(id, owner, key, entry)| {
+            PeerMessage::Request {
+                id,
+                req: PeerRequest::Hint { owner, key, entry },
+            }
         }),
         // Times are RESP integers: below i64::MAX, as entries' are.
         (id.clone(), 0u64..i64::MAX as u64, any::<u32>()).prop_map(|(id, ts, node)| {
