@@ -282,3 +282,45 @@ fn a_nodes_extra_latency_delays_its_clients_both_ways() {
         );
     }
 }
+
+/// A machine's deadline that passed between two events (a heartbeat due
+/// while the node was idle) fires at once. The engine once armed such a
+/// timer at the past deadline but queued it at `now`, then ignored the
+/// event as stale: the node's timers stalled for good, its detector
+/// stopped hearing heartbeats and suspected healthy peers, and with W=3
+/// about half of a light load's SETs failed UNAVAILABLE.
+#[test]
+fn an_idle_node_keeps_its_heartbeats_and_suspects_no_one() {
+    let toml = r#"
+name = "idle-heartbeats"
+seed = 1
+window = "1s"
+[cluster]
+nodes = 3
+vnodes = 128
+replication = { n = 3, r = 1, w = 3 }
+replica_timeout = "1s"
+heartbeat_interval = "20ms"
+[capacity]
+cores = 2
+op_cost = { mean = "100us" }
+per_kb_cost = "0us"
+[network]
+latency = { base = "100us", jitter = "50us" }
+[[phase]]
+name = "light"
+duration = "10s"
+rate = 30
+keys = { count = 5_000, distribution = "uniform" }
+mix = { get = 0.9, set = 0.1 }
+value_size = "100B"
+timeout = "2s"
+clients = 3
+connections = 4
+"#;
+    let rec = simulate(toml);
+    let w = phase(&rec, "light");
+    assert!(w.counts.ok > 250, "{:?}", w.counts);
+    assert_eq!(errors(&w, "UNAVAILABLE"), 0, "{:?}", w.counts);
+    assert_eq!(w.counts.availability(), Some(1.0), "{:?}", w.counts);
+}

@@ -526,10 +526,13 @@ impl World<'_> {
         let Some(t) = slot.machine.as_ref().and_then(Machine::poll_timeout) else {
             return;
         };
+        // A deadline already passed fires now; the slot must record the
+        // time the event carries, or `node_timer` would ignore it.
+        let t = t.max(self.now);
         if slot.timer.is_none_or(|armed| t < armed) {
             slot.timer = Some(t);
             let inc = slot.inc;
-            self.q.push(t.max(self.now), Ev::NodeTimer { node: i, inc });
+            self.q.push(t, Ev::NodeTimer { node: i, inc });
         }
     }
 
