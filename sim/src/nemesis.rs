@@ -263,6 +263,7 @@ mod tests {
                 FaultAction::SetLatency(_) => latency = !latency,
                 FaultAction::SetLoss(_) => loss = !loss,
                 FaultAction::Join(_) => panic!("the nemesis never joins"),
+                FaultAction::Skew { .. } => {}
             }
             let down = killed.len() + refilling.len() + cut_off.len() + cuts.len();
             assert!(down <= budget, "{down} down at {:?}: {faults:?}", f.at);
