@@ -5,7 +5,7 @@
 //! and the madsim engine keeps a handle on each running node.
 
 use ringlab_core::store::Entry;
-use ringlab_loadgen::durability::{self, Durability, Held};
+use ringlab_loadgen::durability::{self, Durability, Held, Holding};
 use ringlab_loadgen::scenario::Scenario;
 use ringlab_loadgen::stale::WriteOracle;
 use ringlab_loadgen::workload::write_key;
@@ -38,10 +38,18 @@ pub fn verdict(
         durability::check(o, evictable, |key| {
             name.clear();
             write_key(&mut name, b"", key);
-            // The newest entry wins, as last writer wins would repair it.
-            match entries(&name).into_iter().max_by_key(|e| e.version) {
+            // The newest entry wins, as last writer wins would repair it;
+            // the values it outranks tell a loss to clock order apart.
+            let mut all = entries(&name);
+            all.sort_by_key(|e| std::cmp::Reverse(e.version));
+            let mut all = all.into_iter();
+            let newest = match all.next() {
                 None => Held::Nothing,
                 Some(e) => e.value.map_or(Held::Tombstone, Held::Value),
+            };
+            Holding {
+                newest,
+                outranked: all.filter_map(|e| e.value).collect(),
             }
         })
     })
