@@ -384,7 +384,10 @@ mod tests {
             .collect();
         assert_eq!(base, on.faults);
         let skews: Vec<&Fault> = skewed.faults.iter().filter(is_skew).collect();
-        assert!(!skews.is_empty() && skews.len() % 2 == 0, "{skews:?}");
+        assert!(
+            !skews.is_empty() && skews.len().is_multiple_of(2),
+            "{skews:?}"
+        );
         // Every skew is undone, by 80% of the run.
         let last = skews.last().expect("some");
         assert!(matches!(
