@@ -149,6 +149,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     Ok(Duration::new(secs, (ns % 1_000_000_000) as u32))
 }
 
+/// Reads a signed duration such as `"-50ms"` or `"+1.5s"` (a clock's
+/// offset): a sign, then a duration as [`parse_duration`] reads it. Returns
+/// whether it is negative, and its size.
+pub fn parse_signed_duration(s: &str) -> Result<(bool, Duration), UnitError> {
+    let t = s.trim_start();
+    let (neg, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let d = parse_duration(rest).map_err(|e| match e {
+        // Name what was written, sign included.
+        UnitError::Malformed { expected, .. } => UnitError::Malformed {
+            found: s.to_string(),
+            expected,
+        },
+        UnitError::UnknownUnit { unit, expected, .. } => UnitError::UnknownUnit {
+            unit,
+            found: s.to_string(),
+            expected,
+        },
+        UnitError::NotWhole { what, .. } => UnitError::NotWhole {
+            found: s.to_string(),
+            what,
+        },
+        UnitError::TooLarge { .. } => UnitError::TooLarge {
+            found: s.to_string(),
+        },
+    })?;
+    Ok((neg && !d.is_zero(), d))
+}
+
 /// Writes `n / 10^digits` as a short exact decimal (`1500, 3` -> `"1.5"`).
 fn decimal(n: u128, digits: u32) -> String {
     let div = 10u128.pow(digits);
@@ -292,6 +324,19 @@ impl fmt::Display for Percent {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn signed_durations() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_signed_duration("-50ms"), Ok((true, ms(50))));
+        assert_eq!(parse_signed_duration("+50ms"), Ok((false, ms(50))));
+        assert_eq!(parse_signed_duration("1.5s"), Ok((false, ms(1500))));
+        assert_eq!(parse_signed_duration("-0ms"), Ok((false, ms(0))));
+        for bad in ["-", "--5ms", "-50", "-5parsecs", ""] {
+            let e = parse_signed_duration(bad).expect_err(bad);
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn durations_people_write() {

@@ -17,6 +17,12 @@
 //! Two cases cannot be judged and are counted apart: values without the
 //! oracle's stamp (cache fills, values shorter than a stamp), and nothing
 //! held where eviction or expiry may have removed the key.
+//!
+//! A lost set whose own value is still on a live node, outranked by the
+//! kept entry, was lost to clock order: the kept write was acknowledged
+//! before the lost one was sent, yet carries the larger stamp, which only
+//! a coordinator's clock behind the others' gives (last writer wins trusts
+//! it). Such losses carry `cause: "clock"`.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -51,6 +57,28 @@ pub struct LostWrite {
     /// What the cluster holds instead: `nothing`, `a tombstone`, or
     /// `write <id>` (a write acknowledged before `write` was sent).
     pub held: String,
+    /// Why, when known: `clock` (the write is still on a replica, outranked
+    /// by an older write's larger stamp). Absent otherwise, so verdicts
+    /// without one read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// What the live nodes hold of a key: the newest entry (last writer wins),
+/// and the values of the other entries, which it outranks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub newest: Held,
+    pub outranked: Vec<Bytes>,
+}
+
+impl From<Held> for Holding {
+    fn from(newest: Held) -> Self {
+        Holding {
+            newest,
+            outranked: Vec::new(),
+        }
+    }
 }
 
 /// The verdict over every key with an acknowledged write.
@@ -97,6 +125,7 @@ pub fn judge(o: &Oracle, key: u64, m: WriteId, held: &Held, evictable: bool) -> 
             write: m,
             op: op.into(),
             held,
+            cause: None,
         })
     };
     match held {
@@ -116,15 +145,20 @@ pub fn judge(o: &Oracle, key: u64, m: WriteId, held: &Held, evictable: bool) -> 
 /// Judges every key with an acknowledged write, in key order; `held` says
 /// what the cluster holds for a key index. Counters are judged apart
 /// ([`crate::counters::Counters::check`]).
-pub fn check(o: &Oracle, evictable: bool, mut held: impl FnMut(u64) -> Held) -> Durability {
+pub fn check(o: &Oracle, evictable: bool, mut held: impl FnMut(u64) -> Holding) -> Durability {
     let mut d = Durability::default();
     for (key, m) in o.newest_acked() {
         d.keys += 1;
-        match judge(o, key, m, &held(key), evictable) {
+        let holding = held(key);
+        match judge(o, key, m, &holding.newest, evictable) {
             Verdict::Kept => {}
             Verdict::Unjudged => d.unjudged += 1,
             Verdict::Evictable => d.evictable += 1,
-            Verdict::Lost(w) => {
+            Verdict::Lost(mut w) => {
+                let outranked = |v: &Bytes| o.read_stamp(key, v) == Some(m);
+                if holding.outranked.iter().any(outranked) {
+                    w.cause = Some("clock".into());
+                }
                 d.lost += 1;
                 if d.examples.len() < EXAMPLES {
                     d.examples.push(w);
@@ -225,9 +259,27 @@ mod tests {
             verdict(&o, Held::Value(Bytes::from_static(b"fill")), false),
             Verdict::Unjudged
         );
-        let d = check(&o, false, |_| Held::Nothing);
+        let d = check(&o, false, |_| Held::Nothing.into());
         assert_eq!((d.keys, d.lost, d.examples.len()), (1, 1, 1));
-        let d = check(&o, false, |_| Held::Value(v[0].clone()));
+        let d = check(&o, false, |_| Held::Value(v[0].clone()).into());
         assert_eq!((d.keys, d.lost), (1, 0));
+    }
+
+    #[test]
+    fn a_lost_write_still_held_under_an_older_stamp_is_lost_to_the_clock() {
+        let (o, v) = history(&["S", "A0", "S", "A1"]);
+        // Write 1 is on a replica, but write 0 (acknowledged before 1 was
+        // sent) outranks it: the stamps disagree with the order.
+        let d = check(&o, false, |_| Holding {
+            newest: Held::Value(v[0].clone()),
+            outranked: vec![v[1].clone()],
+        });
+        assert_eq!(d.lost, 1);
+        assert_eq!(d.examples[0].cause.as_deref(), Some("clock"));
+        // Gone from every replica: lost, cause unknown.
+        let d = check(&o, false, |_| Held::Value(v[0].clone()).into());
+        assert_eq!((d.lost, d.examples[0].cause.as_deref()), (1, None));
+        let json = serde_json::to_string(&d.examples[0]).expect("serialises");
+        assert!(!json.contains("cause"), "{json}");
     }
 }

@@ -14,23 +14,53 @@
 //! absolute expiry times and last-writer-wins versions mean the same on every
 //! node. A real node takes the epoch offset from the system clock once, at
 //! start, and then advances monotonically. The simulator builds one clock and
-//! hands copies to every node and client, so all of them agree exactly.
+//! hands copies to every node and client, so all of them agree exactly,
+//! unless a scenario skews a node's clock: that node's copy then carries a
+//! [`SkewHandle`] the simulator changes at the fault's time.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use ringlab_core::clock::Micros;
+pub use ringlab_core::clock::{Micros, Skew};
+
+/// A node clock's skew against model time, shared by the node's [`Clock`]
+/// and the simulator that changes it (a `skew` fault). Nothing else writes
+/// it, and no thread or real clock is involved: the simulator sets it at a
+/// model instant and the node reads it at its next `now`.
+#[derive(Debug, Default)]
+pub struct SkewHandle(Mutex<Skew>);
+
+impl SkewHandle {
+    /// A handle that lives to the end of the process, for [`Clock::skewed`]:
+    /// a few bytes per simulated node per run, never freed, so that a clock
+    /// stays `Copy`. Only the simulator makes them.
+    pub fn leak() -> &'static SkewHandle {
+        Box::leak(Box::default())
+    }
+
+    /// The skew now.
+    pub fn get(&self) -> Skew {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the skew (from model time `skew.since` on).
+    pub fn set(&self, skew: Skew) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = skew;
+    }
+}
 
 /// The error of [`Clock::timeout`]: the future did not finish in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("timed out")]
 pub struct Elapsed;
 
-/// Model time on top of the runtime's clock. Cheap to copy; copies agree.
+/// Model time on top of the runtime's clock. Cheap to copy; copies agree
+/// (a skewed copy reads its own time, see [`Clock::skewed`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     /// How many runtime nanoseconds make one model nanosecond (`D`).
@@ -39,6 +69,10 @@ pub struct Clock {
     origin: Instant,
     /// Model time at `origin`.
     origin_us: Micros,
+    /// This node's skew, when the simulator skews it (None: model time).
+    /// A `'static` borrow keeps the clock `Copy`, which the node and the
+    /// load generator rely on everywhere (see [`SkewHandle::leak`]).
+    skew: Option<&'static SkewHandle>,
 }
 
 impl Clock {
@@ -51,6 +85,7 @@ impl Clock {
             scale: 1,
             origin: Instant::now(),
             origin_us: since_epoch.as_micros() as Micros,
+            skew: None,
         }
     }
 
@@ -64,6 +99,18 @@ impl Clock {
             scale,
             origin: Instant::now(),
             origin_us,
+            skew: None,
+        }
+    }
+
+    /// This clock read through `skew`: `now` is the node's local time and
+    /// `sleep_until` takes a local deadline. Relative durations (`sleep`,
+    /// `timeout`, `interval`) stay in model time: the simulator's capacity
+    /// and network run on model time, whatever a node's clock reads.
+    pub fn skewed(&self, skew: &'static SkewHandle) -> Self {
+        Self {
+            skew: Some(skew),
+            ..*self
         }
     }
 
@@ -72,10 +119,14 @@ impl Clock {
         self.scale
     }
 
-    /// Model time now.
+    /// Model time now (the node's local time when skewed).
     pub fn now(&self) -> Micros {
         let real = Instant::now().saturating_duration_since(self.origin);
-        self.origin_us + (real.as_nanos() / (u128::from(self.scale) * 1000)) as Micros
+        let model = self.origin_us + (real.as_nanos() / (u128::from(self.scale) * 1000)) as Micros;
+        match &self.skew {
+            Some(s) => s.get().local(model),
+            None => model,
+        }
     }
 
     /// Model time elapsed since `then` (zero if `then` is in the future).
@@ -93,8 +144,13 @@ impl Clock {
         runtime / self.scale
     }
 
-    /// The runtime instant at model time `at`.
+    /// The runtime instant at model time `at` (when skewed: when this
+    /// clock reads `at`).
     pub fn runtime_instant(&self, at: Micros) -> Instant {
+        let at = match &self.skew {
+            Some(s) => s.get().global(at),
+            None => at,
+        };
         let model = Duration::from_micros(at.saturating_sub(self.origin_us));
         self.origin + self.to_runtime(model)
     }
@@ -188,6 +244,7 @@ mod tests {
             scale: 1000,
             origin: Instant::now(),
             origin_us: 1_000_000,
+            skew: None,
         };
         assert_eq!(
             c.to_runtime(Duration::from_micros(20)),

@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::cluster::{endpoint, latency_dist, node_ref};
 use super::model::{Fault, FaultAction, node_name};
 use super::reader::{Ctx, Field, Span, Table, Value, boolean, duration, number, probability};
-use super::units::format_duration;
+use super::units::{format_duration, parse_signed_duration};
 
-const ACTIONS: [&str; 10] = [
+const ACTIONS: [&str; 11] = [
     "kill",
     "restart",
     "partition",
@@ -22,6 +22,7 @@ const ACTIONS: [&str; 10] = [
     "latency",
     "loss",
     "join",
+    "skew",
 ];
 
 /// A fault read from the file, with the spans its timeline checks point at.
@@ -229,9 +230,118 @@ fn read_action(
             })
         }
         "join" => node_ref(ctx, path, v, nodes).map(FaultAction::Join),
+        "skew" => skew(ctx, path, v, nodes),
         "latency" => latency_dist(ctx, path, v).map(FaultAction::SetLatency),
         "loss" => probability(ctx, path, v).map(FaultAction::SetLoss),
         _ => unreachable!("only listed actions are read"),
+    }
+}
+
+/// The largest clock offset a skew may set: far beyond any NTP-synced
+/// clock, and small enough that a clock never reads before the epoch.
+const MAX_OFFSET: Duration = Duration::from_secs(24 * 3600);
+/// The largest drift, in ppm (10%): quartz drifts by tens of ppm.
+const MAX_DRIFT_PPM: i32 = 100_000;
+
+/// `skew = { node = "node-2", offset = "-50ms", drift = "-500ppm" }`.
+fn skew(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>, nodes: Option<u32>) -> Option<FaultAction> {
+    let t = Table::open(
+        ctx,
+        path,
+        v,
+        &["node", "offset", "drift"],
+        "{ node = \"node-2\", offset = \"-50ms\" }",
+    )?;
+    let node = endpoint(ctx, &t, "node", nodes);
+    let offset = match t.field(ctx, "offset", offset_us) {
+        Field::Absent => {
+            t.missing(
+                ctx,
+                "offset",
+                "the clock's offset from model time, like \"-50ms\" (behind) or \"0ms\" (in step)",
+            );
+            None
+        }
+        f => f.valid(),
+    };
+    let drift = match t.field(ctx, "drift", drift_ppm) {
+        Field::Absent => Some(0),
+        f => f.valid(),
+    };
+    Some(FaultAction::Skew {
+        node: node?,
+        offset_us: offset?,
+        drift_ppm: drift?,
+    })
+}
+
+/// A clock offset: a signed duration, whole microseconds (the model clock's
+/// tick), at most [`MAX_OFFSET`] either way.
+fn offset_us(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<i64> {
+    let expected = "a signed duration, like \"-50ms\" or \"+2ms\"";
+    let toml::de::DeValue::String(s) = v.get_ref() else {
+        ctx.wrong_type(path, v, expected);
+        return None;
+    };
+    let (neg, d) = match parse_signed_duration(s) {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.invalid(path, v, format!("is not {expected}: {e}"));
+            return None;
+        }
+    };
+    if d > MAX_OFFSET {
+        let max = format_duration(MAX_OFFSET);
+        ctx.invalid(path, v, format!("is too large: at most {max} either way"));
+        return None;
+    }
+    if d.subsec_nanos() % 1000 != 0 {
+        ctx.invalid(
+            path,
+            v,
+            "is not a whole number of microseconds (the model clock's tick)",
+        );
+        return None;
+    }
+    let us = d.as_micros() as i64; // at most a day: fits
+    Some(if neg { -us } else { us })
+}
+
+/// A clock drift: `"-500ppm"` (slow) or `"+20ppm"` (fast), a whole number of
+/// parts per million, at most [`MAX_DRIFT_PPM`] either way.
+fn drift_ppm(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<i32> {
+    let expected = "a drift in parts per million, like \"-500ppm\" (slow) or \"+20ppm\" (fast)";
+    let toml::de::DeValue::String(s) = v.get_ref() else {
+        ctx.wrong_type(path, v, expected);
+        return None;
+    };
+    let Some(num) = s.trim().strip_suffix("ppm") else {
+        ctx.invalid(
+            path,
+            v,
+            format!("is not {expected}: the unit `ppm` is required"),
+        );
+        return None;
+    };
+    let num = num.trim_end().strip_prefix('+').unwrap_or(num.trim_end());
+    match num.parse::<i32>() {
+        Ok(p) if p.abs() <= MAX_DRIFT_PPM => Some(p),
+        Ok(_) => {
+            ctx.invalid(
+                path,
+                v,
+                format!("is too large: at most {MAX_DRIFT_PPM}ppm (10%) either way"),
+            );
+            None
+        }
+        Err(_) => {
+            ctx.invalid(
+                path,
+                v,
+                format!("is not {expected}: a whole number before `ppm`"),
+            );
+            None
+        }
     }
 }
 
@@ -373,7 +483,8 @@ fn check_timeline(ctx: &mut Ctx<'_>, faults: &[Read]) {
             FaultAction::Slow { .. }
             | FaultAction::SetLatency(_)
             | FaultAction::SetLoss(_)
-            | FaultAction::Join(_) => {}
+            | FaultAction::Join(_)
+            | FaultAction::Skew { .. } => {}
         }
     }
 }

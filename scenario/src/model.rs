@@ -453,6 +453,13 @@ pub enum FaultAction {
     /// A node declared in `[cluster]` starts and joins the running cluster
     /// (it is not a member before; nothing migrates to it).
     Join(String),
+    /// The node's clock reads model time + `offset_us` from now on, and
+    /// gains `drift_ppm` µs per model second after (both 0 undoes it).
+    Skew {
+        node: String,
+        offset_us: i64,
+        drift_ppm: i32,
+    },
 }
 
 impl fmt::Display for FaultAction {
@@ -471,6 +478,23 @@ impl fmt::Display for FaultAction {
             FaultAction::SetLatency(l) => write!(f, "latency {l}"),
             FaultAction::SetLoss(p) => write!(f, "loss {p}"),
             FaultAction::Join(n) => write!(f, "join {n}"),
+            FaultAction::Skew {
+                node,
+                offset_us,
+                drift_ppm,
+            } => {
+                let sign = if *offset_us < 0 { "-" } else { "+" };
+                let size = Duration::from_micros(offset_us.unsigned_abs());
+                write!(
+                    f,
+                    "skew {node} {sign}{}",
+                    crate::units::format_duration(size)
+                )?;
+                if *drift_ppm != 0 {
+                    write!(f, " drift {drift_ppm:+}ppm")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use ringlab_core::ring::NodeId;
 use ringlab_loadgen::recorder::new_histogram;
 use ringlab_loadgen::scenario::CostDist;
-use ringlab_node::clock::{Clock, Micros};
+use ringlab_node::clock::{Clock, Micros, SkewHandle};
 use ringlab_node::{Hooks, OpCost, Overloaded};
 use tokio::sync::Semaphore;
 
@@ -98,6 +98,9 @@ pub struct Knobs {
     /// The running incarnation (None while killed): the end-of-run
     /// durability verdict reads its store.
     live: Live,
+    /// The node's clock skew, when the scenario skews this node: its clock
+    /// reads through it, and the fault timeline sets it.
+    pub skew: Option<&'static SkewHandle>,
 }
 
 /// A node's running incarnation, if any (a node has no `Debug`).
@@ -119,7 +122,15 @@ impl Knobs {
             client_delay_us: AtomicU64::new(0),
             stats: None,
             live: Live::default(),
+            skew: None,
         }
+    }
+
+    /// These knobs, with a clock skew the timeline can set (only for a node
+    /// the scenario skews: the others read model time directly).
+    pub fn with_skew(mut self) -> Self {
+        self.skew = Some(SkewHandle::leak());
+        self
     }
 
     /// These knobs, also keeping per-window figures of the node's operations.

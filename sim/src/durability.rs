@@ -6,7 +6,7 @@
 //! and the madsim engine keeps a handle on each running node.
 
 use ringlab_core::store::Entry;
-use ringlab_loadgen::durability::{self, Durability, Held};
+use ringlab_loadgen::durability::{self, Durability, Held, Holding};
 use ringlab_loadgen::scenario::Scenario;
 use ringlab_loadgen::stale::WriteOracle;
 use ringlab_loadgen::workload::{write_counter_key, write_key};
@@ -35,22 +35,30 @@ pub fn verdict(
 ) -> Durability {
     let evictable = evicted || expires(sc);
     let mut name = Vec::new();
-    // The newest entry wins, as last writer wins would repair it.
-    let mut newest = |name: &[u8]| entries(name).into_iter().max_by_key(|e| e.version);
     oracle.with(|o| {
         let mut d = durability::check(o, evictable, |key| {
             name.clear();
             write_key(&mut name, b"", key);
-            match newest(&name) {
+            // The newest entry wins, as last writer wins would repair it;
+            // the values it outranks tell a loss to clock order apart.
+            let mut all = entries(&name);
+            all.sort_by_key(|e| std::cmp::Reverse(e.version));
+            let mut all = all.into_iter();
+            let newest = match all.next() {
                 None => Held::Nothing,
                 Some(e) => e.value.map_or(Held::Tombstone, Held::Value),
+            };
+            Holding {
+                newest,
+                outranked: all.filter_map(|e| e.value).collect(),
             }
         });
         if o.counters().sent() > 0 {
             d.updates = Some(o.counters().check(evictable, |counter| {
                 name.clear();
                 write_counter_key(&mut name, b"", counter);
-                let value = newest(&name)?.value?;
+                let newest = entries(&name).into_iter().max_by_key(|e| e.version);
+                let value = newest?.value?;
                 std::str::from_utf8(&value).ok()?.parse().ok()
             }));
         }

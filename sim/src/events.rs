@@ -20,6 +20,7 @@ fn fault_kind(action: &FaultAction) -> &'static str {
         FaultAction::SetLatency(_) => "latency",
         FaultAction::SetLoss(_) => "loss",
         FaultAction::Join(_) => "join",
+        FaultAction::Skew { .. } => "skew",
     }
 }
 
@@ -45,6 +46,9 @@ pub fn events_of(faults: &[Fault], labels: &BTreeMap<usize, String>) -> Vec<Even
                 }),
                 FaultAction::Slow { node, .. } => later.iter().find(
                     |g| matches!(&g.action, FaultAction::Slow { node: n2, .. } if n2 == node),
+                ),
+                FaultAction::Skew { node, .. } => later.iter().find(
+                    |g| matches!(&g.action, FaultAction::Skew { node: n2, .. } if n2 == node),
                 ),
                 _ => None,
             }

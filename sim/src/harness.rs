@@ -43,7 +43,7 @@ use ringlab_loadgen::driver::{self, AppConfig, Driver, DriverConfig};
 use ringlab_loadgen::recorder::{RunMeta, RunRecord};
 use ringlab_loadgen::scenario::{FaultAction, LatencyDist, Scenario, node_name};
 use ringlab_loadgen::stale::WriteOracle;
-use ringlab_node::clock::{Clock, Micros};
+use ringlab_node::clock::{Clock, Micros, Skew};
 use ringlab_node::{Member, NodeConfig, NodeEnv};
 use tokio::sync::{Notify, watch};
 
@@ -189,6 +189,13 @@ impl NodeFactory<'_> {
         if let Some(origin) = self.stats_origin {
             knobs = knobs.with_stats(NodeStats::new(origin, scenario.window));
         }
+        let skewed = scenario
+            .faults
+            .iter()
+            .any(|f| matches!(&f.action, FaultAction::Skew { node, .. } if *node == name));
+        if skewed {
+            knobs = knobs.with_skew();
+        }
         let knobs = Arc::new(knobs);
         for peer in 1..=node_count {
             knobs.set_peer_delay(peer, scenario.network.extra(&name, &node_name(peer)));
@@ -225,6 +232,9 @@ impl NodeFactory<'_> {
         let incarnation = Arc::new(AtomicU64::new(0));
         let node_knobs = knobs.clone();
         let clock = self.clock;
+        // The node reads its own clock (skewed or not); its hooks (cores,
+        // network delays) run on model time.
+        let node_clock = knobs.skew.map_or(clock, |s| clock.skewed(s));
         let members = self.members.clone();
         let dynamic = self.dynamic;
         let machine = self
@@ -257,7 +267,10 @@ impl NodeFactory<'_> {
                         .await
                         .expect("a simulated node's address is free");
                     node_bound.notify_one();
-                    let env = NodeEnv { clock, hooks };
+                    let env = NodeEnv {
+                        clock: node_clock,
+                        hooks,
+                    };
                     let started = move |node: Arc<ringlab_node::state::Node>| {
                         live_knobs.set_live(Some(node.clone()));
                         if dynamic {
@@ -447,6 +460,21 @@ impl Timeline<'_> {
                             .find(|m| node_name(m.id) == *name)
                             .expect("a join names a node of the cluster");
                         join(factory, nodes, member, members_tx).await;
+                    } else if let FaultAction::Skew {
+                        node,
+                        offset_us,
+                        drift_ppm,
+                    } = &fault.action
+                    {
+                        // From the fault's model instant, as the fast engine.
+                        let skew = Skew {
+                            offset_us: *offset_us,
+                            drift_ppm: *drift_ppm,
+                            since: self.start + micros(fault.at),
+                        };
+                        if let Some(h) = nodes.get(node).and_then(|(_, k)| k.skew) {
+                            h.set(skew);
+                        }
                     } else {
                         apply_fault(self.handle, &net, nodes, &fault.action, self.scenario);
                     }
@@ -691,6 +719,7 @@ fn apply_fault(
         }
         FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
         FaultAction::Join(_) => unreachable!("the supervisor starts joining nodes itself"),
+        FaultAction::Skew { .. } => unreachable!("the timeline sets skews itself"),
     }
 }
 

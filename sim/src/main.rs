@@ -60,6 +60,10 @@ enum Command {
         /// lost acknowledged write. The schedule goes to nemesis.txt.
         #[arg(long)]
         nemesis: bool,
+        /// The nemesis with clock-skew episodes too (implies --nemesis).
+        /// Last writer wins trusts clocks: expect lost writes.
+        #[arg(long)]
+        nemesis_skew: bool,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -89,6 +93,10 @@ enum Command {
         /// prints its schedule.
         #[arg(long)]
         nemesis: bool,
+        /// Each seed's schedule with clock-skew episodes too (implies
+        /// --nemesis). Last writer wins trusts clocks: expect lost writes.
+        #[arg(long)]
+        nemesis_skew: bool,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -181,8 +189,10 @@ fn main() -> ExitCode {
             out,
             quiet,
             nemesis,
+            nemesis_skew,
             sim,
         } => {
+            let nemesis = ringlab_sim::nemesis::Mode::from_flags(nemesis, nemesis_skew);
             ringlab_sim::runner::run_cmd(&scenario, seed, out, quiet, &sim.set, sim.engine, nemesis)
         }
         Command::Sweep {
@@ -192,13 +202,14 @@ fn main() -> ExitCode {
             jobs,
             out,
             nemesis,
+            nemesis_skew,
             sim,
         } => {
             let shard = shard.as_deref();
             let each = ringlab_sim::sweep::Each {
                 sets: &sim.set,
                 engine: sim.engine,
-                nemesis,
+                nemesis: ringlab_sim::nemesis::Mode::from_flags(nemesis, nemesis_skew),
             };
             ringlab_sim::sweep::sweep_cmd(&scenario, &seeds, shard, jobs, out, each)
         }

@@ -40,6 +40,44 @@ pub const REFILL: Duration = Duration::from_secs(2);
 /// Mixed into the seed, so the schedule's draws are apart from the run's.
 const NEMESIS_SEED: u64 = 0x4E45_4D45_5349_5300;
 
+/// Mixed into the seed for the opt-in skew episodes: drawn apart from the
+/// base schedule, which stays the same for a seed with or without them.
+const SKEW_SEED: u64 = 0x534B_4557_0000_0001;
+
+/// Whether a run is under the nemesis, and with clock skew.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The scenario's own faults.
+    #[default]
+    Off,
+    /// The schedule, clocks in step (`--nemesis`): the guarantee holds.
+    On,
+    /// The schedule plus clock-skew episodes (`--nemesis-skew`): last
+    /// writer wins trusts the coordinators' clocks, so writes may be lost
+    /// by design; this shows how many.
+    Skew,
+}
+
+impl Mode {
+    /// From the two flags (`--nemesis-skew` implies `--nemesis`).
+    pub fn from_flags(nemesis: bool, skew: bool) -> Self {
+        match (nemesis, skew) {
+            (_, true) => Mode::Skew,
+            (true, false) => Mode::On,
+            (false, false) => Mode::Off,
+        }
+    }
+
+    /// The flags that select this mode, for a child's command line.
+    pub fn flags(self) -> &'static [&'static str] {
+        match self {
+            Mode::Off => &[],
+            Mode::On => &["--nemesis"],
+            Mode::Skew => &["--nemesis", "--nemesis-skew"],
+        }
+    }
+}
+
 /// The kinds of episode, drawn with equal odds.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -196,10 +234,47 @@ fn episode(
     })
 }
 
-/// `sc` under the nemesis at `seed`: its faults replaced by the schedule,
-/// and `lost_writes <= 0` expected (unless the file bounds it already).
-pub fn apply(sc: &mut Scenario, seed: u64) {
+/// Clock-skew episodes for `sc` at `seed` (`--nemesis-skew`): one node at
+/// a time gets its clock 5-100 ms behind or ahead for 0.3-3 s, then back in
+/// step, within the same 10%-80% of the run as the other episodes.
+pub fn skew_schedule(sc: &Scenario, seed: u64) -> Vec<Fault> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SKEW_SEED);
+    let run = sc.duration();
+    let (last, end_by) = (run.mul_f64(0.7), run.mul_f64(0.8));
+    let mut faults = Vec::new();
+    let mut t = run.mul_f64(0.1);
+    while t < last {
+        let node = node_name(rng.random_range(1..=sc.cluster.nodes));
+        let ms: i64 = rng.random_range(5..=100);
+        let offset_us = if rng.random_bool(0.5) { -ms } else { ms } * 1000;
+        let len = Duration::from_millis(rng.random_range(300..=3_000)).min(end_by - t);
+        let skew = |offset_us| FaultAction::Skew {
+            node: node.clone(),
+            offset_us,
+            drift_ppm: 0,
+        };
+        faults.push(Fault {
+            at: t,
+            action: skew(offset_us),
+        });
+        faults.push(Fault {
+            at: t + len,
+            action: skew(0),
+        });
+        t += len + Duration::from_millis(rng.random_range(200..=2_000));
+    }
+    faults
+}
+
+/// `sc` under the nemesis at `seed`: its faults replaced by the schedule
+/// (with skew episodes under [`Mode::Skew`]), and `lost_writes <= 0`
+/// expected (unless the file bounds it already).
+pub fn apply(sc: &mut Scenario, seed: u64, mode: Mode) {
     sc.faults = schedule(sc, seed);
+    if mode == Mode::Skew {
+        sc.faults.extend(skew_schedule(sc, seed));
+        sc.faults.sort_by_key(|f| f.at); // stable: base faults first on ties
+    }
     if !sc.expect.iter().any(|e| e.metric == Metric::LostWrites) {
         sc.expect.push(Expectation {
             scope: Scope::Overall,
@@ -263,6 +338,7 @@ mod tests {
                 FaultAction::SetLatency(_) => latency = !latency,
                 FaultAction::SetLoss(_) => loss = !loss,
                 FaultAction::Join(_) => panic!("the nemesis never joins"),
+                FaultAction::Skew { .. } => {}
             }
             let down = killed.len() + refilling.len() + cut_off.len() + cuts.len();
             assert!(down <= budget, "{down} down at {:?}: {faults:?}", f.at);
@@ -293,12 +369,41 @@ mod tests {
     }
 
     #[test]
+    fn skew_is_opt_in_and_leaves_the_base_schedule_alone() {
+        let sc = scenario(3, 2);
+        let is_skew = |f: &&Fault| matches!(f.action, FaultAction::Skew { .. });
+        let (mut on, mut skewed) = (sc.clone(), sc.clone());
+        apply(&mut on, 7, Mode::On);
+        apply(&mut skewed, 7, Mode::Skew);
+        assert!(!on.faults.iter().any(|f| is_skew(&f)));
+        let base: Vec<Fault> = skewed
+            .faults
+            .iter()
+            .filter(|f| !is_skew(f))
+            .cloned()
+            .collect();
+        assert_eq!(base, on.faults);
+        let skews: Vec<&Fault> = skewed.faults.iter().filter(is_skew).collect();
+        assert!(
+            !skews.is_empty() && skews.len().is_multiple_of(2),
+            "{skews:?}"
+        );
+        // Every skew is undone, by 80% of the run.
+        let last = skews.last().expect("some");
+        assert!(matches!(
+            last.action,
+            FaultAction::Skew { offset_us: 0, .. }
+        ));
+        assert!(last.at <= sc.duration().mul_f64(0.8));
+    }
+
+    #[test]
     fn a_seed_replays_its_schedule_and_another_seed_draws_another() {
         let sc = scenario(3, 2);
         assert_eq!(schedule(&sc, 7), schedule(&sc, 7));
         assert_ne!(schedule(&sc, 7), schedule(&sc, 8));
         let mut sc2 = sc.clone();
-        apply(&mut sc2, 7);
+        apply(&mut sc2, 7, Mode::On);
         assert_eq!(sc2.faults, schedule(&sc, 7));
         assert_eq!(
             sc2.expect.last().map(|e| e.metric),

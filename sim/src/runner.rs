@@ -47,13 +47,13 @@ pub fn run_cmd(
     quiet: bool,
     sets: &[Override],
     engine: Option<Engine>,
-    nemesis: bool,
+    nemesis: crate::nemesis::Mode,
 ) -> Result<bool> {
     let mut sc = scenario::load_with(path, sets)?;
     let seed = seed.unwrap_or(sc.seed);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
-    if nemesis {
-        crate::nemesis::apply(&mut sc, seed);
+    if nemesis != crate::nemesis::Mode::Off {
+        crate::nemesis::apply(&mut sc, seed, nemesis);
         let text = crate::nemesis::describe(&sc.faults);
         std::fs::create_dir_all(&out)?;
         std::fs::write(out.join(crate::nemesis::FILE), &text)
@@ -325,7 +325,7 @@ pub(crate) fn run_children(
     runs: &[(PathBuf, u64, PathBuf)],
     sets: &[Override],
     engine: Option<Engine>,
-    nemesis: bool,
+    nemesis: crate::nemesis::Mode,
 ) -> Result<Vec<bool>> {
     let runs: Vec<ChildRun> = runs
         .iter()
@@ -347,8 +347,8 @@ pub(crate) struct ChildRun {
     pub out: PathBuf,
     /// This run's own `--set`s.
     pub sets: Vec<Override>,
-    /// Under a random fault schedule (`run --nemesis`).
-    pub nemesis: bool,
+    /// Under a random fault schedule (`run --nemesis`), or not.
+    pub nemesis: crate::nemesis::Mode,
 }
 
 /// [`run_children`] with each run's own `--set`s (`plan` runs several
@@ -376,9 +376,7 @@ pub(crate) fn run_children_each(
             if let Some(e) = engine {
                 cmd.arg("--engine").arg(e.as_str());
             }
-            if *nemesis {
-                cmd.arg("--nemesis");
-            }
+            cmd.args(nemesis.flags());
             let child = cmd
                 .arg(scenario)
                 .arg("--seed")
@@ -487,7 +485,13 @@ pub fn check_cmd(
         .zip(&scenarios)
         .map(|(p, sc)| (p.clone(), sc.seed, out.join(&sc.name)))
         .collect();
-    let ran = run_children(default_jobs(jobs), &runs, sets, engine, false)?;
+    let ran = run_children(
+        default_jobs(jobs),
+        &runs,
+        sets,
+        engine,
+        crate::nemesis::Mode::Off,
+    )?;
     let mut all: Vec<Verdict> = Vec::new();
     for ((sc, (_, _, dir)), ran) in scenarios.iter().zip(&runs).zip(ran) {
         if !ran {

@@ -74,8 +74,8 @@ pub struct Each<'a> {
     pub sets: &'a [Override],
     /// The engine (None: the scenario's, else the default).
     pub engine: Option<Engine>,
-    /// Under the nemesis (`--nemesis`).
-    pub nemesis: bool,
+    /// Under the nemesis (`--nemesis`, `--nemesis-skew`), or not.
+    pub nemesis: crate::nemesis::Mode,
 }
 
 /// `ringlab-sim sweep`.
@@ -144,7 +144,11 @@ fn finish(dir: &Path, manifest: &Manifest, scenario_path: &Path) -> Result<bool>
     for (seed, _) in &broken {
         let schedule = dir.join(seed_dir(*seed)).join(crate::nemesis::FILE);
         let schedule = std::fs::read_to_string(&schedule).ok();
-        let flag = if schedule.is_some() { " --nemesis" } else { "" };
+        let flag = match &schedule {
+            Some(s) if s.contains(" skew ") => " --nemesis --nemesis-skew",
+            Some(_) => " --nemesis",
+            None => "",
+        };
         println!(
             "replay seed {seed}: ringlab-sim run {} --seed {seed}{flag}",
             scenario_path.display()

@@ -468,13 +468,18 @@ fn durability_markdown(d: &Durability, md: &mut String) {
     }
     md.push_str("| key | newest acknowledged write | the cluster holds |\n| ---: | --- | --- |\n");
     for w in &d.examples {
+        // A known cause follows what is held (none: as before causes).
+        let held = match &w.cause {
+            Some(c) => format!("{} (cause: {c})", w.held),
+            None => w.held.clone(),
+        };
         let _ = writeln!(
             md,
             "| {} | {} {} | {} |",
             w.key,
             w.op,
             w.write,
-            md_cell(&w.held)
+            md_cell(&held)
         );
     }
     md.push('\n');

@@ -266,7 +266,7 @@ fn run_sim(
         true,
         &[],
         Some(crate::runner::Engine::Fast),
-        false,
+        crate::nemesis::Mode::Off,
     )?;
     let file = out.join("summary.json");
     let text =

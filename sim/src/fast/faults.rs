@@ -83,6 +83,19 @@ impl World<'_> {
                     self.nodes[i].cores.slow = factor;
                 }
             }
+            FaultAction::Skew {
+                node,
+                offset_us,
+                drift_ppm,
+            } => {
+                if let Some(i) = self.index_of(&node) {
+                    self.nodes[i].clock = ringlab_core::clock::Skew {
+                        offset_us,
+                        drift_ppm,
+                        since: self.now,
+                    };
+                }
+            }
             FaultAction::SetLatency(lat) => self.link.latency = lat,
             FaultAction::SetLoss(p) => self.link.loss = p,
             FaultAction::Join(n) => {

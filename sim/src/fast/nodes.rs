@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
-use ringlab_core::clock::Micros;
+use ringlab_core::clock::{Micros, Skew};
 use ringlab_core::config::{Member, NodeConfig};
 use ringlab_core::machine::{ConnId, Effect, Machine, replica_cost};
 use ringlab_core::protocol::peer::{PeerRequest, PeerResponse, RequestId};
@@ -76,8 +76,13 @@ pub struct NodeSlot {
     pub cores: Cores<Job>,
     /// Client connections of this incarnation.
     pub conns: ConnMap,
-    /// The machine timer armed now.
+    /// The machine timer armed now, in model time (the machine sets it on
+    /// its own clock; see `clock`).
     pub timer: Option<Micros>,
+    /// The node's clock against model time (a `skew` fault). The machine
+    /// sees only its own clock, as a real node does: versions, TTLs and
+    /// timers are in it; the cores and the network stay in model time.
+    pub clock: Skew,
     /// Extra one-way latency to each peer (µs), by index.
     pub extra: Vec<Micros>,
     /// Extra one-way latency between this node and any client.
@@ -141,6 +146,7 @@ impl World<'_> {
                 cores,
                 conns: ConnMap::new(),
                 timer: None,
+                clock: Skew::default(),
                 extra,
                 client_extra: sc.network.client_extra(&name).as_micros() as Micros,
                 next_link: vec![0; n],
@@ -214,7 +220,7 @@ impl World<'_> {
             ..NodeConfig::default()
         };
         let expire = cfg.expire_interval.as_micros().max(1) as Micros;
-        let machine = Machine::new(cfg, NODE_PORT, self.now)
+        let machine = Machine::new(cfg, NODE_PORT, slot.clock.local(self.now))
             .map_err(|e| FastError::Unsupported(format!("node {}: {e}", slot.name)))?;
         let slot = &mut self.nodes[i];
         slot.machine = Some(machine);
@@ -400,7 +406,7 @@ impl World<'_> {
 
     /// Runs `job` on node `i`'s machine and carries out the effects.
     fn run_job(&mut self, i: usize, job: Job) {
-        let now = self.now;
+        let now = self.nodes[i].clock.local(self.now);
         let Some(m) = self.nodes[i].machine.as_mut() else {
             return;
         };
@@ -472,7 +478,7 @@ impl World<'_> {
         id: RequestId,
         resp: Result<PeerResponse, ReplicaFailure>,
     ) {
-        let now = self.now;
+        let now = self.nodes[i].clock.local(self.now);
         let Some(m) = self.nodes[i].machine.as_mut() else {
             return;
         };
@@ -487,14 +493,13 @@ impl World<'_> {
     }
 
     pub fn node_timer(&mut self, i: usize, inc: u64) {
-        let now = self.now;
         let slot = &mut self.nodes[i];
-        if slot.inc != inc || slot.timer != Some(now) {
+        if slot.inc != inc || slot.timer != Some(self.now) {
             return;
         }
         slot.timer = None;
         if let Some(m) = slot.machine.as_mut() {
-            m.handle_timeout(now);
+            m.handle_timeout(slot.clock.local(self.now));
         }
         self.after(i);
     }
@@ -508,7 +513,8 @@ impl World<'_> {
         if slot.inc != inc {
             return;
         }
-        m.expire_step(now);
+        // TTLs are judged on the node's clock, as a real node judges them.
+        m.expire_step(slot.clock.local(now));
         let period = m.config().expire_interval.as_micros().max(1) as Micros;
         self.q.push(now + period, Ev::Expire { node: i, inc });
     }
@@ -526,9 +532,13 @@ impl World<'_> {
         let Some(t) = slot.machine.as_ref().and_then(Machine::poll_timeout) else {
             return;
         };
-        // A deadline already passed fires now; the slot must record the
-        // time the event carries, or `node_timer` would ignore it.
-        let t = t.max(self.now);
+        // The machine's deadline is on its clock; the queue runs on model
+        // time. A timer armed before a skew fires at the model time it was
+        // armed for, then the machine re-arms: the madsim node's sleep does
+        // the same. A deadline already passed fires now; the slot must
+        // record the time the event carries, or `node_timer` would ignore
+        // it.
+        let t = slot.clock.global(t).max(self.now);
         if slot.timer.is_none_or(|armed| t < armed) {
             slot.timer = Some(t);
             let inc = slot.inc;

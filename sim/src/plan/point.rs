@@ -198,7 +198,7 @@ impl Setup {
         for (v, plan) in variants.iter().enumerate() {
             for &seed in &self.seeds {
                 runs.push(ChildRun {
-                    nemesis: false,
+                    nemesis: crate::nemesis::Mode::Off,
                     scenario: plan.file.clone(),
                     seed,
                     out: run_dir(&dir, v, seed),
