@@ -20,6 +20,8 @@ fn fault_kind(action: &FaultAction) -> &'static str {
         FaultAction::SetLatency(_) => "latency",
         FaultAction::SetLoss(_) => "loss",
         FaultAction::Join(_) => "join",
+        FaultAction::Leave(_) => "leave",
+        FaultAction::Remove(_) => "remove",
     }
 }
 
