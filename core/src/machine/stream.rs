@@ -269,7 +269,13 @@ impl Machine {
         let mut buf = Vec::new();
         // Keys this node does not replicate are never pulled here: a read
         // of one (this node as a previous owner) is answered as usual.
-        if !replicates(&self.membership.placement, self.stream_n(), h, self.id, &mut buf) {
+        if !replicates(
+            &self.membership.placement,
+            self.stream_n(),
+            h,
+            self.id,
+            &mut buf,
+        ) {
             return false;
         }
         let arrived = s
