@@ -108,6 +108,15 @@ pub struct NodeConfig {
     pub anti_entropy_interval: Option<Duration>,
     /// The most keys one anti-entropy round moves, both ways together.
     pub anti_entropy_keys: usize,
+    /// At start (a join or a restart) and when a member is removed, pull
+    /// the keys this node replicates from their previous owners, and
+    /// forward reads of keys not pulled yet (see
+    /// [`crate::machine::stream`]). Off by default.
+    pub join_stream: bool,
+    /// Keys one streaming batch carries at most.
+    pub join_stream_keys: usize,
+    /// The pause between two batches from one source.
+    pub join_stream_interval: Duration,
 }
 
 impl Default for NodeConfig {
@@ -146,6 +155,9 @@ impl Default for NodeConfig {
             handoff_max_hints: 10_000,
             anti_entropy_interval: None,
             anti_entropy_keys: 1000,
+            join_stream: false,
+            join_stream_keys: 500,
+            join_stream_interval: Duration::from_millis(10),
         }
     }
 }
@@ -300,6 +312,9 @@ impl NodeConfig {
                 "needs hinted_handoff: a stand-in keeps the write as a hint for its owner",
             ));
         }
+        if self.join_stream_keys == 0 {
+            return Err(bad("join_stream_keys", "must be at least 1, got 0"));
+        }
         Ok(())
     }
 }
@@ -394,6 +409,12 @@ struct ClusterFile {
     anti_entropy_interval: Option<String>,
     /// Keys one anti-entropy round may move.
     anti_entropy_keys: Option<usize>,
+    /// Streaming on start and removal on or off.
+    join_stream: Option<bool>,
+    /// Keys per streaming batch.
+    join_stream_keys: Option<usize>,
+    /// Pause between streaming batches, e.g. "10ms".
+    join_stream_interval: Option<String>,
     /// The cluster.
     members: Vec<MemberFile>,
 }
@@ -490,6 +511,12 @@ impl NodeConfig {
         self.hinted_handoff = f.hinted_handoff.unwrap_or(self.hinted_handoff);
         self.sloppy_quorum = f.sloppy_quorum.unwrap_or(self.sloppy_quorum);
         self.handoff_max_hints = f.handoff_max_hints.unwrap_or(self.handoff_max_hints);
+        self.join_stream = f.join_stream.unwrap_or(self.join_stream);
+        self.join_stream_keys = f.join_stream_keys.unwrap_or(self.join_stream_keys);
+        if let Some(v) = f.join_stream_interval {
+            self.join_stream_interval =
+                parse_duration(&v).map_err(|m| file_err(format!("join_stream_interval: {m}")))?;
+        }
         self.members = f
             .members
             .into_iter()

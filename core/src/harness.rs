@@ -247,6 +247,62 @@ impl Cluster {
         self.replies.retain(|&(n, _), _| n != node);
     }
 
+    /// Starts node `id` (not a member yet) configured by `cfg` (its id and
+    /// members are set here) with every member and itself as members;
+    /// every live node adds it at this same instant, as `CLUSTER ADDNODE`
+    /// sent everywhere would.
+    pub fn join(&mut self, id: NodeId, cfg: &NodeConfig) {
+        let member = Member {
+            id,
+            addr: SocketAddr::from(([10, 0, 0, id as u8], 6379)),
+            vnodes: 64,
+        };
+        let mut all: Vec<Member> = self
+            .nodes
+            .values()
+            .next()
+            .map(|m| m.members().to_vec())
+            .unwrap_or_default();
+        all.push(member.clone());
+        let cfg = NodeConfig {
+            id,
+            members: all,
+            seed: cfg.seed ^ u64::from(id),
+            ..cfg.clone()
+        };
+        let fresh = Machine::new(cfg, 6379, self.now).expect("a valid joining configuration");
+        let live: Vec<NodeId> = self
+            .nodes
+            .keys()
+            .copied()
+            .filter(|n| !self.dead.contains(n))
+            .collect();
+        for n in live {
+            let m = self.nodes.get_mut(&n).expect("a node");
+            m.add_member(member.clone()).expect("a new id");
+        }
+        self.nodes.insert(id, fresh);
+        self.drain(id);
+    }
+
+    /// Every live node but `id` removes member `id` (`CLUSTER FORGET` on
+    /// each of them).
+    pub fn remove(&mut self, id: NodeId) {
+        let live: Vec<NodeId> = self
+            .nodes
+            .keys()
+            .copied()
+            .filter(|n| *n != id && !self.dead.contains(n))
+            .collect();
+        let now = self.now;
+        for n in live {
+            let m = self.nodes.get_mut(&n).expect("a node");
+            // Already removed (a leave's RL.FORGET got there first): fine.
+            let _ = m.remove_member(now, id);
+            self.drain(n);
+        }
+    }
+
     /// Delays every message to `node` by `extra` more (0: back to normal).
     pub fn slow(&mut self, node: NodeId, extra: Micros) {
         self.slow.insert(node, extra);

@@ -3,9 +3,13 @@
 //! member list and a placement that disagree.
 //!
 //! A join adds the member to the placement and opens peer connections to
-//! it. Nothing migrates: keys whose primary changed are simply not on their
-//! new owner until written again (the `rehash` lesson measures exactly
-//! that). N, R and W stay as they were clamped when the node started.
+//! it; a removal (a member that left, or one forgotten for good) takes it
+//! out. The membership itself moves no data: keys whose primary changed are
+//! not on their new owner until written again (the `rehash` lesson
+//! measures exactly that), unless `join_stream` pulls them
+//! (`machine::stream`) or a leaving node hands them over
+//! (`machine::leave`). N, R and W stay as they were clamped when the node
+//! started.
 
 use crate::ring::{AnyPlacement, NodeId, Placement, PlacementKind, validate_vnodes};
 
@@ -53,6 +57,20 @@ impl Membership {
         next.members.insert(pos, member);
         Ok(next)
     }
+
+    /// This membership without member `id` (pure: the node applies it).
+    pub fn without(&self, id: NodeId) -> Result<Membership, MembershipError> {
+        let Ok(pos) = self.members.binary_search_by_key(&id, |m| m.id) else {
+            return Err(MembershipError::NotAMember(id));
+        };
+        if self.members.len() == 1 {
+            return Err(MembershipError::LastMember(id));
+        }
+        let mut next = self.clone();
+        next.placement.remove_node(id);
+        next.members.remove(pos);
+        Ok(next)
+    }
 }
 
 /// A membership change that cannot be made.
@@ -61,6 +79,18 @@ pub enum MembershipError {
     /// The node is already in the cluster.
     #[error("node {0} is already a member; expected a new node id")]
     AlreadyMember(NodeId),
+    /// The node to remove is not a member.
+    #[error("node {0} is not a member; expected one of the member ids")]
+    NotAMember(NodeId),
+    /// Removing the node would leave no member.
+    #[error("node {0} is the last member; a cluster keeps at least one")]
+    LastMember(NodeId),
+    /// A node cannot forget itself (it leaves instead).
+    #[error("node {0} is this node; expected another member (CLUSTER LEAVE removes this one)")]
+    Myself(NodeId),
+    /// The node is already leaving.
+    #[error("node {0} is already leaving")]
+    Leaving(NodeId),
     /// The new member's vnode count is unusable.
     #[error("member {id}: {msg}")]
     BadVnodes {
@@ -75,6 +105,15 @@ pub enum MembershipError {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Joined {
     /// Members after the join.
+    pub members: usize,
+    /// The exact fraction of the hash space whose primary changed.
+    pub moved_fraction: f64,
+}
+
+/// What a removal did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Removed {
+    /// Members after the removal.
     pub members: usize,
     /// The exact fraction of the hash space whose primary changed.
     pub moved_fraction: f64,
@@ -119,6 +158,20 @@ mod tests {
                 assert_eq!(a, b, "{kind} {key}");
             }
         }
+    }
+
+    #[test]
+    fn a_removal_gives_the_placement_a_fresh_build_would() {
+        for kind in PlacementKind::ALL {
+            let five: Vec<Member> = (1..=5).map(|i| member(i, 32 + i)).collect();
+            let m = Membership::new(kind, &five).without(3).unwrap();
+            let fresh = Membership::new(kind, &[&five[..2], &five[3..]].concat());
+            assert_eq!(m.members, fresh.members, "{kind}");
+            assert_eq!(m.placement, fresh.placement, "{kind}");
+            assert_eq!(m.without(3).unwrap_err(), MembershipError::NotAMember(3));
+        }
+        let one = Membership::new(PlacementKind::Ring, &[member(1, 8)]);
+        assert_eq!(one.without(1).unwrap_err(), MembershipError::LastMember(1));
     }
 
     #[test]

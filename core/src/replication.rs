@@ -79,6 +79,9 @@ pub enum ReplicaFailure {
     Overloaded,
     /// The replica could not store the write (maxmemory with noeviction).
     OutOfMemory,
+    /// The replica has just taken over the key's range and has not
+    /// received its keys yet (`machine::stream`): ask the previous owner.
+    Moving,
     /// Anything else the replica reported.
     Other(String),
 }
@@ -89,6 +92,7 @@ impl fmt::Display for ReplicaFailure {
             Self::Unreachable => f.write_str("unreachable"),
             Self::Overloaded => f.write_str("overloaded"),
             Self::OutOfMemory => f.write_str("out of memory"),
+            Self::Moving => f.write_str("moving"),
             Self::Other(s) => f.write_str(s),
         }
     }
@@ -393,6 +397,20 @@ impl<T: Versioned + Clone> ReadOp<T> {
     pub fn handle_timeout(&mut self, now: Micros) {
         self.tally.handle_timeout(now);
         self.decide();
+    }
+
+    /// Adds `node` to the targets while the read is undecided (a replica
+    /// answered `Moving`: its range's previous owner answers in its
+    /// stead); `poll_transmit` hands it out next. R is not raised: the
+    /// extra target replaces one that cannot answer. False when the read
+    /// is decided or `node` is a target already.
+    pub fn add_target(&mut self, node: NodeId) -> bool {
+        if self.decision.is_some() || self.tally.targets.contains(&node) {
+            return false;
+        }
+        self.tally.targets.push(node);
+        self.tally.answered.push(false);
+        true
     }
 
     /// The decision, once there is one. Fixed when made: replies that come

@@ -244,10 +244,17 @@ async fn timers(node: Arc<Node>, mut stop: watch::Receiver<Stop>) {
         .fold(cfg.replica_timeout.min(cfg.command_timeout), Duration::min);
     loop {
         let now = node.clock.now();
+        // Streaming and a hand-off pace their batches by the machine's
+        // deadlines, set by answers: wake at their pause at the latest
+        // while they run (only then, so other runs wake as before).
+        let (due, moving) = node.inspect(|m| (m.poll_timeout(), m.streaming() || m.leaving()));
+        let horizon = if moving {
+            horizon.min(cfg.join_stream_interval.max(Duration::from_micros(100)))
+        } else {
+            horizon
+        };
         let limit = now.saturating_add(horizon.as_micros() as Micros);
-        let at = node
-            .inspect(|m| m.poll_timeout())
-            .map_or(limit, |t| t.min(limit));
+        let at = due.map_or(limit, |t| t.min(limit));
         tokio::select! {
             biased;
             _ = stop.changed() => return,

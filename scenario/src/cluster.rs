@@ -30,6 +30,8 @@ pub(super) mod defaults {
     pub const ANTI_ENTROPY_KEYS: u32 = 1000;
     pub const PHI_THRESHOLD: f64 = 8.0;
     pub const HANDOFF_MAX_HINTS: u64 = 10_000;
+    pub const JOIN_STREAM_KEYS: u32 = 500;
+    pub const JOIN_STREAM_INTERVAL_MS: u64 = 10;
 }
 
 /// Reads the failure detector's and hinted handoff's keys of `[cluster]`.
@@ -68,6 +70,19 @@ fn read_liveness(ctx: &mut Ctx<'_>, t: &Table<'_, '_>, cluster: &mut Cluster) {
             super::reader::uint(c, p, v, 1, u64::from(u32::MAX))
         })
         .or(defaults::HANDOFF_MAX_HINTS) as usize;
+    cluster.join_stream = t.field(ctx, "join_stream", boolean).or(false);
+    cluster.join_stream_keys = t
+        .field(ctx, "join_stream_keys", |c, p, v| {
+            uint32(c, p, v, 1, 1_000_000)
+        })
+        .or(defaults::JOIN_STREAM_KEYS) as usize;
+    cluster.join_stream_interval = t
+        .field(
+            ctx,
+            "join_stream_interval",
+            super::reader::positive_duration,
+        )
+        .or(cluster.join_stream_interval);
 }
 
 /// Checks that `v` names a node of the cluster (`"node-3"`) and returns the
@@ -136,6 +151,9 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         hinted_handoff: false,
         sloppy_quorum: false,
         handoff_max_hints: defaults::HANDOFF_MAX_HINTS as usize,
+        join_stream: false,
+        join_stream_keys: defaults::JOIN_STREAM_KEYS as usize,
+        join_stream_interval: Duration::from_millis(defaults::JOIN_STREAM_INTERVAL_MS),
         anti_entropy_interval: None,
         anti_entropy_keys: defaults::ANTI_ENTROPY_KEYS as usize,
     };
@@ -158,6 +176,9 @@ pub(super) fn read_cluster(ctx: &mut Ctx<'_>, v: Option<&Value<'_>>) -> (Cluster
         "hinted_handoff",
         "sloppy_quorum",
         "handoff_max_hints",
+        "join_stream",
+        "join_stream_keys",
+        "join_stream_interval",
     ];
     let Some(t) = Table::open(ctx, "cluster", v, &known, "a table [cluster]") else {
         return (cluster, None);

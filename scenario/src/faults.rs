@@ -11,7 +11,7 @@ use super::model::{Fault, FaultAction, node_name};
 use super::reader::{Ctx, Field, Span, Table, Value, boolean, duration, number, probability};
 use super::units::{format_duration, parse_signed_duration};
 
-const ACTIONS: [&str; 11] = [
+const ACTIONS: [&str; 13] = [
     "kill",
     "restart",
     "partition",
@@ -23,6 +23,8 @@ const ACTIONS: [&str; 11] = [
     "loss",
     "join",
     "skew",
+    "leave",
+    "remove",
 ];
 
 /// A fault read from the file, with the spans its timeline checks point at.
@@ -141,6 +143,7 @@ pub(super) fn read_faults(
     read.sort_by_key(|r| r.fault.at);
     check_timeline(ctx, &read);
     check_joins(ctx, &read, nodes, n);
+    check_departures(ctx, &read);
     read.into_iter().map(|r| r.fault).collect()
 }
 
@@ -231,6 +234,8 @@ fn read_action(
         }
         "join" => node_ref(ctx, path, v, nodes).map(FaultAction::Join),
         "skew" => skew(ctx, path, v, nodes),
+        "leave" => node_ref(ctx, path, v, nodes).map(FaultAction::Leave),
+        "remove" => node_ref(ctx, path, v, nodes).map(FaultAction::Remove),
         "latency" => latency_dist(ctx, path, v).map(FaultAction::SetLatency),
         "loss" => probability(ctx, path, v).map(FaultAction::SetLoss),
         _ => unreachable!("only listed actions are read"),
@@ -484,7 +489,9 @@ fn check_timeline(ctx: &mut Ctx<'_>, faults: &[Read]) {
             | FaultAction::SetLatency(_)
             | FaultAction::SetLoss(_)
             | FaultAction::Join(_)
-            | FaultAction::Skew { .. } => {}
+            | FaultAction::Skew { .. }
+            | FaultAction::Leave(_)
+            | FaultAction::Remove(_) => {}
         }
     }
 }
@@ -564,5 +571,46 @@ fn check_joins(ctx: &mut Ctx<'_>, faults: &[Read], nodes: Option<u32>, n: u32) {
             &first.span,
             format!("fault[{}]: only {initial} of the {nodes} nodes are members before the joins, fewer than replication N = {n}: raise cluster.nodes or lower N", first.index),
         );
+    }
+}
+
+/// Checks leaves and removals: a node leaves while it runs, a removed node
+/// is dead (killed and not restarted: `remove` forgets a dead node, a live
+/// one leaves), each node goes once, and no later fault names it.
+fn check_departures(ctx: &mut Ctx<'_>, faults: &[Read]) {
+    let mut dead: BTreeSet<&str> = BTreeSet::new();
+    // Node -> (time gone, fault index).
+    let mut gone: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
+    for r in faults {
+        let path = format!("fault[{}]", r.index);
+        let at = format_duration(r.fault.at);
+        for name in &r.named {
+            if let Some((when, i)) = gone.get(name.as_str()) {
+                ctx.error(
+                    &r.span,
+                    format!("{path}: {name} is no member at {at}: fault[{i}] took it out of the cluster at {}; a fault can name it only before", format_duration(*when)),
+                );
+            }
+        }
+        match &r.fault.action {
+            FaultAction::Kill(n) => {
+                dead.insert(n);
+            }
+            FaultAction::Restart(n) => {
+                dead.remove(n.as_str());
+            }
+            FaultAction::Leave(n) if dead.contains(n.as_str()) => ctx.error(
+                &r.span,
+                format!("{path}: {n} is dead at {at}: a node hands its keys off as it leaves, so it must run; write remove = \"{n}\" to forget a dead node"),
+            ),
+            FaultAction::Remove(n) if !dead.contains(n.as_str()) => ctx.error(
+                &r.span,
+                format!("{path}: {n} is running at {at}: remove forgets a dead node; kill it first, or write leave = \"{n}\" for a graceful leave"),
+            ),
+            _ => {}
+        }
+        if let FaultAction::Leave(n) | FaultAction::Remove(n) = &r.fault.action {
+            gone.entry(n).or_insert((r.fault.at, r.index));
+        }
     }
 }

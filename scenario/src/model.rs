@@ -53,6 +53,14 @@ pub struct Cluster {
     pub sloppy_quorum: bool,
     /// Hints a node keeps at most (the oldest drop first).
     pub handoff_max_hints: usize,
+    /// Nodes pull the keys they replicate when they start (a join, a
+    /// restart) and after a removal, and forward reads of keys not pulled
+    /// yet (off by default).
+    pub join_stream: bool,
+    /// Keys per streaming batch.
+    pub join_stream_keys: usize,
+    /// Pause between two batches from one source.
+    pub join_stream_interval: Duration,
     /// How often each node runs an anti-entropy round (None: off, the
     /// default).
     pub anti_entropy_interval: Option<Duration>,
@@ -451,7 +459,8 @@ pub enum FaultAction {
     /// The network's loss probability changes.
     SetLoss(f64),
     /// A node declared in `[cluster]` starts and joins the running cluster
-    /// (it is not a member before; nothing migrates to it).
+    /// (it is not a member before; with `join_stream` it pulls its keys,
+    /// else nothing migrates to it).
     Join(String),
     /// The node's clock reads model time + `offset_us` from now on, and
     /// gains `drift_ppm` µs per model second after (both 0 undoes it).
@@ -460,6 +469,13 @@ pub enum FaultAction {
         offset_us: i64,
         drift_ppm: i32,
     },
+    /// A running member leaves gracefully (`CLUSTER LEAVE`): it hands its
+    /// keys to their owners without it, then every member removes it. It
+    /// keeps serving its clients as a proxy.
+    Leave(String),
+    /// A dead member is forgotten for good (`CLUSTER FORGET` on every
+    /// member): its keys are not handed off.
+    Remove(String),
 }
 
 impl fmt::Display for FaultAction {
@@ -495,6 +511,8 @@ impl fmt::Display for FaultAction {
                 }
                 Ok(())
             }
+            FaultAction::Leave(n) => write!(f, "leave {n}"),
+            FaultAction::Remove(n) => write!(f, "remove {n}"),
         }
     }
 }

@@ -554,3 +554,64 @@ fn failure_detection_and_handoff_are_off_unless_asked_for() {
         assert!(err.contains(key), "{bad}: {err}");
     }
 }
+
+#[test]
+fn leave_remove_and_join_stream_are_read_and_their_misuses_name_file_and_field() {
+    let text = r#"
+[cluster]
+nodes = 4
+join_stream = true
+join_stream_keys = 20
+join_stream_interval = "50ms"
+
+[[phase]]
+duration = "30s"
+rate = 1000
+
+[[fault]]
+at = "5s"
+leave = "node-2"
+
+[[fault]]
+at = "10s"
+kill = "node-3"
+
+[[fault]]
+at = "12s"
+remove = "node-3"
+"#;
+    let s = scenario::parse(text, "x.toml").unwrap();
+    assert!(s.cluster.join_stream);
+    assert_eq!(s.cluster.join_stream_keys, 20);
+    assert_eq!(s.cluster.join_stream_interval, Duration::from_millis(50));
+    assert_eq!(s.faults[0].action, FaultAction::Leave("node-2".into()));
+    assert_eq!(s.faults[2].action.to_string(), "remove node-3");
+    let plain = scenario::parse(MINIMAL, "y.toml").unwrap();
+    assert!(!plain.cluster.join_stream, "off unless asked for");
+
+    let bad = |body: &str| {
+        let text = format!("[cluster]\nnodes = 4\n{MINIMAL}\n{body}");
+        scenario::parse(&text, "bad.toml").unwrap_err().to_string()
+    };
+    let e = bad("[[fault]]\nat = \"1s\"\nremove = \"node-2\"\n");
+    assert!(
+        e.contains("bad.toml") && e.contains("remove forgets a dead node"),
+        "{e}"
+    );
+    let e = bad(
+        "[[fault]]\nat = \"1s\"\nkill = \"node-2\"\n[[fault]]\nat = \"2s\"\nleave = \"node-2\"\n",
+    );
+    assert!(e.contains("is dead at 2s"), "{e}");
+    let e = bad(
+        "[[fault]]\nat = \"1s\"\nleave = \"node-2\"\n[[fault]]\nat = \"2s\"\nkill = \"node-2\"\n",
+    );
+    assert!(e.contains("no member at 2s"), "{e}");
+    let e = bad("[[fault]]\nat = \"1s\"\nleave = \"node-9\"\n");
+    assert!(e.contains("fault[1].leave"), "{e}");
+    let text = format!("[cluster]\njoin_stream_keys = 0\n{MINIMAL}");
+    let e = scenario::parse(&text, "k.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("k.toml") && e.contains("cluster.join_stream_keys"),
+        "{e}"
+    );
+}

@@ -21,6 +21,8 @@ fn fault_kind(action: &FaultAction) -> &'static str {
         FaultAction::SetLoss(_) => "loss",
         FaultAction::Join(_) => "join",
         FaultAction::Skew { .. } => "skew",
+        FaultAction::Leave(_) => "leave",
+        FaultAction::Remove(_) => "remove",
     }
 }
 

@@ -226,6 +226,9 @@ impl NodeFactory<'_> {
             hinted_handoff: cluster.hinted_handoff,
             sloppy_quorum: cluster.sloppy_quorum,
             handoff_max_hints: cluster.handoff_max_hints,
+            join_stream: cluster.join_stream,
+            join_stream_keys: cluster.join_stream_keys,
+            join_stream_interval: cluster.join_stream_interval,
             seed: self.seed ^ u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ..NodeConfig::default()
         };
@@ -475,6 +478,10 @@ impl Timeline<'_> {
                         if let Some(h) = nodes.get(node).and_then(|(_, k)| k.skew) {
                             h.set(skew);
                         }
+                    } else if let FaultAction::Leave(name) | FaultAction::Remove(name) =
+                        &fault.action
+                    {
+                        depart(nodes, name, &fault.action, members_tx);
                     } else {
                         apply_fault(self.handle, &net, nodes, &fault.action, self.scenario);
                     }
@@ -507,6 +514,52 @@ async fn join(
     nodes.insert(node_name(member.id), node);
     bound.notified().await;
     members_tx.send_modify(|list| list.push(member.clone()));
+}
+
+/// A leave or a removal of `name`. The member list restarted nodes start
+/// from loses it at once (watchers only add members, so this moves no
+/// running node). A leave runs `CLUSTER LEAVE` on the node: its hand-off
+/// and its `RL.FORGET`s travel the simulated network. A removal makes every
+/// running node forget it at this instant.
+fn depart(
+    nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>,
+    name: &str,
+    action: &FaultAction,
+    members_tx: &watch::Sender<Vec<Member>>,
+) {
+    members_tx.send_modify(|list| list.retain(|m| node_name(m.id) != name));
+    let Some(id) = nodes.get(name).and_then(|(_, k)| k.live()).map(|n| n.id) else {
+        if let FaultAction::Remove(_) = action {
+            // The usual case: the removed node is dead.
+            let id = name
+                .strip_prefix("node-")
+                .and_then(|s| s.parse::<NodeId>().ok())
+                .expect("the scenario reader checks node names");
+            forget_everywhere(nodes, name, id);
+        }
+        return;
+    };
+    match action {
+        FaultAction::Leave(_) => {
+            if let Some(node) = nodes.get(name).and_then(|(_, k)| k.live()) {
+                // Refused only when it already leaves or is alone.
+                let _ = node.with_machine(|m, now| m.leave(now));
+            }
+        }
+        _ => forget_everywhere(nodes, name, id),
+    }
+}
+
+/// Every running node but `name` forgets member `id`.
+fn forget_everywhere(nodes: &BTreeMap<String, (NodeHandle, Arc<Knobs>)>, name: &str, id: NodeId) {
+    for (other, (_, knobs)) in nodes {
+        if other != name
+            && let Some(node) = knobs.live()
+        {
+            // Not a member there any more: nothing to do.
+            let _ = node.with_machine(|m, now| m.remove_member(now, id));
+        }
+    }
 }
 
 /// The end-of-run verdict on lost acknowledged writes, from the running
@@ -718,7 +771,9 @@ fn apply_fault(
             net.update_config(|c| c.send_latency = range);
         }
         FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
-        FaultAction::Join(_) => unreachable!("the supervisor starts joining nodes itself"),
+        FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
+            unreachable!("the supervisor changes the membership itself")
+        }
         FaultAction::Skew { .. } => unreachable!("the timeline sets skews itself"),
     }
 }

@@ -337,7 +337,9 @@ mod tests {
                 FaultAction::Slow { factor, .. } => slow += if *factor > 1.0 { 1 } else { -1 },
                 FaultAction::SetLatency(_) => latency = !latency,
                 FaultAction::SetLoss(_) => loss = !loss,
-                FaultAction::Join(_) => panic!("the nemesis never joins"),
+                FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
+                    panic!("the nemesis never changes the membership")
+                }
                 FaultAction::Skew { .. } => {}
             }
             let down = killed.len() + refilling.len() + cut_off.len() + cuts.len();

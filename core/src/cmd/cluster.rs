@@ -1,6 +1,7 @@
 //! Cluster commands: `CLUSTER ADDNODE` (a node joins this node's view of
-//! the cluster) and `RL.HELLO`, which turns a client connection into a
-//! peer's.
+//! the cluster), `CLUSTER LEAVE` (this node hands its keys off and leaves),
+//! `CLUSTER FORGET` (a member is removed for good, on every member) and
+//! `RL.HELLO`, which turns a client connection into a peer's.
 //!
 //! A peer connection's messages write and delete keys and flush the store
 //! without AUTH, so `RL.HELLO` admits only a real member: the cluster
@@ -15,9 +16,11 @@ use bytes::{Bytes, BytesMut};
 
 use super::reply::{self, OK, clean};
 use super::{Cmd, CommandSpec};
+use crate::clock::Micros;
 use crate::config::Member;
 use crate::machine::conns::{After, Output};
 use crate::machine::{ConnId, Effect, Machine};
+use crate::protocol::peer::PeerRequest;
 use crate::protocol::peer::parse_hello;
 use crate::protocol::resp::{write_bulk, write_simple};
 use crate::ring::{DEFAULT_VNODES, NodeId};
@@ -26,6 +29,7 @@ use crate::secret::ct_eq;
 /// Runs CLUSTER or RL.HELLO and returns the reply.
 pub fn execute(
     m: &mut Machine,
+    now: Micros,
     conn: ConnId,
     slot: u64,
     spec: &CommandSpec,
@@ -33,6 +37,8 @@ pub fn execute(
 ) -> Bytes {
     match spec.cmd {
         Cmd::Cluster if args[1].eq_ignore_ascii_case(b"ADDNODE") => addnode(m, args),
+        Cmd::Cluster if args[1].eq_ignore_ascii_case(b"LEAVE") => leave(m, now, args),
+        Cmd::Cluster if args[1].eq_ignore_ascii_case(b"FORGET") => forget(m, now, args),
         // Redis's own words, which cluster-aware clients recognise.
         Cmd::Cluster => reply::error("ERR This instance has cluster support disabled"),
         Cmd::PeerHello => peer_hello(m, conn, slot, args),
@@ -196,6 +202,56 @@ fn addnode(m: &mut Machine, args: &[Bytes]) -> Bytes {
             );
             write_bulk(&mut out, text.as_bytes());
             out.freeze()
+        }
+        Err(e) => reply::error(&format!("ERR {e}")),
+    }
+}
+
+fn bulk_text(text: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    write_bulk(&mut out, text.as_bytes());
+    out.freeze()
+}
+
+/// `CLUSTER LEAVE`: this node hands its keys to their owners without it,
+/// then tells the peers to remove it (see `machine::leave`). Answers at
+/// once; INFO's `membership_leaving` turns 0 when it is done.
+fn leave(m: &mut Machine, now: Micros, args: &[Bytes]) -> Bytes {
+    if args.len() != 2 {
+        return reply::error("ERR wrong number of arguments: expected CLUSTER LEAVE");
+    }
+    match m.leave(now) {
+        Ok(keys) => bulk_text(&format!("leaving keys={keys}")),
+        Err(e) => reply::error(&format!("ERR {e}")),
+    }
+}
+
+/// `CLUSTER FORGET <id>`: removes a member for good (a dead node), here
+/// and, through `RL.FORGET`, on every other member. Its keys are not
+/// handed off: with `join_stream` the survivors pull the keys they gain
+/// from the remaining replicas.
+fn forget(m: &mut Machine, now: Micros, args: &[Bytes]) -> Bytes {
+    let usage = "expected CLUSTER FORGET <id>";
+    if args.len() != 3 {
+        return reply::error(&format!("ERR wrong number of arguments: {usage}"));
+    }
+    let Ok(id) = String::from_utf8_lossy(&args[2]).parse::<NodeId>() else {
+        return reply::error(&format!("ERR bad node id '{}': {usage}", clean(&args[2])));
+    };
+    let peers = m.peers();
+    match m.remove_member(now, id) {
+        Ok(r) => {
+            for p in peers.into_iter().filter(|&p| p != id) {
+                let req = PeerRequest::Forget {
+                    node: id,
+                    handed_off: false,
+                };
+                m.send_detached(p, req);
+            }
+            bulk_text(&format!(
+                "members={} moved_fraction={:.6}",
+                r.members, r.moved_fraction
+            ))
         }
         Err(e) => reply::error(&format!("ERR {e}")),
     }

@@ -621,7 +621,7 @@ fn start_found(
         | Cmd::SUnionStore
         | Cmd::SDiffStore => setops::build(spec.cmd, &args),
         Cmd::Object | Cmd::Memory => introspect::build(spec.cmd, &args),
-        Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, conn, slot, spec, &args)),
+        Cmd::Cluster | Cmd::PeerHello => Err(cluster::execute(m, now, conn, slot, spec, &args)),
         Cmd::SlowLog => Err(slowlog::execute(m, proto, &args)),
         _ => Err(server::execute(m, now, conn, slot, spec, &args)),
     };

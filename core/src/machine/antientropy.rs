@@ -139,11 +139,7 @@ impl Machine {
     fn view(&self) -> View<'_> {
         View {
             placement: &self.membership.placement,
-            n: if self.membership.members.len() == 1 {
-                1
-            } else {
-                self.quorum.n
-            },
+            n: if self.solo() { 1 } else { self.quorum.n },
             me: self.id,
         }
     }

@@ -141,6 +141,19 @@ fn section_text(node: &Machine, now: Micros, section: &str, out: &mut String) {
             for (name, _, v) in m.ae.rows() {
                 let _ = write!(out, "anti_entropy_{name}:{v}\r\n");
             }
+            // Only where membership changes move data, so INFO elsewhere
+            // reads as it did.
+            if node.cfg.join_stream || m.stream.handoff_keys > 0 || m.stream.left > 0 {
+                let _ = write!(
+                    out,
+                    "membership_streaming:{}\r\n",
+                    u8::from(node.streaming())
+                );
+                let _ = write!(out, "membership_leaving:{}\r\n", u8::from(node.leaving()));
+                for (name, v) in m.stream.rows() {
+                    let _ = write!(out, "membership_{name}:{v}\r\n");
+                }
+            }
         }
         _ => unreachable!("only SECTIONS are rendered"),
     }

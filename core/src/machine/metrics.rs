@@ -55,6 +55,64 @@ pub struct Metrics {
     pub hints_pending: u64,
     /// Anti-entropy's counters.
     pub ae: AntiEntropyCounters,
+    /// Streaming's and leaving's counters.
+    pub stream: StreamCounters,
+}
+
+/// What streaming (`machine::stream`) and a leave (`machine::leave`) did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCounters {
+    /// Pulls started (at start, and after each removal).
+    pub pulls: u64,
+    /// Pulls that finished.
+    pub pulls_done: u64,
+    /// Batches received.
+    pub batches: u64,
+    /// Batch requests that failed or timed out.
+    pub batches_failed: u64,
+    /// Sources given up on.
+    pub sources_skipped: u64,
+    /// Keys received in batches.
+    pub keys_received: u64,
+    /// Keys sent to pulling peers.
+    pub keys_sent: u64,
+    /// Reads this node coordinated for a moving key, sent elsewhere.
+    pub forwarded: u64,
+    /// Replica reads answered `-MOVING`.
+    pub moving: u64,
+    /// Reads that added a previous owner after a `-MOVING`.
+    pub redirects: u64,
+    /// Puts sent while handing off (one per key and gaining node).
+    pub handoff_keys: u64,
+    /// Writes passed on while leaving.
+    pub handoff_forwarded: u64,
+    /// Hand-off batches given up on.
+    pub handoff_batches_failed: u64,
+    /// 1 once this node left the cluster.
+    pub left: u64,
+}
+
+impl StreamCounters {
+    /// Name and value of each counter, in a fixed order (INFO names
+    /// without the `membership_` prefix).
+    pub fn rows(&self) -> [(&'static str, u64); 14] {
+        [
+            ("pulls", self.pulls),
+            ("pulls_done", self.pulls_done),
+            ("batches", self.batches),
+            ("batches_failed", self.batches_failed),
+            ("sources_skipped", self.sources_skipped),
+            ("keys_received", self.keys_received),
+            ("keys_sent", self.keys_sent),
+            ("forwarded", self.forwarded),
+            ("moving", self.moving),
+            ("redirects", self.redirects),
+            ("handoff_keys", self.handoff_keys),
+            ("handoff_forwarded", self.handoff_forwarded),
+            ("handoff_batches_failed", self.handoff_batches_failed),
+            ("left", self.left),
+        ]
+    }
 }
 
 /// What anti-entropy did (see `machine::antientropy`), both as the node
@@ -142,6 +200,7 @@ impl Metrics {
             stand_ins: 0,
             hints_pending: 0,
             ae: AntiEntropyCounters::default(),
+            stream: StreamCounters::default(),
         }
     }
 

@@ -23,7 +23,9 @@
 //!    - [`Machine::handle_timeout`] once `now` reaches
 //!      [`Machine::poll_timeout`];
 //!    - [`Machine::expire_step`] on the active-expiry period;
-//!    - [`Machine::add_member`] when a node joins.
+//!    - [`Machine::add_member`] when a node joins,
+//!      [`Machine::remove_member`] when one is removed, [`Machine::leave`]
+//!      to leave (`CLUSTER LEAVE` does it too).
 //! 2. After each event, drain [`Machine::poll_effect`] until `None` and carry
 //!    the effects out: [`Effect::Reply`] bytes to the client connection
 //!    (whole replies, in the connection's command order; one effect carries
@@ -49,6 +51,9 @@
 //!   delivered when it is back.
 //! - `sloppy`: sloppy quorum: a stand-in holds a write for a replica that
 //!   is down, and its ack counts towards W.
+//! - [`stream`]: pulling the keys a node replicates from their previous
+//!   owners at start and after a removal, forwarding reads meanwhile.
+//! - [`leave`]: a leaving node's hand-off of its keys.
 //! - [`crate::cmd`]: the command table and the commands by family.
 
 mod antientropy;
@@ -56,11 +61,13 @@ pub mod conns;
 mod gather;
 pub mod handoff;
 pub mod info;
+pub mod leave;
 pub mod liveness;
 pub mod metrics;
 pub mod quorum;
 mod sloppy;
 pub mod slowlog;
+pub mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -74,7 +81,7 @@ use crate::clock::Micros;
 use crate::cmd::{self, plan::Plan};
 use crate::config::{ConfigError, Member, NodeConfig};
 use crate::keyspace;
-use crate::membership::{Joined, Membership, MembershipError};
+use crate::membership::{Joined, Membership, MembershipError, Removed};
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::replication::{Quorum, ReplicaFailure};
 use crate::ring::NodeId;
@@ -165,6 +172,8 @@ pub fn replica_cost(req: &PeerRequest) -> OpCost {
         PeerRequest::AeKeys { leaves, keys, .. } => {
             leaves.len() * 4 + keys.iter().map(|(k, _)| k.len() + 12).sum::<usize>()
         }
+        PeerRequest::Stream { .. } => 16,
+        PeerRequest::Forget { .. } => 0,
     };
     OpCost {
         bytes,
@@ -277,6 +286,10 @@ pub struct Machine {
     pub(crate) handoff: handoff::Handoff,
     /// Anti-entropy's trees and round (None: off).
     pub(crate) ae: Option<antientropy::AntiEntropy>,
+    /// The pull of this node's keys in progress (None: none).
+    pub(crate) stream: Option<stream::Stream>,
+    /// This node's hand-off while it leaves (None: not leaving).
+    pub(crate) leave: Option<leave::Leave>,
 }
 
 impl Machine {
@@ -290,7 +303,7 @@ impl Machine {
             ..StoreConfig::default()
         });
         let ae = antientropy::AntiEntropy::start(&cfg, &mut store, now);
-        Ok(Self {
+        let mut m = Self {
             id: cfg.id,
             quorum,
             membership: Membership::new(cfg.placement, &members),
@@ -323,8 +336,13 @@ impl Machine {
             liveness: liveness::Liveness::new(&cfg, now),
             handoff: handoff::Handoff::new(&cfg),
             ae,
+            stream: None,
+            leave: None,
             cfg,
-        })
+        };
+        // A node that starts (a join, a restart) holds nothing yet.
+        m.stream_start(now);
+        Ok(m)
     }
 
     /// This node's id.
@@ -388,6 +406,8 @@ impl Machine {
             self.liveness.deadline(),
             self.handoff.deadline(),
             self.ae_deadline(),
+            self.stream_deadline(),
+            self.leave_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -495,6 +515,10 @@ impl Machine {
         self.metrics.replica_requests += 1;
         match req {
             PeerRequest::Get { key } => {
+                if self.stream_pending(&key, now) {
+                    self.metrics.stream.moving += 1;
+                    return PeerResponse::Failed(ReplicaFailure::Moving);
+                }
                 PeerResponse::Entry(self.store.get_versioned(&key, now).cloned())
             }
             PeerRequest::Put { key, entry } => match self.apply_local(key, entry, now) {
@@ -513,6 +537,13 @@ impl Machine {
             req @ (PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. }) => {
                 self.ae_serve(now, req)
             }
+            PeerRequest::Stream { from, after, count } => {
+                self.stream_serve(now, from, after, count)
+            }
+            PeerRequest::Forget { node, handed_off } => match self.forget(now, node, handed_off) {
+                Ok(_) | Err(MembershipError::NotAMember(_)) => PeerResponse::Ack,
+                Err(e) => PeerResponse::Failed(ReplicaFailure::Other(e.to_string())),
+            },
         }
     }
 
@@ -540,6 +571,14 @@ impl Machine {
         if self.ae_owns(id) {
             return self.ae_answer(now, from, resp);
         }
+        if self.stream_owns(id) {
+            self.stream_answer(now, from, resp);
+            return self.settle(now);
+        }
+        if self.leave_owns(id) {
+            self.leave_answer(now, id, &resp);
+            return self.settle(now);
+        }
         let Some((op, to)) = self.outstanding.remove(&id) else {
             return;
         };
@@ -565,6 +604,8 @@ impl Machine {
         self.liveness_tick(now);
         self.handoff_tick(now);
         self.ae_timeout(now);
+        self.stream_tick(now);
+        self.leave_tick(now);
         self.settle(now);
     }
 
@@ -580,6 +621,7 @@ impl Machine {
     /// Adds `member` to the cluster as this node sees it: the placement
     /// changes at once. Keys are not moved. The driver starts the links.
     pub fn add_member(&mut self, member: Member) -> Result<Joined, MembershipError> {
+        let id = member.id;
         let next = self.membership.with_member(member)?;
         let moved_fraction = self
             .membership
@@ -588,10 +630,52 @@ impl Machine {
             .expect("a membership keeps its placement's kind");
         self.membership = next;
         self.ae_placement_changed();
+        self.stream_add_source(id);
         Ok(Joined {
             members: self.membership.members.len(),
             moved_fraction,
         })
+    }
+
+    /// Removes member `id` (another node) from the cluster as this node
+    /// sees it: the placement changes at once. With `join_stream` on, this
+    /// node then pulls the keys it gained (see [`stream`]).
+    pub fn remove_member(&mut self, now: Micros, id: NodeId) -> Result<Removed, MembershipError> {
+        self.forget(now, id, false)
+    }
+
+    /// [`Machine::remove_member`]; `handed_off`: the node handed its keys
+    /// over as it left, so there is nothing to pull.
+    fn forget(
+        &mut self,
+        now: Micros,
+        id: NodeId,
+        handed_off: bool,
+    ) -> Result<Removed, MembershipError> {
+        if id == self.id {
+            return Err(MembershipError::Myself(id));
+        }
+        let next = self.membership.without(id)?;
+        let moved_fraction = self
+            .membership
+            .placement
+            .moved_fraction(&next.placement)
+            .expect("a membership keeps its placement's kind");
+        self.membership = next;
+        self.peer_views.remove(&id);
+        self.ae_placement_changed();
+        if !handed_off {
+            self.stream_start(now);
+        }
+        Ok(Removed {
+            members: self.membership.members.len(),
+            moved_fraction,
+        })
+    }
+
+    /// Whether this node is the only member (it holds every key).
+    pub(crate) fn solo(&self) -> bool {
+        self.membership.members.len() == 1 && self.membership.members[0].id == self.id
     }
 
     /// Applies a write to the local store, as a replica.
@@ -601,8 +685,13 @@ impl Machine {
         entry: Entry,
         now: Micros,
     ) -> Result<(), ReplicaFailure> {
+        // A leaving node passes on every write it takes (see [`leave`]).
+        let forward = self.leave.is_some().then(|| key.clone());
         let put = self.store.put(key, entry, now, &mut self.rng);
         self.ae_absorb();
+        if let Some(key) = forward {
+            self.leave_forward(&key, now);
+        }
         put.map(|_| ()).map_err(|_| ReplicaFailure::OutOfMemory)
     }
 

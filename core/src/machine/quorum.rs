@@ -153,7 +153,7 @@ pub(crate) type Outcome = Result<Input, OpError>;
 impl Machine {
     /// The key's preference list.
     pub(crate) fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
-        if self.membership.members.len() == 1 {
+        if self.solo() {
             return vec![self.id];
         }
         let mut out = Vec::with_capacity(self.quorum.n);
@@ -192,7 +192,7 @@ impl Machine {
                     }
                     Begun::Wait(w) => w,
                 },
-                Step::ReadValue(key) => match self.read_path(&key) {
+                Step::ReadValue(key) => match self.read_path(now, &key) {
                     None => return self.reply_value(now, cmd, &key),
                     Some(targets) => self.quorum_read(now, id, key, targets),
                 },
@@ -238,7 +238,7 @@ impl Machine {
 
     /// A read: `Ok` when it is answered locally, or the wait to park.
     fn begin_read(&mut self, now: Micros, id: OpId, key: Bytes) -> Begun<Option<Entry>> {
-        match self.read_path(&key) {
+        match self.read_path(now, &key) {
             None => Begun::Done(self.store.get_versioned(&key, now).cloned()),
             Some(targets) => Begun::Wait(self.quorum_read(now, id, key, targets)),
         }
@@ -246,14 +246,19 @@ impl Machine {
 
     /// Who answers a read of `key`: None when this node's store alone does,
     /// else the replicas to ask.
-    fn read_path(&mut self, key: &[u8]) -> Option<Vec<NodeId>> {
-        if self.membership.members.len() == 1 {
+    fn read_path(&mut self, now: Micros, key: &[u8]) -> Option<Vec<NodeId>> {
+        if self.solo() {
             // A node alone holds every key (the common single-node case,
             // kept free of the preference list's allocation).
             return None;
         }
         let targets = self.replicas(key);
         let mine = targets.contains(&self.id);
+        if mine && self.stream_pending(key, now) {
+            // Not here yet: its previous owner answers (see `stream`).
+            self.metrics.stream.forwarded += 1;
+            return Some(self.stream_forward_targets(key));
+        }
         let local_only = targets.len() == 1 && mine;
         let shortcut = !local_only && self.quorum.r == 1 && mine && {
             let n = self.local_reads;
@@ -314,7 +319,7 @@ impl Machine {
         key: Bytes,
         entry: Entry,
     ) -> Begun<Result<(), OpError>> {
-        let solo = self.membership.members.len() == 1;
+        let solo = self.solo();
         let targets = if solo {
             Vec::new()
         } else {
@@ -383,6 +388,12 @@ impl Machine {
         from: NodeId,
         resp: Result<PeerResponse, ReplicaFailure>,
     ) {
+        if matches!(resp, Ok(PeerResponse::Failed(ReplicaFailure::Moving)))
+            && let Some(Waiting::Read { key, .. }) = self.ops.get(&id).map(|o| &o.wait)
+        {
+            let key = key.clone();
+            self.stream_redirect(now, id, &key);
+        }
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };

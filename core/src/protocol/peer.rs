@@ -16,13 +16,16 @@
 //!           [RL.HINT  <id> <owner> <key> <entry>]
 //!           [RL.AESUM <id> <from> <bucket hashes>]
 //!           [RL.AEKEYS <id> <from> <budget> [<leaf> ...] [<key> <ts> <node> ...]]
+//!           [RL.STREAM <id> <from> <after> <count>]
+//!           [RL.FORGET <id> <node> <handed-off 0 | 1>]
 //! response  [RL.REP   <id> <body>]
 //! entry     [<value bulk | null> <ts> <node> <expires-at | -1> [<kind>]]
 //! page      [+PAGE <bound | -1> <floor-ts | -1> <floor-node | -1>
 //!            [<key> <ts> <node> <kind | -1> ...]]
 //! leaves    [+AELEAVES [<leaf> ...] <leaf hashes>]
 //! delta     [+AEDELTA [<key> <entry> ...] [<key> ...]]
-//! body      <entry> | <page> | <leaves> | <delta> | null (no such key)
+//! streamed  [+STREAMED <next> [<key> <entry> ...]]
+//! body      <entry> | <page> | <leaves> | <delta> | <streamed> | null (no such key)
 //!           | +OK (write applied) | -ERR... (failure)
 //! ```
 //!
@@ -44,6 +47,10 @@
 //! An entry's `kind` (see [`Kind::code`]) is sent only for a collection
 //! (hash, list, set, sorted set): a string's entry stays four elements, so
 //! the common case costs no byte more than before collections existed.
+//!
+//! `RL.STREAM` and `RL.FORGET` are membership changes' (see the [`stream`]
+//! module): a node pulling the keys it now replicates, and a member
+//! removed.
 //!
 //! Encoding and decoding are pure; the node owns the sockets.
 
@@ -117,6 +124,25 @@ pub enum PeerRequest {
         /// The sender's keys in those leaves that both nodes replicate.
         keys: Vec<(Bytes, Version)>,
     },
+    /// Streaming: this node's entries (tombstones included) of keys that
+    /// `from` replicates (see `machine::stream`), in key-hash order after
+    /// `after`, `count` at most; answered with [`PeerResponse::Streamed`].
+    Stream {
+        /// The node pulling its keys.
+        from: NodeId,
+        /// The hash of the last key already received (None: from the start).
+        after: Option<u64>,
+        /// Keys per batch at most.
+        count: u64,
+    },
+    /// Remove `node` from the members (it left, or it is dead for good).
+    Forget {
+        /// The member removed.
+        node: NodeId,
+        /// It handed its keys off before leaving: the receiver need not
+        /// pull the keys it gains.
+        handed_off: bool,
+    },
 }
 
 /// What a replica answers.
@@ -140,6 +166,13 @@ pub enum PeerResponse {
         entries: Vec<(Bytes, Entry)>,
         /// Keys the sender holds newer; it pushes them with `Put`.
         want: Vec<Bytes>,
+    },
+    /// The answer to a Stream: one batch, in key-hash order.
+    Streamed {
+        /// The cursor to ask from next; None: this source has no more.
+        next: Option<u64>,
+        /// The entries.
+        entries: Vec<(Bytes, Entry)>,
     },
 }
 
@@ -172,7 +205,7 @@ pub enum PeerError {
     /// The first element is not a known message name.
     #[error(
         "peer message: unknown message {0:?}, expected RL.GET, RL.PUT, RL.FLUSH, RL.SCAN, \
-         RL.PING, RL.HINT, RL.AESUM, RL.AEKEYS or RL.REP"
+         RL.PING, RL.HINT, RL.AESUM, RL.AEKEYS, RL.STREAM, RL.FORGET or RL.REP"
     )]
     UnknownMessage(String),
     /// Wrong number of elements.
@@ -311,6 +344,9 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
             PeerRequest::AeSummary { .. } | PeerRequest::AeKeys { .. } => {
                 ae::encode_request(*id, req, out)
             }
+            PeerRequest::Stream { .. } | PeerRequest::Forget { .. } => {
+                stream::encode_request(*id, req, out)
+            }
         },
         PeerMessage::Response { id, resp: body } => {
             resp::write_array_header(out, 3);
@@ -324,11 +360,13 @@ pub fn encode(msg: &PeerMessage, out: &mut BytesMut) {
                 PeerResponse::AeLeaves(_) | PeerResponse::AeDelta { .. } => {
                     ae::encode_response(body, out)
                 }
+                PeerResponse::Streamed { .. } => stream::encode_response(body, out),
                 PeerResponse::Failed(f) => {
                     let text = match f {
                         ReplicaFailure::OutOfMemory => "OOM out of memory".to_string(),
                         ReplicaFailure::Overloaded => "OVERLOADED replica queue full".to_string(),
                         ReplicaFailure::Unreachable => "UNREACHABLE".to_string(),
+                        ReplicaFailure::Moving => "MOVING key not streamed here yet".to_string(),
                         ReplicaFailure::Other(s) => format!("ERR {s}"),
                     };
                     resp::write_error(out, text.as_bytes());
@@ -609,11 +647,13 @@ pub fn decode(frame: Frame) -> Result<PeerMessage, PeerError> {
                     PeerResponse::Page(Box::new(decode_page(a)?))
                 }
                 Frame::Array(a) if ae::is_response(a) => ae::decode_response(a)?,
+                Frame::Array(a) if stream::is_response(a) => stream::decode_response(a)?,
                 other => PeerResponse::Entry(Some(decode_entry(other, "RL.REP")?)),
             };
             Ok(PeerMessage::Response { id, resp })
         }
         ae::SUMMARY | ae::KEYS => ae::decode_request(&items),
+        stream::STREAM | stream::FORGET => stream::decode_request(&items),
         other => Err(PeerError::UnknownMessage(
             String::from_utf8_lossy(other).into_owned(),
         )),
@@ -627,6 +667,8 @@ fn failure_from(e: &[u8]) -> ReplicaFailure {
         ReplicaFailure::Overloaded
     } else if e == b"UNREACHABLE" {
         ReplicaFailure::Unreachable
+    } else if e.starts_with(b"MOVING") {
+        ReplicaFailure::Moving
     } else {
         let s = String::from_utf8_lossy(e);
         ReplicaFailure::Other(s.strip_prefix("ERR ").unwrap_or(&s).to_string())
@@ -634,5 +676,6 @@ fn failure_from(e: &[u8]) -> ReplicaFailure {
 }
 
 pub mod ae;
+pub mod stream;
 #[cfg(test)]
 mod tests;

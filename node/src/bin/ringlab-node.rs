@@ -99,6 +99,17 @@ mod real {
         /// Hints kept at most (the oldest drop first; default 10000).
         #[arg(long)]
         handoff_max_hints: Option<usize>,
+        /// Pull the keys this node replicates from their holders when it
+        /// starts and when a member is removed, forwarding reads of keys not
+        /// pulled yet (default false).
+        #[arg(long)]
+        join_stream: Option<bool>,
+        /// Keys per streaming or hand-off batch (default 500).
+        #[arg(long)]
+        join_stream_keys: Option<usize>,
+        /// Pause between two batches from one source, e.g. 10ms (the default).
+        #[arg(long)]
+        join_stream_interval: Option<String>,
         /// Runtime worker threads. 1 (the default) runs the node on one
         /// thread, as redis-server does: the machine is behind one lock
         /// anyway, and more workers only add cross-thread wake-ups
@@ -190,6 +201,13 @@ mod real {
         c.hinted_handoff = a.hinted_handoff.unwrap_or(c.hinted_handoff);
         c.sloppy_quorum = a.sloppy_quorum.unwrap_or(c.sloppy_quorum);
         c.handoff_max_hints = a.handoff_max_hints.unwrap_or(c.handoff_max_hints);
+        c.join_stream = a.join_stream.unwrap_or(c.join_stream);
+        c.join_stream_keys = a.join_stream_keys.unwrap_or(c.join_stream_keys);
+        if let Some(v) = &a.join_stream_interval {
+            c.join_stream_interval = parse_duration(v)
+                .map_err(anyhow::Error::msg)
+                .context("--join-stream-interval")?;
+        }
         c.validate()?;
         Ok(c)
     }

@@ -4,7 +4,10 @@
 //! held messages go once the link carries packets again. A kill ends the
 //! node's process: its connections break once what is in flight arrives. A
 //! restart brings it back empty, with the members of that moment. A join
-//! starts a node and every running node adds it at the same instant.
+//! starts a node and every running node adds it at the same instant. A
+//! leave runs `CLUSTER LEAVE` on the node (its hand-off and its
+//! `RL.FORGET`s then travel the links); a removal makes every running node
+//! forget the dead node at the same instant.
 
 use ringlab_core::clock::Micros;
 use ringlab_loadgen::scenario::FaultAction;
@@ -43,6 +46,7 @@ impl World<'_> {
                     self.kill_node(i);
                     if self.start_node(i, seed).is_ok() {
                         self.open_pools_of(i);
+                        self.arm_streaming(i);
                     }
                 }
             }
@@ -108,7 +112,18 @@ impl World<'_> {
                         if let Err(e) = self.announce(i) {
                             panic!("the scenario reader let through an impossible join: {e}");
                         }
+                        self.arm_streaming(i);
                     }
+                }
+            }
+            FaultAction::Leave(n) => {
+                if let Some(i) = self.index_of(&n) {
+                    self.leave(i);
+                }
+            }
+            FaultAction::Remove(n) => {
+                if let Some(i) = self.index_of(&n) {
+                    self.remove(i);
                 }
             }
         }

@@ -172,6 +172,11 @@ impl World<'_> {
                 }
             }
         }
+        for i in 0..n {
+            if self.nodes[i].alive() {
+                self.arm_streaming(i);
+            }
+        }
         Ok(())
     }
 
@@ -215,6 +220,9 @@ impl World<'_> {
             hinted_handoff: sc.cluster.hinted_handoff,
             sloppy_quorum: sc.cluster.sloppy_quorum,
             handoff_max_hints: sc.cluster.handoff_max_hints,
+            join_stream: sc.cluster.join_stream,
+            join_stream_keys: sc.cluster.join_stream_keys,
+            join_stream_interval: sc.cluster.join_stream_interval,
             seed: (seed ^ u64::from(slot.id).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 .wrapping_add(slot.starts),
             ..NodeConfig::default()
@@ -643,6 +651,42 @@ impl World<'_> {
                 l.req.reset();
                 l.resp.reset();
                 l.pending.clear();
+            }
+        }
+    }
+
+    /// A node that just started pulls its keys at once (with `join_stream`
+    /// only: without it nothing is due, and arming here would reorder the
+    /// events of runs that predate streaming).
+    pub fn arm_streaming(&mut self, i: usize) {
+        if self.sc.cluster.join_stream {
+            self.after(i);
+        }
+    }
+
+    /// Node `i` leaves (`CLUSTER LEAVE`): its hand-off starts now.
+    pub fn leave(&mut self, i: usize) {
+        let now = self.now;
+        if let Some(m) = self.nodes[i].machine.as_mut() {
+            // Refused only when it already leaves or is alone: nothing to do.
+            let _ = m.leave(now);
+            self.after(i);
+        }
+    }
+
+    /// Every live node other than `i` forgets member `i` (dead for good).
+    pub fn remove(&mut self, i: usize) {
+        let id = self.nodes[i].id;
+        self.nodes[i].is_member = false;
+        let now = self.now;
+        for j in 0..self.nodes.len() {
+            if j == i {
+                continue;
+            }
+            if let Some(m) = self.nodes[j].machine.as_mut() {
+                // Not a member there any more (it left): nothing to do.
+                let _ = m.remove_member(now, id);
+                self.after(j);
             }
         }
     }
