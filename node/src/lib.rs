@@ -20,6 +20,8 @@
 //! - [`framed`]: one socket with its read and write buffers (clients and
 //!   peers alike).
 //! - [`connection`]: one connection: pipelined client commands, or peer mode.
+//! - [`lossy`]: every connection's stream; in the simulator build, packet
+//!   loss as TCP shows it (a retransmission timeout, head-of-line).
 //! - [`peers`]: outgoing peer connections (pool, multiplexing, backoff).
 //! - [`client`]: a tiny RESP client for tests and tools.
 //! - [`state`]: the shared [`state::Node`]: the machine behind one lock.
@@ -29,6 +31,7 @@ pub mod clock;
 pub mod connection;
 pub mod framed;
 pub mod hooks;
+pub mod lossy;
 pub mod peers;
 pub mod server;
 pub mod state;

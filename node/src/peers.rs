@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::framed::Framed;
+use crate::lossy::{self, Stream};
 use ringlab_core::protocol::peer::{self, PeerMessage, PeerRequest, PeerResponse, RequestId};
 use ringlab_core::protocol::resp::{Frame, Limits};
 use ringlab_core::replication::ReplicaFailure;
@@ -315,12 +316,12 @@ async fn link_task(
 }
 
 /// Connects and exchanges the hello.
-async fn connect(ctx: &LinkCtx) -> Result<Framed<TcpStream>, String> {
+async fn connect(ctx: &LinkCtx) -> Result<Framed<Stream>, String> {
     let stream = TcpStream::connect(ctx.addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let mut io = Framed::new(stream, BytesMut::new(), ctx.limits);
+    let mut io = Framed::new(lossy::wrap(stream), BytesMut::new(), ctx.limits);
     peer::encode_hello(ctx.me, ctx.password.as_deref(), &mut io.wbuf);
     io.flush().await.map_err(|e| format!("hello: {e}"))?;
     match io.read_frame().await {
@@ -339,7 +340,7 @@ async fn connect(ctx: &LinkCtx) -> Result<Framed<TcpStream>, String> {
 /// Serves one established connection until it fails or the node stops.
 async fn run_link(
     ctx: &LinkCtx,
-    mut io: Framed<TcpStream>,
+    mut io: Framed<Stream>,
     rx: &mut mpsc::UnboundedReceiver<Outgoing>,
 ) -> LinkEnd {
     // Ordered, so the failures reported when the link breaks come in id
@@ -383,7 +384,7 @@ async fn run_link(
 /// Hands every complete response buffered to the node.
 fn read_responses(
     ctx: &LinkCtx,
-    io: &mut Framed<TcpStream>,
+    io: &mut Framed<Stream>,
     pending: &mut BTreeSet<RequestId>,
 ) -> Result<(), String> {
     while let Some(frame) = io

@@ -200,6 +200,7 @@ async fn accept_until(
                             let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
                             let _ = s.flush().await;
                         } else {
+                            let stream = crate::lossy::wrap(stream);
                             connection::handle(node.clone(), stream, Some(addr), stop).await;
                         }
                         node.clients.fetch_sub(1, Relaxed);

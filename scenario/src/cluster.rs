@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::model::{
-    Capacity, Cluster, CostDist, Eviction, LatencyDist, Network, PlacementKind, Replication,
-    node_name,
+    Capacity, Cluster, CostDist, Eviction, LatencyDist, Network, PlacementKind, RTO_MAX,
+    Replication, node_name,
 };
 use super::reader::{
     Ctx, Field, Table, Value, boolean, closest, duration, number, probability, size, string, uint32,
@@ -27,6 +27,12 @@ pub(super) mod defaults {
     pub const PER_KB_COST_US: u64 = 2;
     pub const QUEUE_LIMIT: u32 = 2000;
     pub const LATENCY_US: u64 = 100;
+    /// Linux's minimum retransmission timeout (`TCP_RTO_MIN`, 200 ms). In
+    /// a data centre the round trip is far below it, so Linux's RTO
+    /// (max(rto_min, srtt + 4 rttvar)) is this floor unless the route is
+    /// tuned (`ip route change ... rto_min 5ms`); an untuned host is the
+    /// honest default for a capacity plan.
+    pub const RTO_MS: u64 = 200;
     pub const ANTI_ENTROPY_KEYS: u32 = 1000;
     pub const PHI_THRESHOLD: f64 = 8.0;
     pub const HANDOFF_MAX_HINTS: u64 = 10_000;
@@ -501,6 +507,20 @@ pub(super) fn latency_dist(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Opti
     }
 }
 
+/// A retransmission timeout: above zero and at most [`RTO_MAX`].
+fn rto(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Duration> {
+    let d = super::reader::positive_duration(ctx, path, v)?;
+    if d > RTO_MAX {
+        ctx.invalid(
+            path,
+            v,
+            "is impossible: expected at most 120s (Linux's TCP_RTO_MAX)",
+        );
+        return None;
+    }
+    Some(d)
+}
+
 /// Reads `[network]`, `[network.node.*]` and `[[network.link]]`.
 pub(super) fn read_network(
     ctx: &mut Ctx<'_>,
@@ -510,18 +530,20 @@ pub(super) fn read_network(
     let mut net = Network {
         latency: LatencyDist::Fixed(Duration::from_micros(defaults::LATENCY_US)),
         loss: 0.0,
+        rto: Duration::from_millis(defaults::RTO_MS),
         node_extra: BTreeMap::new(),
         link_extra: BTreeMap::new(),
     };
     let Some(v) = v else {
         return net;
     };
-    let known = ["latency", "loss", "node", "link"];
+    let known = ["latency", "loss", "rto", "node", "link"];
     let Some(t) = Table::open(ctx, "network", v, &known, "a table [network]") else {
         return net;
     };
     net.latency = t.field(ctx, "latency", latency_dist).or(net.latency);
     net.loss = t.field(ctx, "loss", probability).or(0.0);
+    net.rto = t.field(ctx, "rto", rto).or(net.rto);
     per_node(ctx, &t, nodes, &["extra_latency"], |ctx, name, one| {
         if let Field::Valid(d) = one.field(ctx, "extra_latency", duration) {
             net.node_extra.insert(name.to_string(), d);

@@ -52,7 +52,7 @@ pub use error::{Problem, ScenarioError};
 pub use expect::{AppSeries, Cmp, Expectation, Metric, Scope, SeriesStat};
 pub use model::{
     App, Capacity, Cluster, CostDist, DatabaseSpec, Eviction, Fault, FaultAction, LatencyDist,
-    NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, Replication, node_name,
+    NearCacheSpec, Network, OnWrite, Pattern, PlacementKind, RTO_MAX, Replication, node_name,
 };
 pub use overrides::{Override, OverrideSyntax};
 

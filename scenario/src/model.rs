@@ -188,6 +188,10 @@ impl CostDist {
     }
 }
 
+/// Longest wait between retransmissions of one lost message: Linux's
+/// `TCP_RTO_MAX` (120 s). Also the largest `network.rto` a scenario may set.
+pub const RTO_MAX: Duration = Duration::from_secs(120);
+
 /// The network between machines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
@@ -196,6 +200,11 @@ pub struct Network {
     /// Probability that a message is lost (on TCP: delayed by a
     /// retransmission), in 0..=1.
     pub loss: f64,
+    /// Retransmission timeout of a lost message (model time, above zero):
+    /// a lost message is sent again after it, then after twice it, and so
+    /// on up to [`RTO_MAX`], and the messages behind it on its connection
+    /// wait (TCP's head-of-line blocking).
+    pub rto: Duration,
     /// Extra one-way latency on every message to or from a node, by name.
     pub node_extra: BTreeMap<String, Duration>,
     /// Extra one-way latency on messages from one node to another, keyed by
@@ -584,6 +593,7 @@ mod tests {
         let mut net = Network {
             latency: LatencyDist::Fixed(Duration::ZERO),
             loss: 0.0,
+            rto: Duration::from_millis(200),
             node_extra: BTreeMap::new(),
             link_extra: BTreeMap::new(),
         };

@@ -54,6 +54,11 @@ fn a_minimal_file_takes_the_documented_defaults() {
 
     assert_eq!(s.network.latency, LatencyDist::Fixed(us(100)));
     assert_eq!(s.network.loss, 0.0);
+    assert_eq!(
+        s.network.rto,
+        Duration::from_millis(200),
+        "Linux's minimum RTO"
+    );
 
     let p = &s.phases[0];
     assert_eq!(p.name, "phase-1");
@@ -235,6 +240,7 @@ fn per_node_overrides_apply_to_their_node_only() {
         "both_ways adds the reverse link"
     );
     assert_eq!(s.network.loss, 0.001);
+    assert_eq!(s.network.rto, Duration::from_millis(5));
     assert_eq!(s.cluster.maxmemory, 1 << 30);
     assert_eq!(s.cluster.eviction, Eviction::VolatileTtl);
     assert_eq!(s.window, Duration::from_millis(500));

@@ -112,13 +112,24 @@ fn run_here(
     let scale = scenario.time_scale;
     let mut config = madsim::Config::default();
     config.net.send_latency = madsim_latency(&scenario.network.latency, scale);
-    config.net.packet_loss_rate = scenario.network.loss;
+    // madsim would retry a lost packet after 1 ms of its time, like one on
+    // a clogged link; the streams model TCP's retransmission instead
+    // (ringlab_node::lossy). Clogged links keep madsim's retry.
+    config.net.packet_loss_rate = 0.0;
+    ringlab_node::lossy::install(
+        scenario.network.loss,
+        scenario.network.rto.saturating_mul(scale),
+        ringlab_loadgen::scenario::RTO_MAX.saturating_mul(scale),
+        seed,
+    );
     let mut rt = Runtime::with_seed_and_config(seed, config);
     // A safety net against a hung simulation: twice the scripted run, in the
     // runtime's (scaled) time, plus a margin.
     let total = scenario.phases.iter().map(|p| p.duration).sum::<Duration>();
     rt.set_time_limit((total * 2 + Duration::from_secs(10)).saturating_mul(scale));
-    Ok(rt.block_on(supervise(scenario, seed, progress)))
+    let outcome = rt.block_on(supervise(scenario, seed, progress));
+    ringlab_node::lossy::uninstall();
+    Ok(outcome)
 }
 
 /// madsim's global latency is a uniform range; distributions it cannot
@@ -770,7 +781,7 @@ fn apply_fault(
             let range = madsim_latency(lat, scenario.time_scale);
             net.update_config(|c| c.send_latency = range);
         }
-        FaultAction::SetLoss(p) => net.update_config(|c| c.packet_loss_rate = *p),
+        FaultAction::SetLoss(p) => ringlab_node::lossy::set_loss(*p),
         FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
             unreachable!("the supervisor changes the membership itself")
         }

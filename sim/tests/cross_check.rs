@@ -174,6 +174,20 @@ fn the_engines_agree_on_applications_and_their_database() {
     assert_agree(lessons);
 }
 
+/// Packet loss (`benches/loss.toml`, 3 s, 5% and 1% of messages lost, a
+/// 5 ms RTO): the fast engine's channels and the madsim engine's lossy
+/// streams hold a lost message for the same retransmission timeout.
+#[test]
+fn the_engines_agree_under_packet_loss() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/loss.toml");
+    let mut five = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    five.phases[0].duration = Duration::from_secs(3);
+    five.expect.clear();
+    let mut one = five.clone();
+    one.network.loss = 0.01;
+    assert_agree(vec![("loss 5%".into(), five), ("loss 1%".into(), one)]);
+}
+
 /// The comparison has teeth: a fast run of a network 30% slower than the
 /// madsim run's is caught.
 #[test]

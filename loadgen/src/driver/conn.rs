@@ -19,6 +19,7 @@ use ringlab_core::protocol::resp::{
     Frame, Limits, parse_frame, write_array_header, write_bulk, write_command,
 };
 use ringlab_node::clock::{Clock, Micros, Sleep};
+use ringlab_node::lossy::{self, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify, watch};
@@ -44,10 +45,11 @@ pub(super) async fn connect(
     clock: &Clock,
     timeout: Duration,
     password: Option<&[u8]>,
-) -> std::io::Result<TcpStream> {
+) -> std::io::Result<Stream> {
     let open = async {
-        let mut s = TcpStream::connect(target).await?;
+        let s = TcpStream::connect(target).await?;
         s.set_nodelay(true)?;
+        let mut s = lossy::wrap(s);
         if let Some(pw) = password {
             auth(&mut s, pw).await?;
         }
@@ -64,7 +66,7 @@ pub(super) async fn connect(
 
 /// Sends `AUTH password` on a fresh connection and reads its one-line
 /// answer: anything but `+OK` is an error that quotes the server.
-pub(super) async fn auth(s: &mut TcpStream, password: &[u8]) -> std::io::Result<()> {
+pub(super) async fn auth(s: &mut Stream, password: &[u8]) -> std::io::Result<()> {
     let mut req = BytesMut::new();
     write_command(&mut req, &[b"AUTH", password]);
     s.write_all(&req).await?;
@@ -112,7 +114,7 @@ pub(super) struct Conn {
     /// The server this connection talks to.
     pub target: SocketAddr,
     /// The socket, when connected (the task connects first thing).
-    pub stream: Option<TcpStream>,
+    pub stream: Option<Stream>,
     pub clock: Clock,
     /// Requests this connection may have outstanding.
     pub pipeline: usize,
@@ -349,7 +351,7 @@ impl Conn {
     }
 
     /// Replaces the socket, keeping the count of connected connections.
-    fn set_stream(&mut self, stream: Option<TcpStream>) {
+    fn set_stream(&mut self, stream: Option<Stream>) {
         let delta = i64::from(stream.is_some()) - i64::from(self.stream.is_some());
         self.stream = stream;
         if delta != 0 {
@@ -441,7 +443,7 @@ async fn armed(timer: &mut Option<(Micros, Sleep)>) {
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` is end of stream.
-async fn read_some(stream: Option<&mut TcpStream>, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_some(stream: Option<&mut Stream>, buf: &mut BytesMut) -> std::io::Result<usize> {
     match stream {
         Some(s) => {
             if buf.capacity() - buf.len() < 4096 {

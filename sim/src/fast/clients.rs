@@ -497,11 +497,8 @@ impl World<'_> {
     /// Connection `c` of client `k` connects to its node; false if refused.
     fn connect(&mut self, k: u32, c: u32) -> bool {
         let target = self.clients[k as usize].conns[c as usize].target;
-        let ok = self.nodes[target].alive()
-            && self
-                .link
-                .attempt(self.now, false, &mut self.net_rng)
-                .is_some();
+        let ok =
+            self.nodes[target].alive() && self.link.connects(self.now, false, &mut self.net_rng);
         if !ok {
             return false;
         }

@@ -2,12 +2,24 @@
 //! that delay every message by the scenario's latency and hold back what a
 //! cut link or a lost packet stops.
 //!
-//! This is madsim's TCP model, which the madsim engine shows: whether a
-//! message can go is decided when it is sent (a clogged link or a lost
-//! packet says no); a message that cannot go is retried after a backoff
-//! that doubles from [`RETRY_FIRST`] to [`RETRY_MAX`] (madsim's 1 ms to 10 s
-//! at the default time scale of 1000) and blocks the messages behind it; a
-//! message is never delivered before the one sent before it on the channel.
+//! Two ways a message can fail to go, as the madsim engine shows them:
+//!
+//! - **A cut (clogged) link**, madsim's own TCP model: the message is
+//!   retried after a backoff that doubles from [`RETRY_FIRST`] to
+//!   [`RETRY_MAX`] (madsim's 1 ms to 10 s at the default time scale of
+//!   1000), starting when the message before it has arrived.
+//! - **A lost packet**, TCP's retransmission: the message is sent again
+//!   after the retransmission timeout (`network.rto`), then after twice
+//!   that, and so on up to [`RTO_MAX`], counted from when it was sent. The
+//!   madsim engine models this itself (`ringlab_node::lossy`), because
+//!   madsim retries a lost packet like a clogged one, after 1 ms of its
+//!   time: 1 µs of model time, which hid loss from every percentile.
+//!
+//! Either way the message blocks those behind it (head-of-line), and a
+//! message is never delivered before the one sent before it on the
+//! channel. A send decides loss first and then whether the link is cut (the
+//! order the madsim engine meets them); a retry after a cut does not draw
+//! loss again (madsim's retry does not).
 
 use std::collections::VecDeque;
 
@@ -15,10 +27,12 @@ use rand::Rng;
 use ringlab_core::clock::Micros;
 use ringlab_loadgen::scenario::LatencyDist;
 
-/// First retry of a message that could not go (model µs).
+/// First retry of a message a cut link stopped (model µs).
 pub const RETRY_FIRST: Micros = 1;
-/// Longest pause between retries (model µs).
+/// Longest pause between retries of a cut link (model µs).
 pub const RETRY_MAX: Micros = 10_000;
+/// Longest pause between retransmissions of a lost message (model µs).
+pub const RTO_MAX: Micros = ringlab_loadgen::scenario::RTO_MAX.as_micros() as Micros;
 
 /// What the network settings decide for one message sent now.
 pub struct Link {
@@ -26,16 +40,45 @@ pub struct Link {
     pub latency: LatencyDist,
     /// Probability a send attempt is lost.
     pub loss: f64,
+    /// First retransmission timeout of a lost message (model µs).
+    pub rto: Micros,
+}
+
+/// What one send attempt met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The message arrives at this time.
+    Arrive(Micros),
+    /// The packet was lost: retransmit after the RTO.
+    Lost,
+    /// The link is cut: retry after madsim's backoff.
+    Clogged,
 }
 
 impl Link {
-    /// The arrival time of a message sent at `now` over a link that is
-    /// `clogged` or not, or None when this attempt does not go through.
-    pub fn attempt(&self, now: Micros, clogged: bool, rng: &mut impl Rng) -> Option<Micros> {
-        if clogged || (self.loss > 0.0 && rng.random_bool(self.loss.min(1.0))) {
-            return None;
+    /// A first attempt (or a retransmission) at `now` over a link that is
+    /// `clogged` or not: loss is drawn only when there is loss, so a
+    /// lossless run draws exactly what it drew before loss had an RTO.
+    pub fn attempt(&self, now: Micros, clogged: bool, rng: &mut impl Rng) -> Attempt {
+        if self.loss > 0.0 && rng.random_bool(self.loss.min(1.0)) {
+            return Attempt::Lost;
         }
-        Some(now + self.latency.sample(rng).as_micros() as Micros)
+        self.resend(now, clogged, rng)
+    }
+
+    /// A retry after a cut: madsim's retry, which draws no loss.
+    pub fn resend(&self, now: Micros, clogged: bool, rng: &mut impl Rng) -> Attempt {
+        if clogged {
+            return Attempt::Clogged;
+        }
+        Attempt::Arrive(now + self.latency.sample(rng).as_micros() as Micros)
+    }
+
+    /// Whether a connection attempt at `now` gets through. A connect is
+    /// not lost (TCP would retransmit the SYN after a second; not
+    /// modelled); the latency draw keeps the random stream as it was.
+    pub fn connects(&self, now: Micros, clogged: bool, rng: &mut impl Rng) -> bool {
+        matches!(self.resend(now, clogged, rng), Attempt::Arrive(_))
     }
 }
 
@@ -54,9 +97,12 @@ pub struct Channel<M> {
     /// When the last scheduled message is delivered.
     last: Micros,
     /// Messages behind one that could not go, with what their send decided.
-    held: VecDeque<(M, Option<Micros>)>,
-    /// The current retry pause of the first held message.
+    held: VecDeque<(M, Attempt)>,
+    /// The current pause of the first held message.
     backoff: Micros,
+    /// Whether the first held message waits for a retransmission (a loss)
+    /// rather than for a cut link: its retry draws loss again.
+    head_lost: bool,
     /// Bumped when the connection is replaced, so stale retries are dropped.
     pub generation: u64,
 }
@@ -67,6 +113,7 @@ impl<M> Default for Channel<M> {
             last: 0,
             held: VecDeque::new(),
             backoff: RETRY_FIRST,
+            head_lost: false,
             generation: 0,
         }
     }
@@ -83,33 +130,63 @@ impl<M> Channel<M> {
         !self.held.is_empty()
     }
 
-    /// Sends `msg` at `at`; `arrive` is what the link decided.
-    pub fn send(&mut self, at: Micros, arrive: Option<Micros>, msg: M) -> Option<Step<M>> {
+    /// Whether the first held message waits for a retransmission, so its
+    /// retry is a new [`Link::attempt`] rather than a [`Link::resend`].
+    pub fn head_lost(&self) -> bool {
+        self.head_lost
+    }
+
+    /// Sends `msg` at `at`; `attempt` is what the link decided, `rto` the
+    /// network's retransmission timeout.
+    pub fn send(&mut self, at: Micros, attempt: Attempt, rto: Micros, msg: M) -> Option<Step<M>> {
         if !self.held.is_empty() {
-            self.held.push_back((msg, arrive));
+            self.held.push_back((msg, attempt));
             return None;
         }
-        match arrive {
-            Some(a) => {
-                self.last = self.last.max(a);
-                Some(Step::Deliver(self.last, msg))
-            }
-            None => {
-                let start = self.last.max(at);
-                self.held.push_back((msg, None));
-                self.backoff = RETRY_FIRST;
-                Some(Step::Retry(start + RETRY_FIRST))
-            }
+        if let Attempt::Arrive(a) = attempt {
+            self.last = self.last.max(a);
+            return Some(Step::Deliver(self.last, msg));
+        }
+        self.held.push_back((msg, attempt));
+        Some(self.hold_head(attempt, at, rto))
+    }
+
+    /// The first held message met `attempt` (lost or clogged) at `at`,
+    /// first time: when to try it again.
+    fn hold_head(&mut self, attempt: Attempt, at: Micros, rto: Micros) -> Step<M> {
+        self.head_lost = attempt == Attempt::Lost;
+        if self.head_lost {
+            // TCP's timer runs from the send.
+            self.backoff = rto;
+            Step::Retry(at + rto)
+        } else {
+            // madsim's retry starts once the message before has arrived.
+            self.backoff = RETRY_FIRST;
+            Step::Retry(self.last.max(at) + RETRY_FIRST)
         }
     }
 
-    /// The first held message was retried at `now` with the link's
-    /// decision `arrive`: the steps that follow, in order.
-    pub fn retry(&mut self, now: Micros, arrive: Option<Micros>, out: &mut Vec<Step<M>>) {
-        let Some(a) = arrive else {
-            self.backoff = (self.backoff * 2).min(RETRY_MAX);
-            out.push(Step::Retry(now + self.backoff));
-            return;
+    /// The first held message was retried at `now` and met `attempt`: the
+    /// steps that follow, in order.
+    pub fn retry(&mut self, now: Micros, attempt: Attempt, rto: Micros, out: &mut Vec<Step<M>>) {
+        let a = match attempt {
+            Attempt::Arrive(a) => a,
+            Attempt::Lost if self.head_lost => {
+                self.backoff = (self.backoff * 2).min(RTO_MAX);
+                out.push(Step::Retry(now + self.backoff));
+                return;
+            }
+            Attempt::Clogged if !self.head_lost => {
+                self.backoff = (self.backoff * 2).min(RETRY_MAX);
+                out.push(Step::Retry(now + self.backoff));
+                return;
+            }
+            // The retransmission found the link cut (or, not drawn today,
+            // a cut's retry lost): the other wait starts afresh.
+            other => {
+                out.push(self.hold_head(other, now, rto));
+                return;
+            }
         };
         let Some((msg, _)) = self.held.pop_front() else {
             return;
@@ -118,14 +195,15 @@ impl<M> Channel<M> {
         out.push(Step::Deliver(self.last, msg));
         while let Some((_, state)) = self.held.front() {
             match *state {
-                Some(a) => {
+                Attempt::Arrive(a) => {
                     let (msg, _) = self.held.pop_front().expect("front exists");
                     self.last = self.last.max(a);
                     out.push(Step::Deliver(self.last, msg));
                 }
-                None => {
-                    self.backoff = RETRY_FIRST;
-                    out.push(Step::Retry(self.last + RETRY_FIRST));
+                other => {
+                    // A lost message behind goes out when the one before
+                    // it has: its timer starts now.
+                    out.push(self.hold_head(other, now, rto));
                     return;
                 }
             }
@@ -138,6 +216,7 @@ impl<M> Channel<M> {
         self.held.clear();
         self.last = 0;
         self.backoff = RETRY_FIRST;
+        self.head_lost = false;
         self.generation += 1;
     }
 }
@@ -145,6 +224,14 @@ impl<M> Channel<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use std::time::Duration;
+
+    use Attempt::{Arrive, Clogged, Lost};
+
+    /// A retransmission timeout far from madsim's microsecond retry.
+    const RTO: Micros = 5_000;
 
     fn times(steps: &[Step<u32>]) -> Vec<(Micros, Option<u32>)> {
         steps
@@ -159,23 +246,113 @@ mod tests {
     #[test]
     fn never_overtakes() {
         let mut c = Channel::default();
-        let a = c.send(0, Some(100), 1).unwrap();
-        let b = c.send(1, Some(50), 2).unwrap();
+        let a = c.send(0, Arrive(100), RTO, 1).unwrap();
+        let b = c.send(1, Arrive(50), RTO, 2).unwrap();
         assert_eq!(times(&[a, b]), vec![(100, Some(1)), (100, Some(2))]);
     }
 
     #[test]
     fn a_held_message_blocks_those_behind_it() {
         let mut c = Channel::default();
-        let first = c.send(10, None, 1).unwrap();
+        let first = c.send(10, Clogged, RTO, 1).unwrap();
         assert_eq!(times(&[first]), vec![(10 + RETRY_FIRST, None)]);
-        assert!(c.send(11, Some(20), 2).is_none());
+        assert!(c.send(11, Arrive(20), RTO, 2).is_none());
         let mut out = Vec::new();
-        c.retry(11, None, &mut out);
+        c.retry(11, Clogged, RTO, &mut out);
         assert_eq!(times(&out), vec![(11 + 2 * RETRY_FIRST, None)]);
         out.clear();
-        c.retry(13, Some(40), &mut out);
+        c.retry(13, Arrive(40), RTO, &mut out);
         assert_eq!(times(&out), vec![(40, Some(1)), (40, Some(2))]);
         assert!(!c.is_held());
+    }
+
+    #[test]
+    fn a_lost_message_waits_the_rto_doubling_and_blocks_the_channel() {
+        let mut c = Channel::default();
+        let first = c.send(10, Lost, RTO, 1).unwrap();
+        assert_eq!(
+            times(&[first]),
+            vec![(10 + RTO, None)],
+            "TCP's timer runs from the send"
+        );
+        assert!(c.head_lost());
+        assert!(
+            c.send(11, Arrive(111), RTO, 2).is_none(),
+            "behind the lost one"
+        );
+        let mut out = Vec::new();
+        c.retry(10 + RTO, Lost, RTO, &mut out);
+        assert_eq!(times(&out), vec![(10 + 3 * RTO, None)], "the RTO doubles");
+        out.clear();
+        c.retry(10 + 3 * RTO, Arrive(10 + 3 * RTO + 100), RTO, &mut out);
+        let at = 10 + 3 * RTO + 100;
+        assert_eq!(times(&out), vec![(at, Some(1)), (at, Some(2))]);
+        assert!(!c.is_held() && c.head_lost());
+        // The next loss starts again from the RTO, not the doubled wait.
+        let next = c.send(at, Lost, RTO, 3).unwrap();
+        assert_eq!(times(&[next]), vec![(at + RTO, None)]);
+    }
+
+    #[test]
+    fn a_lost_message_behind_a_held_one_starts_its_timer_when_that_goes() {
+        let mut c = Channel::default();
+        c.send(0, Lost, RTO, 1).unwrap();
+        assert!(c.send(1, Lost, RTO, 2).is_none());
+        let mut out = Vec::new();
+        c.retry(RTO, Arrive(RTO + 100), RTO, &mut out);
+        assert_eq!(times(&out), vec![(RTO + 100, Some(1)), (2 * RTO, None)]);
+    }
+
+    #[test]
+    fn the_rto_doubles_up_to_its_cap() {
+        let mut c = Channel::default();
+        c.send(0, Lost, RTO, 1).unwrap();
+        let mut out = Vec::new();
+        let mut now = RTO;
+        for _ in 0..40 {
+            out.clear();
+            c.retry(now, Lost, RTO, &mut out);
+            let Step::Retry(t) = out[0] else {
+                panic!("a retry")
+            };
+            assert!(t - now <= RTO_MAX);
+            now = t;
+        }
+        out.clear();
+        c.retry(now, Lost, RTO, &mut out);
+        assert_eq!(times(&out), vec![(now + RTO_MAX, None)]);
+    }
+
+    #[test]
+    fn a_retransmission_that_finds_the_link_cut_waits_like_a_cut() {
+        let mut c = Channel::default();
+        c.send(0, Lost, RTO, 1).unwrap();
+        let mut out = Vec::new();
+        c.retry(RTO, Clogged, RTO, &mut out);
+        assert_eq!(times(&out), vec![(RTO + RETRY_FIRST, None)]);
+        assert!(
+            !c.head_lost(),
+            "the next retry is madsim's, without a loss draw"
+        );
+    }
+
+    #[test]
+    fn a_lossless_link_draws_no_loss() {
+        let link = Link {
+            latency: LatencyDist::BaseJitter {
+                base: Duration::from_micros(100),
+                jitter: Duration::from_micros(50),
+            },
+            loss: 0.0,
+            rto: RTO,
+        };
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(7), ChaCha8Rng::seed_from_u64(7));
+        for now in 0..100 {
+            assert_eq!(
+                link.attempt(now, false, &mut a),
+                link.resend(now, false, &mut b)
+            );
+        }
+        assert_eq!(link.attempt(0, true, &mut a), Clogged);
     }
 }

@@ -274,8 +274,7 @@ impl World<'_> {
         let reachable = self.nodes[to].alive()
             && self
                 .link
-                .attempt(self.now, self.cut[from * n + to], &mut self.net_rng)
-                .is_some();
+                .connects(self.now, self.cut[from * n + to], &mut self.net_rng);
         let l = &mut self.links[from * n + to][idx];
         l.epoch += 1;
         l.req.reset();

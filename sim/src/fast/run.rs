@@ -272,8 +272,9 @@ impl World<'_> {
     /// link's extra latency).
     pub fn send(&mut self, c: Chan, at: Micros, msg: Msg) {
         let clogged = self.clogged(c);
-        let arrive = self.link.attempt(at, clogged, &mut self.net_rng);
-        let step = self.chan(c).send(at, arrive, msg);
+        let attempt = self.link.attempt(at, clogged, &mut self.net_rng);
+        let rto = self.link.rto;
+        let step = self.chan(c).send(at, attempt, rto, msg);
         match step {
             Some(Step::Deliver(t, m)) => self.q.push(t, Ev::Deliver(m)),
             Some(Step::Retry(t)) => {
@@ -291,9 +292,14 @@ impl World<'_> {
         }
         let clogged = self.clogged(c);
         let now = self.now;
-        let arrive = self.link.attempt(now, clogged, &mut self.net_rng);
+        let attempt = if self.chan(c).head_lost() {
+            self.link.attempt(now, clogged, &mut self.net_rng)
+        } else {
+            self.link.resend(now, clogged, &mut self.net_rng)
+        };
+        let rto = self.link.rto;
         let mut steps = std::mem::take(&mut self.steps);
-        self.chan(c).retry(now, arrive, &mut steps);
+        self.chan(c).retry(now, attempt, rto, &mut steps);
         for s in steps.drain(..) {
             match s {
                 Step::Deliver(t, m) => self.q.push(t, Ev::Deliver(m)),
@@ -443,6 +449,7 @@ pub fn run(
         link: Link {
             latency: sc.network.latency,
             loss: sc.network.loss,
+            rto: sc.network.rto.as_micros() as Micros,
         },
         nodes: Vec::new(),
         links: Vec::new(),
