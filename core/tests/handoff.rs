@@ -145,6 +145,33 @@ fn a_slow_node_is_suspected_then_cleared() {
     assert!(!text.contains("suspected=1"), "{text}");
 }
 
+/// A write already waiting on a replica that goes silent (alive, its
+/// answers half a second late: a GC pause) fails once the detector
+/// suspects the replica, at the heartbeat tick that finds it (about 184 ms
+/// of silence at phi 8 and 10 ms heartbeats), neither when the late ack
+/// arrives nor at the 1 s replica timeout.
+#[test]
+fn a_write_waiting_on_a_replica_fails_when_it_turns_suspected() {
+    let cfg = NodeConfig {
+        w: 3,
+        replica_timeout: Duration::from_secs(1),
+        ..config(Some(10), false)
+    };
+    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 9);
+    let conn = c.connect(1);
+    c.run_until(c.now() + 100 * MS);
+    c.slow(3, 500 * MS);
+    let start = c.now();
+    let reply = c.call(1, conn, &[b"SET", b"k", b"v"]);
+    let took = c.now() - start;
+    assert!(unavailable(&reply), "{reply:?} after {took} us");
+    assert!(
+        (170 * MS..=200 * MS).contains(&took),
+        "failed after {took} us, not at the suspicion"
+    );
+    assert!(c.node(1).suspects(3, c.now()));
+}
+
 fn info(c: &mut Cluster, conn: ringlab_core::machine::ConnId) -> String {
     match c.call(1, conn, &[b"INFO", b"cluster"]) {
         Some(Frame::Bulk(b)) => String::from_utf8(b.to_vec()).expect("text"),

@@ -8,7 +8,9 @@
 //!
 //! What suspicion changes: a coordinator neither sends to a suspected
 //! replica nor waits for it (it counts as failed at once, see
-//! [`super::quorum`]), and hinted handoff ([`super::handoff`]) starts
+//! [`super::quorum`]; requests already waiting on it fail at the tick that
+//! finds it suspected, so a stopped peer holds no operation past that
+//! tick), and hinted handoff ([`super::handoff`]) starts
 //! delivering to a peer as soon as it is heard from again. With the
 //! detector off (the default) nobody is ever suspected and nothing is sent.
 //!
@@ -126,7 +128,7 @@ impl Machine {
     }
 
     /// The heartbeat timer: once due, notes which peers turned suspected
-    /// and pings every peer.
+    /// (failing what waits on them) and pings every peer.
     pub(crate) fn liveness_tick(&mut self, now: Micros) {
         let (Some(interval), Some(due)) = (self.liveness.interval, self.liveness.next_beat) else {
             return;
@@ -143,11 +145,30 @@ impl Machine {
                 .entry(p)
                 .or_insert_with(|| Peer::new(phi, now));
             let suspected = peer.detector.is_suspected(now);
-            if suspected && !peer.suspected {
-                self.metrics.suspicions += 1;
-            }
+            let turned = suspected && !peer.suspected;
             peer.suspected = suspected;
+            if turned {
+                self.metrics.suspicions += 1;
+                self.give_up_on(now, p);
+            }
             self.send_detached(p, PeerRequest::Ping);
+        }
+    }
+
+    /// Fails every operation's request waiting on `peer`, as if it had
+    /// answered that it is unreachable (in request order).
+    fn give_up_on(&mut self, now: Micros, peer: NodeId) {
+        let mut ids: Vec<RequestId> = self
+            .outstanding
+            .iter()
+            .filter(|(_, (_, to))| *to == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some((op, to)) = self.outstanding.remove(&id) {
+                self.answer(now, op, to, Err(ReplicaFailure::Unreachable));
+            }
         }
     }
 
