@@ -11,7 +11,7 @@ use super::model::{Fault, FaultAction, node_name};
 use super::reader::{Ctx, Field, Span, Table, Value, boolean, duration, number, probability};
 use super::units::{format_duration, parse_signed_duration};
 
-const ACTIONS: [&str; 13] = [
+const ACTIONS: [&str; 15] = [
     "kill",
     "restart",
     "partition",
@@ -25,6 +25,8 @@ const ACTIONS: [&str; 13] = [
     "skew",
     "leave",
     "remove",
+    "pause",
+    "resume",
 ];
 
 /// A fault read from the file, with the spans its timeline checks point at.
@@ -144,6 +146,7 @@ pub(super) fn read_faults(
     check_timeline(ctx, &read);
     check_joins(ctx, &read, nodes, n);
     check_departures(ctx, &read);
+    check_pauses(ctx, &read);
     read.into_iter().map(|r| r.fault).collect()
 }
 
@@ -236,6 +239,8 @@ fn read_action(
         "skew" => skew(ctx, path, v, nodes),
         "leave" => node_ref(ctx, path, v, nodes).map(FaultAction::Leave),
         "remove" => node_ref(ctx, path, v, nodes).map(FaultAction::Remove),
+        "pause" => node_ref(ctx, path, v, nodes).map(FaultAction::Pause),
+        "resume" => node_ref(ctx, path, v, nodes).map(FaultAction::Resume),
         "latency" => latency_dist(ctx, path, v).map(FaultAction::SetLatency),
         "loss" => probability(ctx, path, v).map(FaultAction::SetLoss),
         _ => unreachable!("only listed actions are read"),
@@ -491,7 +496,65 @@ fn check_timeline(ctx: &mut Ctx<'_>, faults: &[Read]) {
             | FaultAction::Join(_)
             | FaultAction::Skew { .. }
             | FaultAction::Leave(_)
-            | FaultAction::Remove(_) => {}
+            | FaultAction::Remove(_)
+            | FaultAction::Pause(_)
+            | FaultAction::Resume(_) => {}
+        }
+    }
+}
+
+/// Checks pauses: a node is paused while it runs and not already paused,
+/// resumed only while paused, and no other fault names it in between, nor
+/// changes the membership (a stopped process cannot be killed, slowed or
+/// told of a member in any way the engines would agree on).
+fn check_pauses(ctx: &mut Ctx<'_>, faults: &[Read]) {
+    let mut dead: BTreeSet<&str> = BTreeSet::new();
+    // Node -> (time paused, fault index).
+    let mut paused: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
+    for r in faults {
+        let path = format!("fault[{}]", r.index);
+        let at = format_duration(r.fault.at);
+        match &r.fault.action {
+            FaultAction::Pause(n) if dead.contains(n.as_str()) => ctx.error(
+                &r.span,
+                format!("{path}: {n} is dead at {at}: only a running node can be paused; restart it first"),
+            ),
+            FaultAction::Pause(n) if !paused.contains_key(n.as_str()) => {
+                paused.insert(n, (r.fault.at, r.index));
+                continue;
+            }
+            FaultAction::Resume(n) => {
+                if paused.remove(n.as_str()).is_none() {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: cannot resume {n}: it is not paused at {at}; add a [[fault]] with pause = \"{n}\" before it"),
+                    );
+                }
+                continue;
+            }
+            FaultAction::Kill(n) => {
+                dead.insert(n);
+            }
+            FaultAction::Restart(n) => {
+                dead.remove(n.as_str());
+            }
+            FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
+                if let Some((n, (when, i))) = paused.iter().next() {
+                    ctx.error(
+                        &r.span,
+                        format!("{path}: the membership changes at {at} while {n} is paused (fault[{i}] paused it at {}); every member takes part in a change: resume it first", format_duration(*when)),
+                    );
+                }
+            }
+            _ => {}
+        }
+        for name in &r.named {
+            if let Some((when, i)) = paused.get(name.as_str()) {
+                ctx.error(
+                    &r.span,
+                    format!("{path}: {name} is paused at {at} (fault[{i}] paused it at {}); resume it first", format_duration(*when)),
+                );
+            }
         }
     }
 }

@@ -485,6 +485,14 @@ pub enum FaultAction {
     /// A dead member is forgotten for good (`CLUSTER FORGET` on every
     /// member): its keys are not handed off.
     Remove(String),
+    /// The node's process stops (a stop-the-world GC pause, SIGSTOP, a
+    /// VM's stun): it runs nothing, so it neither reads, answers nor fires
+    /// its timers, and what reaches it waits, as bytes in a socket buffer
+    /// do. Its memory and connections stay.
+    Pause(String),
+    /// A paused node runs again: everything that waited for it happens at
+    /// once, in the order it arrived.
+    Resume(String),
 }
 
 impl fmt::Display for FaultAction {
@@ -522,6 +530,8 @@ impl fmt::Display for FaultAction {
             }
             FaultAction::Leave(n) => write!(f, "leave {n}"),
             FaultAction::Remove(n) => write!(f, "remove {n}"),
+            FaultAction::Pause(n) => write!(f, "pause {n}"),
+            FaultAction::Resume(n) => write!(f, "resume {n}"),
         }
     }
 }

@@ -621,3 +621,50 @@ remove = "node-3"
         "{e}"
     );
 }
+
+#[test]
+fn pause_and_resume_are_read_and_their_misuses_name_file_and_fault() {
+    let text = format!(
+        "{MINIMAL}\n[[fault]]\nat = \"2s\"\npause = \"node-2\"\n\
+         [[fault]]\nat = \"3s\"\nresume = \"node-2\"\n\
+         [[fault]]\nat = \"4s\"\nkill = \"node-2\"\n"
+    );
+    let s = scenario::parse(&text, "p.toml").unwrap();
+    assert_eq!(s.faults[0].action, FaultAction::Pause("node-2".into()));
+    assert_eq!(s.faults[1].action.to_string(), "resume node-2");
+
+    let bad = |body: &str| {
+        let text = format!("{MINIMAL}\n{body}");
+        scenario::parse(&text, "bad.toml").unwrap_err().to_string()
+    };
+    let e = bad("[[fault]]\nat = \"1s\"\nresume = \"node-2\"\n");
+    assert!(
+        e.contains("bad.toml") && e.contains("cannot resume node-2: it is not paused at 1s"),
+        "{e}"
+    );
+    let pause = "[[fault]]\nat = \"1s\"\npause = \"node-2\"\n";
+    let e = bad(&format!("{pause}[[fault]]\nat = \"2s\"\nkill = \"node-2\"\n"));
+    assert!(
+        e.contains("fault[2]: node-2 is paused at 2s (fault[1] paused it at 1s)"),
+        "{e}"
+    );
+    let e = bad(&format!("{pause}{pause}"));
+    assert!(e.contains("node-2 is paused at 1s"), "{e}");
+    let e = bad("[[fault]]\nat = \"1s\"\nkill = \"node-2\"\n[[fault]]\nat = \"2s\"\npause = \"node-2\"\n");
+    assert!(e.contains("node-2 is dead at 2s"), "{e}");
+    let e = bad("[[fault]]\nat = \"1s\"\npause = \"node-9\"\n");
+    assert!(e.contains("fault[1].pause"), "{e}");
+}
+
+#[test]
+fn the_membership_does_not_change_while_a_node_is_paused() {
+    let text = format!(
+        "[cluster]\nnodes = 4\n{MINIMAL}\n[[fault]]\nat = \"1s\"\npause = \"node-2\"\n\
+         [[fault]]\nat = \"2s\"\nleave = \"node-3\"\n"
+    );
+    let e = scenario::parse(&text, "m.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("fault[2]: the membership changes at 2s while node-2 is paused"),
+        "{e}"
+    );
+}

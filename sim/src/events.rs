@@ -23,13 +23,16 @@ fn fault_kind(action: &FaultAction) -> &'static str {
         FaultAction::Skew { .. } => "skew",
         FaultAction::Leave(_) => "leave",
         FaultAction::Remove(_) => "remove",
+        FaultAction::Pause(_) => "pause",
+        FaultAction::Resume(_) => "resume",
     }
 }
 
 /// The events of a fault timeline, interval faults with their end: a kill
 /// ends at the node's restart, a partition at the heal, a cut link at its
-/// restore or the heal, a slow-down at the node's next speed change. An
-/// interval never ended stays open (plots shade it to the run's end).
+/// restore or the heal, a slow-down at the node's next speed change, a
+/// pause at the node's resume. An interval never ended stays open (plots
+/// shade it to the run's end).
 pub fn events_of(faults: &[Fault], labels: &BTreeMap<usize, String>) -> Vec<Event> {
     faults
         .iter()
@@ -52,6 +55,9 @@ pub fn events_of(faults: &[Fault], labels: &BTreeMap<usize, String>) -> Vec<Even
                 FaultAction::Skew { node, .. } => later.iter().find(
                     |g| matches!(&g.action, FaultAction::Skew { node: n2, .. } if n2 == node),
                 ),
+                FaultAction::Pause(n) => later
+                    .iter()
+                    .find(|g| matches!(&g.action, FaultAction::Resume(m) if m == n)),
                 _ => None,
             }
             .map(|g| g.at);

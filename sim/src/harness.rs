@@ -782,6 +782,10 @@ fn apply_fault(
             net.update_config(|c| c.send_latency = range);
         }
         FaultAction::SetLoss(p) => ringlab_node::lossy::set_loss(*p),
+        // madsim holds a paused node's tasks (its reads, cores and timers)
+        // and runs them on resume; the network keeps delivering to it.
+        FaultAction::Pause(n) => handle.pause(node_id(nodes, n)),
+        FaultAction::Resume(n) => handle.resume(node_id(nodes, n)),
         FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
             unreachable!("the supervisor changes the membership itself")
         }

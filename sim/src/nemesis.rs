@@ -340,6 +340,9 @@ mod tests {
                 FaultAction::Join(_) | FaultAction::Leave(_) | FaultAction::Remove(_) => {
                     panic!("the nemesis never changes the membership")
                 }
+                FaultAction::Pause(_) | FaultAction::Resume(_) => {
+                    panic!("the nemesis never pauses a node")
+                }
                 FaultAction::Skew { .. } => {}
             }
             let down = killed.len() + refilling.len() + cut_off.len() + cuts.len();

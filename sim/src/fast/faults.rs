@@ -7,12 +7,15 @@
 //! starts a node and every running node adds it at the same instant. A
 //! leave runs `CLUSTER LEAVE` on the node (its hand-off and its
 //! `RL.FORGET`s then travel the links); a removal makes every running node
-//! forget the dead node at the same instant.
+//! forget the dead node at the same instant. A pause stops a node's
+//! process: what would run on it waits (messages to it, its cores'
+//! completions, its timers) and runs when it resumes, in order, as madsim
+//! runs a paused node's woken tasks.
 
 use ringlab_core::clock::Micros;
 use ringlab_loadgen::scenario::FaultAction;
 
-use super::run::{Ev, World};
+use super::run::{Ev, Msg, World};
 
 impl World<'_> {
     /// Schedules every fault at its time after `start`.
@@ -126,6 +129,57 @@ impl World<'_> {
                     self.remove(i);
                 }
             }
+            FaultAction::Pause(n) => {
+                if let Some(i) = self.index_of(&n) {
+                    self.nodes[i].paused = Some(Vec::new());
+                    self.paused += 1;
+                }
+            }
+            FaultAction::Resume(n) => {
+                if let Some(i) = self.index_of(&n) {
+                    self.resume(i);
+                }
+            }
+        }
+    }
+
+    /// The node an event runs on, if any: a paused node's events wait.
+    pub fn node_of(&self, ev: &Ev) -> Option<usize> {
+        match ev {
+            Ev::Deliver(Msg::Cmd { client, conn, .. }) => self.clients[*client as usize].conns
+                [*conn as usize]
+                .session
+                .map(|s| s.node),
+            Ev::Deliver(Msg::PeerReq { link, .. }) => Some(link.ends().1),
+            Ev::Deliver(Msg::PeerResp { link, .. } | Msg::LinkEof { link }) => {
+                Some(link.ends().0)
+            }
+            Ev::CoreDone { node, .. }
+            | Ev::NodeTimer { node, .. }
+            | Ev::Expire { node, .. }
+            | Ev::PeerFail { node, .. } => Some(*node),
+            Ev::LinkRetry { from, .. } => Some(*from),
+            _ => None,
+        }
+    }
+
+    /// Node `i` runs again: everything that waited happens now, in the
+    /// order it came. Its machine timer, if it fell due in the pause, fires
+    /// now (`node_timer` checks the armed time).
+    fn resume(&mut self, i: usize) {
+        let Some(waited) = self.nodes[i].paused.take() else {
+            return;
+        };
+        self.paused -= 1;
+        let now = self.now;
+        for (t, ev) in waited {
+            if let Ev::NodeTimer { .. } = ev {
+                if self.nodes[i].timer != Some(t) {
+                    continue;
+                }
+                self.nodes[i].timer = Some(now);
+            }
+            self.q.push(now, ev);
         }
     }
 

@@ -89,6 +89,9 @@ pub struct NodeSlot {
     pub client_extra: Micros,
     /// Round robin over the peer pools, by peer index.
     pub next_link: Vec<usize>,
+    /// While the node is paused (a `pause` fault): every event it would
+    /// have run, with its time, in order.
+    pub paused: Option<Vec<(Micros, Ev)>>,
 }
 
 impl NodeSlot {
@@ -150,6 +153,7 @@ impl World<'_> {
                 extra,
                 client_extra: sc.network.client_extra(&name).as_micros() as Micros,
                 next_link: vec![0; n],
+                paused: None,
             });
         }
         if n >= usize::from(u16::MAX) {

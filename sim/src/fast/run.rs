@@ -173,6 +173,8 @@ pub struct World<'a> {
     pub scheduled: u64,
     /// The fault timeline, in time order.
     pub faults: Vec<Fault>,
+    /// Nodes paused now (so the event loop asks only while one is).
+    pub paused: usize,
     /// Scratch for channel steps.
     pub steps: Vec<Step<Msg>>,
     /// The run's seed (restarts and joins seed their machines from it).
@@ -318,6 +320,12 @@ impl World<'_> {
 
     /// Handles one event.
     fn handle(&mut self, ev: Ev) {
+        if self.paused > 0 {
+            if let Some(stash) = self.node_of(&ev).and_then(|i| self.nodes[i].paused.as_mut()) {
+                stash.push((self.now, ev));
+                return;
+            }
+        }
         match ev {
             Ev::Arrival(k) => self.arrival(k),
             Ev::PhaseStart(k) => self.phase_start(k),
@@ -463,6 +471,7 @@ pub fn run(
         running: 0,
         scheduled: 0,
         faults: Vec::new(),
+        paused: 0,
         steps: Vec::new(),
         seed,
         boxes: Boxes::default(),
