@@ -643,14 +643,18 @@ fn pause_and_resume_are_read_and_their_misuses_name_file_and_fault() {
         "{e}"
     );
     let pause = "[[fault]]\nat = \"1s\"\npause = \"node-2\"\n";
-    let e = bad(&format!("{pause}[[fault]]\nat = \"2s\"\nkill = \"node-2\"\n"));
+    let e = bad(&format!(
+        "{pause}[[fault]]\nat = \"2s\"\nkill = \"node-2\"\n"
+    ));
     assert!(
         e.contains("fault[2]: node-2 is paused at 2s (fault[1] paused it at 1s)"),
         "{e}"
     );
     let e = bad(&format!("{pause}{pause}"));
     assert!(e.contains("node-2 is paused at 1s"), "{e}");
-    let e = bad("[[fault]]\nat = \"1s\"\nkill = \"node-2\"\n[[fault]]\nat = \"2s\"\npause = \"node-2\"\n");
+    let e = bad(
+        "[[fault]]\nat = \"1s\"\nkill = \"node-2\"\n[[fault]]\nat = \"2s\"\npause = \"node-2\"\n",
+    );
     assert!(e.contains("node-2 is dead at 2s"), "{e}");
     let e = bad("[[fault]]\nat = \"1s\"\npause = \"node-9\"\n");
     assert!(e.contains("fault[1].pause"), "{e}");

@@ -63,15 +63,18 @@ fn a_pause_delays_and_loses_nothing(rec: &RunRecord) {
     // A connection carries one request at a time: each of the 8 to node-2
     // holds one through the pause, and the other 16 take the rest.
     let slow = w.hist.count_between(100_000, 202_000);
-    assert!((1..=8).contains(&slow), "{slow} requests waited over 100 ms");
+    assert!(
+        (1..=8).contains(&slow),
+        "{slow} requests waited over 100 ms"
+    );
     let d = rec.durability.as_ref().expect("judged");
     assert_eq!(d.lost, 0, "{d:?}");
 }
 
 /// The lesson's expectations, every one.
 fn the_lesson_holds(run: impl Fn(&Scenario) -> RunRecord) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/false-suspicion-gc-pause.toml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/false-suspicion-gc-pause.toml");
     let sc = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let rec = run(&sc);
     let verdicts = check::evaluate(&sc.name, &sc.expect, &rec);
@@ -96,12 +99,18 @@ fn the_false_suspicion_lesson_holds_on_the_fast_engine() {
 #[test]
 fn a_pause_delays_and_loses_nothing_on_the_madsim_engine() {
     let sc = parse(PAUSE);
-    let rec = ringlab_sim::harness::run(&sc, sc.seed, None).expect("runs").record;
+    let rec = ringlab_sim::harness::run(&sc, sc.seed, None)
+        .expect("runs")
+        .record;
     a_pause_delays_and_loses_nothing(&rec);
 }
 
 #[cfg(madsim)]
 #[test]
 fn the_false_suspicion_lesson_holds_on_the_madsim_engine() {
-    the_lesson_holds(|sc| ringlab_sim::harness::run(sc, sc.seed, None).expect("runs").record);
+    the_lesson_holds(|sc| {
+        ringlab_sim::harness::run(sc, sc.seed, None)
+            .expect("runs")
+            .record
+    });
 }

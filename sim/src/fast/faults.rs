@@ -151,9 +151,7 @@ impl World<'_> {
                 .session
                 .map(|s| s.node),
             Ev::Deliver(Msg::PeerReq { link, .. }) => Some(link.ends().1),
-            Ev::Deliver(Msg::PeerResp { link, .. } | Msg::LinkEof { link }) => {
-                Some(link.ends().0)
-            }
+            Ev::Deliver(Msg::PeerResp { link, .. } | Msg::LinkEof { link }) => Some(link.ends().0),
             Ev::CoreDone { node, .. }
             | Ev::NodeTimer { node, .. }
             | Ev::Expire { node, .. }

@@ -321,7 +321,10 @@ impl World<'_> {
     /// Handles one event.
     fn handle(&mut self, ev: Ev) {
         if self.paused > 0 {
-            if let Some(stash) = self.node_of(&ev).and_then(|i| self.nodes[i].paused.as_mut()) {
+            if let Some(stash) = self
+                .node_of(&ev)
+                .and_then(|i| self.nodes[i].paused.as_mut())
+            {
                 stash.push((self.now, ev));
                 return;
             }
