@@ -320,14 +320,14 @@ impl World<'_> {
 
     /// Handles one event.
     fn handle(&mut self, ev: Ev) {
-        if self.paused > 0 {
-            if let Some(stash) = self
+        // A paused node's events wait for its resume.
+        if self.paused > 0
+            && let Some(stash) = self
                 .node_of(&ev)
                 .and_then(|i| self.nodes[i].paused.as_mut())
-            {
-                stash.push((self.now, ev));
-                return;
-            }
+        {
+            stash.push((self.now, ev));
+            return;
         }
         match ev {
             Ev::Arrival(k) => self.arrival(k),
