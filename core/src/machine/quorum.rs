@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::gather::{Gathering, gathered};
 use super::handoff::Watch;
@@ -185,6 +185,13 @@ impl Machine {
             let id = self.next_op;
             let wait = match step {
                 Step::Reply(bytes) => return self.finish_command(now, cmd, bytes),
+                Step::Value(v) => {
+                    let proto = cmd.proto;
+                    return self.finish_command_with(now, cmd, |out| match v {
+                        Some(v) => write_bulk(out, &v),
+                        None => write_nil(out, proto),
+                    });
+                }
                 Step::Read(key) => match self.begin_read(now, id, key) {
                     Begun::Done(v) => {
                         next = Ok(Input::Read(v));
@@ -614,10 +621,16 @@ impl Machine {
 
     /// A command's reply is ready: count it and queue it in order.
     pub(crate) fn finish_command(&mut self, now: Micros, cmd: CmdRef, bytes: Bytes) {
+        self.finish_command_with(now, cmd, |out| out.extend_from_slice(&bytes));
+    }
+
+    /// [`Machine::finish_command`] with the reply written by `write`
+    /// (straight into the connection's output when it is next in line).
+    fn finish_command_with(&mut self, now: Micros, cmd: CmdRef, write: impl FnOnce(&mut BytesMut)) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
         self.slowlog_finish(cmd.conn, cmd.slot, now);
-        self.finish_slot(cmd.conn, cmd.slot, bytes);
+        self.conns.finish_with(cmd.conn, cmd.slot, write);
         self.touch(cmd.conn);
     }
 }
