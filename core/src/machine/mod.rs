@@ -401,17 +401,21 @@ impl Machine {
 
     /// When [`Machine::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        let ops = self.timers.first().map(|&(t, _)| t);
-        [
-            self.liveness.deadline(),
-            self.handoff.deadline(),
-            self.ae_deadline(),
-            self.stream_deadline(),
-            self.leave_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .fold(ops, |a, b| Some(a.map_or(b, |a| a.min(b))))
+        // Drivers ask after every event: a plain chain of minimums (an
+        // iterator over an array of options cost the fast engine 2% of its
+        // instructions).
+        fn earlier(a: Option<Micros>, b: Option<Micros>) -> Option<Micros> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        let mut t = self.timers.first().map(|&(t, _)| t);
+        t = earlier(t, self.liveness.deadline());
+        t = earlier(t, self.handoff.deadline());
+        t = earlier(t, self.ae_deadline());
+        t = earlier(t, self.stream_deadline());
+        earlier(t, self.leave_deadline())
     }
 
     /// Hints waiting for their replica (hinted handoff).
