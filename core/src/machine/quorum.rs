@@ -29,7 +29,7 @@ use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
-use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
+use crate::protocol::peer::{PeerRequest, PeerResponse};
 use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
     QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
@@ -227,7 +227,8 @@ impl Machine {
             };
             self.next_op += 1;
             // The requests just sent for this wait are the op's.
-            let reqs: Vec<RequestId> = std::mem::take(&mut self.staged);
+            let mut reqs = super::ReqIds::default();
+            reqs.extend(self.staged.drain(..));
             self.ops.insert(
                 id,
                 Op {
@@ -614,7 +615,7 @@ impl Machine {
         if let Some(t) = op.timer {
             self.timers.remove(&(t, id));
         }
-        for r in op.reqs {
+        for r in op.reqs.iter() {
             self.outstanding.remove(&r);
         }
     }
