@@ -149,7 +149,7 @@ struct Tally {
     /// The next index of `targets` that `poll_transmit` hands out.
     next_tx: usize,
     /// Whether each target has answered (success or failure), by index.
-    answered: Vec<bool>,
+    answered: Answered,
     /// Successful answers so far.
     ok: usize,
     /// Failures so far, in arrival order.
@@ -158,10 +158,62 @@ struct Tally {
     timed_out: bool,
 }
 
+/// Which targets of a [`Tally`] answered, by index: a bit each. A
+/// `Vec<bool>` was one allocation (and one free) per replicated operation;
+/// a preference list is N replicas plus a few stand-ins, so the first 64
+/// bits hold them all, and any beyond (more than 64 targets) spill into a
+/// vector that is otherwise empty.
+#[derive(Debug, Clone)]
+struct Answered {
+    /// Targets 0..64.
+    bits: u64,
+    /// Targets 64.. (empty with 64 targets or fewer).
+    more: Vec<bool>,
+}
+
+impl Answered {
+    /// None of `targets` targets answered yet.
+    fn new(targets: usize) -> Self {
+        Self {
+            bits: 0,
+            more: vec![false; targets.saturating_sub(64)],
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match i.checked_sub(64) {
+            None => self.bits & (1 << i) != 0,
+            Some(j) => self.more[j],
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match i.checked_sub(64) {
+            None => self.bits |= 1 << i,
+            Some(j) => self.more[j] = true,
+        }
+    }
+
+    /// Room for `targets` targets (one was just added).
+    fn grow(&mut self, targets: usize) {
+        self.more.resize(targets.saturating_sub(64), false);
+    }
+
+    /// Whether all of `targets` targets answered.
+    fn all(&self, targets: usize) -> bool {
+        let low = if targets >= 64 {
+            u64::MAX
+        } else {
+            (1 << targets) - 1
+        };
+        self.bits & low == low && self.more.iter().all(|&a| a)
+    }
+}
+
 impl Tally {
     fn new(targets: Vec<NodeId>, needed: usize, now: Micros, timeout: Duration) -> Self {
         let needed = needed.min(targets.len());
-        let answered = vec![false; targets.len()];
+        let answered = Answered::new(targets.len());
         Self {
             targets,
             needed,
@@ -189,8 +241,8 @@ impl Tally {
             return false;
         }
         match self.targets.iter().position(|&t| t == from) {
-            Some(i) if !self.answered[i] => {
-                self.answered[i] = true;
+            Some(i) if !self.answered.get(i) => {
+                self.answered.set(i);
                 true
             }
             _ => false,
@@ -205,13 +257,13 @@ impl Tally {
             return false;
         }
         self.targets.push(node);
-        self.answered.push(false);
+        self.answered.grow(self.targets.len());
         self.next_tx = self.next_tx.max(self.targets.len());
         true
     }
 
     fn all_answered(&self) -> bool {
-        self.answered.iter().all(|&a| a)
+        self.answered.all(self.targets.len())
     }
 
     fn outcome(&self) -> Option<Result<(), QuorumFailure>> {
@@ -409,7 +461,7 @@ impl<T: Versioned + Clone> ReadOp<T> {
             return false;
         }
         self.tally.targets.push(node);
-        self.tally.answered.push(false);
+        self.tally.answered.grow(self.tally.targets.len());
         true
     }
 
@@ -493,6 +545,27 @@ mod tests {
             Err(QuorumError::Zero { name: "r" })
         );
         assert_eq!(Quorum::clamped(3, 2, 2, 0), Err(QuorumError::NoMembers));
+    }
+
+    /// Past 64 targets the answered marks spill out of their bit set: a
+    /// read of 70 waits for the 70th, ignores duplicates beyond the 64th,
+    /// and a stand-in added as the 71st is waited for too.
+    #[test]
+    fn more_than_64_targets_are_each_waited_for_once() {
+        let targets: Vec<NodeId> = (1..=70).collect();
+        let mut op: ReadOp<V> = ReadOp::new(targets.clone(), 70, 0, T);
+        assert_eq!(drain(|| op.poll_transmit()), targets);
+        for &t in &targets[..69] {
+            op.handle_reply(t, Ok(None));
+            op.handle_reply(t, Ok(Some(V(9, "dup")))); // duplicate: ignored
+        }
+        assert!(op.decision().is_none() && !op.is_finished());
+        assert!(op.add_target(71));
+        op.handle_reply(70, Ok(Some(V(1, "a"))));
+        assert_eq!(op.decision(), Some(&ReadDecision::Value(Some(V(1, "a")))));
+        assert!(!op.is_finished(), "target 71 has not answered");
+        op.handle_reply(71, Ok(None));
+        assert!(op.is_finished());
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub enum Step {
     Gather(PageRequest),
     /// Done: the reply.
     Reply(Bytes),
+    /// Done: the reply is this value as a bulk string, or null (GET after a
+    /// quorum read). The drive loop writes it straight into the
+    /// connection's replies: no reply buffer of its own to allocate and copy.
+    Value(Option<Bytes>),
 }
 
 /// What a plan may use besides its input: the time, new versions and the

@@ -129,10 +129,7 @@ impl Get {
                     Ok(e) => e,
                     Err(wrong) => return wrong,
                 };
-                Step::Reply(reply::bulk_or_null(
-                    cx.proto,
-                    e.and_then(|e| e.value).as_deref(),
-                ))
+                Step::Value(e.and_then(|e| e.value))
             }
         }
     }

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::gather::{Gathering, gathered};
 use super::handoff::Watch;
@@ -29,7 +29,7 @@ use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
 use crate::cmd::{COMMANDS, reply};
-use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
+use crate::protocol::peer::{PeerRequest, PeerResponse};
 use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
     QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
@@ -185,6 +185,13 @@ impl Machine {
             let id = self.next_op;
             let wait = match step {
                 Step::Reply(bytes) => return self.finish_command(now, cmd, bytes),
+                Step::Value(v) => {
+                    let proto = cmd.proto;
+                    return self.finish_command_with(now, cmd, |out| match v {
+                        Some(v) => write_bulk(out, &v),
+                        None => write_nil(out, proto),
+                    });
+                }
                 Step::Read(key) => match self.begin_read(now, id, key) {
                     Begun::Done(v) => {
                         next = Ok(Input::Read(v));
@@ -220,7 +227,8 @@ impl Machine {
             };
             self.next_op += 1;
             // The requests just sent for this wait are the op's.
-            let reqs: Vec<RequestId> = std::mem::take(&mut self.staged);
+            let mut reqs = super::ReqIds::default();
+            reqs.extend(self.staged.drain(..));
             self.ops.insert(
                 id,
                 Op {
@@ -607,17 +615,23 @@ impl Machine {
         if let Some(t) = op.timer {
             self.timers.remove(&(t, id));
         }
-        for r in op.reqs {
+        for r in op.reqs.iter() {
             self.outstanding.remove(&r);
         }
     }
 
     /// A command's reply is ready: count it and queue it in order.
     pub(crate) fn finish_command(&mut self, now: Micros, cmd: CmdRef, bytes: Bytes) {
+        self.finish_command_with(now, cmd, |out| out.extend_from_slice(&bytes));
+    }
+
+    /// [`Machine::finish_command`] with the reply written by `write`
+    /// (straight into the connection's output when it is next in line).
+    fn finish_command_with(&mut self, now: Micros, cmd: CmdRef, write: impl FnOnce(&mut BytesMut)) {
         self.metrics
             .record(cmd.idx, now.saturating_sub(cmd.started));
         self.slowlog_finish(cmd.conn, cmd.slot, now);
-        self.finish_slot(cmd.conn, cmd.slot, bytes);
+        self.conns.finish_with(cmd.conn, cmd.slot, write);
         self.touch(cmd.conn);
     }
 }

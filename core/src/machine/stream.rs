@@ -373,9 +373,10 @@ impl Machine {
             return;
         }
         self.send(id, t, PeerRequest::Get { key: key.clone() });
-        let staged = std::mem::take(&mut self.staged);
-        if let Some(op) = self.ops.get_mut(&id) {
-            op.reqs.extend(staged);
+        // The staged request is this op's (dropped if the op is gone).
+        match self.ops.get_mut(&id) {
+            Some(op) => op.reqs.extend(self.staged.drain(..)),
+            None => self.staged.clear(),
         }
     }
 }
