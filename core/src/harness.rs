@@ -447,6 +447,9 @@ impl Cluster {
                 Effect::AddPeer { .. } => {}
             }
         }
+        // Every test on this harness checks the machine's bookkeeping after
+        // each event it handles.
+        self.nodes[&node].check_invariants();
     }
 
     /// A reply effect: `count` whole replies, as the machine promises.

@@ -172,6 +172,32 @@ fn a_write_waiting_on_a_replica_fails_when_it_turns_suspected() {
     assert!(c.node(1).suspects(3, c.now()));
 }
 
+/// Sloppy quorum when the dead replicas are not suspected yet: each write
+/// learns of their failures after it was sent (the connection refused),
+/// and asks its stand-ins then. Every write still succeeds, and the
+/// harness's invariant check after each event holds: the stand-in's
+/// request belongs to its own write, not to whichever op parks next (which
+/// would forget it when it ended, dropping the stand-in's ack).
+#[test]
+fn stand_ins_asked_after_a_refusal_belong_to_their_write() {
+    let cfg = NodeConfig {
+        sloppy_quorum: true,
+        ..config(Some(1_000), true)
+    };
+    let mut c = Cluster::new(4, &cfg, NetConfig::default(), 7);
+    let conn = c.connect(1);
+    c.run_until(c.now() + 30 * MS);
+    c.kill(2);
+    c.kill(3);
+    assert!(!c.node(1).suspects(2, c.now()));
+    for i in 0..60 {
+        c.advance(100);
+        let key = format!("k{i}");
+        ok(c.call(1, conn, &[b"SET", key.as_bytes(), b"v"]));
+    }
+    assert!(c.node(1).metrics().stand_ins > 0);
+}
+
 fn info(c: &mut Cluster, conn: ringlab_core::machine::ConnId) -> String {
     match c.call(1, conn, &[b"INFO", b"cluster"]) {
         Some(Frame::Bulk(b)) => String::from_utf8(b.to_vec()).expect("text"),

@@ -826,12 +826,24 @@ impl Machine {
     }
 
     /// The machine's invariants, for tests: every outstanding request and
-    /// timer belongs to a live op.
+    /// timer belongs to a live op, which knows the request as its own (so
+    /// that its end forgets it), and no request is left staged between
+    /// events (it would be handed to the next op that parks).
     #[doc(hidden)]
     pub fn check_invariants(&self) {
         for (id, (op, _)) in &self.outstanding {
-            assert!(self.ops.contains_key(op), "request {id} of a dead op {op}");
+            let o = self.ops.get(op);
+            assert!(o.is_some(), "request {id} of a dead op {op}");
+            assert!(
+                o.is_some_and(|o| o.reqs.iter().any(|r| r == *id)),
+                "request {id} is not among op {op}'s requests"
+            );
         }
+        assert!(
+            self.staged.is_empty(),
+            "requests staged outside an op: {:?}",
+            self.staged
+        );
         for (_, op) in &self.timers {
             assert!(self.ops.contains_key(op), "timer of a dead op {op}");
         }

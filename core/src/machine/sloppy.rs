@@ -102,6 +102,10 @@ impl Machine {
             }
             w.handle_ack(from, res);
         }
+        // The stand-in's request is this op's: the op parked long ago, so
+        // nothing else would claim it (the next op to park would, and forget
+        // it when that op ended, dropping the stand-in's ack).
+        op.reqs.extend(self.staged.drain(..));
         self.ops.insert(id, op);
     }
 
