@@ -257,11 +257,13 @@ impl Cluster {
             addr: SocketAddr::from(([10, 0, 0, id as u8], 6379)),
             vnodes: 64,
         };
+        // The members as a live member sees them (a node that left keeps
+        // running, with the list it had as it went).
         let mut all: Vec<Member> = self
             .nodes
-            .values()
-            .next()
-            .map(|m| m.members().to_vec())
+            .iter()
+            .find(|(n, m)| !self.dead.contains(n) && m.members().iter().any(|x| x.id == **n))
+            .map(|(_, m)| m.members().to_vec())
             .unwrap_or_default();
         all.push(member.clone());
         let cfg = NodeConfig {
