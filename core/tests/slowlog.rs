@@ -67,3 +67,49 @@ fn replicated_commands_slower_than_the_threshold_are_logged() {
         get[2]
     );
 }
+
+/// A peer's handshake is not a client's command: with every command
+/// logged, an RL.HELLO (which carries the cluster secret) never shows in
+/// the slow log, accepted or refused. A node's peers dial it whenever they
+/// first need it, so a logged handshake also made SLOWLOG LEN depend on
+/// timing (CI saw 2 where redis-server says 1).
+#[test]
+fn a_peer_handshake_is_never_slow_logged() {
+    let secret = NodeConfig {
+        cluster_secret: Some("s3cret".into()),
+        ..cfg()
+    };
+    let mut c = Cluster::new(3, &secret, NetConfig::default(), 1);
+    let admin = c.connect(1);
+    let call = |c: &mut Cluster, conn, words: &[&str]| {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        c.call(1, conn, &args)
+    };
+    call(
+        &mut c,
+        admin,
+        &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+    );
+    call(&mut c, admin, &["SLOWLOG", "RESET"]);
+    let good = c.connect(1);
+    let hello = call(&mut c, good, &["RL.HELLO", "2", "s3cret"]);
+    assert_eq!(hello, Some(Frame::Simple("OK".into())));
+    let bad = c.connect(1);
+    let refused = call(&mut c, bad, &["RL.HELLO", "2", "guess"]);
+    assert!(matches!(refused, Some(Frame::Error(_))), "{refused:?}");
+    let Some(Frame::Array(entries)) = call(&mut c, admin, &["SLOWLOG", "GET", "-1"]) else {
+        panic!("SLOWLOG GET");
+    };
+    let logged: Vec<&Frame> = entries
+        .iter()
+        .map(|e| match e {
+            Frame::Array(fields) => &fields[3],
+            other => panic!("an entry: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [&Frame::Array(vec![bulk("SLOWLOG"), bulk("RESET")])],
+        "only the admin's RESET is logged"
+    );
+}

@@ -416,7 +416,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("object", Cmd::Object, -2, &[], NK, Rd),
     spec("memory", Cmd::Memory, -2, &[], NK, Rd),
     spec("slowlog", Cmd::SlowLog, -2, &[], NK, Srv),
-    spec("rl.hello", Cmd::PeerHello, -2, &["no_auth"], NK, Srv),
+    // A peer's handshake, not a client's command: it carries the cluster
+    // secret, so it never enters the slow log.
+    spec(
+        "rl.hello",
+        Cmd::PeerHello,
+        -2,
+        &["no_auth", "skip_slowlog"],
+        NK,
+        Srv,
+    ),
 ];
 
 /// Finds a command by name, any case; returns its index and entry.
