@@ -20,6 +20,16 @@
 //! channel. A send decides loss first and then whether the link is cut (the
 //! order the madsim engine meets them); a retry after a cut does not draw
 //! loss again (madsim's retry does not).
+//!
+//! **A write is one unit on a cut link.** A node writes everything it owes
+//! a connection at one instant in one write, and madsim retries a write
+//! (not a message) while the link is cut; after a heal the held writes go
+//! one latency apart. So messages a cut link holds that were sent at the
+//! same instant are retried and delivered together, as one write. (On a
+//! link that is up each message keeps its own latency draw: the channel
+//! never lets one overtake another, so a write's messages arrive within a
+//! jitter of each other either way, and the random stream of every run
+//! without cuts stays as it was.)
 
 use std::collections::VecDeque;
 
@@ -92,12 +102,24 @@ pub enum Step<M> {
     Retry(Micros),
 }
 
+/// A message held behind one that could not go.
+struct Held<M> {
+    msg: M,
+    /// What its send decided.
+    attempt: Attempt,
+    /// Sent at the same instant as the held message before it, both on a
+    /// cut link: the same write, so it goes when that one goes.
+    same_write: bool,
+}
+
 /// One direction of one connection.
 pub struct Channel<M> {
     /// When the last scheduled message is delivered.
     last: Micros,
-    /// Messages behind one that could not go, with what their send decided.
-    held: VecDeque<(M, Attempt)>,
+    /// Messages behind one that could not go.
+    held: VecDeque<Held<M>>,
+    /// When the last held message was sent, if the link was cut then.
+    cut_send: Option<Micros>,
     /// The current pause of the first held message.
     backoff: Micros,
     /// Whether the first held message waits for a retransmission (a loss)
@@ -112,6 +134,7 @@ impl<M> Default for Channel<M> {
         Self {
             last: 0,
             held: VecDeque::new(),
+            cut_send: None,
             backoff: RETRY_FIRST,
             head_lost: false,
             generation: 0,
@@ -139,16 +162,22 @@ impl<M> Channel<M> {
     /// Sends `msg` at `at`; `attempt` is what the link decided, `rto` the
     /// network's retransmission timeout.
     pub fn send(&mut self, at: Micros, attempt: Attempt, rto: Micros, msg: M) -> Option<Step<M>> {
-        if !self.held.is_empty() {
-            self.held.push_back((msg, attempt));
-            return None;
+        if self.held.is_empty() {
+            if let Attempt::Arrive(a) = attempt {
+                self.last = self.last.max(a);
+                return Some(Step::Deliver(self.last, msg));
+            }
         }
-        if let Attempt::Arrive(a) = attempt {
-            self.last = self.last.max(a);
-            return Some(Step::Deliver(self.last, msg));
-        }
-        self.held.push_back((msg, attempt));
-        Some(self.hold_head(attempt, at, rto))
+        let first = self.held.is_empty();
+        let cut = attempt == Attempt::Clogged;
+        let same_write = !first && cut && self.cut_send == Some(at);
+        self.cut_send = cut.then_some(at);
+        self.held.push_back(Held {
+            msg,
+            attempt,
+            same_write,
+        });
+        first.then(|| self.hold_head(attempt, at, rto))
     }
 
     /// The first held message met `attempt` (lost or clogged) at `at`,
@@ -188,19 +217,24 @@ impl<M> Channel<M> {
                 return;
             }
         };
-        let Some((msg, _)) = self.held.pop_front() else {
+        let Some(head) = self.held.pop_front() else {
             return;
         };
         self.last = self.last.max(a);
-        out.push(Step::Deliver(self.last, msg));
-        while let Some((_, state)) = self.held.front() {
-            match *state {
-                Attempt::Arrive(a) => {
-                    let (msg, _) = self.held.pop_front().expect("front exists");
-                    self.last = self.last.max(a);
-                    out.push(Step::Deliver(self.last, msg));
+        out.push(Step::Deliver(self.last, head.msg));
+        while let Some(next) = self.held.front() {
+            match (next.same_write, next.attempt) {
+                // The rest of the write that just went arrives with it.
+                (true, _) => {
+                    let next = self.held.pop_front().expect("front exists");
+                    out.push(Step::Deliver(self.last, next.msg));
                 }
-                other => {
+                (false, Attempt::Arrive(a)) => {
+                    let next = self.held.pop_front().expect("front exists");
+                    self.last = self.last.max(a);
+                    out.push(Step::Deliver(self.last, next.msg));
+                }
+                (false, other) => {
                     // A lost message behind goes out when the one before
                     // it has: its timer starts now.
                     out.push(self.hold_head(other, now, rto));
@@ -214,6 +248,7 @@ impl<M> Channel<M> {
     /// recognised by the new generation.
     pub fn reset(&mut self) {
         self.held.clear();
+        self.cut_send = None;
         self.last = 0;
         self.backoff = RETRY_FIRST;
         self.head_lost = false;
@@ -264,6 +299,45 @@ mod tests {
         c.retry(13, Arrive(40), RTO, &mut out);
         assert_eq!(times(&out), vec![(40, Some(1)), (40, Some(2))]);
         assert!(!c.is_held());
+    }
+
+    #[test]
+    fn a_cut_link_holds_one_write_as_one_unit() {
+        let mut c = Channel::default();
+        // Two writes while the link is cut: messages 1 and 2 at 10, 3 at 11.
+        let first = c.send(10, Clogged, RTO, 1).unwrap();
+        assert_eq!(times(&[first]), vec![(10 + RETRY_FIRST, None)]);
+        assert!(c.send(10, Clogged, RTO, 2).is_none());
+        assert!(c.send(11, Clogged, RTO, 3).is_none());
+        // The link heals: the first write arrives whole, and the second
+        // is retried once it has arrived.
+        let mut out = Vec::new();
+        c.retry(20, Arrive(120), RTO, &mut out);
+        assert_eq!(
+            times(&out),
+            vec![(120, Some(1)), (120, Some(2)), (120 + RETRY_FIRST, None)]
+        );
+        assert!(c.is_held());
+        out.clear();
+        c.retry(121, Arrive(240), RTO, &mut out);
+        assert_eq!(times(&out), vec![(240, Some(3))]);
+        assert!(!c.is_held());
+    }
+
+    #[test]
+    fn messages_of_one_instant_on_a_link_that_is_up_are_not_grouped() {
+        let mut c = Channel::default();
+        c.send(0, Clogged, RTO, 1).unwrap();
+        // Sent while the link was up, behind a held message: each keeps
+        // its own draw, and a cut one of the same instant is a new write.
+        assert!(c.send(5, Arrive(105), RTO, 2).is_none());
+        assert!(c.send(5, Clogged, RTO, 3).is_none());
+        let mut out = Vec::new();
+        c.retry(10, Arrive(110), RTO, &mut out);
+        assert_eq!(
+            times(&out),
+            vec![(110, Some(1)), (110, Some(2)), (110 + RETRY_FIRST, None)]
+        );
     }
 
     #[test]
