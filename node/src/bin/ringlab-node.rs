@@ -13,7 +13,7 @@ mod real {
     use ringlab_node::config::{parse_duration, parse_heartbeat, parse_member, parse_memory};
     use ringlab_node::{Member, NodeConfig, NodeEnv, serve};
 
-    /// A ringlab cache node (Redis protocol, RESP2).
+    /// A ringlab cache node (Redis protocol: RESP2, and RESP3 after HELLO 3).
     #[derive(Debug, Parser)]
     #[command(name = "ringlab-node", version)]
     struct Args {
