@@ -924,7 +924,21 @@ fn compare_full_scans(redis: SocketAddr, ours: &[SocketAddr], what: &str) {
             c.call(&["DEL", &format!("key:{i}")]);
         }
     }
-    std::thread::sleep(Duration::from_millis(20));
+    // The PX 1 keys expire: poll both servers until none exists (by time,
+    // not by a fixed sleep).
+    let expiring: Vec<String> = (0..20).map(|i| format!("exp:{i}")).collect();
+    let mut exists = vec!["EXISTS"];
+    exists.extend(expiring.iter().map(String::as_str));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for c in r.iter_mut().chain(o.iter_mut().take(1)) {
+        while c.call(&exists) != b":0\r\n" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: the PX 1 keys never expired"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     let options: [&[&str]; 5] = [
         &[],
         &["COUNT", "7"],

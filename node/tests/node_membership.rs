@@ -106,6 +106,13 @@ impl Conn {
     }
 }
 
+/// Whether INFO cluster's line for `peer` says its links are up.
+fn peer_up(info: &str, peer: usize) -> bool {
+    let prefix = format!("peer_{peer}:");
+    info.lines()
+        .any(|l| l.starts_with(&prefix) && l.contains(",state=up,"))
+}
+
 /// Polls `cond` until it holds, failing after 30 s.
 fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -192,6 +199,9 @@ fn a_streaming_join_and_a_leave_on_real_nodes_lose_no_key() {
         .expect("a membership_keys_received line");
     assert!(received > KEYS / 10, "node 4 pulled its share: {info}");
     assert_eq!(c4.found(), KEYS, "through node 4 after its pull");
+    // Node 1 dialled node 4 before it listened and backs off (up to 1 s)
+    // between attempts: its reads of node 4's keys fail until it is through.
+    until("node 1 reaches node 4", || peer_up(&c1.info(), 4));
     assert_eq!(c1.found(), KEYS, "through node 1");
 
     // Node 2 leaves: it hands its keys off, then every member drops it.
@@ -208,6 +218,10 @@ fn a_streaming_join_and_a_leave_on_real_nodes_lose_no_key() {
         let mut c = Conn::open(p);
         until("node 2 leaves every member list", || {
             !c.info().contains("ring_member_2:")
+        });
+        until("every remaining peer is reachable", || {
+            let info = c.info();
+            [1, 3, 4].iter().all(|&q| q == i || peer_up(&info, q))
         });
         assert_eq!(c.found(), KEYS, "through node {i} after the leave");
     }
