@@ -4,6 +4,9 @@
 //! flush is a delete of every key at its own version, so that late write
 //! (and any read repair carrying it) must not bring the key back.
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use ringlab_core::config::NodeConfig;
 use ringlab_core::harness::{Cluster, NetConfig};
 use ringlab_core::protocol::resp::Frame;
@@ -49,4 +52,49 @@ fn no_key_written_before_flushall_survives_it() {
         survivors.is_empty(),
         "(seed, node) keeping the key: {survivors:?}"
     );
+}
+
+/// A replica that missed a flush (cut off while it ran) cannot bring a
+/// value back through a read the flushing node coordinates: the flush's
+/// version is that node's floor, and a replica's answer from below it is
+/// as good as no answer (nor is it repaired back anywhere).
+#[test]
+fn a_replica_that_missed_a_flush_cannot_bring_a_value_back() {
+    let cfg = NodeConfig {
+        n: 3,
+        r: 2,
+        w: 2,
+        replica_timeout: Duration::from_millis(20),
+        ..NodeConfig::default()
+    };
+    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 5);
+    let conn = c.connect(1);
+    let ok = Some(Frame::Simple(Bytes::from_static(b"OK")));
+    assert_eq!(c.call(1, conn, &[b"SET", b"k", b"v"]), ok);
+    c.run();
+    // Node 3 is cut off while node 1 flushes: only nodes 1 and 2 flush.
+    c.partition(&[3]);
+    let flushed = c.call(1, conn, &[b"FLUSHALL"]);
+    assert!(flushed.is_some(), "FLUSHALL answered");
+    c.heal();
+    // Now node 2 is cut off: a read through node 1 hears node 1 (flushed)
+    // and node 3 (which still holds "v").
+    c.partition(&[2]);
+    let conn = c.connect(1);
+    assert_eq!(
+        c.call(1, conn, &[b"GET", b"k"]),
+        Some(Frame::Null),
+        "node 3's value is older than node 1's flush"
+    );
+    c.heal();
+    c.run();
+    // Nor did the read repair it back anywhere.
+    for node in [1, 2] {
+        let conn = c.connect(node);
+        assert_eq!(
+            c.call(node, conn, &[b"GET", b"k"]),
+            Some(Frame::Null),
+            "through node {node}"
+        );
+    }
 }
