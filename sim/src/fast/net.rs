@@ -162,11 +162,11 @@ impl<M> Channel<M> {
     /// Sends `msg` at `at`; `attempt` is what the link decided, `rto` the
     /// network's retransmission timeout.
     pub fn send(&mut self, at: Micros, attempt: Attempt, rto: Micros, msg: M) -> Option<Step<M>> {
-        if self.held.is_empty() {
-            if let Attempt::Arrive(a) = attempt {
-                self.last = self.last.max(a);
-                return Some(Step::Deliver(self.last, msg));
-            }
+        if self.held.is_empty()
+            && let Attempt::Arrive(a) = attempt
+        {
+            self.last = self.last.max(a);
+            return Some(Step::Deliver(self.last, msg));
         }
         let first = self.held.is_empty();
         let cut = attempt == Attempt::Clogged;
