@@ -19,6 +19,17 @@ fn bulk(s: &str) -> Frame {
     Frame::Bulk(s.as_bytes().to_vec().into())
 }
 
+/// The command of each SLOWLOG GET entry (its fourth field).
+fn commands(entries: &[Frame]) -> Vec<&Frame> {
+    entries
+        .iter()
+        .map(|e| match e {
+            Frame::Array(fields) => &fields[3],
+            other => panic!("an entry: {other:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn replicated_commands_slower_than_the_threshold_are_logged() {
     // Every replica message takes 2-3 ms each way: a quorum read or write
@@ -44,15 +55,8 @@ fn replicated_commands_slower_than_the_threshold_are_logged() {
     let Some(Frame::Array(entries)) = set(&mut c, &["SLOWLOG", "GET"]) else {
         panic!("SLOWLOG GET");
     };
-    let commands: Vec<&Frame> = entries
-        .iter()
-        .map(|e| match e {
-            Frame::Array(fields) => &fields[3],
-            other => panic!("an entry: {other:?}"),
-        })
-        .collect();
     assert_eq!(
-        commands,
+        commands(&entries),
         [
             &Frame::Array(vec![bulk("GET"), bulk("k")]),
             &Frame::Array(vec![bulk("SET"), bulk("k"), bulk("v")]),
@@ -100,15 +104,8 @@ fn a_peer_handshake_is_never_slow_logged() {
     let Some(Frame::Array(entries)) = call(&mut c, admin, &["SLOWLOG", "GET", "-1"]) else {
         panic!("SLOWLOG GET");
     };
-    let logged: Vec<&Frame> = entries
-        .iter()
-        .map(|e| match e {
-            Frame::Array(fields) => &fields[3],
-            other => panic!("an entry: {other:?}"),
-        })
-        .collect();
     assert_eq!(
-        logged,
+        commands(&entries),
         [&Frame::Array(vec![bulk("SLOWLOG"), bulk("RESET")])],
         "only the admin's RESET is logged"
     );
