@@ -647,6 +647,11 @@ impl Store {
         self.flushed_at
     }
 
+    /// Whether an entry of `version` is one the last flush removed here.
+    pub fn flushed(&self, version: Version) -> bool {
+        self.flushed_at.is_some_and(|f| version <= f)
+    }
+
     /// Live values (not tombstones); like [`Stats::keys`] it includes
     /// expired entries not dropped yet.
     pub fn len(&self) -> usize {

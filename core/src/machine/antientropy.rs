@@ -451,11 +451,10 @@ impl Machine {
             }
         }
         // Below the flush floor a key is gone here for good: do not ask.
-        let floor = self.store.flush_floor();
         let room = budget - entries.len();
         let want: Vec<Bytes> = theirs
             .into_iter()
-            .filter(|(_, (v, covered))| !covered && floor.is_none_or(|f| *v > f))
+            .filter(|(_, (v, covered))| !covered && !self.store.flushed(*v))
             .map(|(k, _)| k)
             .take(room)
             .collect();

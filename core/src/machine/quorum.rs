@@ -402,14 +402,18 @@ impl Machine {
             let key = key.clone();
             self.stream_redirect(now, id, &key);
         }
-        let floor = self.store.flush_floor();
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
         let mut hint = None;
         let mut failed = None;
         match &mut op.wait {
-            Waiting::Read { op, .. } => op.handle_reply(from, above(floor, read_result(resp))),
+            Waiting::Read { op, .. } => {
+                // An entry the last flush here removed is no entry: the
+                // replica missed the flush.
+                let got = read_result(resp).map(|e| e.filter(|e| !self.store.flushed(e.version)));
+                op.handle_reply(from, got)
+            }
             Waiting::Write { op, watch } => {
                 let res = write_result(resp);
                 hint = watch.as_mut().and_then(|w| w.answer(from, &res));
@@ -634,19 +638,6 @@ impl Machine {
         self.slowlog_finish(cmd.conn, cmd.slot, now);
         self.conns.finish_with(cmd.conn, cmd.slot, write);
         self.touch(cmd.conn);
-    }
-}
-
-/// A replica's entry from at or below this node's last flush is one the
-/// flush removed (the replica missed it): no entry, as the replica would
-/// have answered had the flush reached it.
-fn above(
-    floor: Option<Version>,
-    r: Result<Option<Entry>, ReplicaFailure>,
-) -> Result<Option<Entry>, ReplicaFailure> {
-    match (floor, r) {
-        (Some(f), Ok(Some(e))) if e.version <= f => Ok(None),
-        (_, r) => r,
     }
 }
 
