@@ -615,8 +615,22 @@ impl Store {
     /// an older (or equal) version is stale, so a write that was in flight
     /// (or a read repair carrying one) cannot bring a key back. Counters of
     /// past events (hits, evictions...) stay.
+    ///
+    /// An entry newer than `version` stays, as it would against a delete:
+    /// a flush can arrive late (a hint replayed when this node is back, or
+    /// from a coordinator whose clock is behind), after writes made after
+    /// it, and must not drop them.
     pub fn flush(&mut self, version: Version) {
         self.flushed_at = Some(self.flushed_at.map_or(version, |v| v.max(version)));
+        if self.map.values().any(|s| s.entry.version > version) {
+            // Backwards, so the entry `swap_remove` moves in was checked.
+            for i in (0..self.map.len()).rev() {
+                if self.map[i].entry.version <= version {
+                    self.remove_at(i);
+                }
+            }
+            return;
+        }
         self.map = IndexMap::with_hasher(RandomState::new());
         self.volatile = Vec::new();
         self.pool.clear();

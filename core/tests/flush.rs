@@ -98,3 +98,50 @@ fn a_replica_that_missed_a_flush_cannot_bring_a_value_back() {
         );
     }
 }
+
+/// With hinted handoff on, a peer that missed a flush (cut off while it
+/// ran) gets it as a hint once it is back, so the reads it coordinates no
+/// longer see the values the flush removed; and a write made after the
+/// flush, which reached that peer before the hint did, survives the
+/// replay.
+#[test]
+fn a_peer_that_missed_a_flush_gets_it_when_it_is_back() {
+    let cfg = NodeConfig {
+        n: 3,
+        r: 2,
+        w: 2,
+        replica_timeout: Duration::from_millis(20),
+        hinted_handoff: true,
+        ..NodeConfig::default()
+    };
+    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 5);
+    let conn = c.connect(1);
+    let ok = Some(Frame::Simple(Bytes::from_static(b"OK")));
+    assert_eq!(c.call(1, conn, &[b"SET", b"k", b"v"]), ok);
+    c.run();
+    c.partition(&[3]);
+    assert!(
+        c.call(1, conn, &[b"FLUSHALL"]).is_some(),
+        "FLUSHALL answered"
+    );
+    // Before the hint can go out, node 3 is back and takes a new write.
+    c.heal();
+    let conn3 = c.connect(3);
+    assert_eq!(c.call(3, conn3, &[b"SET", b"after", b"x"]), ok);
+    c.run();
+    let info = c.call(1, conn, &[b"INFO", b"cluster"]);
+    let Some(Frame::Bulk(info)) = info else {
+        panic!("INFO: {info:?}");
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("hints_delivered:1\r\n"), "{info}");
+    // Node 3 keeps the write made after the flush, and only that.
+    assert_eq!(c.call(3, conn3, &[b"DBSIZE"]), Some(Frame::Integer(1)));
+    // Node 3 coordinates: it flushed, so no replica has "v" now.
+    assert_eq!(c.call(3, conn3, &[b"GET", b"k"]), Some(Frame::Null));
+    let x = Some(Frame::Bulk(Bytes::from_static(b"x")));
+    for node in 1..=3 {
+        let conn = c.connect(node);
+        assert_eq!(c.call(node, conn, &[b"GET", b"after"]), x, "through {node}");
+    }
+}

@@ -1,6 +1,6 @@
-//! Hinted handoff: a coordinator keeps the writes a replica missed and
-//! delivers them when the replica is back, so it catches up without
-//! waiting for a read to repair it.
+//! Hinted handoff: a coordinator keeps the writes (and FLUSHALLs) a
+//! replica missed and delivers them when the replica is back, so it catches
+//! up without waiting for a read to repair it.
 //!
 //! With `hinted_handoff` on, each quorum write carries a [`Watch`]: the key,
 //! the entry and the replicas that have not acknowledged it. A replica that
@@ -10,7 +10,12 @@
 //! the op lingers without it, as a read does for repairs. A replica that
 //! answers out of memory leaves none: it would refuse the replay too.
 //!
-//! Hints go out as ordinary [`PeerRequest::Put`]s, at most [`BATCH`] in
+//! A FLUSHALL that a peer did not acknowledge by the replica timeout leaves
+//! a hint of its own ([`Missed::Flush`]): without it, reads that peer
+//! coordinates would still see the values the flush removed. A replayed
+//! flush removes only what is not newer than it (see `Store::flush`).
+//!
+//! Hints go out as ordinary [`PeerRequest::Put`]s (or `Flush`es), at most [`BATCH`] in
 //! flight per target, oldest first: when the target is heard from (any
 //! answer, a heartbeat among them, see [`super::liveness`]), and on a retry
 //! timer that backs off from `replica_timeout` to [`BACKOFF_MAX`] times it
@@ -34,7 +39,7 @@ use crate::config::NodeConfig;
 use crate::protocol::peer::{PeerRequest, PeerResponse, RequestId};
 use crate::replication::ReplicaFailure;
 use crate::ring::NodeId;
-use crate::store::Entry;
+use crate::store::{Entry, Version};
 
 /// Hint deliveries in flight to one target at most: a recovering replica
 /// gets a steady stream, not the whole backlog at once.
@@ -43,15 +48,47 @@ pub const BATCH: usize = 16;
 /// The retry delay grows up to this many replica timeouts.
 pub const BACKOFF_MAX: u64 = 32;
 
-/// A write a replica missed.
+/// What a replica missed, kept for it.
 #[derive(Debug, Clone)]
 pub(crate) struct Hint {
     /// The replica that missed it.
     pub(crate) target: NodeId,
-    /// The key.
-    pub(crate) key: Bytes,
-    /// The entry the coordinator wrote.
-    pub(crate) entry: Entry,
+    /// What it missed.
+    pub(crate) missed: Missed,
+}
+
+/// A write or a flush.
+#[derive(Debug, Clone)]
+pub(crate) enum Missed {
+    /// The entry the coordinator wrote under `key`.
+    Put { key: Bytes, entry: Entry },
+    /// A FLUSHALL at its version.
+    Flush(Version),
+}
+
+impl Hint {
+    /// A hint of a write.
+    pub(crate) fn put(target: NodeId, key: Bytes, entry: Entry) -> Self {
+        let missed = Missed::Put { key, entry };
+        Hint { target, missed }
+    }
+
+    /// A hint of a FLUSHALL at `version`.
+    pub(crate) fn flush(target: NodeId, version: Version) -> Self {
+        let missed = Missed::Flush(version);
+        Hint { target, missed }
+    }
+
+    /// The request that delivers it.
+    fn request(&self) -> PeerRequest {
+        match &self.missed {
+            Missed::Put { key, entry } => PeerRequest::Put {
+                key: key.clone(),
+                entry: entry.clone(),
+            },
+            &Missed::Flush(version) => PeerRequest::Flush { version },
+        }
+    }
 }
 
 /// A hint in the store.
@@ -165,7 +202,7 @@ impl Handoff {
 
     /// Up to the target's free delivery slots of its oldest hints not in
     /// flight, marked in flight.
-    fn take_batch(&mut self, target: NodeId) -> Vec<(u64, Bytes, Entry)> {
+    fn take_batch(&mut self, target: NodeId) -> Vec<(u64, PeerRequest)> {
         let room = BATCH.saturating_sub(self.busy.get(&target).copied().unwrap_or(0));
         let Some(seqs) = self.by_target.get(&target) else {
             return Vec::new();
@@ -178,7 +215,7 @@ impl Handoff {
             let s = self.hints.get_mut(&seq).expect("indexed hints exist");
             if !s.sending {
                 s.sending = true;
-                out.push((seq, s.hint.key.clone(), s.hint.entry.clone()));
+                out.push((seq, s.hint.request()));
             }
         }
         out
@@ -280,11 +317,7 @@ impl Watch {
     }
 
     fn hint(&self, target: NodeId) -> Hint {
-        Hint {
-            target,
-            key: self.key.clone(),
-            entry: self.entry.clone(),
-        }
+        Hint::put(target, self.key.clone(), self.entry.clone())
     }
 }
 
@@ -327,8 +360,8 @@ impl Machine {
     /// Sends `target` its oldest hints not in flight, as many as fit.
     fn deliver_hints(&mut self, now: Micros, target: NodeId) {
         let deadline = now.saturating_add(self.handoff.timeout);
-        for (seq, key, entry) in self.handoff.take_batch(target) {
-            let id = self.send_detached(target, PeerRequest::Put { key, entry });
+        for (seq, req) in self.handoff.take_batch(target) {
+            let id = self.send_detached(target, req);
             let d = Delivery {
                 target,
                 seq,

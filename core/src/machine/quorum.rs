@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use bytes::{Bytes, BytesMut};
 
 use super::gather::{Gathering, gathered};
-use super::handoff::Watch;
+use super::handoff::{Hint, Watch};
 use super::{Machine, Op, OpId};
 use crate::clock::Micros;
 use crate::cmd::plan::{Cx, Input, Plan, Step};
@@ -101,10 +101,11 @@ pub(crate) enum Waiting {
         op: WriteOp,
         watch: Option<Box<Watch>>,
     },
-    /// Acks of FLUSHALL from every peer, until `deadline`.
+    /// Acks of FLUSHALL (at `version`) from every peer, until `deadline`.
     Flush {
         peers: BTreeSet<NodeId>,
         deadline: Micros,
+        version: Version,
     },
     /// Pages of keys from every peer (KEYS, SCAN), until `deadline`.
     Gather(Gathering),
@@ -118,7 +119,9 @@ impl Waiting {
             Waiting::Write { op, watch } => op
                 .poll_timeout()
                 .or_else(|| watch.as_ref().and_then(|w| w.due())),
-            Waiting::Flush { peers, deadline } => (!peers.is_empty()).then_some(*deadline),
+            Waiting::Flush {
+                peers, deadline, ..
+            } => (!peers.is_empty()).then_some(*deadline),
             Waiting::Gather(g) => (!g.peers.is_empty()).then_some(g.deadline),
         }
     }
@@ -373,8 +376,9 @@ impl Machine {
     }
 
     /// FLUSHALL: this node's keys now, and every peer's (waiting up to the
-    /// replica timeout for their acks; a peer that does not answer keeps
-    /// its keys). None when there are no peers.
+    /// replica timeout for their acks; a peer that does not ack keeps its
+    /// keys, and gets a hint when handoff is on). None when there are no
+    /// peers.
     fn begin_flush(&mut self, now: Micros, id: OpId, version: Version) -> Option<Waiting> {
         self.store.flush(version);
         let peers = self.peers();
@@ -385,7 +389,11 @@ impl Machine {
             self.send(id, p, PeerRequest::Flush { version });
         }
         let deadline = now.saturating_add(self.cfg.replica_timeout.as_micros() as Micros);
-        Some(Waiting::Flush { peers, deadline })
+        Some(Waiting::Flush {
+            peers,
+            deadline,
+            version,
+        })
     }
 
     /// A peer's answer (or failure) for op `id`.
@@ -424,8 +432,11 @@ impl Machine {
                     op.handle_ack(from, res);
                 }
             }
-            Waiting::Flush { peers, .. } => {
-                peers.remove(&from);
+            Waiting::Flush { peers, version, .. } => {
+                let acked = matches!(resp, Ok(PeerResponse::Ack));
+                if peers.remove(&from) && !acked && self.handoff.is_on() {
+                    hint = Some(Hint::flush(from, *version));
+                }
             }
             Waiting::Gather(g) => {
                 // A failed or unexpected answer only counts as silence.
@@ -465,9 +476,19 @@ impl Machine {
                 op.handle_timeout(now);
                 hints = watch.as_mut().map_or(Vec::new(), |w| w.expire(now));
             }
-            Waiting::Flush { peers, deadline } => {
+            Waiting::Flush {
+                peers,
+                deadline,
+                version,
+            } => {
                 if now >= *deadline {
-                    peers.clear();
+                    let silent = std::mem::take(peers);
+                    if self.handoff.is_on() {
+                        hints = silent
+                            .into_iter()
+                            .map(|p| Hint::flush(p, *version))
+                            .collect();
+                    }
                 }
             }
             Waiting::Gather(g) => {

@@ -130,12 +130,7 @@ impl Machine {
                 "this node keeps no hints (hinted_handoff is off)".into(),
             ));
         }
-        let hint = Hint {
-            target: owner,
-            key,
-            entry,
-        };
-        self.keep_hints(now, Some(hint));
+        self.keep_hints(now, Some(Hint::put(owner, key, entry)));
         PeerResponse::Ack
     }
 }

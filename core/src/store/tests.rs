@@ -554,6 +554,39 @@ fn flush_empties_but_keeps_event_counters() {
     assert!(matches!(late, PutOutcome::Stale { .. }), "{late:?}");
 }
 
+/// A flush that arrives late (a replayed hint) drops what is not newer
+/// than it and keeps what was written after it, with the store's charges,
+/// counts and volatile index as if those entries had been written alone.
+#[test]
+fn a_late_flush_keeps_what_was_written_after_it() {
+    let mut s = store(0, Policy::NoEviction);
+    let mut r = rng();
+    for i in 0..40 {
+        let ttl = (i % 3 == 0).then_some(T0 + SEC);
+        s.put(key(i), val(i as u64 + 1, b"v", ttl), T0, &mut r)
+            .unwrap();
+    }
+    s.flush(Version { ts: 20, node: 1 });
+    let left: Vec<usize> = (0..40).filter(|&i| s.peek(&key(i), T0).is_some()).collect();
+    assert_eq!(left, (20..40).collect::<Vec<_>>());
+    check_volatile_index(&s);
+    let mut alone = store(0, Policy::NoEviction);
+    for i in 20..40 {
+        let ttl = (i % 3 == 0).then_some(T0 + SEC);
+        alone
+            .put(key(i), val(i as u64 + 1, b"v", ttl), T0, &mut r)
+            .unwrap();
+    }
+    let (a, b) = (s.stats(), alone.stats());
+    assert_eq!(
+        (a.keys, a.used_bytes, a.expires),
+        (b.keys, b.used_bytes, b.expires)
+    );
+    // The floor is the flush's all the same.
+    let late = s.put(key(5), val(19, b"x", None), T0, &mut r).unwrap();
+    assert!(matches!(late, PutOutcome::Stale { .. }), "{late:?}");
+}
+
 #[test]
 fn table_bytes_covers_what_is_charged() {
     let mut s = store(0, Policy::NoEviction);
@@ -685,6 +718,10 @@ fn change_log_folds_to_the_stores_tree() {
         s.expire_step(i, &mut rng, 3);
         if i == 150 {
             s.flush(Version { ts: 150, node: 1 });
+        }
+        // A late flush: what was written after it stays.
+        if i == 220 {
+            s.flush(Version { ts: 200, node: 1 });
         }
         let c = s.take_changes();
         if c.reset {
