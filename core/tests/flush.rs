@@ -60,23 +60,7 @@ fn no_key_written_before_flushall_survives_it() {
 /// as good as no answer (nor is it repaired back anywhere).
 #[test]
 fn a_replica_that_missed_a_flush_cannot_bring_a_value_back() {
-    let cfg = NodeConfig {
-        n: 3,
-        r: 2,
-        w: 2,
-        replica_timeout: Duration::from_millis(20),
-        ..NodeConfig::default()
-    };
-    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 5);
-    let conn = c.connect(1);
-    let ok = Some(Frame::Simple(Bytes::from_static(b"OK")));
-    assert_eq!(c.call(1, conn, &[b"SET", b"k", b"v"]), ok);
-    c.run();
-    // Node 3 is cut off while node 1 flushes: only nodes 1 and 2 flush.
-    c.partition(&[3]);
-    let flushed = c.call(1, conn, &[b"FLUSHALL"]);
-    assert!(flushed.is_some(), "FLUSHALL answered");
-    c.heal();
+    let mut c = flushed_without_node_3(false);
     // Now node 2 is cut off: a read through node 1 hears node 1 (flushed)
     // and node 3 (which still holds "v").
     c.partition(&[2]);
@@ -106,30 +90,14 @@ fn a_replica_that_missed_a_flush_cannot_bring_a_value_back() {
 /// replay.
 #[test]
 fn a_peer_that_missed_a_flush_gets_it_when_it_is_back() {
-    let cfg = NodeConfig {
-        n: 3,
-        r: 2,
-        w: 2,
-        replica_timeout: Duration::from_millis(20),
-        hinted_handoff: true,
-        ..NodeConfig::default()
-    };
-    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 5);
-    let conn = c.connect(1);
+    let mut c = flushed_without_node_3(true);
     let ok = Some(Frame::Simple(Bytes::from_static(b"OK")));
-    assert_eq!(c.call(1, conn, &[b"SET", b"k", b"v"]), ok);
-    c.run();
-    c.partition(&[3]);
-    assert!(
-        c.call(1, conn, &[b"FLUSHALL"]).is_some(),
-        "FLUSHALL answered"
-    );
     // Before the hint can go out, node 3 is back and takes a new write.
-    c.heal();
     let conn3 = c.connect(3);
     assert_eq!(c.call(3, conn3, &[b"SET", b"after", b"x"]), ok);
     c.run();
-    let info = c.call(1, conn, &[b"INFO", b"cluster"]);
+    let conn1 = c.connect(1);
+    let info = c.call(1, conn1, &[b"INFO", b"cluster"]);
     let Some(Frame::Bulk(info)) = info else {
         panic!("INFO: {info:?}");
     };
@@ -144,4 +112,28 @@ fn a_peer_that_missed_a_flush_gets_it_when_it_is_back() {
         let conn = c.connect(node);
         assert_eq!(c.call(node, conn, &[b"GET", b"after"]), x, "through {node}");
     }
+}
+
+/// A 3-node cluster (N=3, R=W=2) where `k` was set, then flushed through
+/// node 1 while node 3 was cut off; healed since.
+fn flushed_without_node_3(hinted_handoff: bool) -> Cluster {
+    let cfg = NodeConfig {
+        n: 3,
+        r: 2,
+        w: 2,
+        replica_timeout: Duration::from_millis(20),
+        hinted_handoff,
+        ..NodeConfig::default()
+    };
+    let mut c = Cluster::new(3, &cfg, NetConfig::default(), 5);
+    let conn = c.connect(1);
+    let ok = Some(Frame::Simple(Bytes::from_static(b"OK")));
+    assert_eq!(c.call(1, conn, &[b"SET", b"k", b"v"]), ok);
+    c.run();
+    // Node 3 is cut off while node 1 flushes: only nodes 1 and 2 flush.
+    c.partition(&[3]);
+    let flushed = c.call(1, conn, &[b"FLUSHALL"]);
+    assert!(flushed.is_some(), "FLUSHALL answered");
+    c.heal();
+    c
 }
