@@ -15,13 +15,14 @@
 //! coordinates would still see the values the flush removed. A replayed
 //! flush removes only what is not newer than it (see `Store::flush`).
 //!
-//! Hints go out as ordinary [`PeerRequest::Put`]s (or `Flush`es), at most [`BATCH`] in
-//! flight per target, oldest first: when the target is heard from (any
-//! answer, a heartbeat among them, see [`super::liveness`]), and on a retry
-//! timer that backs off from `replica_timeout` to [`BACKOFF_MAX`] times it
-//! while deliveries fail. An acked hint is removed; a failed or unanswered
-//! one stays for the next try. Last writer wins makes replays safe: a hint
-//! older than what the replica has is acked and changes nothing.
+//! Hints go out as ordinary [`PeerRequest::Put`]s (or `Flush`es), at most
+//! [`BATCH`] in flight per target, oldest first: when the target is heard
+//! from (any answer, a heartbeat among them, see [`super::liveness`]), and
+//! on a retry timer that backs off from `replica_timeout` to
+//! [`BACKOFF_MAX`] times it while deliveries fail. An acked hint is
+//! removed; a failed or unanswered one stays for the next try. Last writer
+//! wins makes replays safe: a hint older than what the replica has is acked
+//! and changes nothing.
 //!
 //! The store holds `handoff_max_hints` hints; one more drops the oldest
 //! (counted in `hints_dropped`): a bounded store trades completeness for
