@@ -267,6 +267,22 @@ impl LatencyDist {
             LatencyDist::LogNormal { median, sigma } => sample_lognormal(median, sigma, rng),
         }
     }
+
+    /// One latency drawn from `rng`, in whole µs: exactly
+    /// `self.sample(rng).as_micros()`, from the same draws, without the
+    /// `Duration` arithmetic (the fast engine draws one per message).
+    pub fn sample_micros(&self, rng: &mut impl Rng) -> u64 {
+        if let LatencyDist::BaseJitter { base, jitter } = *self
+            && let (Ok(base), Ok(jitter)) = (
+                u64::try_from(base.as_nanos()),
+                u64::try_from(jitter.as_nanos()),
+            )
+            && base.checked_add(jitter).is_some()
+        {
+            return (base + rng.random_range(0..=jitter)) / 1000;
+        }
+        u64::try_from(self.sample(rng).as_micros()).unwrap_or(u64::MAX)
+    }
 }
 
 impl fmt::Display for LatencyDist {
@@ -574,6 +590,34 @@ mod tests {
             sigma: -1.0,
         };
         assert_eq!(broken.sample(&mut rng), us(5));
+    }
+
+    proptest::proptest! {
+        /// The fast engine's integer draw is the `Duration` draw, truncated
+        /// to µs, from the same random stream, for every distribution.
+        #[test]
+        fn micros_draw_is_the_duration_draw(
+            seed: u64,
+            a in 0u64..5_000_000_000,
+            b in 0u64..5_000_000_000,
+            huge: bool,
+        ) {
+            let ns = Duration::from_nanos;
+            let base = if huge { Duration::MAX - ns(a) } else { ns(a) };
+            for dist in [
+                LatencyDist::Fixed(ns(a)),
+                LatencyDist::BaseJitter { base, jitter: ns(b) },
+                LatencyDist::Uniform { min: ns(a.min(b)), max: ns(a.max(b)) },
+                LatencyDist::LogNormal { median: ns(a), sigma: 0.5 },
+            ] {
+                let mut r1 = ChaCha8Rng::seed_from_u64(seed);
+                let mut r2 = r1.clone();
+                for _ in 0..64 {
+                    let want = u64::try_from(dist.sample(&mut r1).as_micros()).unwrap_or(u64::MAX);
+                    proptest::prop_assert_eq!(dist.sample_micros(&mut r2), want, "{:?}", dist);
+                }
+            }
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl Link {
         if clogged {
             return Attempt::Clogged;
         }
-        Attempt::Arrive(now + self.latency.sample(rng).as_micros() as Micros)
+        Attempt::Arrive(now + self.latency.sample_micros(rng))
     }
 
     /// Whether a connection attempt at `now` gets through. A connect is
