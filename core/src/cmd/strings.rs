@@ -122,7 +122,9 @@ pub struct Get {
 impl Get {
     pub fn step(&mut self, input: Input, cx: &mut Cx<'_>) -> Step {
         match input {
-            Input::Start => Step::ReadValue(self.key.clone()),
+            // The key moves to the read: a plan only reads it once, and a
+            // clone is an atomic increment and decrement per GET.
+            Input::Start => Step::ReadValue(std::mem::take(&mut self.key)),
             input => {
                 // The read went through the quorum (see Step::ReadValue).
                 let e = match read_string(input, cx.now) {

@@ -552,13 +552,12 @@ impl Machine {
         let Some(op) = self.ops.get(&id) else {
             return;
         };
-        let Waiting::Read { key, op: r } = &op.wait else {
+        let Waiting::Read { op: r, .. } = &op.wait else {
             return;
         };
         if op.cmd.is_some() || !r.is_finished() {
             return;
         }
-        let key = key.clone();
         let Some(newest) = r.newest().cloned() else {
             return self.end_op(id);
         };
@@ -575,6 +574,11 @@ impl Machine {
             }
             repairs.push(t);
         }
+        // The key moves out of the ending op rather than being cloned.
+        let key = match self.ops.get_mut(&id).map(|o| &mut o.wait) {
+            Some(Waiting::Read { key, .. }) => std::mem::take(key),
+            _ => unreachable!("op {id} was a read above"),
+        };
         self.end_op(id);
         for t in repairs {
             self.metrics.read_repairs += 1;
