@@ -600,10 +600,16 @@ mod tests {
             seed: u64,
             a in 0u64..5_000_000_000,
             b in 0u64..5_000_000_000,
-            huge: bool,
+            size in 0u8..3,
         ) {
             let ns = Duration::from_nanos;
-            let base = if huge { Duration::MAX - ns(a) } else { ns(a) };
+            // Small, near the end of u64 nanoseconds (where the integer
+            // path must give way), and beyond it.
+            let base = match size {
+                0 => ns(a),
+                1 => ns(u64::MAX - a),
+                _ => Duration::MAX - ns(a),
+            };
             for dist in [
                 LatencyDist::Fixed(ns(a)),
                 LatencyDist::BaseJitter { base, jitter: ns(b) },
