@@ -21,6 +21,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::clock::Micros;
 use crate::ring::NodeId;
 
@@ -136,12 +138,17 @@ pub trait Versioned {
     fn version(&self) -> Self::Version;
 }
 
+/// A preference list, inline: N replicas and a stand-in or two fit, so a
+/// replicated operation allocates nothing for its targets (a `Vec` here
+/// was an allocation and a free per operation).
+pub type Targets = SmallVec<[NodeId; 4]>;
+
 /// The state shared by reads and writes: who to ask, who answered, when to
 /// give up.
 #[derive(Debug, Clone)]
 struct Tally {
     /// The preference list: every replica the request goes to.
-    targets: Vec<NodeId>,
+    targets: Targets,
     /// How many must succeed.
     needed: usize,
     /// Model time after which the op gives up.
@@ -211,7 +218,7 @@ impl Answered {
 }
 
 impl Tally {
-    fn new(targets: Vec<NodeId>, needed: usize, now: Micros, timeout: Duration) -> Self {
+    fn new(targets: Targets, needed: usize, now: Micros, timeout: Duration) -> Self {
         let needed = needed.min(targets.len());
         let answered = Answered::new(targets.len());
         Self {
@@ -310,9 +317,9 @@ pub struct WriteOp {
 impl WriteOp {
     /// A write to `targets` (the preference list) that needs `w` acks within
     /// `timeout` of `now`. `w` is clamped to the number of targets.
-    pub fn new(targets: Vec<NodeId>, w: usize, now: Micros, timeout: Duration) -> Self {
+    pub fn new(targets: impl Into<Targets>, w: usize, now: Micros, timeout: Duration) -> Self {
         let mut op = Self {
-            tally: Tally::new(targets, w, now, timeout),
+            tally: Tally::new(targets.into(), w, now, timeout),
             decision: None,
         };
         op.decide();
@@ -407,9 +414,9 @@ pub struct ReadOp<T> {
 impl<T: Versioned + Clone> ReadOp<T> {
     /// A read from `targets` (the preference list) that needs `r` answers
     /// within `timeout` of `now`. `r` is clamped to the number of targets.
-    pub fn new(targets: Vec<NodeId>, r: usize, now: Micros, timeout: Duration) -> Self {
+    pub fn new(targets: impl Into<Targets>, r: usize, now: Micros, timeout: Duration) -> Self {
         let mut op = Self {
-            tally: Tally::new(targets, r, now, timeout),
+            tally: Tally::new(targets.into(), r, now, timeout),
             replies: Vec::new(),
             decision: None,
         };

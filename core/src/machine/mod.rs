@@ -303,6 +303,8 @@ pub struct Machine {
     pub(crate) timers: BTreeSet<(Micros, OpId)>,
     /// Requests sent for a wait about to be parked as an op.
     pub(crate) staged: Vec<RequestId>,
+    /// The placement's output while [`Machine::replicas`] copies it inline.
+    pub(crate) scratch: Vec<NodeId>,
     /// Connections with replies or queued commands to look at (see
     /// [`Machine::settle`]).
     pub(crate) touched: Vec<ConnId>,
@@ -365,6 +367,7 @@ impl Machine {
             outstanding: IdMap::default(),
             timers: BTreeSet::new(),
             staged: Vec::new(),
+            scratch: Vec::new(),
             touched: Vec::new(),
             effects: VecDeque::new(),
             peer_views: BTreeMap::new(),

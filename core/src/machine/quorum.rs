@@ -32,7 +32,7 @@ use crate::cmd::{COMMANDS, reply};
 use crate::protocol::peer::{PeerRequest, PeerResponse};
 use crate::protocol::resp::{Proto, write_bulk, write_error, write_nil};
 use crate::replication::{
-    QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Versioned, WriteDecision, WriteOp,
+    QuorumFailure, ReadDecision, ReadOp, ReplicaFailure, Targets, Versioned, WriteDecision, WriteOp,
 };
 use crate::ring::{NodeId, Placement};
 use crate::store::{Entry, Kind, Version};
@@ -155,15 +155,18 @@ pub(crate) type Outcome = Result<Input, OpError>;
 
 impl Machine {
     /// The key's preference list.
-    pub(crate) fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
+    pub(crate) fn replicas(&mut self, key: &[u8]) -> Targets {
         if self.solo() {
-            return vec![self.id];
+            return Targets::from_elem(self.id, 1);
         }
-        let mut out = Vec::with_capacity(self.quorum.n);
+        // The placement writes into a vector: the machine's, reused.
+        let mut out = std::mem::take(&mut self.scratch);
         self.membership
             .placement
             .preference_list_into(key, self.quorum.n, &mut out);
-        out
+        let targets = Targets::from_slice(&out);
+        self.scratch = out;
+        targets
     }
 
     /// Runs `plan` from `input` until it replies or must wait for peers.
@@ -257,7 +260,7 @@ impl Machine {
 
     /// Who answers a read of `key`: None when this node's store alone does,
     /// else the replicas to ask.
-    fn read_path(&mut self, now: Micros, key: &[u8]) -> Option<Vec<NodeId>> {
+    fn read_path(&mut self, now: Micros, key: &[u8]) -> Option<Targets> {
         if self.solo() {
             // A node alone holds every key (the common single-node case,
             // kept free of the preference list's allocation).
@@ -268,7 +271,7 @@ impl Machine {
         if mine && self.stream_pending(key, now) {
             // Not here yet: its previous owner answers (see `stream`).
             self.metrics.stream.forwarded += 1;
-            return Some(self.stream_forward_targets(key));
+            return Some(self.stream_forward_targets(key).into());
         }
         let local_only = targets.len() == 1 && mine;
         let shortcut = !local_only && self.quorum.r == 1 && mine && {
@@ -283,7 +286,7 @@ impl Machine {
 
     /// Sends a read of `key` to `targets` (this node's own answer is taken
     /// at once): the wait to park.
-    fn quorum_read(&mut self, now: Micros, id: OpId, key: Bytes, targets: Vec<NodeId>) -> Waiting {
+    fn quorum_read(&mut self, now: Micros, id: OpId, key: Bytes, targets: Targets) -> Waiting {
         let mut op = ReadOp::new(targets, self.quorum.r, now, self.cfg.replica_timeout);
         let mut local = None;
         while let Some(t) = op.poll_transmit() {
@@ -332,7 +335,7 @@ impl Machine {
     ) -> Begun<Result<(), OpError>> {
         let solo = self.solo();
         let targets = if solo {
-            Vec::new()
+            Targets::new()
         } else {
             self.replicas(&key)
         };
