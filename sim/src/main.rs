@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 use ringlab_loadgen::scenario::Override;
 use ringlab_sim::runner::Engine;
 
+// A simulated request allocates a few small buffers (arguments, replies,
+// replica answers) and frees them microseconds later; mimalloc serves that
+// pattern with fewer instructions than glibc's malloc (1.3% of the fast
+// engine's total on benches/sim-5node.toml, docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ringlab-sim",
