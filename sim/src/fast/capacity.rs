@@ -15,6 +15,11 @@ use ringlab_loadgen::scenario::CostDist;
 
 use crate::capacity::{CapacitySpec, NodeStats};
 
+/// Sizes below this many bytes have their per-KiB cost kept in a table.
+const MEMO: usize = 4096;
+/// A table entry not computed yet.
+const NONE: u32 = u32::MAX;
+
 /// What became of an operation offered to the cores.
 #[derive(Debug, PartialEq)]
 pub enum Admit<J> {
@@ -50,6 +55,12 @@ pub struct Cores<J> {
     /// the remainder carries to the next (an 8.3 us cost is 8 us seven
     /// times in ten and 9 us three), so the mean is the scenario's.
     carry_ns: u64,
+    /// The per-KiB part of the service time by size, in ns, for sizes
+    /// below [`MEMO`] (`NONE` where not computed yet): the float product
+    /// and its conversion back to a `Duration` on every operation were 1%
+    /// of the engine's instructions, and a run sees a few dozen sizes.
+    /// Filled from that same product, so service times are unchanged.
+    per_kb: Vec<u32>,
     /// Per-window time at the node and core time, when the scenario asks
     /// for node series (kept across restarts, as the madsim engine's).
     pub stats: Option<NodeStats>,
@@ -64,7 +75,37 @@ impl<J> Cores<J> {
             slow: 1.0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             carry_ns: 0,
+            per_kb: Vec::new(),
             stats: None,
+        }
+    }
+
+    /// `per_kb_cost` for `bytes` bytes.
+    fn per_kb(&mut self, bytes: usize) -> Duration {
+        let cost = self.spec.per_kb_cost;
+        if cost.is_zero() {
+            return Duration::ZERO;
+        }
+        let product = || cost.mul_f64(bytes as f64 / 1024.0);
+        if bytes >= MEMO {
+            return product();
+        }
+        if self.per_kb.is_empty() {
+            self.per_kb = vec![NONE; MEMO];
+        }
+        match self.per_kb[bytes] {
+            NONE => {
+                let d = product();
+                // A product too large for the table (µs per KiB in the
+                // seconds) is computed every time.
+                if let Ok(ns) = u32::try_from(d.as_nanos())
+                    && ns != NONE
+                {
+                    self.per_kb[bytes] = ns;
+                }
+                d
+            }
+            ns => Duration::from_nanos(u64::from(ns)),
         }
     }
 
@@ -74,12 +115,7 @@ impl<J> Cores<J> {
             CostDist::Constant(d) => d,
             other => other.sample(&mut self.rng),
         };
-        let per_kb = if self.spec.per_kb_cost.is_zero() {
-            Duration::ZERO
-        } else {
-            self.spec.per_kb_cost.mul_f64(bytes as f64 / 1024.0)
-        };
-        let total = base + per_kb;
+        let total = base + self.per_kb(bytes);
         let total = if self.slow == 1.0 {
             total
         } else {
@@ -185,6 +221,31 @@ mod tests {
         let times: Vec<Micros> = (0..10).map(|_| c.service(0)).collect();
         assert_eq!(times.iter().sum::<Micros>(), 83, "{times:?}");
         assert!(times.iter().all(|&t| t == 8 || t == 9), "{times:?}");
+    }
+
+    proptest::proptest! {
+        /// The table gives exactly the float product it replaces, the
+        /// first time a size is seen and every time after, whatever the
+        /// per-KiB cost (up to ones too large for the table).
+        #[test]
+        fn per_kb_table_is_the_product(
+            cost_ns in proptest::prop_oneof![0u64..20_000, 0u64..2_000_000_000],
+            sizes in proptest::collection::vec(0usize..2 * MEMO, 1..64),
+        ) {
+            let mut c: Cores<()> = Cores::new(
+                CapacitySpec {
+                    cores: 1,
+                    op_cost: CostDist::Constant(Duration::ZERO),
+                    per_kb_cost: Duration::from_nanos(cost_ns),
+                    queue_limit: 1,
+                },
+                1,
+            );
+            for &bytes in sizes.iter().chain(&sizes) {
+                let want = Duration::from_nanos(cost_ns).mul_f64(bytes as f64 / 1024.0);
+                proptest::prop_assert_eq!(c.per_kb(bytes), want, "{} bytes", bytes);
+            }
+        }
     }
 
     #[test]
