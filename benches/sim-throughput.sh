@@ -5,7 +5,8 @@
 # zipf keys), release builds, one process; then a 4-seed sweep's seeds per
 # second with 1 and 2 jobs for each engine.
 #
-#   benches/sim-throughput.sh [RUNS]     (default 3 runs each; medians)
+#   benches/sim-throughput.sh [RUNS]     (default 3 rounds, each one run of
+#                                        either engine, alternating; medians)
 #
 # The fast engine runs from the plain build (target/release), the madsim
 # engine from the simulator build (target/madsim/release).
@@ -35,25 +36,37 @@ one() {
   echo "$req $cpu"
 }
 
+# The engines alternate, madsim then fast in each round, so that a VM whose
+# speed drifts between runs (it has two speeds, 2x apart, switching within
+# minutes: docs/PERFORMANCE.md) weighs on both alike; each round's own
+# fast / madsim ratio is printed too, and their median is the paired ratio.
 declare -A wall_med cpu_med
-for engine in madsim fast; do
-  bin=$fast; [ "$engine" = madsim ] && bin=$madsim
-  echo "== $engine engine: one process, $runs runs"
-  : >"$tmp/wall-$engine"; : >"$tmp/cpu-$engine"
-  for i in $(seq "$runs"); do
+: >"$tmp/wall-madsim"; : >"$tmp/cpu-madsim"; : >"$tmp/wall-fast"; : >"$tmp/cpu-fast"
+: >"$tmp/ratio"
+echo "== both engines: one process each, $runs rounds (madsim, then fast)"
+for i in $(seq "$runs"); do
+  declare -A round_wall
+  for engine in madsim fast; do
+    bin=$fast; [ "$engine" = madsim ] && bin=$madsim
     start=$(date +%s.%N)
     read -r req cpu < <(one "$bin" "$engine")
     end=$(date +%s.%N)
     w=$(echo "$req / ($end - $start)" | bc -l | cut -d. -f1)
     c=$(echo "$req / $cpu" | bc -l | cut -d. -f1)
     echo "$w" >>"$tmp/wall-$engine"; echo "$c" >>"$tmp/cpu-$engine"
-    echo "  run $i: $req requests, $w per wall second, $c per CPU second"
+    round_wall[$engine]=$w
+    echo "  round $i, $engine: $req requests, $w per wall second, $c per CPU second"
   done
+  r=$(echo "${round_wall[fast]} / ${round_wall[madsim]}" | bc -l | cut -c1-6)
+  echo "$r" >>"$tmp/ratio"
+  echo "  round $i: fast / madsim ${r}x per wall second"
+done
+for engine in madsim fast; do
   wall_med[$engine]=$(median <"$tmp/wall-$engine")
   cpu_med[$engine]=$(median <"$tmp/cpu-$engine")
-  echo "  median: ${wall_med[$engine]} simulated requests per wall second, ${cpu_med[$engine]} per CPU second"
+  echo "== $engine median: ${wall_med[$engine]} simulated requests per wall second, ${cpu_med[$engine]} per CPU second"
 done
-echo "== fast / madsim: $(echo "${wall_med[fast]} / ${wall_med[madsim]}" | bc -l | cut -c1-6)x per wall second, $(echo "${cpu_med[fast]} / ${cpu_med[madsim]}" | bc -l | cut -c1-6)x per CPU second"
+echo "== fast / madsim: $(echo "${wall_med[fast]} / ${wall_med[madsim]}" | bc -l | cut -c1-6)x per wall second, $(echo "${cpu_med[fast]} / ${cpu_med[madsim]}" | bc -l | cut -c1-6)x per CPU second (medians); $(median <"$tmp/ratio")x per wall second (median of the rounds' ratios)"
 
 for engine in madsim fast; do
   bin=$fast; [ "$engine" = madsim ] && bin=$madsim
