@@ -35,6 +35,14 @@ pub struct CapacitySpec {
     pub queue_limit: usize,
 }
 
+impl CapacitySpec {
+    /// The size-dependent part of an operation's service time:
+    /// `per_kb_cost` for every KiB of its `bytes` (both engines charge it).
+    pub fn per_kb_for(&self, bytes: usize) -> Duration {
+        self.per_kb_cost.mul_f64(bytes as f64 / 1024.0)
+    }
+}
+
 /// What one node's operations did, per report window: how long each spent
 /// at the node (waiting for a core, then served) and how much core time
 /// they used. Kept only when the scenario asks for node series.
@@ -211,8 +219,7 @@ impl SimHooks {
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
             self.spec.op_cost.sample(&mut *rng)
         };
-        let per_kb = self.spec.per_kb_cost.mul_f64(bytes as f64 / 1024.0);
-        (base + per_kb).mul_f64(self.knobs.slow_factor())
+        (base + self.spec.per_kb_for(bytes)).mul_f64(self.knobs.slow_factor())
     }
 }
 

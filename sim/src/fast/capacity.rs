@@ -82,11 +82,10 @@ impl<J> Cores<J> {
 
     /// `per_kb_cost` for `bytes` bytes.
     fn per_kb(&mut self, bytes: usize) -> Duration {
-        let cost = self.spec.per_kb_cost;
-        if cost.is_zero() {
+        if self.spec.per_kb_cost.is_zero() {
             return Duration::ZERO;
         }
-        let product = || cost.mul_f64(bytes as f64 / 1024.0);
+        let product = || self.spec.per_kb_for(bytes);
         if bytes >= MEMO {
             return product();
         }
@@ -242,7 +241,7 @@ mod tests {
                 1,
             );
             for &bytes in sizes.iter().chain(&sizes) {
-                let want = Duration::from_nanos(cost_ns).mul_f64(bytes as f64 / 1024.0);
+                let want = c.spec.per_kb_for(bytes);
                 proptest::prop_assert_eq!(c.per_kb(bytes), want, "{} bytes", bytes);
             }
         }
