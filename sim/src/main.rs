@@ -10,7 +10,8 @@ use ringlab_sim::runner::Engine;
 // A simulated request allocates a few small buffers (arguments, replies,
 // replica answers) and frees them microseconds later; mimalloc serves that
 // pattern with fewer instructions than glibc's malloc (1.3% of the fast
-// engine's total on benches/sim-5node.toml, docs/PERFORMANCE.md).
+// engine's total on a 2-second cut of benches/sim-5node.toml, non-LTO
+// build; docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
