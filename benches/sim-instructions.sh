@@ -66,8 +66,10 @@ for engine in madsim fast; do
     exit 1
   }
 done
-req=$(sed -n 's/^| all | \([0-9,]*\) .*/\1/p' "$tmp/fast-whole/summary.md" | head -1 | tr -d ,)
-madsim_req=$(sed -n 's/^| all | \([0-9,]*\) .*/\1/p' "$tmp/madsim-whole/summary.md" | head -1 | tr -d ,)
+# The requests a run's summary counts.
+requests() { sed -n 's/^| all | \([0-9,]*\) .*/\1/p' "$1/summary.md" | head -1 | tr -d ,; }
+req=$(requests "$tmp/fast-whole")
+madsim_req=$(requests "$tmp/madsim-whole")
 [ "$req" = "$madsim_req" ] || {
   echo "sim-instructions: the engines ran $madsim_req and $req requests" >&2
   exit 1
