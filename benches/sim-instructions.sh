@@ -13,8 +13,9 @@
 # line tables (target/callgrind, target/callgrind-madsim), so that each of
 # the machine's entry points stays a function of its own: fat LTO inlines
 # some of them into the engine, and callgrind could no longer count them.
-# Needs valgrind (apt-get install valgrind). Four runs under callgrind: about
-# 3 minutes once built at "2s".
+# CG_TARGET=DIR builds in DIR and DIR-madsim instead. Needs valgrind
+# (apt-get install valgrind). Four runs under callgrind: about 2 minutes
+# once built, at "2s".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-2s}
